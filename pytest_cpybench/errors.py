@@ -1,0 +1,48 @@
+"""Errors that end a session with one clear line instead of a traceback.
+
+Every error here is an *infrastructure* problem (a ref that does not exist, a build that
+fails, a store file that cannot be read): the comparison could not be made, which is
+different from a comparison that found a slowdown. Both the pytest plugin and the command
+line turn them into ``EXIT_INFRASTRUCTURE``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# pytest uses 0-5; 1 stays "tests failed" (a regression). This one means "could not compare".
+EXIT_INFRASTRUCTURE = 8
+
+
+class CpybenchError(Exception):
+    """A problem the user can act on; ``str(err)`` is the one-line message."""
+
+
+class RefError(CpybenchError):
+    """A git ref that cannot be resolved to exactly one commit."""
+
+
+class BuildError(CpybenchError):
+    """configure, make or make install failed."""
+
+    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_path = log_path
+        self.log_tail = log_tail
+
+    def details(self) -> str:
+        """The message, the last lines of the log and where the full log is."""
+        parts = [str(self)]
+        if self.log_tail:
+            parts.append("last lines of the build log:\n" + self.log_tail)
+        if self.log_path:
+            parts.append(f"full build log: {self.log_path}")
+        return "\n".join(parts)
+
+
+class StoreError(CpybenchError):
+    """A results file that is missing, corrupt or cannot be written."""
+
+
+class BenchmarkError(CpybenchError):
+    """A benchmark crashed, hung or could not be installed."""

@@ -1,0 +1,25 @@
+"""Names of the metadata we stamp on every benchmark of a results file.
+
+Where faster-cpython's bench_runner already has a key (``commit_id``, ``commit_fork``,
+``commit_branch``, ``commit_date``, ``benchmark_hash``) we use it, so our files and theirs
+compare with each other; our own keys carry the ``cpybench_`` prefix.
+"""
+
+COMMIT_ID = "commit_id"  # 7-character sha, as bench_runner
+COMMIT_FORK = "commit_fork"  # "python" for upstream, else the fork's owner
+COMMIT_BRANCH = "commit_branch"  # the ref the user asked for
+COMMIT_DATE = "commit_date"  # ISO 8601 committer date
+BENCHMARK_HASH = "benchmark_hash"  # hash of the benchmark definitions that ran
+PERFORMANCE_VERSION = "performance_version"  # pyperformance version (set by pyperformance too)
+
+FULL_SHA = "cpybench_commit"
+REPO = "cpybench_repo"
+BUILD_PRESET = "cpybench_build"
+CONFIGURE_FLAGS = "cpybench_configure"  # extra ./configure flags ("" is stored as "none")
+BUILD_KEY = "cpybench_build_key"  # hash of everything that makes two builds the same
+MACHINE = "cpybench_machine"
+PYTHON_VERSION = "cpybench_python_version"  # e.g. "3.13.5"
+WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommitted changes
+
+# Keys whose difference between two results means "not the same benchmark suite" (the `*`).
+SUITE_IDENTITY_KEYS = (PERFORMANCE_VERSION, BENCHMARK_HASH)

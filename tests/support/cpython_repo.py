@@ -1,0 +1,219 @@
+"""Build a local CPython git repository from Debian's pristine upstream tarballs.
+
+The test suite needs real CPython sources at known refs, and these machines have
+no GitHub access. Debian's source packages carry the upstream release tarballs,
+so this script downloads them (``apt-get source --download-only``) and turns them
+into a small git history:
+
+    v3.11.2  --  v3.13.5 (= main)  --+-- slowdown   copy.deepcopy does extra work per call
+                                     +-- speedup    copy.deepcopy returns atomic values at once
+                                     +-- neutral    a comment in Lib/tabnanny.py (nothing benchmarked)
+
+Commit dates and identities are fixed, so the shas are the same on every machine.
+Everything is cached under ``$CPYBENCH_TEST_CACHE`` (default ``~/.cache/pytest-cpybench-tests``).
+
+Set ``CPYBENCH_TEST_CPYTHON_REPO`` to a real CPython clone (with tags ``v3.11.2`` and
+``v3.13.5``) to use it instead of the tarballs: it is cloned into the cache and the
+three performance branches are added there, never in the clone itself.
+
+Usage: python tests/support/cpython_repo.py   (prints the repository path)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+# Bump when the layout or the patches change, so caches are rebuilt.
+REPO_FORMAT = "4"
+
+SOURCES_FILE = Path("/etc/apt/sources.list.d/pytest-cpybench-test-src.sources")
+DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
+
+
+@dataclass(frozen=True)
+class Release:
+    tag: str
+    package: str  # Debian source package, as "name/suite"
+    tarball_glob: str
+    date: str  # fixed commit date (ISO 8601) so shas are reproducible
+
+
+RELEASES = (
+    Release("v3.11.2", "python3.11/bookworm", "python3.11_3.11.2.orig.tar.*", "2023-02-08T12:00:00+00:00"),
+    Release("v3.13.5", "python3.13/trixie", "python3.13_3.13.5.orig.tar.*", "2025-06-11T12:00:00+00:00"),
+)
+
+# How much extra work the slowdown commit adds to each copy.deepcopy() call.
+SLOWDOWN_PATCH = (
+    "Lib/copy.py",
+    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
+    "    # pytest-cpybench test fixture: a deliberate per-call cost.\n"
+    "    sorted(_deepcopy_dispatch, key=id)\n"
+    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
+)
+# The fast path CPython 3.14 added: atomic values skip the memo entirely.
+SPEEDUP_PATCH = (
+    "Lib/copy.py",
+    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
+    "    if type(x) in _deepcopy_atomic_types:\n"
+    "        return x\n"
+    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
+)
+SPEEDUP_TYPES = (
+    "Lib/copy.py",
+    "d[types.CodeType] = _deepcopy_atomic\n",
+    "d[types.CodeType] = _deepcopy_atomic\n"
+    "_deepcopy_atomic_types = frozenset({types.NoneType, types.EllipsisType, types.NotImplementedType,\n"
+    "                                    int, float, bool, complex, bytes, str, types.CodeType, type,\n"
+    "                                    range, types.BuiltinFunctionType, types.FunctionType,\n"
+    "                                    weakref.ref, property})\n",
+)
+NEUTRAL_PATCH = (
+    "Lib/tabnanny.py",
+    '"""The Tab Nanny despises ambiguous indentation.',
+    "# pytest-cpybench test fixture: a change that no benchmark exercises.\n"
+    '"""The Tab Nanny despises ambiguous indentation.',
+)
+
+PERF_BRANCHES = {
+    "slowdown": ("Slow down copy.deepcopy (test fixture)", [SLOWDOWN_PATCH]),
+    "speedup": ("Speed up copy.deepcopy for atomic values (test fixture)", [SPEEDUP_TYPES, SPEEDUP_PATCH]),
+    "neutral": ("Touch a comment in tabnanny (test fixture)", [NEUTRAL_PATCH]),
+}
+PERF_DATE = "2025-06-12T12:00:00+00:00"
+
+
+def cache_root() -> Path:
+    env = os.environ.get("CPYBENCH_TEST_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "pytest-cpybench-tests"
+
+
+def _git(repo: Path, *args: str, date: str | None = None) -> str:
+    env = dict(os.environ)
+    env.update(
+        GIT_AUTHOR_NAME="pytest-cpybench",
+        GIT_AUTHOR_EMAIL="tests@pytest-cpybench.invalid",
+        GIT_COMMITTER_NAME="pytest-cpybench",
+        GIT_COMMITTER_EMAIL="tests@pytest-cpybench.invalid",
+    )
+    if date:
+        env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+    done = subprocess.run(["git", "-C", str(repo), *args], env=env, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _ensure_deb_src_entry() -> None:
+    """Add a deb-src entry built from the machine's own apt sources (no host names here)."""
+    if SOURCES_FILE.exists():
+        return
+    uris = [line.split(None, 1)[1].strip()
+            for line in DEBIAN_SOURCES.read_text().splitlines() if line.startswith("URIs:")]
+    # The first URI is the main archive; the security archive has no trixie suite we need.
+    entry = (f"Types: deb-src\nURIs: {uris[0]}\nSuites: bookworm trixie\nComponents: main\n"
+             "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
+    SOURCES_FILE.write_text(entry)
+    subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+
+
+def tarball(release: Release, download_dir: Path) -> Path:
+    found = sorted(download_dir.glob(release.tarball_glob))
+    found = [p for p in found if not p.name.endswith(".asc")]
+    if found:
+        return found[0]
+    if not shutil.which("apt-get"):
+        sys.exit(f"cannot download {release.package}: apt-get not found; "
+                 f"put the upstream tarball in {download_dir}")
+    _ensure_deb_src_entry()
+    download_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "source", "--download-only", release.package],
+                   cwd=download_dir, check=True, stdout=subprocess.DEVNULL)
+    return tarball(release, download_dir)
+
+
+def _replace_tree(repo: Path, archive: Path) -> None:
+    for entry in repo.iterdir():
+        if entry.name != ".git":
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    with tempfile.TemporaryDirectory(dir=repo.parent) as unpack:
+        with tarfile.open(archive) as tar:
+            tar.extractall(unpack, filter="tar")
+        (top,) = Path(unpack).iterdir()  # Python-3.x.y/
+        for entry in top.iterdir():
+            entry.rename(repo / entry.name)
+
+
+def _apply(repo: Path, patches: list[tuple[str, str, str]]) -> None:
+    for relpath, old, new in patches:
+        path = repo / relpath
+        text = path.read_text()
+        if text.count(old) != 1:
+            raise RuntimeError(f"patch anchor not found exactly once in {relpath}: {old!r}")
+        path.write_text(text.replace(old, new))
+
+
+def _commit_all(repo: Path, message: str, date: str) -> None:
+    _git(repo, "add", "-A", "--force")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", message, date=date)
+
+
+def _add_perf_branches(repo: Path) -> None:
+    for branch, (message, patches) in PERF_BRANCHES.items():
+        _git(repo, "checkout", "-q", "-B", branch, "v3.13.5")
+        _apply(repo, patches)
+        _commit_all(repo, message, PERF_DATE)
+    _git(repo, "checkout", "-q", "main")
+
+
+def _from_tarballs(work: Path) -> None:
+    downloads = cache_root() / "tarballs"
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "config", "core.autocrlf", "false")
+    for release in RELEASES:
+        _replace_tree(work, tarball(release, downloads))
+        _commit_all(work, f"Python {release.tag[1:]}", release.date)
+        _git(work, "tag", release.tag)
+
+
+def _from_clone(work: Path, clone: str) -> None:
+    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", "--", clone, str(work)], check=True)
+    _git(work, "checkout", "-q", "-B", "main", "v3.13.5")
+
+
+def ensure_repo() -> Path:
+    """Return the path of the test repository, creating it once (atomically)."""
+    clone = os.environ.get("CPYBENCH_TEST_CPYTHON_REPO")
+    name = f"cpython-repo-{REPO_FORMAT}" + ("-clone" if clone else "")
+    repo = cache_root() / name
+    if (repo / ".git").is_dir():
+        return repo
+    repo.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=repo.parent))
+    try:
+        if clone:
+            shutil.rmtree(work)
+            _from_clone(work, clone)
+        else:
+            _from_tarballs(work)
+        _add_perf_branches(work)
+        os.rename(work, repo)
+    except OSError:
+        if (repo / ".git").is_dir():  # another process won the race
+            shutil.rmtree(work, ignore_errors=True)
+            return repo
+        raise
+    finally:
+        if work.exists() and work != repo:
+            shutil.rmtree(work, ignore_errors=True)
+    return repo
+
+
+if __name__ == "__main__":
+    print(ensure_repo())
