@@ -1,0 +1,342 @@
+"""Build CPython at a commit into a cache, once per build key.
+
+A cache entry is a folder ``<cache>/builds/<key>/`` holding ``install/`` (the prefix),
+``build.json`` (key, commit, version, timings) and ``build.log``. Entries appear atomically:
+everything is built under ``builds/.tmp-<key>-<pid>/`` and renamed into place last, so an
+interrupted or failed build never leaves something that looks complete. A file lock per key
+makes two sessions (or xdist workers) asking for the same build share one build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import filelock
+
+from . import gitrepo
+from .errors import BuildError, CpybenchError
+from .gitrepo import Commit
+
+# Why `release` is the default: PGO+LTO (what faster-cpython publishes) runs the test suite
+# as a training step and takes 4-5x longer; a pre-merge check compares like with like, and a
+# plain optimized build is enough to see a regression in the interpreter or the stdlib.
+PRESETS: dict[str, tuple[str, ...]] = {
+    "release": (),
+    "pgo-lto": ("--enable-optimizations", "--with-lto"),
+    "jit": ("--enable-experimental-jit",),
+    "nogil": ("--disable-gil",),
+    "debug": ("--with-pydebug",),
+}
+DEFAULT_PRESET = "release"
+# pip is not needed in the base interpreter (benchmark venvs bootstrap their own), and
+# skipping ensurepip saves a minute per build.
+COMMON_CONFIGURE = ("--without-ensurepip",)
+BUILD_FORMAT = 1  # bump when the layout of an entry changes
+
+Progress = Callable[[str], None]
+HEARTBEAT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    commit: Commit
+    preset: str = DEFAULT_PRESET
+    configure_flags: tuple[str, ...] = ()
+    jobs: int = 0  # 0 = all cores
+
+    def configure_args(self) -> list[str]:
+        return [*COMMON_CONFIGURE, *PRESETS[self.preset], *self.configure_flags]
+
+
+@dataclass
+class Build:
+    """A finished cache entry."""
+
+    key: str
+    path: Path
+    python: Path
+    version: str
+    commit: dict[str, str]
+    preset: str
+    configure_flags: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+    ccache: bool = False
+    cache_hit: bool = False
+
+    @property
+    def log(self) -> Path:
+        return self.path / "build.log"
+
+    def run_env(self) -> dict[str, str]:
+        """Environment a shared-library build needs to start (also inside pyperf workers)."""
+        if any(flag.startswith("--enable-shared") for flag in self.configure_flags):
+            lib = str(self.path / "install" / "lib")
+            previous = os.environ.get("LD_LIBRARY_PATH")
+            return {"LD_LIBRARY_PATH": f"{lib}:{previous}" if previous else lib}
+        return {}
+
+
+def parse_configure_flags(text: str) -> tuple[str, ...]:
+    """Split the user's ``--cpython-configure`` string like a shell would, without a shell."""
+    try:
+        return tuple(shlex.split(text or ""))
+    except ValueError as exc:
+        raise CpybenchError(f"cannot parse --cpython-configure={text!r} ({exc}): check the quotes") from None
+
+
+def check_preset(preset: str) -> str:
+    if preset not in PRESETS:
+        raise CpybenchError(f"unknown build preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    return preset
+
+
+def compiler_identity() -> str:
+    cc = os.environ.get("CC", "cc")
+    try:
+        done = subprocess.run([*shlex.split(cc), "--version"], capture_output=True, text=True, timeout=30)
+        first_line = (done.stdout.splitlines() or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        first_line = "unknown"
+    return f"{cc}: {first_line}"
+
+
+def build_key(request: BuildRequest) -> str:
+    """Everything that makes two builds interchangeable, hashed."""
+    fields = {
+        "format": BUILD_FORMAT,
+        "commit": request.commit.sha,
+        "worktree": request.commit.worktree_hash,
+        "configure": request.configure_args(),
+        "compiler": compiler_identity(),
+        "platform": [platform.system(), platform.machine(), *platform.libc_ver()],
+        "env": {name: os.environ.get(name, "") for name in ("CFLAGS", "LDFLAGS", "CPPFLAGS")},
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def builds_dir(cache_dir: Path) -> Path:
+    return cache_dir / "builds"
+
+
+def load_entry(path: Path) -> Build | None:
+    """A complete entry at ``path``, or None."""
+    try:
+        data = json.loads((path / "build.json").read_text())
+        return Build(path=path, python=path / "install" / "bin" / "python3", **data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def ensure_build(request: BuildRequest, cache_dir: Path, progress: Progress = print) -> Build:
+    """Return the build for ``request``, building it unless the cache has it."""
+    key = build_key(request)
+    entry_path = builds_dir(cache_dir) / key
+    hit = load_entry(entry_path)
+    if hit is not None:
+        hit.cache_hit = True
+        return hit
+    entry_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(entry_path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        progress(f"another session is building {request.commit.short} ({key}); waiting for it")
+        lock.acquire()
+    try:
+        hit = load_entry(entry_path)  # built by the session we waited for
+        if hit is not None:
+            hit.cache_hit = True
+            return hit
+        return _build(request, key, entry_path, progress)
+    finally:
+        lock.release()
+
+
+class _Steps:
+    """Runs the build steps with a log file, timings and a heartbeat."""
+
+    def __init__(self, request: BuildRequest, log_path: Path, progress: Progress) -> None:
+        self.request = request
+        self.log_path = log_path
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    def run(self, phase: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.progress(f"{phase}: {self.request.commit.short} (log: {self.log_path})")
+        started = time.monotonic()
+        with open(self.log_path, "a") as log:
+            log.write(f"\n=== {phase}: {shlex.join(argv)}\n")
+            log.flush()
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL)
+            try:
+                while True:
+                    try:
+                        returncode = proc.wait(timeout=HEARTBEAT_SECONDS)
+                        break
+                    except subprocess.TimeoutExpired:
+                        self.progress(f"{phase}: still running, {time.monotonic() - started:.0f} s")
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        self.timings[phase] = round(time.monotonic() - started, 2)
+        if returncode != 0:
+            raise BuildError(
+                f"{phase} failed for {self.request.commit.ref} ({self.request.commit.short}) "
+                f"with exit code {returncode}", self.log_path, _tail(self.log_path))
+        self.progress(f"{phase}: done in {self.timings[phase]:.1f} s")
+
+    def timed(self, phase: str, action: Callable[[], None]) -> None:
+        self.progress(f"{phase}: {self.request.commit.short}")
+        started = time.monotonic()
+        action()
+        self.timings[phase] = round(time.monotonic() - started, 2)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _build_env(src: Path) -> tuple[dict[str, str], bool]:
+    env = dict(os.environ)
+    use_ccache = shutil.which("ccache") is not None and "ccache" not in env.get("CC", "")
+    if use_ccache:
+        env["CC"] = f"ccache {env.get('CC', 'gcc')}"
+        # Every build has its own source folder: rewrite absolute paths so ccache can hit
+        # across commits and sessions.
+        env["CCACHE_BASEDIR"] = str(src)
+        env["CCACHE_NOHASHDIR"] = "1"
+    return env, use_ccache
+
+
+def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress) -> Build:
+    work = entry_path.with_name(f".tmp-{key}-{os.getpid()}")
+    shutil.rmtree(work, ignore_errors=True)
+    staged = work / "entry"
+    src = work / "src"
+    staged.mkdir(parents=True)
+    log_path = staged / "build.log"
+    steps = _Steps(request, log_path, progress)
+    env, use_ccache = _build_env(src)
+    with open(log_path, "w") as log:
+        log.write(f"pytest-cpybench build {key}\ncommit {request.commit.sha} ({request.commit.ref})\n")
+        log.write(f"ccache: {'used (' + shutil.which('ccache') + ')' if use_ccache else 'not found on PATH'}\n")
+    jobs = str(request.jobs or os.cpu_count() or 1)
+    started = time.monotonic()
+    try:
+        steps.timed("export", lambda: gitrepo.export(request.commit, src))
+        prefix = entry_path / "install"
+        steps.run("configure", ["./configure", f"--prefix={prefix}", *request.configure_args()], src, env)
+        steps.run("make", ["make", f"-j{jobs}"], src, env)
+        destdir = work / "destdir"
+        steps.run("install", ["make", "install", f"DESTDIR={destdir}"], src, env)
+        # DESTDIR puts the prefix below destdir; move it into the staged entry.
+        os.rename(destdir / prefix.relative_to(prefix.anchor), staged / "install")
+        python = staged / "install" / "bin" / "python3"
+        version = _interpreter_version(python, log_path, request)
+        steps.timings["total"] = round(time.monotonic() - started, 2)
+        record = {
+            "key": key,
+            "version": version,
+            "commit": {"repo": request.commit.repo, "ref": request.commit.ref, "sha": request.commit.sha,
+                       "date": request.commit.date, "fork": request.commit.fork,
+                       "worktree_hash": request.commit.worktree_hash},
+            "preset": request.preset,
+            "configure_flags": list(request.configure_flags),
+            "timings": steps.timings,
+            "ccache": use_ccache,
+        }
+        (staged / "build.json").write_text(json.dumps(record, indent=2))
+        os.rename(staged, entry_path)
+    except BuildError as exc:
+        exc.log_path = _keep_failed_log(log_path, entry_path, key)
+        raise
+    except BaseException:
+        _keep_failed_log(log_path, entry_path, key)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    progress(f"built {request.commit.short} (Python {version}) in {steps.timings['total']:.0f} s")
+    built = load_entry(entry_path)
+    assert built is not None
+    return built
+
+
+def _keep_failed_log(log_path: Path, entry_path: Path, key: str) -> Path | None:
+    """Failed builds leave no entry, but their log stays (outside the entry) for the user."""
+    if not log_path.exists():
+        return None
+    failed_dir = entry_path.parent / "failed"
+    failed_dir.mkdir(exist_ok=True)
+    kept = failed_dir / f"{key}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    shutil.copyfile(log_path, kept)
+    return kept
+
+
+def _interpreter_version(python: Path, log_path: Path, request: BuildRequest) -> str:
+    done = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        with open(log_path, "a") as log:
+            log.write(done.stdout + done.stderr)
+        raise BuildError(f"the built interpreter for {request.commit.short} does not start",
+                         log_path, _tail(log_path))
+    return done.stdout.strip()
+
+
+def list_entries(cache_dir: Path) -> list[Build]:
+    root = builds_dir(cache_dir)
+    if not root.is_dir():
+        return []
+    entries = (load_entry(path) for path in sorted(root.iterdir()) if not path.name.startswith("."))
+    return [entry for entry in entries if entry is not None]
+
+
+def prune(cache_dir: Path, keep: int | None = None, older_than_days: float | None = None) -> list[Path]:
+    """Remove stale temporary folders, and entries beyond ``keep`` newest or older than a limit."""
+    root = builds_dir(cache_dir)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for tmp in root.glob(".tmp-*"):
+        lock = filelock.FileLock(str(root / tmp.name.split("-")[1]) + ".lock")
+        try:
+            with lock.acquire(timeout=0):
+                shutil.rmtree(tmp, ignore_errors=True)
+                removed.append(tmp)
+        except filelock.Timeout:
+            continue  # a build is running
+    entries = sorted(list_entries(cache_dir), key=lambda b: b.path.stat().st_mtime, reverse=True)
+    now = time.time()
+    for index, entry in enumerate(entries):
+        too_many = keep is not None and index >= keep
+        too_old = older_than_days is not None and now - entry.path.stat().st_mtime > older_than_days * 86400
+        if too_many or too_old:
+            with filelock.FileLock(str(entry.path) + ".lock"):
+                # Rename first so a concurrent reader never sees half an entry.
+                doomed = entry.path.with_name(f".tmp-{entry.key}-prune")
+                os.rename(entry.path, doomed)
+                shutil.rmtree(doomed, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def entry_summary(build: Build) -> dict[str, object]:
+    data = asdict(build)
+    data["path"] = str(build.path)
+    data["python"] = str(build.python)
+    return data

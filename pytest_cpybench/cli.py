@@ -1,0 +1,112 @@
+"""Command line: ``python -m pytest_cpybench build|cache|compare``.
+
+``build`` warms the build cache (CI) and prints the interpreter's path; ``cache list`` and
+``cache prune`` look after the cache; ``compare`` prints the summary of stored pyperf JSON
+files without building anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import builder, gitrepo, report, stats
+from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from .options import default_cache_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pytest_cpybench",
+                                     description="Build CPython at a git ref and compare benchmark results.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build CPython at a ref (cached) and print the interpreter path")
+    build.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
+    build.add_argument("--ref", required=True, help="sha, tag, branch, owner:branch or WORKTREE")
+    build.add_argument("--build", default=builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS),
+                       help=f"build preset (default {builder.DEFAULT_PRESET})")
+    build.add_argument("--configure", default="", help="extra ./configure flags, as one string")
+    build.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    build.add_argument("--jobs", type=int, default=0, help="make -j (default: all cores)")
+
+    cache = commands.add_parser("cache", help="list or prune cached builds")
+    cache.add_argument("action", choices=("list", "prune"))
+    cache.add_argument("--cache-dir", type=Path, default=None)
+    cache.add_argument("--keep", type=int, default=None, help="prune: keep the N most recent builds")
+    cache.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+                       help="prune: remove builds not used for DAYS days")
+    cache.add_argument("--json", action="store_true", help="list: print JSON")
+
+    cmp = commands.add_parser("compare", help="compare pyperf JSON files: BASE HEAD [BASE2 ...]")
+    cmp.add_argument("files", nargs="+", type=Path)
+    cmp.add_argument("--threshold", default="5%", help="slowdown that counts as a regression (default 5%%)")
+    return parser
+
+
+def _progress(message: str) -> None:
+    print(f"[cpybench] {message}", file=sys.stderr, flush=True)
+
+
+def _build(args: argparse.Namespace) -> int:
+    cache_dir = args.cache_dir or default_cache_dir()
+    repo = args.repo or gitrepo.default_repo(Path.cwd())
+    builder.check_preset(args.build)
+    commit = gitrepo.resolve(repo, args.ref, cache_dir)
+    request = builder.BuildRequest(commit=commit, preset=args.build,
+                                   configure_flags=builder.parse_configure_flags(args.configure), jobs=args.jobs)
+    build = builder.ensure_build(request, cache_dir, _progress)
+    if build.cache_hit:
+        _progress(f"cache hit: {build.path}")
+    print(build.python)
+    return 0
+
+
+def _cache(args: argparse.Namespace) -> int:
+    cache_dir = args.cache_dir or default_cache_dir()
+    if args.action == "prune":
+        for path in builder.prune(cache_dir, keep=args.keep, older_than_days=args.older_than):
+            print(f"removed {path}")
+        return 0
+    entries = builder.list_entries(cache_dir)
+    if args.json:
+        print(json.dumps([builder.entry_summary(e) for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no builds in {cache_dir}")
+    for entry in entries:
+        commit = entry.commit
+        dirty = " +worktree" if commit.get("worktree_hash") else ""
+        flags = " ".join(entry.configure_flags)
+        print(f"{entry.key}  {commit['sha'][:7]}{dirty}  {commit['ref']:<20} Python {entry.version:<10} "
+              f"{entry.preset}{' ' + flags if flags else ''}  built in {entry.timings.get('total', 0):.0f} s")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    if len(args.files) < 2:
+        raise CpybenchError("compare needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
+    try:
+        threshold = stats.parse_threshold(args.threshold)
+    except ValueError as exc:
+        raise CpybenchError(f"--threshold={args.threshold!r}: {exc}") from None
+    print(report.compare_files(list(args.files), threshold=threshold, overrides={}))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"build": _build, "cache": _cache, "compare": _compare}
+    try:
+        return handlers[args.command](args)
+    except BuildError as exc:
+        print(f"error: {exc.details()}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    except CpybenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INFRASTRUCTURE
+    except KeyboardInterrupt:
+        print("interrupted: no partial build or result was kept", file=sys.stderr)
+        return 130

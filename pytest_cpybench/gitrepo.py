@@ -1,0 +1,236 @@
+"""Git plumbing: where CPython comes from and which commit a ref names.
+
+Every call passes the user's ref as one argument after ``--end-of-options`` (or as a
+revision expression built only from a validated sha), never through a shell, so a ref
+like ``"; rm -rf ~"`` or ``../../etc`` is just a name git does not know.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .errors import CpybenchError, RefError
+
+UPSTREAM_URL = "https://github.com/python/cpython"
+WORKTREE = "WORKTREE"
+_SHA_RE = re.compile(r"^[0-9a-f]{4,40}$")
+_FORK_REF_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):(.+)$")
+
+
+@dataclass(frozen=True)
+class Commit:
+    """A ref resolved to the exact sources to build."""
+
+    repo: str  # path or URL the user named
+    ref: str  # what the user asked for
+    sha: str  # full commit sha (for WORKTREE: the base commit)
+    date: str  # committer date, ISO 8601
+    fork: str  # "python" for upstream, else the fork owner
+    worktree_hash: str = ""  # hash of uncommitted changes, WORKTREE only
+    git_dir: str = ""  # local repository holding the commit (the mirror for URLs)
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def is_worktree(self) -> bool:
+        return bool(self.worktree_hash)
+
+
+def git(repo: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=check, stdin=subprocess.DEVNULL)
+
+
+def is_cpython_checkout(path: Path) -> bool:
+    return (path / "Include" / "Python.h").is_file() and (path / ".git").exists()
+
+
+def default_repo(cwd: Path) -> str:
+    """The current directory when it is a CPython clone, else upstream."""
+    return str(cwd) if is_cpython_checkout(cwd) else UPSTREAM_URL
+
+
+def is_url(repo: str) -> bool:
+    return "://" in repo or repo.startswith("git@")
+
+
+def mirror_dir(cache_dir: Path, url: str) -> Path:
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    return cache_dir / "repos" / digest
+
+
+def _fork_url(url: str, owner: str) -> str:
+    """``https://host/python/cpython`` -> ``https://host/<owner>/cpython``."""
+    parsed = urlparse(url)
+    parts = parsed.path.strip("/").split("/")
+    if len(parts) < 2:
+        raise RefError(f"cannot derive a fork URL from {url!r}; pass --cpython-repo=<fork URL> instead")
+    return parsed._replace(path="/" + "/".join([owner, *parts[1:]])).geturl()
+
+
+def _fetch(git_dir: Path, url: str, *refspecs: str) -> bool:
+    done = git(git_dir, "fetch", "--quiet", "--tags", "--force", "--end-of-options", url, *refspecs,
+               check=False)
+    return done.returncode == 0
+
+
+def _ensure_mirror(cache_dir: Path, url: str) -> Path:
+    mirror = mirror_dir(cache_dir, url)
+    if not (mirror / "HEAD").exists():
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mirror.with_name(mirror.name + f".tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(["git", "init", "--quiet", "--bare", str(tmp)], check=True, capture_output=True)
+        if not _fetch(tmp, url, "+refs/heads/*:refs/heads/*"):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise RefError(f"cannot fetch from {url}: check the URL and your network, "
+                           "or pass --cpython-repo=<local clone>")
+        try:
+            os.rename(tmp, mirror)
+        except OSError:  # another session made it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return mirror
+
+
+def _rev_parse(git_dir: Path, ref: str) -> str | None:
+    """Full sha of ``ref`` or None; raises RefError for an ambiguous short sha."""
+    done = git(git_dir, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}",
+               check=False)
+    if done.returncode == 0:
+        return done.stdout.strip()
+    if "ambiguous" in done.stderr:
+        raise RefError(f"short sha {ref!r} is ambiguous in {git_dir}: give more characters")
+    # rev-parse --quiet hides the ambiguity note; ask once more without it for short shas.
+    if _SHA_RE.match(ref):
+        loud = git(git_dir, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}", check=False)
+        if "ambiguous" in loud.stderr:
+            raise RefError(f"short sha {ref!r} is ambiguous in {git_dir}: give more characters")
+    return None
+
+
+def commit_date(git_dir: Path | str, sha: str) -> str:
+    return git(git_dir, "show", "-s", "--format=%cI", sha).stdout.strip()
+
+
+def _check_ref_text(ref: str) -> None:
+    if not ref or ref.startswith("-") or "\n" in ref or "\0" in ref:
+        raise RefError(f"{ref!r} is not a git ref: give a sha, tag, branch, owner:branch or WORKTREE")
+
+
+def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
+    """Resolve ``ref`` in ``repo`` (a local path or a URL) to one commit, fetching if needed."""
+    _check_ref_text(ref)
+    if ref == WORKTREE:
+        if is_url(repo):
+            raise RefError("WORKTREE needs a local clone: pass --cpython-repo=<path of your clone>")
+        return _resolve_worktree(Path(repo))
+    fork = "python"
+    if is_url(repo):
+        url, wanted = repo, ref
+        fork_match = _FORK_REF_RE.match(ref)
+        if fork_match:
+            fork, wanted = fork_match.group(1), fork_match.group(2)
+            url = _fork_url(repo, fork)
+        git_dir = _ensure_mirror(cache_dir, repo)
+        sha = _rev_parse(git_dir, wanted)
+        if sha is None or fork_match:
+            _fetch(git_dir, url, "+refs/heads/*:refs/heads/*")
+            if not _fetch(git_dir, url, wanted) and not fork_match:
+                _fetch(git_dir, url, f"+{wanted}:refs/cpybench/{hashlib.sha1(wanted.encode()).hexdigest()}")
+            sha = _rev_parse(git_dir, "FETCH_HEAD" if fork_match else wanted) or _rev_parse(git_dir, wanted)
+    else:
+        git_dir = _local_git_dir(repo)
+        sha = _rev_parse(git_dir, ref)
+        if sha is None and git(git_dir, "remote", check=False).stdout.split():
+            remote = git(git_dir, "remote").stdout.split()[0]
+            if _fetch(git_dir, remote, ref):
+                sha = _rev_parse(git_dir, "FETCH_HEAD")
+    if sha is None:
+        raise RefError(f"unknown ref {ref!r} in {repo}: check the name, or fetch it into that repository")
+    return Commit(repo=repo, ref=ref, sha=sha, date=commit_date(git_dir, sha), fork=fork,
+                  git_dir=str(git_dir))
+
+
+def _local_git_dir(repo: str) -> Path:
+    path = Path(repo).expanduser()
+    done = git(path, "rev-parse", "--git-dir", check=False) if path.is_dir() else None
+    if done is None or done.returncode != 0:
+        raise CpybenchError(f"{repo} is not a git repository: pass --cpython-repo=<CPython clone or URL>")
+    return path
+
+
+def _worktree_files(repo: Path) -> list[str]:
+    """Tracked and untracked (not ignored) files that exist in the working tree."""
+    listing = git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard").stdout
+    names = sorted({name for name in listing.split("\0") if name})
+    return [name for name in names if os.path.lexists(repo / name)]
+
+
+def _worktree_hash(repo: Path) -> str:
+    """Hash of what differs from HEAD: the binary diff plus untracked files' names and contents."""
+    digest = hashlib.sha256()
+    digest.update(git(repo, "diff", "HEAD", "--binary", "--no-ext-diff", "--no-color").stdout.encode())
+    untracked = git(repo, "ls-files", "-z", "--others", "--exclude-standard").stdout
+    for name in sorted(n for n in untracked.split("\0") if n):
+        digest.update(name.encode() + b"\0")
+        path = repo / name
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _resolve_worktree(repo: Path) -> Commit:
+    git_dir = _local_git_dir(str(repo))
+    sha = _rev_parse(git_dir, "HEAD")
+    if sha is None:
+        raise RefError(f"{repo} has no commit yet: WORKTREE needs a base commit")
+    return Commit(repo=str(repo), ref=WORKTREE, sha=sha, date=commit_date(git_dir, sha), fork="python",
+                  worktree_hash=_worktree_hash(repo), git_dir=str(git_dir))
+
+
+def export(commit: Commit, dest: Path) -> None:
+    """Write the sources of ``commit`` into ``dest`` (a pristine tree; WORKTREE: the working tree)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if commit.is_worktree:
+        _copy_worktree(Path(commit.repo), dest)
+        return
+    proc = subprocess.Popen(["git", "-C", commit.git_dir, "archive", "--format=tar", commit.sha],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+        archive.extractall(dest, filter="tar")
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.wait() != 0:
+        raise CpybenchError(f"git archive of {commit.sha} failed: {stderr.strip()}")
+
+
+def _copy_worktree(repo: Path, dest: Path) -> None:
+    for name in _worktree_files(repo):
+        source, target = repo / name, dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            os.symlink(os.readlink(source), target)
+        elif source.is_file():
+            shutil.copy2(source, target)
+
+
+def merge_base(commit: Commit, main_branch: str = "main") -> str:
+    """Sha of the merge base of ``commit`` with the repository's main branch."""
+    git_dir = commit.git_dir or commit.repo
+    for candidate in (main_branch, f"origin/{main_branch}", f"refs/remotes/origin/{main_branch}"):
+        if _rev_parse(Path(git_dir), candidate):
+            done = git(git_dir, "merge-base", "--end-of-options", commit.sha, candidate, check=False)
+            if done.returncode == 0:
+                return done.stdout.strip()
+    raise RefError(f"no merge base of {commit.short} with {main_branch!r} in {commit.repo}: "
+                   "name the baseline ref explicitly")

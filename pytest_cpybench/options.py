@@ -1,0 +1,210 @@
+"""The plugin's options, in one table, and the settings object they become.
+
+Each option exists on the command line (``--cpython-ref``) and as an ini key with the same
+name in pytest's spelling (``cpython_ref``); the command line wins. ``Settings`` is plain
+data, so the core modules never see pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from . import builder, stats
+from .errors import CpybenchError
+
+MODES = ("default", "fast", "rigorous", "debug")
+SAVE_MODES = ("new", "replace", "no")
+CONFIRM_MODES = ("auto", "always", "never")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # command line, without the leading dashes
+    help: str
+    default: str | None = None
+    ini_type: str | None = None  # None = "string"; "linelist" for per-line values
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def ini(self) -> str:
+        return self.name.replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("cpython-ref", "Git ref of CPython to build and benchmark: sha, tag, branch, owner:branch "
+           "(fork, with a URL repo) or WORKTREE (your clone's working tree, uncommitted changes included)."),
+    Option("cpython-repo", "CPython repository (path or URL). Default: the current directory when it is a "
+           "CPython clone, else the upstream repository."),
+    Option("cpython-build", "Build preset: " + ", ".join(builder.PRESETS) + f" (default {builder.DEFAULT_PRESET}).",
+           builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS)),
+    Option("cpython-configure", "Extra ./configure flags, as one string (quoted like in a shell).", ""),
+    Option("cpython-python", "Use this existing interpreter instead of building one."),
+    Option("cpython-cache-dir", "Where builds, repository mirrors and benchmark venvs are cached "
+           "(default: the user cache directory)."),
+    Option("cpython-jobs", "Parallel make jobs (default: all cores).", "0"),
+    Option("cpython-benchmarks", "Benchmarks to collect, in pyperformance's -b syntax: names, groups, "
+           "-name to exclude (default: all)."),
+    Option("cpython-manifest", "Extra benchmark manifest (pyperformance format); repeatable.", None, "linelist"),
+    Option("cpython-mode", "pyperf mode: default, fast, rigorous or debug (one value).", "default",
+           choices=MODES),
+    Option("cpython-timeout", "Seconds one benchmark may run before it is stopped and errors.", "900"),
+    Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
+    Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
+    Option("cpython-json", "Also write this session's pyperf JSON to this path."),
+    Option("cpython-machine", "Machine name recorded in results (default: the host name)."),
+    Option("cpython-results-dir", "Results store: every session's pyperf JSON, by commit "
+           "(default: ./cpybench-results)."),
+    Option("cpython-save", "Store this run's results: new (add a file), replace (the previous file of the "
+           "same commit, machine and build) or no.", "new", choices=SAVE_MODES),
+    Option("cpython-baseline", "Baseline refs to compare with, comma separated; merge-base = merge base with "
+           "main. Looked up in the results store, else built and measured in this session."),
+    Option("cpython-baseline-file", "Compare with this pyperf JSON file (any machine)."),
+    Option("cpython-threshold", "Slowdown that fails an item, e.g. 5%.", "5%"),
+    Option("cpython-thresholds", "Per-benchmark thresholds, one 'name: 15%' per line (ini only).", None,
+           "linelist"),
+    Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
+    Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
+           "stored baseline: auto (when needed), always or never.", "auto", choices=CONFIRM_MODES),
+    Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
+           "may use while sampling adaptively.", "40"),
+)
+
+
+@dataclass(frozen=True)
+class Budget:
+    processes: int = 40
+    seconds: float | None = None
+
+
+@dataclass
+class Settings:
+    """Everything a session needs to know, with defaults resolved."""
+
+    ref: str | None = None
+    repo: str | None = None
+    preset: str = builder.DEFAULT_PRESET
+    configure_flags: tuple[str, ...] = ()
+    python: Path | None = None
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+    jobs: int = 0
+    benchmarks: str | None = None
+    manifests: tuple[Path, ...] = ()
+    mode: str = "default"
+    timeout: float = 900.0
+    affinity: str | None = None
+    inherit_env: tuple[str, ...] = ()
+    json_path: Path | None = None
+    machine: str = field(default_factory=socket.gethostname)
+    results_dir: Path = Path("cpybench-results")
+    save: str = "new"
+    baselines: tuple[str, ...] = ()
+    baseline_file: Path | None = None
+    threshold: float = 0.05
+    thresholds: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.95
+    confirm: str = "auto"
+    budget: Budget = Budget()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ref or self.python)
+
+    def threshold_for(self, result_name: str) -> float:
+        return self.thresholds.get(result_name, self.threshold)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CPYBENCH_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("pytest-cpybench"))
+
+
+def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise CpybenchError(f"--{option}={value!r} is not valid: choose one of {', '.join(allowed)}")
+    return value
+
+
+def _number(option: str, value: str, kind: type = float) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise CpybenchError(f"--{option}={value!r} is not a number") from None
+    if number < 0:
+        raise CpybenchError(f"--{option}={value!r} must not be negative")
+    return number
+
+
+def _fraction(option: str, value: str) -> float:
+    try:
+        return stats.parse_threshold(value)
+    except ValueError as exc:
+        raise CpybenchError(f"--{option}={value!r}: {exc}") from None
+
+
+def parse_budget(value: str) -> Budget:
+    text = value.strip().lower()
+    if text.endswith("s"):
+        return Budget(processes=10_000, seconds=_number("cpython-budget", text[:-1]))
+    processes = int(_number("cpython-budget", text, int))
+    if processes < 2:
+        raise CpybenchError("--cpython-budget needs at least 2 processes per side to estimate the noise")
+    return Budget(processes=processes)
+
+
+def settings_from(raw: dict[str, object]) -> Settings:
+    """Build settings from option name -> raw value (strings or lists, None when unset)."""
+
+    def text(name: str) -> str | None:
+        value = raw.get(name)
+        if isinstance(value, list):
+            value = ",".join(value)
+        return None if value in (None, "") else str(value)
+
+    defaults = {option.name: option.default for option in OPTIONS}
+
+    def with_default(name: str) -> str:
+        return text(name) or defaults[name] or ""
+
+    def lines(name: str) -> list[str]:
+        value = raw.get(name) or []
+        return [value] if isinstance(value, str) else [str(v) for v in value]
+
+    try:
+        thresholds = stats.parse_threshold_overrides(lines("cpython-thresholds"))
+    except ValueError as exc:
+        raise CpybenchError(f"cpython_thresholds: {exc}") from None
+    confidence = _fraction("cpython-confidence", with_default("cpython-confidence"))
+    if not 0.5 <= confidence < 1:
+        raise CpybenchError("--cpython-confidence must be between 50% and 99.9%")
+    python = text("cpython-python")
+    return Settings(
+        ref=text("cpython-ref"),
+        repo=text("cpython-repo"),
+        preset=_choice("cpython-build", with_default("cpython-build"), tuple(builder.PRESETS)),
+        configure_flags=builder.parse_configure_flags(with_default("cpython-configure")),
+        python=Path(python).expanduser() if python else None,
+        cache_dir=Path(text("cpython-cache-dir") or default_cache_dir()).expanduser(),
+        jobs=int(_number("cpython-jobs", with_default("cpython-jobs"), int)),
+        benchmarks=text("cpython-benchmarks"),
+        manifests=tuple(Path(p) for p in lines("cpython-manifest")),
+        mode=_choice("cpython-mode", with_default("cpython-mode"), MODES),
+        timeout=_number("cpython-timeout", with_default("cpython-timeout")),
+        affinity=text("cpython-affinity"),
+        inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
+        json_path=Path(p) if (p := text("cpython-json")) else None,
+        machine=text("cpython-machine") or socket.gethostname(),
+        results_dir=Path(text("cpython-results-dir") or "cpybench-results"),
+        save=_choice("cpython-save", with_default("cpython-save"), SAVE_MODES),
+        baselines=tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip()),
+        baseline_file=Path(p) if (p := text("cpython-baseline-file")) else None,
+        threshold=_fraction("cpython-threshold", with_default("cpython-threshold")),
+        thresholds=thresholds,
+        confidence=confidence,
+        confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),
+        budget=parse_budget(with_default("cpython-budget")),
+    )

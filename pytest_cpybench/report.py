@@ -1,0 +1,164 @@
+"""Text for people: headline blocks like faster-cpython's results pages, tables, one-line verdicts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+from pytest_cpybench.compare import ResultComparison, SuiteComparison, compare_suites, load_suite
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.stats import RatioEstimate, Verdict
+
+LEGEND = (
+    "* the two sides ran different versions of the benchmark suite "
+    "(performance_version or benchmark_hash differ): part of the change may come from the benchmarks"
+)
+
+
+def format_ratio(ratio: float) -> str:
+    """head/base time ratio as pyperf compare_to writes it: "1.03x faster", "1.02x slower"."""
+    if ratio == 1.0:
+        return "no change"
+    if ratio < 1.0:
+        return "%.2fx faster" % (1.0 / ratio)
+    return "%.2fx slower" % ratio
+
+
+def format_threshold(threshold: float) -> str:
+    return f"{threshold * 100:g}%"
+
+
+def format_interval(estimate: RatioEstimate, suffix: str = "x") -> str:
+    """ "1.10x-1.16x", or "n/a" when too few processes gave no interval."""
+    if not estimate.has_interval:
+        return "n/a"
+    return f"{estimate.low:.2f}{suffix}-{estimate.high:.2f}{suffix}"
+
+
+def format_summary_block(cmp: SuiteComparison) -> str:
+    """The per-baseline headline, e.g. "vs. 3.11.0" / "- 1.03x faster *" / missing / new."""
+    star = " *" if cmp.different_suites else ""
+    if cmp.geometric_mean is None:
+        headline = "no benchmarks in common"
+    else:
+        headline = format_ratio(cmp.geometric_mean)
+    lines = [f"vs. {cmp.base_label}", f"- {headline}{star}"]
+    if cmp.missing:
+        lines.append(f"- missing benchmarks: {', '.join(sorted(cmp.missing))}")
+    if cmp.new:
+        lines.append(f"- new benchmarks: {', '.join(sorted(cmp.new))}")
+    if cmp.machine_mismatch:
+        lines.append(f"- warning: {cmp.machine_mismatch}")
+    return "\n".join(lines)
+
+
+def format_legend() -> str:
+    return LEGEND
+
+
+def format_changes_table(cmp: SuiteComparison) -> str:
+    """The significant changes, slowest first, then the inconclusive and unchanged counts."""
+    changes = sorted(
+        (rc for rc in cmp.results if rc.verdict.is_significant_change),
+        key=lambda rc: rc.ratio,
+        reverse=True,
+    )
+    lines = []
+    if changes:
+        headers = ["result", cmp.base_label, cmp.head_label, "change", _interval_header(cmp), "verdict"]
+        rows = [
+            [
+                rc.name,
+                rc.base_text,
+                rc.head_text,
+                format_ratio(rc.ratio),
+                _bracketed_interval(rc.estimate),
+                _verdict_text(rc),
+            ]
+            for rc in changes
+        ]
+        lines.append(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
+    else:
+        lines.append("no significant changes")
+    if cmp.inconclusive:
+        lines.append(f"inconclusive ({len(cmp.inconclusive)}): {', '.join(cmp.inconclusive)}")
+    unchanged = [rc.name for rc in cmp.results if rc.verdict is Verdict.UNCHANGED]
+    if unchanged:
+        lines.append(f"not significant ({len(unchanged)}): {', '.join(unchanged)}")
+    return "\n".join(lines)
+
+
+def format_failure_message(rc: ResultComparison, baseline_label: str) -> str:
+    """One line for a failed item, e.g.
+    ``deepcopy_memo: 1.13x slower than v3.13.5 (27.2 us ± 0.4 -> 30.7 us ± 1.7, threshold 5%,
+    95% interval 1.10x-1.16x)``."""
+    return (
+        f"{rc.name}: {format_ratio(rc.ratio)} than {baseline_label} "
+        f"({rc.base_text} -> {rc.head_text}, threshold {format_threshold(rc.threshold)}, "
+        f"{_confidence(rc.estimate)} interval {format_interval(rc.estimate)})"
+    )
+
+
+def format_result_line(rc: ResultComparison) -> str:
+    """One line for any verdict, e.g. ``nbody: 1.01x slower (not significant, 95% interval 0.99x-1.03x)``."""
+    interval = f"{_confidence(rc.estimate)} interval {format_interval(rc.estimate)}"
+    threshold = format_threshold(rc.threshold)
+    if rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.has_interval:
+        detail = (
+            f"inconclusive: {rc.estimate.n_base} baseline and {rc.estimate.n_head} head processes, "
+            "at least 2 on each side are needed for an interval"
+        )
+    else:
+        detail = {
+            Verdict.REGRESSION: f"regression beyond the {threshold} threshold, {interval}",
+            Verdict.INCONCLUSIVE: f"inconclusive: the {interval} includes the {threshold} threshold",
+            Verdict.SLOWER_WITHIN_THRESHOLD: f"significant, within the {threshold} threshold, {interval}",
+            Verdict.FASTER: f"significant, {interval}",
+            Verdict.UNCHANGED: f"not significant, {interval}",
+        }[rc.verdict]
+    return f"{rc.name}: {format_ratio(rc.ratio)} ({detail})"
+
+
+def compare_files(
+    paths: Sequence[str | os.PathLike[str]],
+    threshold: float = 0.05,
+    overrides: dict[str, float] | None = None,
+) -> str:
+    """Report for ``BASE.json HEAD.json [BASE2.json ...]``: the second file is the head, all
+    others are baselines, reported in the order given."""
+    if len(paths) < 2:
+        raise CpybenchError("compare needs at least two results files: BASE.json HEAD.json [BASE2.json ...]")
+    head = load_suite(paths[1])
+    baselines = [load_suite(path) for path in (paths[0], *paths[2:])]
+    comparisons = [
+        compare_suites(base, head, threshold=threshold, overrides=overrides) for base in baselines
+    ]
+    sections = [format_summary_block(cmp) for cmp in comparisons]
+    if any(cmp.different_suites for cmp in comparisons):
+        sections.append(format_legend())
+    for cmp in comparisons:
+        title = f"Changes vs. {cmp.base_label} (threshold {format_threshold(cmp.threshold)}):"
+        sections.append(f"{title}\n{format_changes_table(cmp)}")
+    return "\n\n".join(sections) + "\n"
+
+
+def _verdict_text(rc: ResultComparison) -> str:
+    if rc.verdict is Verdict.SLOWER_WITHIN_THRESHOLD:
+        return f"slower, within {format_threshold(rc.threshold)}"
+    return rc.verdict.value
+
+
+def _bracketed_interval(estimate: RatioEstimate) -> str:
+    if not estimate.has_interval:
+        return "n/a"
+    return f"[{estimate.low:.2f}, {estimate.high:.2f}]"
+
+
+def _confidence(estimate: RatioEstimate) -> str:
+    return f"{estimate.confidence * 100:g}%"
+
+
+def _interval_header(cmp: SuiteComparison) -> str:
+    return f"{cmp.confidence * 100:g}% interval"

@@ -1,0 +1,269 @@
+"""Run one benchmark under a target interpreter with pyperf, as pyperformance does.
+
+The command is pyperformance's: ``<venv python> -u <run script> [extra opts] [pyperf opts]
+--output TMP``. Two things pyperformance does not do:
+
+* a hard time limit: the whole process group is killed when a benchmark outlives its
+  budget, so a broken build can never hang the caller;
+* errors carry the tail of stderr, so a crash says why.
+
+pyperformance also sets ``PYPERFORMANCE_RUNID`` for the run scripts; no benchmark of
+pyperformance 1.11–1.14 reads it, so it is not set here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyperf
+
+from . import _pyperformance
+from ._pyperformance import BenchmarkDef
+from .errors import BenchmarkError, CpybenchError
+from .venvs import target_environ
+
+Log = Callable[[str], None]
+
+MODES = ("default", "fast", "rigorous", "debug")
+_MODE_FLAGS = {
+    "default": (),
+    "fast": ("--fast",),
+    "rigorous": ("--rigorous",),
+    "debug": ("--debug-single-value",),
+}
+# The longest one benchmark may run, all its worker processes together. The slowest
+# pyperformance benchmarks take one to two minutes in the default mode on a small VM.
+DEFAULT_TIMEOUT = 600.0
+# pyperf exits with this code when a worker exceeded --timeout.
+PYPERF_TIMEOUT_EXIT = 124
+STDERR_TAIL_LINES = 20
+_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
+
+
+@dataclass
+class RunOptions:
+    """How to run a benchmark.
+
+    ``timeout`` bounds the whole benchmark (every worker process): it is passed to pyperf
+    (whose ``--timeout`` limits each worker) and, plus a margin, enforced on the process
+    group. ``env`` is set for the benchmark and passed on to pyperf's workers, as are the
+    variables named in ``inherit_environ`` (pyperf workers otherwise see almost none).
+    """
+
+    mode: str = "default"
+    timeout: float = DEFAULT_TIMEOUT
+    affinity: str | None = None
+    inherit_environ: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    processes: int | None = None  # pyperf -p
+    loops: int | None = None  # pyperf --loops
+    values: int | None = None  # pyperf --values
+    warmups: int | None = None  # pyperf --warmups
+    append_to: Path | None = None  # pyperf --append: accumulate runs across calls
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise CpybenchError(f"unknown benchmark mode {self.mode!r}; use one of {', '.join(MODES)}")
+        if not self.timeout or self.timeout <= 0:
+            raise CpybenchError(f"the benchmark timeout must be a positive number of seconds, not {self.timeout!r}")
+
+    def pyperf_args(self) -> list[str]:
+        """pyperf's command-line options for these settings (without --output)."""
+        args = list(_MODE_FLAGS[self.mode])
+        args.append(f"--timeout={_whole_seconds(self.timeout)}")
+        if self.affinity:
+            args.append(f"--affinity={self.affinity}")
+        for option, value in (
+            ("--processes", self.processes),
+            ("--loops", self.loops),
+            ("--values", self.values),
+            ("--warmups", self.warmups),
+        ):
+            if value is not None:
+                args.append(f"{option}={value}")
+        inherited = list(dict.fromkeys([*self.inherit_environ, *self.env]))
+        if inherited:
+            args.append(f"--inherit-environ={','.join(inherited)}")
+        if self.append_to is not None:
+            args.append(f"--append={Path(self.append_to).resolve()}")
+        return args
+
+    def kill_after(self) -> float:
+        """Seconds after which the benchmark's process group is killed."""
+        return self.timeout + max(5.0, self.timeout / 10)
+
+
+def run_benchmark(
+    venv_python: Path,
+    bench: BenchmarkDef,
+    options: RunOptions,
+    *,
+    output: Path | None = None,
+    log: Log | None = None,
+) -> pyperf.BenchmarkSuite:
+    """Run ``bench`` and return pyperf's suite (one or more results: take names from it).
+
+    With ``output`` the results file is also kept there (replaced atomically). Raises
+    BenchmarkError when the benchmark crashes, times out or produces no result.
+    """
+    say = log or (lambda message: None)
+    with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
+        result_path = Path(workdir) / "result.json"
+        command = [
+            str(venv_python),
+            "-u",
+            bench.runscript,
+            *bench.extra_opts,
+            *options.pyperf_args(),
+            f"--output={result_path}",
+        ]
+        say(f"{bench.name}: running ({options.mode} mode)")
+        started = time.monotonic()
+        returncode, stderr_tail = _run_bounded(command, options, workdir, bench.name)
+        elapsed = time.monotonic() - started
+        if returncode == PYPERF_TIMEOUT_EXIT:
+            raise _error(f"{bench.name} timed out after {_whole_seconds(options.timeout)} s", stderr_tail)
+        if returncode != 0:
+            raise _error(f"{bench.name} crashed (exit {returncode})", stderr_tail)
+        suite = _load_suite(result_path, bench.name, stderr_tail)
+        _stamp(suite, bench)
+        if output is not None:
+            _save(suite, Path(output))
+        names = suite.get_benchmark_names()
+        say(f"{bench.name}: {len(names)} result(s) in {elapsed:.1f} s ({', '.join(names)})")
+        return suite
+
+
+def interpreter_version(python: Path, *, env: dict[str, str] | None = None) -> str:
+    """The target interpreter's version in PEP 440 form: "3.13.5", "3.14.0a1"."""
+    script = (
+        "import sys; v = sys.version_info; "
+        "tag = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel); "
+        "print(f'{v.major}.{v.minor}.{v.micro}' + (f'{tag}{v.serial}' if tag else ''))"
+    )
+    try:
+        completed = subprocess.run(
+            [str(python), "-c", script],
+            env=target_environ(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CpybenchError(f"cannot run the interpreter {python}: {exc}") from None
+    if completed.returncode != 0 or not completed.stdout.strip():
+        lines = completed.stderr.strip().splitlines() or [f"exit {completed.returncode}"]
+        raise CpybenchError(f"cannot run the interpreter {python}: {lines[-1]}")
+    return completed.stdout.strip()
+
+
+#######################################
+# internal
+
+
+def _run_bounded(command: list[str], options: RunOptions, workdir: str, name: str) -> tuple[int, str]:
+    """Run ``command`` in its own session; kill the whole group if it outlives the budget.
+
+    Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
+    """
+    stdout_path = Path(workdir) / "stdout.txt"
+    stderr_path = Path(workdir) / "stderr.txt"
+    # The work directory is the cwd too: some benchmarks write files where they run.
+    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=workdir,
+                env=target_environ(options.env),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise BenchmarkError(f"{name} could not start: {exc}") from None
+        try:
+            returncode = process.wait(timeout=options.kill_after())
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            returncode = PYPERF_TIMEOUT_EXIT
+        finally:
+            # Also on KeyboardInterrupt: never leave a benchmark running behind the caller.
+            if process.poll() is None:
+                _kill_group(process)
+    return returncode, _tail(stderr_path, STDERR_TAIL_LINES)
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+    # pyperf's workers can outlive their manager: kill whatever is left of the group.
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _load_suite(path: Path, name: str, stderr_tail: str) -> pyperf.BenchmarkSuite:
+    if not path.is_file() or path.stat().st_size == 0:
+        raise _error(f"{name} produced no results", stderr_tail)
+    try:
+        suite = pyperf.BenchmarkSuite.load(str(path))
+    except Exception as exc:  # pyperf raises ValueError, KeyError, JSONDecodeError …
+        raise _error(f"{name} wrote an unreadable results file: {exc}", stderr_tail) from None
+    if not suite.get_benchmark_names():
+        raise _error(f"{name} produced no results", stderr_tail)
+    return suite
+
+
+def _stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> None:
+    # As `pyperformance run` does, so our files read like its files.
+    metadata: dict[str, object] = {"performance_version": _pyperformance.pyperformance_version()}
+    if bench.tags:
+        metadata["tags"] = list(bench.tags)
+    for result in suite.get_benchmarks():
+        result.update_metadata(metadata)
+
+
+def _save(suite: pyperf.BenchmarkSuite, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        suite.dump(str(temporary), replace=True)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _error(message: str, stderr_tail: str) -> BenchmarkError:
+    err = BenchmarkError(message)
+    err.stderr_tail = stderr_tail  # type: ignore[attr-defined]
+    return err
+
+
+def _tail(path: Path, count: int) -> str:
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
+
+
+def _whole_seconds(seconds: float) -> int:
+    return max(1, int(round(seconds)))

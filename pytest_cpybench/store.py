@@ -1,0 +1,607 @@
+"""The results store: every session's pyperf JSON, named as faster-cpython's bench_runner names them.
+
+Layout (one folder per commit and build configuration, shared by every machine)::
+
+    <root>/bm-<YYYYMMDD>-<version>-<sha7>[-<tag>]/
+        bm-<YYYYMMDD>-<machine>-<arch>-<fork>-<ref[:20]>-<version>-<sha7>[-<tag>][-<n>].json
+
+File names are only a fast pre-filter: they are lossy (a 7-character sha, truncated and
+sanitised fields), so the identity stamped in the metadata of every benchmark decides what a
+file holds. Files are written atomically and never overwritten by accident; a file we cannot
+read is reported and left exactly as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import itertools
+import json
+import os
+import platform
+import re
+import socket
+import tempfile
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Iterator, Literal, Mapping, Union
+
+import filelock
+import pyperf
+
+from pytest_cpybench import metadata as md
+from pytest_cpybench.errors import StoreError
+
+SaveMode = Literal["new", "replace", "no"]
+SAVE_MODES: tuple[str, ...] = ("new", "replace", "no")
+
+DEFAULT_DIRNAME = "cpybench-results"
+# Must equal builder.DEFAULT_PRESET (kept here so the store does not import the builder).
+DEFAULT_PRESET = "release"
+DEFAULT_FORK = "python"
+# metadata.py has no key for the architecture; the file name needs it to be read back.
+ARCH = "cpybench_arch"
+# pyperf refuses empty metadata values.
+NO_CONFIGURE_FLAGS = "none"
+
+LOCK_NAME = ".cpybench-store.lock"
+TMP_PREFIX = ".tmp-"
+STALE_TMP_SECONDS = 3600
+LOCK_TIMEOUT_SECONDS = 600
+
+REF_FIELD_LENGTH = 20  # bench_runner keeps ref[:20]
+# Caps every other field so a name stays far below 255 bytes whatever the host name is.
+FIELD_LENGTH = 32
+# '-' separates the fields, so (as bench_runner's _clean) no field may contain one.
+_UNSAFE_FIELD_CHARS = re.compile(r"[^A-Za-z0-9._+]")
+_UNSAFE_TAG_CHARS = re.compile(r"[^A-Z0-9]")
+_FULL_SHA = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_MAX_REASON_LENGTH = 200
+
+# Parse failures that mean "this file is not a readable pyperf suite" (JSONDecodeError and
+# UnicodeDecodeError are ValueErrors).
+_CORRUPT_CONTENT = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
+
+
+def default_machine() -> str:
+    return socket.gethostname() or "unknown"
+
+
+def default_arch() -> str:
+    return platform.machine() or "unknown"
+
+
+def safe_name_field(value: str, max_length: int = FIELD_LENGTH) -> str:
+    """``value`` as one '-'-separated field of a file name: no separators, no path tricks."""
+    return _UNSAFE_FIELD_CHARS.sub("_", value[:max_length])
+
+
+def normalize_preset(preset: str) -> str:
+    return preset.strip().lower()
+
+
+def normalize_configure_flags(configure_flags: str) -> str:
+    # Whitespace between flags does not change the build; order does (the last flag wins).
+    return " ".join(configure_flags.split())
+
+
+def build_config_tag(preset: str, configure_flags: str) -> str:
+    """The build-configuration part of folder and file names ("" for a default build).
+
+    Tokens are joined with ',' as bench_runner joins its flags ("JIT,NOGIL"), because '-'
+    separates the fields of a name: preset "pgo-lto" gives "PGO_LTO"; extra configure flags
+    add "CFG" and a short hash of the flags.
+    """
+    tokens = []
+    preset = normalize_preset(preset)
+    if preset and preset != DEFAULT_PRESET:
+        tokens.append(_UNSAFE_TAG_CHARS.sub("_", preset.upper())[:FIELD_LENGTH])
+    flags = normalize_configure_flags(configure_flags)
+    if flags:
+        tokens.append("CFG" + hashlib.sha256(flags.encode("utf-8")).hexdigest()[:8])
+    return ",".join(tokens)
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """What was measured: one commit, built one way, on one machine.
+
+    Values are normalised on creation (stripped, lower-case sha and preset, single spaces
+    between configure flags) so an identity read back from a results file compares equal.
+    """
+
+    commit_sha: str
+    commit_date: str  # ISO 8601 committer date, in the committer's time zone
+    version: str  # e.g. "3.13.5"
+    ref: str  # the ref as the user gave it
+    fork: str = DEFAULT_FORK
+    machine: str = field(default_factory=default_machine)
+    arch: str = field(default_factory=default_arch)
+    preset: str = DEFAULT_PRESET
+    configure_flags: str = ""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            object.__setattr__(self, item.name, str(getattr(self, item.name)).strip())
+        object.__setattr__(self, "commit_sha", self.commit_sha.lower())
+        object.__setattr__(self, "preset", normalize_preset(self.preset))
+        object.__setattr__(self, "configure_flags", normalize_configure_flags(self.configure_flags))
+        self._validate()
+
+    def _validate(self) -> None:
+        if not _FULL_SHA.fullmatch(self.commit_sha):
+            raise StoreError(
+                f"invalid commit sha {self.commit_sha!r} for the results store: "
+                "expected the full hexadecimal sha"
+            )
+        if not _ISO_DATE.match(self.commit_date):
+            raise StoreError(
+                f"invalid commit date {self.commit_date!r} for the results store: "
+                "expected ISO 8601 (YYYY-MM-DDTHH:MM:SS+HH:MM)"
+            )
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if "\n" in value or "\r" in value:
+                raise StoreError(f"run identity {item.name} {value!r} contains a newline")
+            if not value and item.name != "configure_flags":
+                raise StoreError(f"run identity {item.name} is empty")
+
+    @property
+    def sha7(self) -> str:
+        return self.commit_sha[:7]
+
+    @property
+    def date_stamp(self) -> str:
+        """YYYYMMDD of the commit date as written (bench_runner does not convert to UTC)."""
+        match = _ISO_DATE.match(self.commit_date)
+        assert match is not None  # checked in _validate
+        return "".join(match.groups())
+
+    @property
+    def build_tag(self) -> str:
+        return build_config_tag(self.preset, self.configure_flags)
+
+    def _tag_fields(self) -> list[str]:
+        tag = self.build_tag
+        return [tag] if tag else []
+
+    def folder_name(self) -> str:
+        return "-".join(
+            ["bm", self.date_stamp, safe_name_field(self.version), self.sha7, *self._tag_fields()]
+        )
+
+    def file_stem(self) -> str:
+        return "-".join(
+            [
+                "bm",
+                self.date_stamp,
+                safe_name_field(self.machine),
+                safe_name_field(self.arch),
+                safe_name_field(self.fork),
+                safe_name_field(self.ref, REF_FIELD_LENGTH),
+                safe_name_field(self.version),
+                self.sha7,
+                *self._tag_fields(),
+            ]
+        )
+
+    def metadata(self) -> dict[str, str]:
+        """The metadata stamped on every benchmark of a results file."""
+        return {
+            md.COMMIT_ID: self.sha7,
+            md.COMMIT_FORK: self.fork,
+            md.COMMIT_BRANCH: self.ref,
+            md.COMMIT_DATE: self.commit_date,
+            md.FULL_SHA: self.commit_sha,
+            md.MACHINE: self.machine,
+            ARCH: self.arch,
+            md.BUILD_PRESET: self.preset,
+            md.CONFIGURE_FLAGS: self.configure_flags or NO_CONFIGURE_FLAGS,
+            md.PYTHON_VERSION: self.version,
+        }
+
+    def is_build(self, commit_sha: str, machine: str, preset: str, configure_flags: str) -> bool:
+        """Whether this identity is that commit, built that way, on that machine."""
+        return (
+            self.commit_sha == commit_sha.strip().lower()
+            and self.machine == machine.strip()
+            and self.preset == normalize_preset(preset)
+            and self.configure_flags == normalize_configure_flags(configure_flags)
+        )
+
+
+# RunIdentity field -> metadata key.
+_IDENTITY_KEYS = {
+    "commit_sha": md.FULL_SHA,
+    "commit_date": md.COMMIT_DATE,
+    "version": md.PYTHON_VERSION,
+    "ref": md.COMMIT_BRANCH,
+    "fork": md.COMMIT_FORK,
+    "machine": md.MACHINE,
+    "arch": ARCH,
+    "preset": md.BUILD_PRESET,
+    "configure_flags": md.CONFIGURE_FLAGS,
+}
+
+
+def identity_from_metadata(metadata: Mapping[str, object]) -> RunIdentity | None:
+    """The identity stamped in ``metadata``, or None when it is missing or inconsistent."""
+    if any(key not in metadata for key in _IDENTITY_KEYS.values()):
+        return None
+    values = {name: str(metadata[key]) for name, key in _IDENTITY_KEYS.items()}
+    if values["configure_flags"] == NO_CONFIGURE_FLAGS:
+        values["configure_flags"] = ""
+    try:
+        identity = RunIdentity(**values)
+    except StoreError:
+        return None
+    if str(metadata.get(md.COMMIT_ID, identity.sha7)) != identity.sha7:
+        return None
+    return identity
+
+
+def identity_from_suite(suite: pyperf.BenchmarkSuite) -> RunIdentity | None:
+    """The identity shared by every benchmark of ``suite`` (None if any lacks it)."""
+    return identity_from_metadata(suite.get_metadata())
+
+
+def stamp(
+    suite: pyperf.BenchmarkSuite,
+    identity: RunIdentity,
+    extra: Mapping[str, Union[str, int, float]] | None = None,
+) -> pyperf.BenchmarkSuite:
+    """A copy of ``suite`` with the identity and ``extra`` stamped on every benchmark."""
+    identity_metadata = identity.metadata()
+    extra = dict(extra or {})
+    clashes = sorted(
+        key for key, value in extra.items() if identity_metadata.get(key, value) != value
+    )
+    if clashes:
+        raise StoreError(f"extra metadata {', '.join(clashes)} contradicts the run identity")
+    stamped = copy.deepcopy(suite)
+    try:
+        for benchmark in stamped.get_benchmarks():
+            benchmark.update_metadata({**extra, **identity_metadata})
+    except (ValueError, TypeError) as err:
+        raise StoreError(f"cannot stamp metadata on the results: {_one_line(err)}") from None
+    return stamped
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """One results file of the store, as listed by ``ResultsStore.entries()``."""
+
+    path: Path
+    identity: RunIdentity | None
+    mtime: float
+    problem: str | None = None  # why the file cannot be used (corrupt, unreadable, not ours)
+
+    @property
+    def usable(self) -> bool:
+        return self.problem is None
+
+
+# A cached answer to "whose results are in this file?": an identity, None (not ours) or the
+# error that made it unreadable.
+_FileIdentity = Union[RunIdentity, None, StoreError]
+
+
+class ResultsStore:
+    """The results files under ``root`` (nothing is created until the first save)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.warnings: list[str] = []
+        self._identities: dict[Path, tuple[tuple[int, int, int], _FileIdentity]] = {}
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
+
+    def path_for(self, identity: RunIdentity) -> Path:
+        """Where the first result of ``identity`` goes (later ones get "-2", "-3", ...)."""
+        return self.root / identity.folder_name() / f"{identity.file_stem()}.json"
+
+    # -- writing -----------------------------------------------------------------------
+
+    def save(
+        self, identity: RunIdentity, suite: pyperf.BenchmarkSuite, mode: SaveMode = "new"
+    ) -> Path | None:
+        """Stamp ``suite`` with ``identity`` and store it; return the path written.
+
+        "new" adds a file (numbered when the name is taken), "replace" replaces the newest
+        readable file holding the same identity (or adds one), "no" writes nothing.
+        """
+        if mode not in SAVE_MODES:
+            raise StoreError(f"unknown save mode {mode!r}: use one of {', '.join(SAVE_MODES)}")
+        if mode == "no":
+            return None
+        stamped = stamp(suite, identity)
+        folder = self.root / identity.folder_name()
+        tmp: Path | None = None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = _write_temp_file(folder, stamped)
+            with self._locked():
+                self._remove_stale_temp_files()
+                return self._publish(tmp, folder, identity, mode)
+        except OSError as err:
+            raise StoreError(
+                f"cannot write results in {folder} ({err.strerror or err}): "
+                "check that the results directory is writable and the disk has space"
+            ) from None
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)  # gone already after os.replace
+
+    def _publish(self, tmp: Path, folder: Path, identity: RunIdentity, mode: SaveMode) -> Path:
+        if mode == "replace":
+            target = self._replace_target(folder, identity)
+            if target is not None:
+                os.replace(tmp, target)
+                _fsync_directory(folder)
+                return target
+        stem = identity.file_stem()
+        for number in itertools.count(_next_number(folder, stem)):
+            candidate = folder / _numbered_name(stem, number)
+            try:
+                _link_without_overwriting(tmp, candidate)
+            except FileExistsError:
+                continue
+            _fsync_directory(folder)
+            return candidate
+        raise AssertionError("unreachable")
+
+    def _replace_target(self, folder: Path, identity: RunIdentity) -> Path | None:
+        # Sanitised names can collide: only a readable file stamped with this very identity
+        # may be replaced; corrupt files are never touched.
+        for path in _newest_first(_family(folder, identity.file_stem())):
+            if self._identity_of(path) == identity:
+                return path
+        return None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = filelock.FileLock(str(self.lock_path), timeout=LOCK_TIMEOUT_SECONDS)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise StoreError(
+                f"another session has held the results store lock {self.lock_path} for "
+                f"{LOCK_TIMEOUT_SECONDS} s: wait for it to finish, then rerun"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _remove_stale_temp_files(self) -> None:
+        # Left by sessions killed mid-write; a live session's temp file is seconds old.
+        deadline = time.time() - STALE_TMP_SECONDS
+        for folder in [self.root, *self._folders()]:
+            for path in folder.glob(TMP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    if path.is_file() and path.stat().st_mtime < deadline:
+                        path.unlink()
+
+    # -- reading -----------------------------------------------------------------------
+
+    def load(self, path: Path | str) -> pyperf.BenchmarkSuite:
+        path = Path(path)
+        try:
+            return pyperf.BenchmarkSuite.load(str(path))
+        except FileNotFoundError:
+            raise StoreError(f"results file {path} does not exist: rerun the baseline") from None
+        except OSError as err:
+            raise StoreError(
+                f"results file {path} cannot be read ({err.strerror or err}): check its permissions"
+            ) from None
+        except _CORRUPT_CONTENT as err:
+            raise StoreError(
+                f"results file {path} is corrupt ({_describe_corruption(err)}): "
+                "delete or move it, or rerun the baseline"
+            ) from None
+
+    def find(
+        self,
+        commit_sha: str,
+        machine: str,
+        preset: str = DEFAULT_PRESET,
+        configure_flags: str = "",
+    ) -> list[Path]:
+        """Files for that commit, machine and build configuration, newest first.
+
+        Files whose name matches but which cannot be read are included (their content cannot
+        rule them out, and the caller must hear about them); files stamped with another
+        identity are not.
+        """
+        sha7 = commit_sha.strip().lower()[:7]
+        tag = build_config_tag(preset, configure_flags)
+        folder_tail = [sha7, tag] if tag else [sha7]
+        machine_field = safe_name_field(machine.strip())
+        matches = []
+        for folder in self._folders():
+            if folder.name.split("-")[3:] != folder_tail:
+                continue
+            for path in _result_files(folder):
+                name_fields = path.stem.split("-")
+                if len(name_fields) < 8 or name_fields[2] != machine_field or name_fields[7] != sha7:
+                    continue
+                identity = self._identity_of(path)
+                if isinstance(identity, StoreError) or (
+                    identity is not None
+                    and identity.is_build(commit_sha, machine, preset, configure_flags)
+                ):
+                    matches.append(path)
+        return _newest_first(matches)
+
+    def latest(
+        self,
+        commit_sha: str,
+        machine: str,
+        preset: str = DEFAULT_PRESET,
+        configure_flags: str = "",
+    ) -> tuple[Path, pyperf.BenchmarkSuite] | None:
+        """The newest readable result for that build; unreadable files add to ``warnings``."""
+        for path in self.find(commit_sha, machine, preset, configure_flags):
+            try:
+                return path, self.load(path)
+            except StoreError as err:
+                self._warn(f"skipped a results file: {err}")
+        return None
+
+    def entries(self) -> list[StoredResult]:
+        """Every results file of the store, newest first, with what is wrong with it if anything."""
+        results = []
+        for folder in self._folders():
+            for path in _result_files(folder):
+                results.append(self._entry(path))
+        results.sort(key=lambda entry: (entry.mtime, len(entry.path.name), entry.path.name), reverse=True)
+        return results
+
+    def _entry(self, path: Path) -> StoredResult:
+        identity = self._identity_of(path)
+        mtime = _mtime(path)
+        if isinstance(identity, StoreError):
+            return StoredResult(path, None, mtime, str(identity))
+        if identity is None:
+            problem = f"results file {path} has no pytest-cpybench metadata (written by another tool?)"
+            return StoredResult(path, None, mtime, problem)
+        return StoredResult(path, identity, mtime)
+
+    def _identity_of(self, path: Path) -> _FileIdentity:
+        try:
+            stat = path.stat()
+        except OSError:
+            return self._load_identity(path)
+        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        cached = self._identities.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        identity = self._load_identity(path)
+        self._identities[path] = (key, identity)
+        return identity
+
+    def _load_identity(self, path: Path) -> _FileIdentity:
+        try:
+            return identity_from_suite(self.load(path))
+        except StoreError as err:
+            return err
+
+    def _folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(path for path in self.root.iterdir() if path.name.startswith("bm-") and path.is_dir())
+
+    def _warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+
+def _write_temp_file(folder: Path, suite: pyperf.BenchmarkSuite) -> Path:
+    """``suite`` written and flushed to disk under a name find() and entries() ignore."""
+    fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            suite.dump(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are meant to be shared
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _link_without_overwriting(source: Path, target: Path) -> None:
+    """Give ``source`` the name ``target``; FileExistsError if that name is taken."""
+    try:
+        # A hard link fails when the name exists, even across machines sharing the store.
+        os.link(source, target)
+    except FileExistsError:
+        raise
+    except OSError:
+        # No hard links on this file system: the store lock guards the check.
+        if target.exists():
+            raise FileExistsError(str(target)) from None
+        os.replace(source, target)
+
+
+def _fsync_directory(folder: Path) -> None:
+    # Makes the new name durable; some systems cannot open or sync a directory.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _numbered_name(stem: str, number: int) -> str:
+    return f"{stem}.json" if number == 1 else f"{stem}-{number}.json"
+
+
+def _family(folder: Path, stem: str) -> list[Path]:
+    """The files of one stem: ``stem.json``, ``stem-2.json``, ..."""
+    return [path for path in _result_files(folder) if _family_number(path.name, stem) is not None]
+
+
+def _family_number(name: str, stem: str) -> int | None:
+    if name == f"{stem}.json":
+        return 1
+    match = re.fullmatch(re.escape(stem) + r"-(\d+)\.json", name)
+    return int(match.group(1)) if match else None
+
+
+def _next_number(folder: Path, stem: str) -> int:
+    numbers = [_family_number(path.name, stem) for path in _family(folder, stem)]
+    return max((number for number in numbers if number is not None), default=0) + 1
+
+
+def _result_files(folder: Path) -> list[Path]:
+    # Temp files start with '.', tables and plots are not .json.
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return [path for path in entries if path.name.startswith("bm-") and path.suffix == ".json" and path.is_file()]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _newest_first(paths: list[Path]) -> list[Path]:
+    # Ties in mtime (coarse clocks) go to the higher number: "stem-10" after "stem-9".
+    def key(path: Path) -> tuple[int, int, str]:
+        try:
+            mtime_ns = path.stat().st_mtime_ns
+        except OSError:
+            mtime_ns = 0
+        return (mtime_ns, len(path.name), path.name)
+
+    return sorted(paths, key=key, reverse=True)
+
+
+def _describe_corruption(err: BaseException) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
+    if isinstance(err, UnicodeDecodeError):
+        return "not UTF-8 text"
+    if isinstance(err, KeyError):
+        return f"not a pyperf results file: no {err.args[0]!r} entry"
+    return f"not a pyperf results file: {type(err).__name__}: {_one_line(err)}"
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    if len(text) > _MAX_REASON_LENGTH:
+        text = text[: _MAX_REASON_LENGTH - 3] + "..."
+    return text

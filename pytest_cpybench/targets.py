@@ -1,0 +1,143 @@
+"""Interpreters to benchmark: a CPython built at a ref, or one the user already has.
+
+A ``Target`` is what the rest of the session needs about an interpreter: where it is, its
+version, the environment it needs, and the identity its results are stored under. It
+travels to xdist workers as plain JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import builder, gitrepo
+from . import metadata as md
+from .builder import Build, BuildRequest
+from .errors import CpybenchError
+from .gitrepo import Commit
+from .options import Settings
+
+MERGE_BASE = "merge-base"
+
+
+@dataclass
+class Target:
+    label: str  # what the summary calls it: the ref, "WORKTREE", or the interpreter path
+    python: str
+    version: str
+    env: dict[str, str] = field(default_factory=dict)
+    commit_sha: str = ""
+    commit_date: str = ""
+    ref: str = ""
+    repo: str = ""
+    fork: str = "python"
+    worktree_hash: str = ""
+    preset: str = ""
+    configure_flags: tuple[str, ...] = ()
+    build_key: str = ""
+    build_log: str = ""
+    cache_hit: bool = False
+
+    def to_wire(self) -> dict[str, object]:
+        data = asdict(self)
+        data["configure_flags"] = list(self.configure_flags)
+        return data
+
+    @classmethod
+    def from_wire(cls, data: dict[str, object]) -> Target:
+        fields = dict(data)
+        fields["configure_flags"] = tuple(fields.get("configure_flags") or ())  # type: ignore[arg-type]
+        return cls(**fields)  # type: ignore[arg-type]
+
+    @property
+    def built(self) -> bool:
+        return bool(self.commit_sha)
+
+    def metadata(self, machine: str) -> dict[str, str | int | float]:
+        """What we stamp on every benchmark this target ran (pyperf: non-empty strings)."""
+        data: dict[str, str | int | float] = {
+            md.MACHINE: machine,
+            md.PYTHON_VERSION: self.version,
+            md.BUILD_PRESET: self.preset or "external",
+            md.CONFIGURE_FLAGS: " ".join(self.configure_flags) or "none",
+        }
+        if self.commit_sha:
+            data.update({
+                md.COMMIT_ID: self.commit_sha[:7],
+                md.FULL_SHA: self.commit_sha,
+                md.COMMIT_FORK: self.fork,
+                md.COMMIT_BRANCH: self.ref,
+                md.COMMIT_DATE: self.commit_date,
+                md.REPO: self.repo,
+                md.BUILD_KEY: self.build_key,
+            })
+        if self.worktree_hash:
+            data[md.WORKTREE_HASH] = self.worktree_hash
+        return {key: value for key, value in data.items() if value != ""}
+
+
+def interpreter_version(python: Path, env: dict[str, str] | None = None) -> str:
+    try:
+        done = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                              capture_output=True, text=True, timeout=60, env=env)
+    except OSError as exc:
+        raise CpybenchError(f"cannot run {python}: {exc.strerror}; pass a working interpreter") from None
+    except subprocess.TimeoutExpired:
+        raise CpybenchError(f"{python} did not answer within 60 s: pass a working interpreter") from None
+    if done.returncode != 0:
+        raise CpybenchError(f"{python} does not start (exit {done.returncode}): pass a working interpreter")
+    return done.stdout.strip()
+
+
+def from_python(python: Path) -> Target:
+    path = python if python.is_absolute() or "/" in str(python) else Path(python)
+    if not path.exists():
+        raise CpybenchError(f"--cpython-python={python}: no such file; give the path of an interpreter")
+    version = interpreter_version(path)
+    return Target(label=str(path), python=str(path), version=version)
+
+
+def from_build(build: Build, commit: Commit) -> Target:
+    return Target(
+        label=commit.ref, python=str(build.python), version=build.version, env=build.run_env(),
+        commit_sha=commit.sha, commit_date=commit.date, ref=commit.ref, repo=commit.repo, fork=commit.fork,
+        worktree_hash=commit.worktree_hash, preset=build.preset,
+        configure_flags=tuple(build.configure_flags), build_key=build.key, build_log=str(build.log),
+        cache_hit=build.cache_hit,
+    )
+
+
+def repo_of(settings: Settings) -> str:
+    return settings.repo or gitrepo.default_repo(Path.cwd())
+
+
+def resolve(settings: Settings, ref: str, head: Commit | None = None) -> Commit:
+    """Resolve a ref of the session's repository; ``merge-base`` is relative to ``head``."""
+    repo = repo_of(settings)
+    if ref == MERGE_BASE:
+        if head is None:
+            raise CpybenchError("merge-base needs --cpython-ref: it is the merge base of that ref with main")
+        sha = gitrepo.merge_base(head)
+        commit = gitrepo.resolve(head.git_dir or repo, sha, settings.cache_dir)
+        return Commit(repo=commit.repo, ref=f"merge-base ({sha[:7]})", sha=commit.sha, date=commit.date,
+                      fork=commit.fork, git_dir=commit.git_dir)
+    return gitrepo.resolve(repo, ref, settings.cache_dir)
+
+
+def build(settings: Settings, commit: Commit, progress: builder.Progress) -> Target:
+    request = BuildRequest(commit=commit, preset=settings.preset, configure_flags=settings.configure_flags,
+                           jobs=settings.jobs)
+    return from_build(builder.ensure_build(request, settings.cache_dir, progress), commit)
+
+
+def machine_arch() -> str:
+    return platform.machine() or "unknown"
+
+
+def config_tag(preset: str, configure_flags: tuple[str, ...]) -> str:
+    """Short id of a build configuration, used to tell stored baselines apart."""
+    text = preset + "\0" + "\0".join(configure_flags)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -1,0 +1,44 @@
+"""Shared fixtures: the local CPython repository, the persistent cache, and a way to run
+pytest (with this plugin) or the command line as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "support"))
+import cpython_repo  # noqa: E402
+
+from helpers import build  # noqa: E402
+
+from pytest_cpybench import builder  # noqa: E402
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def test_cache() -> Path:
+    """Persistent across runs (CI reruns reuse builds and venvs): see tests/support/cpython_repo.py."""
+    root = cpython_repo.cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def cache_dir(test_cache: Path) -> Path:
+    """The plugin's cache directory used by every test that builds."""
+    path = test_cache / "cache"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return cpython_repo.ensure_repo()
+
+
+@pytest.fixture(scope="session")
+def cpython_3135(repo: Path, cache_dir: Path) -> builder.Build:
+    return build(repo, "v3.13.5", cache_dir)

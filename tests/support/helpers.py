@@ -1,0 +1,35 @@
+"""Helpers for tests: build through the real cache, run commands as a user would."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pytest_cpybench import builder, gitrepo
+
+
+def build(repo: Path, ref: str, cache_dir: Path, **request: object) -> builder.Build:
+    commit = gitrepo.resolve(str(repo), ref, cache_dir)
+    return builder.ensure_build(builder.BuildRequest(commit=commit, **request), cache_dir,
+                                progress=lambda message: print(f"[build] {message}", flush=True))
+
+
+def run(argv: list[str], cwd: Path, timeout: float = 3600, env: dict[str, str] | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would; its output is echoed so CI logs show it."""
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("PYTEST_ADDOPTS", None)
+    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env,
+                          stdin=subprocess.DEVNULL)
+    print(f"$ {' '.join(argv)}\n--- exit {done.returncode}\n{done.stdout}\n--- stderr\n{done.stderr}")
+    return done
+
+
+def cli(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "pytest_cpybench", *args], cwd=cwd, timeout=timeout)
+
+
+def pytest_run(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    return run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, timeout=timeout)

@@ -1,0 +1,266 @@
+"""compare.py against faster-cpython's published comparison of 3.12.0a1 (4ae1a0e).
+
+The expected values come from the published .md tables in tests/data/seed, parsed here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from pytest_cpybench.compare import (
+    compare_suites,
+    label_from_filename,
+    label_from_suite,
+    load_suite,
+)
+from pytest_cpybench.errors import StoreError
+from pytest_cpybench.report import format_ratio
+from pytest_cpybench.stats import Verdict, geometric_mean
+
+SEED = Path(__file__).parent / "data" / "seed"
+HEAD_FILE = SEED / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json"
+BASE_FILES = {
+    "3.10.4": SEED / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json",
+    "3.11.0": SEED / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json",
+}
+
+
+@dataclass
+class PublishedTable:
+    """What one published ``…-vs-<base>.md`` page says."""
+
+    overall: str
+    ratio_texts: dict[str, str] = field(default_factory=dict)  # result name -> "1.03x faster"
+    base_means: dict[str, str] = field(default_factory=dict)  # result name -> "257 ms"
+    head_means: dict[str, str] = field(default_factory=dict)
+    tag_geometric_means: dict[str, str] = field(default_factory=dict)  # tag ("" for all) -> text
+    hidden: list[str] = field(default_factory=list)  # not significant, in "All benchmarks"
+    ignored: list[str] = field(default_factory=list)
+
+
+_ROW = re.compile(r"^\| (?P<name>\S.*?) +\| (?P<base>[^|]*?) +\| (?P<head>[^|]*?) +\|$")
+_SECTION = re.compile(r"^Benchmarks with tag '(?P<tag>\w+)':$|^All benchmarks:$")
+
+
+def parse_published(base_version: str) -> PublishedTable:
+    text = (SEED / f"{HEAD_FILE.stem}-vs-{base_version}.md").read_text()
+    overall = re.search(r"^- overall geometric mean: (.+)$", text, re.M)
+    table = PublishedTable(overall=overall[1])
+    section = None
+    for line in text.splitlines():
+        if match := _SECTION.match(line):
+            section = match["tag"] or ""
+        elif (match := _ROW.match(line)) and match["name"] != "Benchmark":
+            if match["name"] == "Geometric mean":
+                table.tag_geometric_means[section] = match["head"]
+            else:
+                head_mean, _, ratio_text = match["head"].partition(": ")
+                table.ratio_texts[match["name"]] = ratio_text
+                table.base_means[match["name"]] = match["base"]
+                table.head_means[match["name"]] = head_mean
+        elif section == "" and line.startswith("Benchmark hidden because not significant"):
+            table.hidden = line.partition(": ")[2].split(", ")
+        elif line.startswith("Ignored benchmarks"):
+            table.ignored = line.rpartition(": ")[2].split(", ")
+    return table
+
+
+@pytest.fixture(scope="module")
+def head() -> pyperf.BenchmarkSuite:
+    return load_suite(HEAD_FILE)
+
+
+@pytest.fixture(scope="module")
+def bases() -> dict[str, pyperf.BenchmarkSuite]:
+    return {version: load_suite(path) for version, path in BASE_FILES.items()}
+
+
+@pytest.fixture(scope="module")
+def comparisons(bases, head):
+    return {version: compare_suites(base, head) for version, base in bases.items()}
+
+
+@pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
+def test_headline_and_missing_benchmarks_match_the_published_page(comparisons, version):
+    published = parse_published(version)
+    cmp = comparisons[version]
+    assert format_ratio(cmp.geometric_mean) == published.overall
+    assert cmp.missing == sorted(published.ignored)
+    assert cmp.new == []
+    assert (cmp.base_label, cmp.head_label) == (version, "3.12.0a1")
+
+
+def test_the_published_headlines_are_the_ones_on_the_seed_page(comparisons):
+    assert format_ratio(comparisons["3.10.4"].geometric_mean) == "1.30x faster"
+    assert format_ratio(comparisons["3.11.0"].geometric_mean) == "1.03x faster"
+    for cmp in comparisons.values():
+        assert cmp.missing == ["flaskblogging", "sqlalchemy_declarative", "sqlalchemy_imperative"]
+
+
+@pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
+def test_every_published_ratio_matches_ours(comparisons, version):
+    published = parse_published(version)
+    ours = {rc.name: rc for rc in comparisons[version].results}
+    assert len(published.ratio_texts) > 80
+    for name, ratio_text in published.ratio_texts.items():
+        assert format_ratio(ours[name].ratio) == ratio_text, name
+    # The published page covers every common result: shown or hidden as not significant.
+    assert set(ours) == set(published.ratio_texts) | set(published.hidden)
+
+
+@pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
+def test_published_means_match_pyperfs_formatting_of_ours(comparisons, version):
+    published = parse_published(version)
+    ours = {rc.name: rc for rc in comparisons[version].results}
+    for name in published.ratio_texts:
+        assert ours[name].base_text.split(" ± ")[0] == published.base_means[name], name
+        assert ours[name].head_text.split(" ± ")[0] == published.head_means[name], name
+
+
+@pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
+def test_published_geometric_means_per_tag_match_ours(comparisons, version):
+    published = parse_published(version)
+    results = comparisons[version].results
+    assert set(published.tag_geometric_means) >= {"", "apps", "math", "serialize"}
+    for tag, text in published.tag_geometric_means.items():
+        ratios = [rc.ratio for rc in results if not tag or tag in rc.tags]
+        assert format_ratio(geometric_mean(ratios)) == text, tag or "all"
+
+
+def test_results_carry_threshold_interval_and_process_counts(comparisons, bases, head):
+    cmp = comparisons["3.11.0"]
+    assert [rc.name for rc in cmp.results] == sorted(rc.name for rc in cmp.results)
+    for rc in cmp.results:
+        base_bench, head_bench = bases["3.11.0"].get_benchmark(rc.name), head.get_benchmark(rc.name)
+        assert rc.ratio == head_bench.mean() / base_bench.mean()
+        assert (rc.base_mean, rc.head_mean) == (base_bench.mean(), head_bench.mean())
+        assert (rc.base_stdev, rc.head_stdev) == (base_bench.stdev(), head_bench.stdev())
+        assert rc.unit == "second"
+        assert rc.threshold == 0.05
+        assert rc.estimate.n_base == rc.estimate.n_head == 20
+        assert rc.estimate.low <= rc.ratio <= rc.estimate.high
+    # 3.12.0a1 is much faster than 3.10.4 and the page's biggest slowdown is coverage 1.44x.
+    verdicts = [rc.verdict for rc in comparisons["3.10.4"].results]
+    assert verdicts.count(Verdict.FASTER) > 0.8 * len(verdicts)
+
+
+def test_threshold_overrides_are_keyed_by_result_name(bases, head):
+    slowest = max(parse_published("3.10.4").ratio_texts.items(), key=lambda item: _slowdown(item[1]))
+    name = slowest[0]
+    default = {rc.name: rc for rc in compare_suites(bases["3.10.4"], head).results}
+    relaxed = {
+        rc.name: rc
+        for rc in compare_suites(bases["3.10.4"], head, overrides={name: 0.6}).results
+    }
+    assert default[name].verdict is Verdict.REGRESSION
+    assert relaxed[name].threshold == 0.6
+    assert relaxed[name].verdict is Verdict.SLOWER_WITHIN_THRESHOLD
+    assert all(relaxed[other].threshold == 0.05 for other in relaxed if other != name)
+
+
+def _slowdown(ratio_text: str) -> float:
+    value, _, direction = ratio_text.partition("x ")
+    return float(value) if direction == "slower" else 1 / float(value)
+
+
+def test_same_suite_same_machine_for_the_seed(comparisons):
+    for cmp in comparisons.values():
+        assert cmp.different_suites is False
+        assert cmp.machine_mismatch is None
+
+
+def edited_copy(source: Path, directory: Path, edit, name: str | None = None) -> pyperf.BenchmarkSuite:
+    """A copy of a seed file with its JSON edited, loaded back through pyperf."""
+    data = json.loads(source.read_text())
+    edit(data)
+    target = directory / (name or source.name)
+    target.write_text(json.dumps(data))
+    return load_suite(target)
+
+
+def test_a_different_benchmark_hash_marks_different_suites(tmp_path, bases):
+    def new_hash(data):
+        data["metadata"]["benchmark_hash"] = "ffffff"
+
+    head = edited_copy(HEAD_FILE, tmp_path, new_hash)
+    assert compare_suites(bases["3.11.0"], head).different_suites is True
+
+
+def test_a_suite_identity_key_absent_on_both_sides_does_not_count(tmp_path):
+    def no_hash(data):
+        del data["metadata"]["benchmark_hash"]
+
+    base = edited_copy(BASE_FILES["3.11.0"], tmp_path, no_hash)
+    head = edited_copy(HEAD_FILE, tmp_path, no_hash)
+    assert compare_suites(base, head).different_suites is False
+    # Present on one side only: nothing shows they ran the same suite.
+    assert compare_suites(load_suite(BASE_FILES["3.11.0"]), head).different_suites is True
+
+
+def test_another_machine_is_reported(tmp_path, bases):
+    def other_machine(data):
+        data["metadata"]["hostname"] = "ci-runner-7"
+        data["metadata"]["cpu_model_name"] = "AMD EPYC 7763"
+
+    head = edited_copy(HEAD_FILE, tmp_path, other_machine)
+    message = compare_suites(bases["3.11.0"], head).machine_mismatch
+    assert message == (
+        "baseline was measured on another machine (pyperf, cpu Intel(R) Xeon(R) W-2255 CPU @ 3.70GHz) "
+        "than this run (ci-runner-7, cpu AMD EPYC 7763): ratios mix machine and code differences"
+    )
+
+
+def test_labels_from_bench_runner_file_names():
+    assert label_from_filename(BASE_FILES["3.10.4"]) == "3.10.4"
+    assert label_from_filename(str(BASE_FILES["3.11.0"])) == "3.11.0"
+    assert label_from_filename(HEAD_FILE) == "3.12.0a1"
+    assert label_from_filename("bm-20240101-linux-x86_64-python-my-feature-br-3.13.0a2+-abc1234.json.gz") == "3.13.0a2+"
+    assert label_from_filename("bm-20240101-linux-x86_64-python-main-3.14.0a1-abc1234-JIT.json") == "3.14.0a1"
+    assert label_from_filename("results.json") is None
+    assert label_from_filename(SEED / f"{HEAD_FILE.stem}-vs-3.10.4.md") is None
+
+
+def test_label_falls_back_to_metadata(tmp_path):
+    suite = edited_copy(BASE_FILES["3.11.0"], tmp_path, lambda data: None, name="baseline.json")
+    assert label_from_suite(suite) == "deaf509"  # the commit_id in the file's metadata
+
+    def with_version(data):
+        data["metadata"]["cpybench_python_version"] = "3.11.0"
+
+    suite = edited_copy(BASE_FILES["3.11.0"], tmp_path, with_version, name="baseline.json")
+    assert label_from_suite(suite) == "3.11.0 (deaf509)"
+    assert compare_suites(suite, suite, base_label="v3.11.0").base_label == "v3.11.0"
+
+
+def test_load_suite_reports_a_truncated_file_by_name(tmp_path):
+    truncated = tmp_path / "bm-truncated.json"
+    truncated.write_bytes(HEAD_FILE.read_bytes()[:50_000])
+    with pytest.raises(StoreError) as excinfo:
+        load_suite(truncated)
+    message = str(excinfo.value)
+    assert str(truncated) in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not json at all", b'{"results": []}', b"[1, 2]", b"\xff\xfe\x00", b'{"version": "1.0", "benchmarks": []}']
+)
+def test_load_suite_rejects_what_is_not_pyperf_json(tmp_path, content):
+    path = tmp_path / "results.json"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match=re.escape(str(path))) as excinfo:
+        load_suite(path)
+    assert "\n" not in str(excinfo.value)
+
+
+def test_load_suite_reports_a_missing_file(tmp_path):
+    with pytest.raises(StoreError, match="results file not found: .*nowhere.json"):
+        load_suite(tmp_path / "nowhere.json")
+    with pytest.raises(StoreError, match="results file not found"):
+        load_suite(tmp_path)  # a directory

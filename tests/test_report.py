@@ -1,0 +1,222 @@
+"""Text output, on the published seed results (tests/data/seed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from pytest_cpybench.compare import compare_suites, load_suite
+from pytest_cpybench.errors import CpybenchError, StoreError
+from pytest_cpybench.report import (
+    compare_files,
+    format_changes_table,
+    format_failure_message,
+    format_legend,
+    format_ratio,
+    format_result_line,
+    format_summary_block,
+)
+from pytest_cpybench.stats import Verdict
+
+SEED = Path(__file__).parent / "data" / "seed"
+HEAD_FILE = SEED / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json"
+BASE_3_10 = SEED / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json"
+BASE_3_11 = SEED / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"
+MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
+
+
+@pytest.fixture(scope="module")
+def vs_3_10():
+    return compare_suites(load_suite(BASE_3_10), load_suite(HEAD_FILE))
+
+
+@pytest.fixture(scope="module")
+def vs_3_11():
+    return compare_suites(load_suite(BASE_3_11), load_suite(HEAD_FILE))
+
+
+def edited_copy(source: Path, directory: Path, edit) -> Path:
+    data = json.loads(source.read_text())
+    edit(data)
+    target = directory / source.name
+    target.write_text(json.dumps(data))
+    return target
+
+
+def other_suite_version(data) -> None:
+    data["metadata"]["benchmark_hash"] = "ffffff"
+
+
+def without_dask(data) -> None:
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["metadata"].get("name") != "dask"]
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.5, 2.0, 0.97, 1.03, 0.995, 1.005, 1.4449, 1 / 1.4449, 0.7703874399884728])
+def test_format_ratio_is_pyperfs(ratio):
+    from pyperf._compare import format_normalized_mean
+
+    assert format_ratio(ratio) == format_normalized_mean(ratio)
+
+
+def test_format_ratio_examples():
+    assert format_ratio(1.0) == "no change"
+    assert format_ratio(1 / 1.03) == "1.03x faster"
+    assert format_ratio(1.02) == "1.02x slower"
+
+
+def test_summary_blocks_of_the_seed_page(vs_3_10, vs_3_11):
+    assert format_summary_block(vs_3_11) == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
+    assert format_summary_block(vs_3_10) == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}"
+
+
+def test_summary_block_with_star_and_new_benchmarks(tmp_path):
+    def older_suite(data):
+        other_suite_version(data)
+        without_dask(data)
+
+    base = load_suite(edited_copy(BASE_3_11, tmp_path, older_suite))
+    block = format_summary_block(compare_suites(base, load_suite(HEAD_FILE)))
+    lines = block.splitlines()
+    assert lines[0] == "vs. 3.11.0"
+    assert re.fullmatch(r"- \d+\.\d\dx (faster|slower) \*", lines[1])
+    assert lines[2:] == [MISSING, "- new benchmarks: dask"]
+
+
+def test_summary_block_warns_about_another_machine(tmp_path):
+    def other_machine(data):
+        data["metadata"]["hostname"] = "laptop"
+
+    head = load_suite(edited_copy(HEAD_FILE, tmp_path, other_machine))
+    block = format_summary_block(compare_suites(load_suite(BASE_3_11), head))
+    assert block.splitlines()[-1].startswith("- warning: baseline was measured on another machine (pyperf, ")
+    assert "than this run (laptop, " in block
+
+
+def test_changes_table_lists_significant_changes_slowest_first(vs_3_11):
+    table = format_changes_table(vs_3_11)
+    lines = table.splitlines()
+    header, rule = lines[0], lines[1]
+    assert header.split() == ["result", "3.11.0", "3.12.0a1", "change", "95%", "interval", "verdict"]
+    assert set(rule) <= {"-", " "}
+    significant = [rc for rc in vs_3_11.results if rc.verdict.is_significant_change]
+    rows = lines[2 : 2 + len(significant)]
+    by_name = {rc.name: rc for rc in vs_3_11.results}
+    names = [row.split()[0] for row in rows]
+    assert sorted(names) == sorted(rc.name for rc in significant)
+    ratios = [by_name[name].ratio for name in names]
+    assert ratios == sorted(ratios, reverse=True)
+    for row, name in zip(rows, names):
+        rc = by_name[name]
+        assert rc.base_text in row and rc.head_text in row and format_ratio(rc.ratio) in row
+        assert f"[{rc.estimate.low:.2f}, {rc.estimate.high:.2f}]" in row
+    tail = lines[2 + len(significant) :]
+    inconclusive = [rc.name for rc in vs_3_11.results if rc.verdict is Verdict.INCONCLUSIVE]
+    unchanged = [rc.name for rc in vs_3_11.results if rc.verdict is Verdict.UNCHANGED]
+    assert tail == [
+        f"inconclusive ({len(inconclusive)}): {', '.join(inconclusive)}",
+        f"not significant ({len(unchanged)}): {', '.join(unchanged)}",
+    ]
+
+
+def test_mean_and_stdev_use_pyperf_units(vs_3_11):
+    texts = {rc.name: rc.base_text for rc in vs_3_11.results}
+    bench = load_suite(BASE_3_11).get_benchmark("deepcopy_memo")
+    mean_text, stdev_text = bench.format_values((bench.mean(), bench.stdev()))
+    assert mean_text.endswith(" us") and stdev_text.endswith(" us")
+    assert texts["deepcopy_memo"] == f"{mean_text} ± {stdev_text[:-3]}"  # unit written once
+
+
+def test_failure_message_for_the_pages_biggest_slowdown(vs_3_10):
+    coverage = next(rc for rc in vs_3_10.results if rc.name == "coverage")
+    assert coverage.verdict is Verdict.REGRESSION
+    message = format_failure_message(coverage, "v3.10.4")
+    # "70.6 ms", "102 ms" and "1.44x slower" are on the published vs-3.10.4 page.
+    assert re.fullmatch(
+        r"coverage: 1\.44x slower than v3\.10\.4 \(70\.6 ms ± [\d.]+ -> 102 ms ± [\d.]+, "
+        r"threshold 5%, 95% interval 1\.\d\dx-1\.\d\dx\)",
+        message,
+    ), message
+
+
+def test_result_lines_say_what_the_verdict_means(vs_3_10, vs_3_11):
+    lines = {}
+    for rc in vs_3_10.results + vs_3_11.results:
+        line = format_result_line(rc)
+        assert "\n" not in line
+        assert line.startswith(f"{rc.name}: {format_ratio(rc.ratio)} (")
+        lines.setdefault(rc.verdict, line)
+    assert set(lines) == set(Verdict)
+    assert "(not significant, 95% interval " in lines[Verdict.UNCHANGED]
+    assert "within the 5% threshold" in lines[Verdict.SLOWER_WITHIN_THRESHOLD]
+    assert "inconclusive: the 95% interval " in lines[Verdict.INCONCLUSIVE]
+    assert "includes the 5% threshold" in lines[Verdict.INCONCLUSIVE]
+    assert "regression beyond the 5% threshold" in lines[Verdict.REGRESSION]
+
+
+def test_result_line_for_a_single_process_explains_why_it_is_inconclusive(tmp_path):
+    def single_process(data):  # what pyperf --debug-single-value writes
+        for bench in data["benchmarks"]:
+            bench["runs"] = [run for run in bench["runs"] if run.get("values")][:1]
+
+    head = load_suite(edited_copy(HEAD_FILE, tmp_path, single_process))
+    cmp = compare_suites(load_suite(BASE_3_11), head)
+    assert {rc.verdict for rc in cmp.results} == {Verdict.INCONCLUSIVE}
+    rc = cmp.results[0]
+    assert format_result_line(rc) == (
+        f"{rc.name}: {format_ratio(rc.ratio)} (inconclusive: 20 baseline and 1 head processes, "
+        "at least 2 on each side are needed for an interval)"
+    )
+    assert "n/a" in format_failure_message(rc, "3.11.0")
+
+
+def test_compare_files_reports_each_baseline_in_order():
+    text = compare_files([BASE_3_10, HEAD_FILE, BASE_3_11], threshold=0.05, overrides={})
+    blocks = text.split("\n\n")
+    assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}"
+    assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
+    assert blocks[2].startswith("Changes vs. 3.10.4 (threshold 5%):\nresult ")
+    assert blocks[3].startswith("Changes vs. 3.11.0 (threshold 5%):\nresult ")
+    assert format_legend() not in text
+    assert text.endswith("\n") and len(blocks) == 4
+
+
+def test_compare_files_prints_the_legend_once_when_any_baseline_is_starred(tmp_path):
+    old_base = edited_copy(BASE_3_11, tmp_path, other_suite_version)
+    text = compare_files([BASE_3_10, HEAD_FILE, old_base], threshold=0.05, overrides=None)
+    blocks = text.split("\n\n")
+    assert blocks[0].splitlines()[1] == "- 1.30x faster"
+    assert blocks[1].splitlines()[1] == "- 1.03x faster *"
+    assert blocks[2] == format_legend()
+    assert text.count(format_legend()) == 1
+    assert "\n" not in format_legend() and format_legend().startswith("* ")
+
+
+def test_compare_files_applies_threshold_and_overrides():
+    strict = compare_files([BASE_3_11, HEAD_FILE], threshold=0.01, overrides={"pickle": 0.1})
+    assert "Changes vs. 3.11.0 (threshold 1%):" in strict
+    pickle_row = next(line for line in strict.splitlines() if line.startswith("pickle "))
+    assert pickle_row.endswith("slower, within 10%")
+
+
+def test_compare_files_needs_a_base_and_a_head():
+    with pytest.raises(CpybenchError, match="BASE.json HEAD.json"):
+        compare_files([HEAD_FILE], threshold=0.05, overrides=None)
+
+
+def test_compare_files_names_a_truncated_file(tmp_path):
+    truncated = tmp_path / HEAD_FILE.name
+    truncated.write_bytes(HEAD_FILE.read_bytes()[:1000])
+    with pytest.raises(StoreError, match=re.escape(str(truncated))):
+        compare_files([BASE_3_11, truncated], threshold=0.05, overrides=None)
+
+
+def test_no_significant_changes():
+    suite = load_suite(BASE_3_11)
+    one_result = pyperf.BenchmarkSuite([suite.get_benchmark("2to3")])
+    cmp = compare_suites(one_result, one_result, base_label="a", head_label="b")
+    assert format_changes_table(cmp) == "no significant changes\nnot significant (1): 2to3"
+    assert format_summary_block(cmp) == "vs. a\n- no change"

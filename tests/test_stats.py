@@ -1,0 +1,230 @@
+"""Statistics on real process means from the published seed results (tests/data/seed)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from pytest_cpybench.stats import (
+    RatioEstimate,
+    Verdict,
+    geometric_mean,
+    paired_ratio_interval,
+    parse_threshold,
+    parse_threshold_overrides,
+    process_means,
+    ratio_interval,
+    t_quantile,
+    verdict,
+)
+
+SEED = Path(__file__).parent / "data" / "seed"
+
+
+@pytest.fixture(scope="module")
+def seed_benchmarks() -> list[pyperf.Benchmark]:
+    """Every benchmark of the three seed files: 285 real samples of 20 worker processes."""
+    benchmarks = []
+    for path in sorted(SEED.glob("*.json")):
+        benchmarks.extend(pyperf.BenchmarkSuite.load(str(path)).get_benchmarks())
+    return benchmarks
+
+
+def scaled(values: list[float], factor: float) -> list[float]:
+    return [value * factor for value in values]
+
+
+def test_process_means_skip_calibration_runs_and_average_each_process(seed_benchmarks):
+    for bench in seed_benchmarks:
+        runs_with_values = [run for run in bench.get_runs() if run.values]
+        means = process_means(bench)
+        assert len(means) == len(runs_with_values) < bench.get_nrun()  # seed runs start with calibration
+        assert means == [statistics.fmean(run.values) for run in runs_with_values]
+        # Every seed process has the same number of values, so the mean of means is pyperf's mean.
+        assert statistics.fmean(means) == pytest.approx(bench.mean(), rel=1e-12)
+
+
+def test_identical_interpreters_are_never_a_regression(seed_benchmarks):
+    # Alternate processes of one run come from the same interpreter: an A/A comparison.
+    verdicts = []
+    for bench in seed_benchmarks:
+        means = process_means(bench)
+        for base, head in ((means[0::2], means[1::2]), (means[:10], means[10:]), (means[0:4:2], means[1:4:2])):
+            verdicts.append(verdict(ratio_interval(base, head), threshold=0.05))
+    assert Verdict.REGRESSION not in verdicts
+    # A 95% interval should call about 5% of identical pairs different; a test that treats
+    # values as independent (or a percentile bootstrap on 10 processes) calls 10% or more.
+    called_different = sum(v in (Verdict.FASTER, Verdict.SLOWER_WITHIN_THRESHOLD) for v in verdicts)
+    assert called_different / len(verdicts) < 0.08
+
+
+@pytest.mark.parametrize("factor, expected", [(1.2, Verdict.REGRESSION), (0.8, Verdict.FASTER)])
+def test_a_real_shift_is_detected_on_every_seed_benchmark(seed_benchmarks, factor, expected):
+    for bench in seed_benchmarks:
+        means = process_means(bench)
+        estimate = ratio_interval(means[0::2], scaled(means[1::2], factor))
+        assert verdict(estimate, threshold=0.05) is expected, bench.get_name()
+        assert estimate.low < estimate.ratio < estimate.high
+
+
+def test_unequal_process_counts(seed_benchmarks):
+    for bench in seed_benchmarks:
+        means = process_means(bench)
+        estimate = ratio_interval(means[:15], scaled(means[15:], 1.2))
+        assert (estimate.n_base, estimate.n_head) == (15, 5)
+        assert verdict(estimate, threshold=0.05) is Verdict.REGRESSION, bench.get_name()
+
+
+def test_a_single_process_gives_no_interval_and_an_inconclusive_verdict(seed_benchmarks):
+    means = process_means(seed_benchmarks[0])
+    for base, head in ((means[:1], scaled(means[1:2], 2.0)), (means, means[:1]), (means[:1], means)):
+        estimate = ratio_interval(base, head)
+        assert (estimate.low, estimate.high) == (0.0, math.inf)
+        assert not estimate.has_interval
+        assert verdict(estimate, threshold=0.05) is Verdict.INCONCLUSIVE
+    assert verdict(paired_ratio_interval([(means[0], means[1] * 2)]), 0.05) is Verdict.INCONCLUSIVE
+
+
+def test_same_input_same_interval(seed_benchmarks):
+    means = process_means(seed_benchmarks[5])
+    first = ratio_interval(means[0::2], means[1::2])
+    assert ratio_interval(means[0::2], means[1::2]) == first
+    # Nothing depends on the order of the processes either.
+    again = ratio_interval(means[0::2][::-1], means[1::2][::-1])
+    assert (again.low, again.high) == pytest.approx((first.low, first.high), rel=1e-12)
+
+
+def test_the_caller_can_pass_pyperfs_all_values_ratio(seed_benchmarks):
+    base, head = seed_benchmarks[0], seed_benchmarks[1]
+    pyperf_ratio = head.mean() / base.mean()
+    estimate = ratio_interval(process_means(base), process_means(head), ratio=pyperf_ratio)
+    assert estimate.ratio == pyperf_ratio
+    assert estimate.confidence == 0.95
+
+
+def test_higher_confidence_gives_a_wider_interval(seed_benchmarks):
+    means = process_means(seed_benchmarks[3])
+    narrow = ratio_interval(means[0::2], means[1::2], confidence=0.9)
+    wide = ratio_interval(means[0::2], means[1::2], confidence=0.99)
+    assert wide.low < narrow.low and narrow.high < wide.high
+
+
+def test_paired_interval_cancels_drift_shared_by_a_pair(seed_benchmarks):
+    # The noisiest seed benchmark, and a head exactly 6% slower within each pair: the
+    # process-to-process noise is shared by both members of a pair, so only pairing sees it.
+    noisiest = max(seed_benchmarks, key=lambda b: statistics.stdev(process_means(b)) / b.mean())
+    base = process_means(noisiest)
+    head = scaled(base, 1.06)
+    paired = paired_ratio_interval(list(zip(base, head)))
+    unpaired = ratio_interval(base, head)
+    assert paired.ratio == pytest.approx(1.06)
+    assert paired.high - paired.low < unpaired.high - unpaired.low
+    assert verdict(paired, threshold=0.05) is Verdict.REGRESSION
+    assert verdict(unpaired, threshold=0.05) is Verdict.INCONCLUSIVE
+
+
+@pytest.mark.parametrize("factor, expected", [(1.0, Verdict.UNCHANGED), (1.2, Verdict.REGRESSION), (0.8, Verdict.FASTER)])
+def test_paired_interval_on_interleaved_seed_processes(seed_benchmarks, factor, expected):
+    results = []
+    for bench in seed_benchmarks:
+        means = process_means(bench)
+        pairs = list(zip(means[0::2], scaled(means[1::2], factor)))
+        estimate = paired_ratio_interval(pairs)
+        assert estimate.n_base == estimate.n_head == 10
+        results.append(verdict(estimate, threshold=0.05))
+    if expected is Verdict.UNCHANGED:
+        assert Verdict.REGRESSION not in results
+        assert results.count(Verdict.UNCHANGED) / len(results) > 0.9
+    else:
+        assert set(results) == {expected}
+
+
+def test_t_quantiles_match_the_published_table():
+    # Two-sided 95% and 99% critical values of Student's t from any statistics table.
+    table = {1: (12.706, 63.657), 2: (4.303, 9.925), 3: (3.182, 5.841), 9: (2.262, 3.250),
+             19: (2.093, 2.861), 38: (2.024, 2.712), 120: (1.980, 2.617)}
+    for dof, (t95, t99) in table.items():
+        assert t_quantile(0.95, dof) == pytest.approx(t95, abs=5e-4)
+        assert t_quantile(0.99, dof) == pytest.approx(t99, abs=5e-4)
+
+
+def estimate(low: float, high: float) -> RatioEstimate:
+    return RatioEstimate(ratio=(low + high) / 2, low=low, high=high, confidence=0.95, n_base=20, n_head=20)
+
+
+@pytest.mark.parametrize(
+    "low, high, expected",
+    [
+        (1.06, 1.10, Verdict.REGRESSION),  # surely more than 5% slower
+        (1.04, 1.06, Verdict.INCONCLUSIVE),  # may or may not exceed 5%
+        (0.90, 1.20, Verdict.INCONCLUSIVE),
+        (1.05, 1.07, Verdict.INCONCLUSIVE),  # lower bound exactly at the threshold
+        (1.01, 1.04, Verdict.SLOWER_WITHIN_THRESHOLD),
+        (0.98, 1.03, Verdict.UNCHANGED),
+        (0.90, 0.97, Verdict.FASTER),
+        (0.0, math.inf, Verdict.INCONCLUSIVE),  # no interval
+    ],
+)
+def test_verdict_rule(low, high, expected):
+    assert verdict(estimate(low, high), threshold=0.05) is expected
+
+
+def test_only_a_regression_fails():
+    assert [v for v in Verdict if v.fails] == [Verdict.REGRESSION]
+
+
+def test_geometric_mean_matches_pyperf():
+    from pyperf._utils import geometric_mean as pyperf_geometric_mean
+
+    ratios = [0.742, 1.44, 0.97, 1.0, 0.45]
+    assert geometric_mean(ratios) == pytest.approx(pyperf_geometric_mean(ratios), rel=1e-15)
+    assert geometric_mean([2.0, 0.5]) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        geometric_mean([])
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("5%", 0.05), ("0.05", 0.05), ("5", 0.05), ("12.5%", 0.125), (" 15 % ", 0.15), ("0", 0.0), ("1", 0.01)],
+)
+def test_parse_threshold(text, expected):
+    assert parse_threshold(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text", ["", "five", "-5%", "5%%", "nan", "inf", "5 percent"])
+def test_parse_threshold_rejects_with_a_message_naming_the_input(text):
+    with pytest.raises(ValueError, match="invalid threshold") as excinfo:
+        parse_threshold(text)
+    assert repr(text) in str(excinfo.value)
+    assert "'5%'" in str(excinfo.value)
+
+
+def test_parse_threshold_overrides():
+    lines = ["pidigits: 15%", "", "# noisy on this machine", "  deepcopy_memo :0.1 ", "nbody: 7"]
+    assert parse_threshold_overrides(lines) == pytest.approx(
+        {"pidigits": 0.15, "deepcopy_memo": 0.1, "nbody": 0.07}
+    )
+    assert parse_threshold_overrides([]) == {}
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("pidigits 15%", "expected 'NAME: THRESHOLD'"),
+        ("pidigits:", "expected 'NAME: THRESHOLD'"),
+        (": 5%", "expected 'NAME: THRESHOLD'"),
+        ("pidigits: lots", "invalid threshold override for 'pidigits'"),
+    ],
+)
+def test_parse_threshold_overrides_rejects_bad_lines(line, message):
+    with pytest.raises(ValueError, match=message):
+        parse_threshold_overrides([line])
+
+
+def test_parse_threshold_overrides_rejects_a_name_given_twice():
+    with pytest.raises(ValueError, match="'nbody' is given twice"):
+        parse_threshold_overrides(["nbody: 5%", "nbody: 10%"])
