@@ -120,7 +120,9 @@ def select(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[Be
         raise CpybenchError(_unknown_names_message(unknown, list(by_name), list(group_members)))
     if not any_inclusion:
         included = group_members[DEFAULT_GROUP]
-    chosen = [bench for bench in benchmarks if bench.name in included and bench.name not in excluded]
+    chosen = [
+        bench for bench in benchmarks if bench.name in included and bench.name not in excluded
+    ]
     if not chosen:
         raise CpybenchError(f"benchmark selection {selection!r} leaves no benchmark to run")
     return chosen
@@ -134,7 +136,9 @@ def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:
 
 
 def group_names(benchmarks: Sequence[BenchmarkDef] | None = None) -> list[str]:
-    """Every name a selection accepts besides benchmark names: tags, manifest groups, all, default."""
+    """Every name a selection accepts besides benchmark names.
+
+    That is tags, manifest groups, ``all`` and ``default``."""
     if benchmarks is None:
         benchmarks = load_benchmarks()
     return sorted(_group_members(benchmarks))
@@ -186,18 +190,21 @@ def _load_manifest_benchmarks(manifest_path: str) -> tuple[BenchmarkDef, ...]:
         except CpybenchError:
             raise
         except Exception as exc:  # pyperformance raises anything from ValueError to KeyError
-            hint = ' (add version = "1.0" to [project] in its pyproject.toml)' if "version" in str(exc) else ""
             raise CpybenchError(
-                f"invalid benchmark {bench.name!r} in {manifest_path}: {_describe(exc)}{hint}"
+                f"invalid benchmark {bench.name!r} in {manifest_path}: {_describe(exc)}{_hint(exc)}"
             ) from None
     return tuple(benchmarks)
 
 
 def _parse_manifest(manifest_path: str) -> _manifest.BenchmarksManifest:
-    return _parse_manifest_version(manifest_path, os.stat(manifest_path).st_mtime_ns)
+    try:
+        mtime_ns = os.stat(manifest_path).st_mtime_ns
+    except OSError:
+        raise CpybenchError(f"benchmark manifest {manifest_path} is gone or unreadable") from None
+    return _parse_manifest_version(manifest_path, mtime_ns)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse_manifest_version(manifest_path: str, mtime_ns: int) -> _manifest.BenchmarksManifest:
     # pyperformance prints diagnostics to stdout for some bad metadata: keep them out of
     # the user's terminal and turn the failure into one line.
@@ -248,6 +255,15 @@ def _to_def(bench, manifest_path: str) -> BenchmarkDef:
             bench.name, runscript, metafile, requirements_file, extra_opts, requires_python
         ),
     )
+
+
+def _hint(exc: BaseException) -> str:
+    """What to change for the metadata errors pyperformance words for its developers."""
+    if "version" in str(exc):
+        return ' (add version = "1.0" to [project] in its pyproject.toml)'
+    if isinstance(exc, AttributeError) and "NoneType" in str(exc):
+        return " (its pyproject.toml needs a [tool.pyperformance] table with the benchmark's name)"
+    return ""
 
 
 def _describe(exc: BaseException) -> str:
@@ -332,7 +348,9 @@ def _definition_hash(
 
 
 def _is_inside(path: str, folder: str) -> bool:
-    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(folder)
+    return os.path.commonpath([os.path.abspath(path), os.path.abspath(folder)]) == os.path.abspath(
+        folder
+    )
 
 
 # folder -> (the stat signature of its files, their digest): re-read only what changed.

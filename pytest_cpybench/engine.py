@@ -146,9 +146,10 @@ class Engine:
         settings = self.settings
         commit = targets.resolve(settings, ref, self.head_commit)
         label = ref if ref != targets.MERGE_BASE else commit.ref
-        found = self.results_store().latest(commit.sha, settings.machine, settings.preset,
-                                            " ".join(settings.configure_flags))
-        for warning in self.results_store().warnings:
+        results = self.results_store()
+        seen = len(results.warnings)
+        found = results.latest(commit.sha, settings.machine, settings.preset, " ".join(settings.configure_flags))
+        for warning in results.warnings[seen:]:
             self.log(f"warning: {warning}")
         commit_data = asdict(commit)
         if found is not None:
@@ -311,7 +312,11 @@ class Engine:
                 target = Target.from_wire(baseline.target)
                 if suite is not None and target.build_key != self.head.build_key:
                     self._save(target, suite, suite_meta, result)
-            result.comparisons.append(self._session_comparison(baseline, outcomes, head_suite, suite_meta))
+            comparison = self._session_comparison(baseline, outcomes, head_suite, suite_meta)
+            if comparison is None:
+                result.notes.append(f"nothing to compare with {baseline.label}: no benchmark produced results")
+            else:
+                result.comparisons.append(comparison)
         return result
 
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
@@ -336,7 +341,7 @@ class Engine:
 
     def _session_comparison(self, baseline: Baseline, outcomes: list[ItemOutcome],
                             head_suite: pyperf.BenchmarkSuite | None,
-                            suite_meta: dict[str, str]) -> compare.SuiteComparison:
+                            suite_meta: dict[str, str]) -> compare.SuiteComparison | None:
         """The baseline as a whole, with each benchmark compared on the data its verdict used."""
         used = [c for o in outcomes for c in o.comparisons if c.baseline == baseline.label and c.base_suite]
         base = merge_suites(c.base_suite for c in used)
@@ -345,10 +350,9 @@ class Engine:
             # Results the baseline has but this run does not are the "missing benchmarks".
             full = self.stored_suite(baseline)
             base = _overlay(full, base)
-        if head is None:
-            head = head_suite or pyperf.BenchmarkSuite([])  # type: ignore[arg-type]
-        if base is None:
-            base = pyperf.BenchmarkSuite([])  # type: ignore[arg-type]
+        head = head or head_suite
+        if head is None or base is None:
+            return None
         head_stamped = _stamp(head, {**self.head.metadata(self.settings.machine), **suite_meta})
         if baseline.kind == "measure":
             base = _stamp(base, {md.MACHINE: self.settings.machine, **suite_meta})

@@ -46,3 +46,7 @@ class StoreError(CpybenchError):
 
 class BenchmarkError(CpybenchError):
     """A benchmark crashed, hung or could not be installed."""
+
+    stderr_tail: str = ""  # the benchmark's last lines of stderr
+    output_tail: str = ""  # pip's last lines, when installing its requirements failed
+    log_path: Path | None = None

@@ -50,12 +50,13 @@ def _raw_options(config: pytest.Config) -> dict[str, object]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for tag in _pyperformance.known_tags():
-        config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     try:
         settings = settings_from(_raw_options(config))
+        tags = _pyperformance.known_tags(_pyperformance.load_benchmarks(settings.manifests))
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for tag in tags:
+        config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     if settings.enabled:
         config.pluginmanager.register(CpybenchPlugin(config, settings), "cpybench-session")
 
@@ -94,11 +95,11 @@ class BenchmarkItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self):  # type: ignore[no-untyped-def]
-        return Path(self.bench.runscript), None, f"pyperformance benchmark {self.bench.name}"
+        return Path(self.bench.runscript), 0, f"pyperformance benchmark {self.bench.name}"
 
 
 def _benchmark_error_text(exc: BenchmarkError) -> str:
-    tail = getattr(exc, "stderr_tail", "") or getattr(exc, "output_tail", "")
+    tail = exc.stderr_tail or exc.output_tail
     return str(exc) + (f"\n{tail}" if tail else "")
 
 

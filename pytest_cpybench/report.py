@@ -30,11 +30,11 @@ def format_threshold(threshold: float) -> str:
     return f"{threshold * 100:g}%"
 
 
-def format_interval(estimate: RatioEstimate, suffix: str = "x") -> str:
+def format_interval(estimate: RatioEstimate) -> str:
     """ "1.10x-1.16x", or "n/a" when too few processes gave no interval."""
     if not estimate.has_interval:
         return "n/a"
-    return f"{estimate.low:.2f}{suffix}-{estimate.high:.2f}{suffix}"
+    return f"{estimate.low:.2f}x-{estimate.high:.2f}x"
 
 
 def format_summary_block(cmp: SuiteComparison) -> str:

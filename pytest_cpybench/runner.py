@@ -14,6 +14,7 @@ pyperformance 1.11–1.14 reads it, so it is not set here.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -45,6 +46,8 @@ DEFAULT_TIMEOUT = 600.0
 PYPERF_TIMEOUT_EXIT = 124
 STDERR_TAIL_LINES = 20
 _GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
+_PYPERF_WORKER_FAILED = re.compile(r"^RuntimeError: .* failed with exit code -?\d+$")
+_TRACEBACK_START = "Traceback (most recent call last):"
 
 
 @dataclass
@@ -70,9 +73,13 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise CpybenchError(f"unknown benchmark mode {self.mode!r}; use one of {', '.join(MODES)}")
+            raise CpybenchError(
+                f"unknown benchmark mode {self.mode!r}; use one of {', '.join(MODES)}"
+            )
         if not self.timeout or self.timeout <= 0:
-            raise CpybenchError(f"the benchmark timeout must be a positive number of seconds, not {self.timeout!r}")
+            raise CpybenchError(
+                f"the benchmark timeout must be a positive number of seconds, not {self.timeout!r}"
+            )
 
     def pyperf_args(self) -> list[str]:
         """pyperf's command-line options for these settings (without --output)."""
@@ -129,9 +136,11 @@ def run_benchmark(
         returncode, stderr_tail = _run_bounded(command, options, workdir, bench.name)
         elapsed = time.monotonic() - started
         if returncode == PYPERF_TIMEOUT_EXIT:
-            raise _error(f"{bench.name} timed out after {_whole_seconds(options.timeout)} s", stderr_tail)
+            raise _error(
+                f"{bench.name} timed out after {_whole_seconds(options.timeout)} s", stderr_tail
+            )
         if returncode != 0:
-            raise _error(f"{bench.name} crashed (exit {returncode})", stderr_tail)
+            raise _error(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
         suite = _load_suite(result_path, bench.name, stderr_tail)
         _stamp(suite, bench)
         if output is not None:
@@ -168,7 +177,9 @@ def interpreter_version(python: Path, *, env: dict[str, str] | None = None) -> s
 # internal
 
 
-def _run_bounded(command: list[str], options: RunOptions, workdir: str, name: str) -> tuple[int, str]:
+def _run_bounded(
+    command: list[str], options: RunOptions, workdir: str, name: str
+) -> tuple[int, str]:
     """Run ``command`` in its own session; kill the whole group if it outlives the budget.
 
     Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
@@ -257,12 +268,29 @@ def _error(message: str, stderr_tail: str) -> BenchmarkError:
 
 
 def _tail(path: Path, count: int) -> str:
+    """The last ``count`` lines of stderr that explain a failure."""
     try:
         text = path.read_text("utf-8", errors="replace")
     except OSError:
         return ""
     lines = [line for line in text.splitlines() if line.strip()]
+    # pyperf's manager re-raises a failed worker as a traceback of its own, ending in
+    # "RuntimeError: <python> failed with exit code N"; the worker's traceback above it
+    # is the one that says what went wrong.
+    if lines and _PYPERF_WORKER_FAILED.match(lines[-1]):
+        starts = [i for i, line in enumerate(lines) if line.startswith(_TRACEBACK_START)]
+        if len(starts) >= 2:
+            lines = lines[: starts[-1]]
     return "\n".join(lines[-count:])
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            pass
+    return f"exit {returncode}"
 
 
 def _whole_seconds(seconds: float) -> int:

@@ -568,7 +568,9 @@ def _result_files(folder: Path) -> list[Path]:
         entries = list(folder.iterdir())
     except OSError:
         return []
-    return [path for path in entries if path.name.startswith("bm-") and path.suffix == ".json" and path.is_file()]
+    return [
+        path for path in entries if path.name.startswith("bm-") and path.suffix == ".json" and path.is_file()
+    ]
 
 
 def _mtime(path: Path) -> float:

@@ -148,7 +148,9 @@ def install_requirements(
     extra = _extra_requirements(bench)
     if bench.requirements_file is None and not extra:
         return
-    requirements_text = Path(bench.requirements_file).read_text("utf-8") if bench.requirements_file else ""
+    requirements_text = (
+        Path(bench.requirements_file).read_text("utf-8") if bench.requirements_file else ""
+    )
     marker_key = hashlib.sha256("\0".join([requirements_text, *extra]).encode()).hexdigest()[:16]
     state = root / STATE_DIR
     marker = state / f"requirements-{marker_key}.done"
@@ -160,7 +162,14 @@ def install_requirements(
             return
         pins = _pins(requirements_text)
         _check_pins(state / "pins.json", bench.name, pins)
-        command = [str(venv_python), "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+        command = [
+            str(venv_python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-input",
+        ]
         if bench.requirements_file:
             command += ["-r", bench.requirements_file]
         command += extra
@@ -308,7 +317,9 @@ def _locked(path: Path, log: Log, waiting_message: str) -> Iterator[None]:
         lock.release()
 
 
-def _run(command: Sequence[str], environ: dict[str, str], *, cwd: str | None = None) -> tuple[int, str]:
+def _run(
+    command: Sequence[str], environ: dict[str, str], *, cwd: str | None = None
+) -> tuple[int, str]:
     try:
         completed = subprocess.run(
             list(command),
@@ -322,7 +333,11 @@ def _run(command: Sequence[str], environ: dict[str, str], *, cwd: str | None = N
             timeout=PIP_TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:
-        output = exc.output if isinstance(exc.output, str) else (exc.output or b"").decode("utf-8", "replace")
+        output = (
+            exc.output
+            if isinstance(exc.output, str)
+            else (exc.output or b"").decode("utf-8", "replace")
+        )
         return -1, f"{output}\ntimed out after {PIP_TIMEOUT} s: {' '.join(command)}"
     except OSError as exc:
         return -1, f"cannot run {command[0]}: {exc}"
@@ -348,4 +363,3 @@ def _write_atomically(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     temporary.write_text(text, "utf-8")
     os.replace(temporary, path)
-

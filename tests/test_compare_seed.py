@@ -220,7 +220,9 @@ def test_labels_from_bench_runner_file_names():
     assert label_from_filename(BASE_FILES["3.10.4"]) == "3.10.4"
     assert label_from_filename(str(BASE_FILES["3.11.0"])) == "3.11.0"
     assert label_from_filename(HEAD_FILE) == "3.12.0a1"
-    assert label_from_filename("bm-20240101-linux-x86_64-python-my-feature-br-3.13.0a2+-abc1234.json.gz") == "3.13.0a2+"
+    # A ref with dashes, a compressed file, flags after the sha:
+    dashed_ref = "bm-20240101-linux-x86_64-python-my-feature-br-3.13.0a2+-abc1234.json.gz"
+    assert label_from_filename(dashed_ref) == "3.13.0a2+"
     assert label_from_filename("bm-20240101-linux-x86_64-python-main-3.14.0a1-abc1234-JIT.json") == "3.14.0a1"
     assert label_from_filename("results.json") is None
     assert label_from_filename(SEED / f"{HEAD_FILE.stem}-vs-3.10.4.md") is None
@@ -249,7 +251,8 @@ def test_load_suite_reports_a_truncated_file_by_name(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "content", [b"", b"not json at all", b'{"results": []}', b"[1, 2]", b"\xff\xfe\x00", b'{"version": "1.0", "benchmarks": []}']
+    "content",
+    [b"", b"not json", b'{"results": []}', b"[1, 2]", b"\xff\xfe\x00", b'{"version": "1.0", "benchmarks": []}'],
 )
 def test_load_suite_rejects_what_is_not_pyperf_json(tmp_path, content):
     path = tmp_path / "results.json"

@@ -25,7 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-EXAMPLE_MANIFEST = Path(__file__).resolve().parents[1] / "examples" / "custom-benchmarks" / "MANIFEST"
+EXAMPLE_MANIFEST = (
+    Path(__file__).resolve().parents[1] / "examples" / "custom-benchmarks" / "MANIFEST"
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +124,15 @@ def test_unknown_name_suggests_close_matches(suite):
 
 
 def test_known_tags_of_the_default_suite(suite):
-    assert known_tags(suite) == ["apps", "asyncio", "math", "regex", "serialize", "startup", "template"]
+    assert known_tags(suite) == [
+        "apps",
+        "asyncio",
+        "math",
+        "regex",
+        "serialize",
+        "startup",
+        "template",
+    ]
     assert known_tags() == known_tags(suite)
 
 
@@ -193,6 +203,11 @@ def test_definition_hash_follows_the_benchmark_files(tmp_path):
     assert hashes()[0] == after
 
 
+VALID_PYPROJECT = (
+    '[project]\nname = "{name}"\nversion = "1"\n[tool.pyperformance]\nname = "{name}"\n'
+)
+
+
 def write_manifest(folder: Path, text: str) -> Path:
     manifest = folder / "MANIFEST"
     manifest.write_text(text, "utf-8")
@@ -220,7 +235,9 @@ def test_manifest_with_spaces_instead_of_tabs(tmp_path):
 
 def test_benchmark_without_version(tmp_path, capsys):
     manifest = write_manifest(tmp_path, "[benchmarks]\nname\tmetafile\nfoo\t<local>\n")
-    write_benchmark(tmp_path, "foo", '[project]\nname = "foo"\n[tool.pyperformance]\nname = "foo"\n')
+    write_benchmark(
+        tmp_path, "foo", '[project]\nname = "foo"\n[tool.pyperformance]\nname = "foo"\n'
+    )
     with pytest.raises(CpybenchError, match=r"invalid benchmark 'foo' .*version") as excinfo:
         load_benchmarks([manifest])
     assert "\n" not in str(excinfo.value)
@@ -229,15 +246,22 @@ def test_benchmark_without_version(tmp_path, capsys):
 
 def test_benchmark_without_run_script(tmp_path):
     manifest = write_manifest(tmp_path, "[benchmarks]\nname\tmetafile\nfoo\t<local>\n")
-    write_benchmark(tmp_path, "foo", '[project]\nname = "foo"\nversion = "1"\n')
+    write_benchmark(tmp_path, "foo", VALID_PYPROJECT.format(name="foo"))
     (tmp_path / "bm_foo" / "run_benchmark.py").unlink()
     with pytest.raises(CpybenchError, match="has no run script"):
         load_benchmarks([manifest])
 
 
+def test_benchmark_without_tool_table(tmp_path):
+    manifest = write_manifest(tmp_path, "[benchmarks]\nname\tmetafile\nfoo\t<local>\n")
+    write_benchmark(tmp_path, "foo", '[project]\nname = "foo"\nversion = "1"\n')
+    with pytest.raises(CpybenchError, match=r"needs a \[tool.pyperformance\] table"):
+        load_benchmarks([manifest])
+
+
 def test_a_name_declared_twice_is_an_error(tmp_path):
     manifest = write_manifest(tmp_path, "[benchmarks]\nname\tmetafile\nnbody\t<local>\n")
-    write_benchmark(tmp_path, "nbody", '[project]\nname = "nbody"\nversion = "1"\n')
+    write_benchmark(tmp_path, "nbody", VALID_PYPROJECT.format(name="nbody"))
     with pytest.raises(CpybenchError, match="'nbody' is declared by both"):
         load_benchmarks([manifest])
 
@@ -246,7 +270,7 @@ def test_a_manifest_including_the_default_one(tmp_path):
     manifest = write_manifest(
         tmp_path, "[includes]\n<default>\n\n[benchmarks]\nname\tmetafile\nfoo\t<local>\n"
     )
-    write_benchmark(tmp_path, "foo", '[project]\nname = "foo"\nversion = "1"\n')
+    write_benchmark(tmp_path, "foo", VALID_PYPROJECT.format(name="foo"))
     benchmarks = load_benchmarks([manifest])
     assert names(benchmarks)[-1] == "foo"
     assert len(benchmarks) == len(manifest_entries(_pyperformance.default_manifest())) + 1

@@ -53,7 +53,8 @@ def test_identical_interpreters_are_never_a_regression(seed_benchmarks):
     verdicts = []
     for bench in seed_benchmarks:
         means = process_means(bench)
-        for base, head in ((means[0::2], means[1::2]), (means[:10], means[10:]), (means[0:4:2], means[1:4:2])):
+        splits = ((means[0::2], means[1::2]), (means[:10], means[10:]), (means[0:4:2], means[1:4:2]))
+        for base, head in splits:
             verdicts.append(verdict(ratio_interval(base, head), threshold=0.05))
     assert Verdict.REGRESSION not in verdicts
     # A 95% interval should call about 5% of identical pairs different; a test that treats
@@ -127,7 +128,9 @@ def test_paired_interval_cancels_drift_shared_by_a_pair(seed_benchmarks):
     assert verdict(unpaired, threshold=0.05) is Verdict.INCONCLUSIVE
 
 
-@pytest.mark.parametrize("factor, expected", [(1.0, Verdict.UNCHANGED), (1.2, Verdict.REGRESSION), (0.8, Verdict.FASTER)])
+@pytest.mark.parametrize(
+    "factor, expected", [(1.0, Verdict.UNCHANGED), (1.2, Verdict.REGRESSION), (0.8, Verdict.FASTER)]
+)
 def test_paired_interval_on_interleaved_seed_processes(seed_benchmarks, factor, expected):
     results = []
     for bench in seed_benchmarks:

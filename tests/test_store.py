@@ -28,14 +28,7 @@ from pytest_cpybench.store import (
     stamp,
 )
 
-_SEED_DIRS = (
-    Path(__file__).parent / "data" / "seed-results",
-    Path("/work/shared/data/seed-results"),
-)
-SEED_DIR = next((path for path in _SEED_DIRS if any(path.glob("bm-*.json"))), None)
-if SEED_DIR is None:
-    pytest.skip("no seed results found (tests/data/seed-results)", allow_module_level=True)
-
+SEED_DIR = Path(__file__).parent / "data" / "seed"
 SEED_FILES = sorted(SEED_DIR.glob("bm-*.json"))
 SEED_3_11 = SEED_DIR / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"
 # Folder names as bench_runner writes them (its own test data has bm-20220323-3.10.4-9d38120).
@@ -47,7 +40,7 @@ SEED_FOLDERS = {
 SAFE_NAME = re.compile(r"[A-Za-z0-9._+,-]+")
 
 
-def seed_identity(seed: Path, **changes: str) -> RunIdentity:
+def seed_identity(seed: Path) -> RunIdentity:
     """The identity of a seed file: commit from its metadata, machine and version from its name."""
     metadata = pyperf.BenchmarkSuite.load(str(seed)).get_metadata()
     name_fields = seed.stem.split("-")
@@ -60,7 +53,6 @@ def seed_identity(seed: Path, **changes: str) -> RunIdentity:
         "machine": name_fields[2],
         "arch": name_fields[3],
     }
-    values.update(changes)
     return RunIdentity(**values)
 
 
@@ -88,6 +80,10 @@ def json_files(root: Path) -> list[Path]:
 
 
 # -- naming ------------------------------------------------------------------------------
+
+
+def test_the_seed_files_are_there() -> None:
+    assert [path.stem.split("-")[7] for path in SEED_FILES] == sorted(SEED_FOLDERS, key=lambda sha: SEED_FOLDERS[sha])
 
 
 @pytest.mark.parametrize("seed", SEED_FILES, ids=lambda path: path.stem.split("-")[6])

@@ -1,0 +1,137 @@
+"""pyperformance benchmarks as pytest items, run under a real built CPython (issue 3)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyperf
+import pytest
+from helpers import pytest_run
+
+from pytest_cpybench import _pyperformance
+from pytest_cpybench import metadata as md
+
+pytestmark = pytest.mark.slow
+
+
+def _collected_ids(stdout: str) -> list[str]:
+    return [line.strip() for line in stdout.splitlines() if line.startswith("pyperformance::")]
+
+
+@pytest.fixture(scope="module")
+def ref_args(repo: Path, cache_dir: Path) -> list[str]:
+    return ["--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}"]
+
+
+def test_collect_only_one_item_per_manifest_benchmark(ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
+    done = pytest_run(*ref_args, "--collect-only", "-q", cwd=tmp_path)
+    assert done.returncode == 0
+    expected = {f"pyperformance::{bench.name}" for bench in _pyperformance.load_benchmarks()}
+    runnable = {f"pyperformance::{bench.name}" for bench in _pyperformance.load_benchmarks()
+                if _pyperformance.supports(bench, "3.13.5") is None}
+    assert set(_collected_ids(done.stdout)) == expected
+    assert f"{len(runnable)} tests collected" in done.stdout  # 3.13.5 can run every one
+
+
+def test_markers_select_like_pyperformance_tags(ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
+    done = pytest_run(*ref_args, "--collect-only", "-q", "-m", "math", "--strict-markers", cwd=tmp_path)
+    assert done.returncode == 0
+    assert sorted(_collected_ids(done.stdout)) == [
+        "pyperformance::float", "pyperformance::nbody", "pyperformance::pidigits"]
+    selection = pytest_run(*ref_args, "--collect-only", "-q", "--cpython-benchmarks=math,-pidigits,json_dumps",
+                           cwd=tmp_path)
+    assert sorted(_collected_ids(selection.stdout)) == [
+        "pyperformance::float", "pyperformance::json_dumps", "pyperformance::nbody"]
+
+
+def test_run_cheap_benchmarks_writes_full_pyperf_json(ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
+    out = tmp_path / "session.json"
+    done = pytest_run(*ref_args, "--cpython-mode=fast", "--cpython-benchmarks=nbody,richards,json_dumps,deepcopy",
+                      f"--cpython-json={out}", f"--cpython-results-dir={tmp_path / 'results'}",
+                      "--cpython-machine=ci-box", "-v", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "4 passed" in done.stdout
+    assert "deepcopy_memo:" in done.stdout and " ± " in done.stdout  # per-item result lines
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    assert set(suite.get_benchmark_names()) == {
+        "nbody", "richards", "json_dumps", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
+    for bench in suite.get_benchmarks():
+        meta = bench.get_metadata()
+        assert meta[md.FULL_SHA] == cpython_3135.commit["sha"]
+        assert meta[md.COMMIT_ID] == cpython_3135.commit["sha"][:7]
+        assert meta[md.COMMIT_BRANCH] == "v3.13.5"
+        assert meta[md.COMMIT_DATE].startswith("2025-06-11")
+        assert meta[md.BUILD_PRESET] == "release"
+        assert meta[md.MACHINE] == "ci-box"
+        assert meta[md.PERFORMANCE_VERSION] == _pyperformance.pyperformance_version()
+        assert len(meta[md.BENCHMARK_HASH]) == 6
+        assert bench.get_nrun() >= 3  # fast mode: several worker processes
+    stored = list((tmp_path / "results").rglob("bm-*.json"))
+    assert len(stored) == 1 and "-ci_box-" in stored[0].name  # bench_runner: "-" separates fields
+    shown = subprocess.run([sys.executable, "-m", "pyperf", "show", str(out)], capture_output=True, text=True)
+    assert shown.returncode == 0 and "deepcopy_memo" in shown.stdout
+    compared = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", str(stored[0]), str(out)],
+                              capture_output=True, text=True)
+    assert compared.returncode == 0, compared.stderr
+
+
+def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path) -> None:
+    # The host interpreter (3.10 or 3.11 in CI) is a real, different target: dask needs >=3.12.
+    version = ".".join(map(str, sys.version_info[:3]))
+    out = tmp_path / "host.json"
+    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-cache-dir={cache_dir}",
+                      "--cpython-mode=debug", "--cpython-benchmarks=nbody,dask", f"--cpython-json={out}",
+                      "-rs", cwd=tmp_path)
+    if sys.version_info >= (3, 12):
+        pytest.skip("the host interpreter can run dask; nothing to filter")
+    assert done.returncode == 0
+    assert "1 passed, 1 skipped" in done.stdout
+    assert f"requires Python >=3.12 (target is {version})" in done.stdout
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == ["nbody"]
+
+
+def _write_manifest(root: Path) -> Path:
+    scripts = {
+        "good": "runner.bench_func('good', sum, range(100))",
+        "crash": "raise RuntimeError('this benchmark is broken')",
+        "hang": "import time\nrunner.bench_func('hang', time.sleep, 3600)",
+    }
+    for name, body in scripts.items():
+        folder = root / f"bm_{name}"
+        folder.mkdir(parents=True)
+        (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
+            [project]
+            name = "pyperformance_bm_{name}"
+            requires-python = ">=3.8"
+            dependencies = ["pyperf"]
+            urls = {{repository = "https://example.invalid"}}
+            version = "1.0"
+
+            [tool.pyperformance]
+            name = "{name}"
+            tags = "custom"
+            """))
+        (folder / "run_benchmark.py").write_text(
+            "import pyperf\nrunner = pyperf.Runner()\n" + body + "\n")
+    manifest = root / "MANIFEST"
+    manifest.write_text("[benchmarks]\n\nname\tmetafile\n" + "".join(f"{n}\t<local>\n" for n in scripts))
+    return manifest
+
+
+def test_crashing_and_hanging_benchmarks_error_and_the_session_goes_on(
+        ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
+    manifest = _write_manifest(tmp_path / "suite")
+    out = tmp_path / "custom.json"
+    done = pytest_run(*ref_args, f"--cpython-manifest={manifest}", "--cpython-benchmarks=good,crash,hang",
+                      "--cpython-mode=debug", "--cpython-timeout=10", f"--cpython-json={out}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", cwd=tmp_path, timeout=600)
+    assert done.returncode == 1
+    assert "1 passed, 2 errors" in done.stdout
+    assert "RuntimeError: this benchmark is broken" in done.stdout  # the crash's stderr tail
+    assert "hang timed out after 10 s" in done.stdout
+    assert "benchmarks that errored" in done.stdout
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == ["good"]
+
