@@ -86,21 +86,26 @@ class BenchmarkItem(pytest.Item):
                 warnings.warn(InconclusiveWarning(line))
 
     def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def]
-        if isinstance(excinfo.value, Regression):
-            return "\n".join(excinfo.value.lines)
-        if isinstance(excinfo.value, BenchmarkError):
-            return _benchmark_error_text(excinfo.value)
-        if isinstance(excinfo.value, CpybenchError):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return _known_failure_text(excinfo.value) or super().repr_failure(excinfo, style=style)
+
+    def _repr_failure_py(self, excinfo, style=None):  # type: ignore[no-untyped-def]
+        # pytest formats *setup* errors here rather than in repr_failure: a crashed benchmark
+        # should show its stderr tail, not our call stack.
+        return _known_failure_text(excinfo.value) or super()._repr_failure_py(excinfo, style=style)
 
     def reportinfo(self):  # type: ignore[no-untyped-def]
         return Path(self.bench.runscript), 0, f"pyperformance benchmark {self.bench.name}"
 
 
-def _benchmark_error_text(exc: BenchmarkError) -> str:
-    tail = exc.stderr_tail or exc.output_tail
-    return str(exc) + (f"\n{tail}" if tail else "")
+def _known_failure_text(exc: BaseException) -> str | None:
+    if isinstance(exc, Regression):
+        return "\n".join(exc.lines)
+    if isinstance(exc, BenchmarkError):
+        tail = exc.stderr_tail or exc.output_tail
+        return str(exc) + (f"\n{tail}" if tail else "")
+    if isinstance(exc, CpybenchError):
+        return str(exc)
+    return None
 
 
 class Regression(Exception):
