@@ -22,6 +22,7 @@ from pytest_cpybench.stats import (
     geometric_mean,
     process_means,
     ratio_interval,
+    paired_ratio_interval,
     verdict,
 )
 
@@ -134,12 +135,20 @@ def compare_benchmarks(
     *,
     threshold: float = 0.05,
     confidence: float = DEFAULT_CONFIDENCE,
+    paired: bool = False,
 ) -> ResultComparison:
-    """Compare one result measured on both sides (the same pyperf benchmark name)."""
+    """Compare one result measured on both sides (the same pyperf benchmark name).
+
+    ``paired``: the i-th processes of both sides ran back to back (interleaved measurement),
+    so their ratios are paired and drift between pairs cancels out.
+    """
     base_mean, head_mean = base.mean(), head.mean()
-    estimate = ratio_interval(
-        process_means(base), process_means(head), confidence, ratio=head_mean / base_mean
-    )
+    base_processes, head_processes = process_means(base), process_means(head)
+    if paired and len(base_processes) == len(head_processes):
+        estimate = paired_ratio_interval(list(zip(base_processes, head_processes)), confidence,
+                                         ratio=head_mean / base_mean)
+    else:
+        estimate = ratio_interval(base_processes, head_processes, confidence, ratio=head_mean / base_mean)
     return ResultComparison(
         name=head.get_name(),
         base_mean=base_mean,
@@ -165,6 +174,7 @@ def compare_suites(
     confidence: float = DEFAULT_CONFIDENCE,
     base_label: str | None = None,
     head_label: str | None = None,
+    paired: bool = False,
 ) -> SuiteComparison:
     """Compare every result both suites have; ``overrides`` maps result names to thresholds."""
     overrides = overrides or {}
@@ -176,6 +186,7 @@ def compare_suites(
             head.get_benchmark(name),
             threshold=overrides.get(name, threshold),
             confidence=confidence,
+            paired=paired,
         )
         for name in sorted(base_names & head_names)
     ]

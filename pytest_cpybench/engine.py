@@ -225,21 +225,22 @@ class Engine:
     def _decided(self, measured: list[Baseline]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
             for baseline in measured:
-                cmp = self.compare_pair(suites[baseline.label], suites[HEAD], baseline.label)
+                cmp = self.compare_pair(suites[baseline.label], suites[HEAD], baseline.label, paired=True)
                 if any(rc.verdict is stats.Verdict.INCONCLUSIVE for rc in cmp.results):
                     return False
             return True
         return decided
 
-    def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite,
-                     label: str) -> compare.SuiteComparison:
+    def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
+                     paired: bool = False) -> compare.SuiteComparison:
         s = self.settings
         return compare.compare_suites(base, head, threshold=s.threshold, overrides=s.thresholds,
-                                      confidence=s.confidence, base_label=label, head_label=HEAD)
+                                      confidence=s.confidence, base_label=label, head_label=HEAD,
+                                      paired=paired)
 
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
                  confirmed: bool = False, rounds: int = 0) -> Comparison:
-        cmp = self.compare_pair(base, head, label)
+        cmp = self.compare_pair(base, head, label, paired=rounds > 0)
         failures, inconclusive, messages, verdicts = [], [], [], {}
         for rc in cmp.results:
             verdicts[rc.name] = rc.verdict.name
@@ -316,7 +317,7 @@ class Engine:
             if comparison is None:
                 result.notes.append(f"nothing to compare with {baseline.label}: no benchmark produced results")
             else:
-                result.comparisons.append(comparison)
+                result.comparisons.append((baseline.note, comparison))
         return result
 
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
@@ -356,13 +357,15 @@ class Engine:
         head_stamped = _stamp(head, {**self.head.metadata(self.settings.machine), **suite_meta})
         if baseline.kind == "measure":
             base = _stamp(base, {md.MACHINE: self.settings.machine, **suite_meta})
-        return self.compare_pair(base, head_stamped, baseline.label)
+        # Interleaved data is paired per benchmark, and stays aligned when benchmarks are merged.
+        paired = all(c.rounds > 0 for c in used)
+        return self.compare_pair(base, head_stamped, baseline.label, paired=paired)
 
 
 @dataclass
 class SessionResult:
     head_path: str = ""
-    comparisons: list[compare.SuiteComparison] = field(default_factory=list)
+    comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
     notes: list[str] = field(default_factory=list)
 
 

@@ -238,6 +238,10 @@ class CpybenchPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker or self.engine.head is None:
             return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            # Half a session is not a baseline anyone should compare with later.
+            self.infrastructure_error = "interrupted: nothing was stored"
+            return
         try:
             self.result = self.engine.finish(list(self.outcomes.values()), getattr(self, "benchmarks", []))
         except CpybenchError as exc:

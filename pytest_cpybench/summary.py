@@ -51,11 +51,11 @@ def format_session(result: SessionResult, engine: Engine, errors: dict[str, str]
     assert engine.head is not None
     parts.append(f"{engine.head.label}: Python {engine.head.version} "
                  f"({engine.settings.machine}, {engine.settings.mode} mode, {elapsed:.0f} s)")
-    for baseline, cmp in zip(engine.baselines, result.comparisons):
-        parts.append(report.format_summary_block(cmp) + f"\n  ({baseline.note})")
-    if any(cmp.different_suites for cmp in result.comparisons):
+    for note, cmp in result.comparisons:
+        parts.append(report.format_summary_block(cmp) + f"\n  ({note})")
+    if any(cmp.different_suites for _, cmp in result.comparisons):
         parts.append(report.format_legend())
-    for cmp in result.comparisons:
+    for _, cmp in result.comparisons:
         table = report.format_changes_table(cmp)
         if table.strip():
             parts.append(f"significant changes vs. {cmp.base_label}:\n{table}")

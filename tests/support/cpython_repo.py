@@ -5,9 +5,10 @@ no GitHub access. Debian's source packages carry the upstream release tarballs,
 so this script downloads them (``apt-get source --download-only``) and turns them
 into a small git history:
 
-    v3.11.2  --  v3.13.5 (= main)  --+-- slowdown   copy.deepcopy does extra work per call
-                                     +-- speedup    copy.deepcopy returns atomic values at once
-                                     +-- neutral    a comment in Lib/tabnanny.py (nothing benchmarked)
+    v3.11.2  --  v3.13.5 (= main)  --+-- slowdown        copy.deepcopy does extra work per call (~2x)
+                                     +-- slowdown-small  copy.deepcopy does a little more (~1.10x)
+                                     +-- speedup         copy.deepcopy returns atomic values at once
+                                     +-- neutral         a comment in Lib/tabnanny.py (nothing benchmarked)
 
 Commit dates and identities are fixed, so the shas are the same on every machine.
 Everything is cached under ``$CPYBENCH_TEST_CACHE`` (default ``~/.cache/pytest-cpybench-tests``).
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
-REPO_FORMAT = "4"
+REPO_FORMAT = "5"
 
 SOURCES_FILE = Path("/etc/apt/sources.list.d/pytest-cpybench-test-src.sources")
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -50,14 +51,18 @@ RELEASES = (
     Release("v3.13.5", "python3.13/trixie", "python3.13_3.13.5.orig.tar.*", "2025-06-11T12:00:00+00:00"),
 )
 
-# How much extra work the slowdown commit adds to each copy.deepcopy() call.
-SLOWDOWN_PATCH = (
-    "Lib/copy.py",
-    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
-    "    # pytest-cpybench test fixture: a deliberate per-call cost.\n"
-    "    sorted(_deepcopy_dispatch, key=id)\n"
-    '    d = id(x)\n    if memo is None:\n        memo = {}\n',
-)
+
+def _deepcopy_overhead(statement: str) -> tuple[str, str, str]:
+    """A deliberate extra cost at the start of every copy.deepcopy() call."""
+    anchor = '    d = id(x)\n    if memo is None:\n        memo = {}\n'
+    return ("Lib/copy.py", anchor,
+            f"    # pytest-cpybench test fixture: a deliberate per-call cost.\n    {statement}\n" + anchor)
+
+
+# About 2x on deepcopy: unmistakable, for the end-to-end verdict tests.
+SLOWDOWN_PATCH = _deepcopy_overhead("tuple(_deepcopy_dispatch)")
+# About 1.10x on deepcopy (twice the default 5% threshold), for the sensitivity benchmarks.
+SLOWDOWN_SMALL_PATCH = _deepcopy_overhead("len(_deepcopy_dispatch)")
 # The fast path CPython 3.14 added: atomic values skip the memo entirely.
 SPEEDUP_PATCH = (
     "Lib/copy.py",
@@ -84,6 +89,7 @@ NEUTRAL_PATCH = (
 
 PERF_BRANCHES = {
     "slowdown": ("Slow down copy.deepcopy (test fixture)", [SLOWDOWN_PATCH]),
+    "slowdown-small": ("Slow down copy.deepcopy a little (test fixture)", [SLOWDOWN_SMALL_PATCH]),
     "speedup": ("Speed up copy.deepcopy for atomic values (test fixture)", [SPEEDUP_TYPES, SPEEDUP_PATCH]),
     "neutral": ("Touch a comment in tabnanny (test fixture)", [NEUTRAL_PATCH]),
 }

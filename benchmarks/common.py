@@ -1,0 +1,216 @@
+"""What every section shares: the run context, result tables, targets, and engine sessions."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pytest_cpybench import _pyperformance, builder, gitrepo, stats
+from pytest_cpybench.engine import Engine, ItemOutcome, load_suite_text, select_benchmarks
+from pytest_cpybench.options import Budget, Settings
+
+from .plan import THRESHOLD, Plan
+
+
+@dataclass
+class Context:
+    """Where things are and how loud to be; one per run of benchmarks/run.py."""
+
+    plan: Plan
+    repo: Path  # the local CPython repository of the test suite
+    cache_dir: Path  # the plugin's build and venv cache (shared with the test suite)
+    work_dir: Path  # kept across runs: pyperformance's venvs
+    tmp: Path  # removed at the end: results stores, fresh build caches
+    verbose: bool = False
+
+    def log(self, message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    def engine_log(self, message: str) -> None:
+        if self.verbose:
+            print(f"  [cpybench] {message}", file=sys.stderr, flush=True)
+
+    def fresh_dir(self, prefix: str) -> Path:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self.tmp))
+
+    def build(self, ref: str, cache_dir: Path | None = None) -> builder.Build:
+        cache = cache_dir or self.cache_dir
+        commit = gitrepo.resolve(str(self.repo), ref, cache)
+        return builder.ensure_build(builder.BuildRequest(commit=commit), cache, self.engine_log)
+
+    def settings(self, **fields: object) -> Settings:
+        base = Settings(repo=str(self.repo), cache_dir=self.cache_dir, threshold=THRESHOLD,
+                        machine="cpybench-benchmarks")
+        return replace(base, **fields)  # type: ignore[arg-type]
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[object]]
+
+
+@dataclass
+class Goal:
+    """A target from the issue, checked against what was measured."""
+
+    name: str
+    measured: str
+    met: bool | None  # None: not enough data (or not the configuration the target is about)
+    why: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.met is None:
+            return "no verdict" + (f" ({self.why})" if self.why else "")
+        return "met" if self.met else "MISSED" + (f" ({self.why})" if self.why else "")
+
+
+@dataclass
+class SectionResult:
+    name: str
+    title: str
+    tables: list[Table] = field(default_factory=list)
+    goals: list[Goal] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    data: dict[str, object] = field(default_factory=dict)  # raw measurements, for the JSON file
+    seconds: float = 0.0
+    error: str = ""
+
+
+# -- descriptive statistics of what we measured -------------------------------------------
+
+
+def distribution(values: Sequence[float]) -> dict[str, float]:
+    """min / p5 / median / p95 / max of a sample (inclusive quantiles: defined from n = 1)."""
+    ordered = sorted(values)
+    if not ordered:
+        return {}
+    if len(ordered) == 1:
+        cuts = [ordered[0]] * 19
+    else:
+        cuts = statistics.quantiles(ordered, n=20, method="inclusive")
+    return {"min": ordered[0], "p5": cuts[0], "median": statistics.median(ordered), "p95": cuts[-1],
+            "max": ordered[-1], "n": len(ordered)}
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def fmt_rate(count: int, total: int) -> str:
+    return f"{count}/{total} ({count / total:.0%})" if total else "0/0"
+
+
+def fmt_seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.started = time.monotonic()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.monotonic() - self.started
+
+
+# -- engine sessions --------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    """One result's verdict against one baseline, with the numbers behind it."""
+
+    benchmark: str
+    result: str
+    baseline: str
+    verdict: str  # stats.Verdict name
+    ratio: float
+    low: float
+    high: float
+    rounds: int  # interleaved rounds (0: compared with a stored baseline as is)
+    confirmed: bool  # re-measured interleaved because the stored comparison was not clear
+    seconds: float  # the item's wall time divided among its results
+    paired_verdict: str = ""  # the verdict a paired interval would give (interleaved data only)
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == stats.Verdict.REGRESSION.name
+
+
+def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list]:
+    """A prepared engine and the benchmarks it will run (those the head's version supports)."""
+    engine = Engine(settings, log=ctx.engine_log)
+    engine.prepare()
+    assert engine.head is not None
+    benches = [b for b in select_benchmarks(settings)
+               if _pyperformance.supports(b, engine.head.version) is None]
+    return engine, benches
+
+
+def run_items(ctx: Context, engine: Engine, benches: Iterable, label: str) -> list[ItemOutcome]:
+    outcomes = []
+    for bench in benches:
+        outcome = engine.run(bench)
+        verdicts = ", ".join(f"{name}={v}" for c in outcome.comparisons for name, v in c.verdicts.items())
+        ctx.log(f"{label}: {bench.name} in {outcome.seconds:.0f} s" + (f" -> {verdicts}" if verdicts else ""))
+        outcomes.append(outcome)
+    return outcomes
+
+
+def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
+    """Every verdict of an item, with the ratio and interval the engine's comparison computed."""
+    found = []
+    count = sum(len(c.verdicts) for c in outcome.comparisons) or 1
+    for comparison in outcome.comparisons:
+        if not comparison.base_suite:
+            continue
+        base, head = load_suite_text(comparison.base_suite), load_suite_text(comparison.head_suite)
+        compared = engine.compare_pair(base, head, comparison.baseline)
+        interleaved = comparison.rounds > 0
+        for rc in compared.results:
+            reported = comparison.verdicts.get(rc.name)
+            if reported != rc.verdict.name:
+                raise RuntimeError(f"{rc.name}: the engine reported {reported} but its own comparison of the "
+                                   f"same data gives {rc.verdict.name}")
+            paired = ""
+            if interleaved:
+                paired = _paired_verdict(base.get_benchmark(rc.name), head.get_benchmark(rc.name),
+                                         rc.ratio, engine.settings)
+            found.append(Verdict(
+                benchmark=outcome.benchmark, result=rc.name, baseline=comparison.baseline,
+                verdict=rc.verdict.name, ratio=rc.ratio, low=rc.estimate.low, high=rc.estimate.high,
+                rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / count,
+                paired_verdict=paired))
+    return found
+
+
+def _paired_verdict(base, head, ratio: float, settings: Settings) -> str:  # type: ignore[no-untyped-def]
+    """What the verdict would be if the interleaved processes were compared as pairs.
+
+    The engine compares interleaved measurements as two independent samples; pairing
+    round by round would cancel drift shared by both members of a round. Shown next to the
+    engine's verdict so the difference can be judged on real data.
+    """
+    base_means, head_means = stats.process_means(base), stats.process_means(head)
+    if len(base_means) != len(head_means):
+        return ""
+    estimate = stats.paired_ratio_interval(list(zip(base_means, head_means)), settings.confidence, ratio=ratio)
+    return stats.verdict(estimate, settings.threshold_for(base.get_name())).name
+
+
+def count(verdicts: Iterable[Verdict], name: str) -> int:
+    return sum(1 for v in verdicts if v.verdict == name)
+
+
+def budget_for(rounds: int) -> Budget:
+    return Budget(processes=rounds)

@@ -1,0 +1,68 @@
+"""What each variant (quick, full) measures: benchmarks, modes, repetitions.
+
+The quick variant checks that every section works end to end in a few minutes; its numbers
+are too few to meet or miss a target. The full variant is the measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BASE_REF = "v3.13.5"
+SLOW_REF = "slowdown"  # copy.deepcopy does extra work per call (tests/support/cpython_repo.py)
+NEIGHBOUR_REF = "neutral"  # one comment changed on top of BASE_REF
+# Benchmarks the slowdown branch cannot affect: they must never fail against BASE_REF.
+CONTROL_BENCHMARKS = ("nbody",)
+THRESHOLD = 0.05
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    # overhead: the plugin vs `pyperformance run` on the same interpreter
+    overhead_benchmarks: str
+    overhead_mode: str
+    overhead_pairs: int
+    # false alarms: BASE_REF against itself
+    aa_benchmarks: str
+    aa_mode: str
+    aa_reps: int  # interleaved, in-session baseline
+    aa_stored_reps: int  # against a stored baseline, confirm=auto
+    # sensitivity: SLOW_REF against BASE_REF
+    sens_benchmarks: str
+    sens_mode: str
+    sens_reps: int
+    true_mode: str
+    true_rounds: int  # interleaved rounds per side for the reference ("true") ratio
+    # time to verdict
+    ttv_benchmarks: str
+    ttv_mode: str
+    ttv_reps: int
+    ttv_heads: tuple[str, ...]
+    # builds
+    cold_builds: bool
+
+
+QUICK = Plan(
+    name="quick",
+    overhead_benchmarks="nbody,richards", overhead_mode="fast", overhead_pairs=2,
+    aa_benchmarks="nbody,richards,json_dumps,deepcopy", aa_mode="fast", aa_reps=2, aa_stored_reps=1,
+    sens_benchmarks="deepcopy,nbody", sens_mode="fast", sens_reps=2, true_mode="fast", true_rounds=8,
+    ttv_benchmarks="nbody,deepcopy", ttv_mode="fast", ttv_reps=1, ttv_heads=(BASE_REF, SLOW_REF),
+    cold_builds=False,
+)
+
+FULL = Plan(
+    name="full",
+    overhead_benchmarks="nbody,richards,json_dumps,deepcopy,float,chaos", overhead_mode="default",
+    overhead_pairs=4,
+    # 13 results x 8 repetitions = 104 verdicts per variant.
+    aa_benchmarks="nbody,richards,json_dumps,deepcopy,float,chaos,go,raytrace,fannkuch,spectral_norm,"
+                  "unpack_sequence",
+    aa_mode="default", aa_reps=8, aa_stored_reps=8,
+    sens_benchmarks="deepcopy,nbody", sens_mode="default", sens_reps=20, true_mode="default", true_rounds=40,
+    ttv_benchmarks="nbody,richards,deepcopy", ttv_mode="default", ttv_reps=5, ttv_heads=(BASE_REF, SLOW_REF),
+    cold_builds=True,
+)
+
+PLANS = {plan.name: plan for plan in (QUICK, FULL)}

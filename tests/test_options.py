@@ -1,0 +1,116 @@
+"""Option parsing and the small pure pieces of the build manager (no builds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_cpybench import builder, gitrepo
+from pytest_cpybench.errors import CpybenchError, RefError
+from pytest_cpybench.gitrepo import Commit
+from pytest_cpybench.options import OPTIONS, parse_budget, settings_from
+
+
+def test_defaults() -> None:
+    settings = settings_from({})
+    assert not settings.enabled
+    assert settings.preset == "release"
+    assert settings.threshold == pytest.approx(0.05)
+    assert settings.confidence == pytest.approx(0.95)
+    assert settings.mode == "default"
+    assert settings.results_dir == Path("cpybench-results")
+    assert settings.budget.processes == 40
+
+
+def test_values_are_parsed() -> None:
+    settings = settings_from({
+        "cpython-ref": "v3.13.5",
+        "cpython-configure": "--with-lto 'CFLAGS=-O2 -g'",
+        "cpython-baseline": "v3.11.2, merge-base",
+        "cpython-threshold": "7%",
+        "cpython-thresholds": ["pidigits: 15%", "# a comment", ""],
+        "cpython-budget": "300s",
+        "cpython-manifest": ["a/MANIFEST", "b/MANIFEST"],
+    })
+    assert settings.enabled
+    assert settings.configure_flags == ("--with-lto", "CFLAGS=-O2 -g")
+    assert settings.baselines == ("v3.11.2", "merge-base")
+    assert settings.threshold == pytest.approx(0.07)
+    assert settings.threshold_for("pidigits") == pytest.approx(0.15)
+    assert settings.threshold_for("nbody") == pytest.approx(0.07)
+    assert settings.budget.seconds == 300
+    assert settings.manifests == (Path("a/MANIFEST"), Path("b/MANIFEST"))
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("cpython-build", "fastest", "unknown build preset|not valid"),
+    ("cpython-mode", "quick", "not valid: choose one of default, fast, rigorous, debug"),
+    ("cpython-threshold", "lots", "cpython-threshold"),
+    ("cpython-timeout", "-5", "must not be negative"),
+    ("cpython-budget", "1", "at least 2 processes"),
+    ("cpython-configure", "--with-x='unterminated", "check the quotes"),
+    ("cpython-save", "maybe", "choose one of new, replace, no"),
+])
+def test_bad_values_are_one_line_errors(name: str, value: str, message: str) -> None:
+    with pytest.raises(CpybenchError, match=message) as info:
+        settings_from({name: value})
+    assert "\n" not in str(info.value)
+
+
+def test_every_option_has_an_ini_key_of_the_same_name() -> None:
+    assert all(option.ini == option.name.replace("-", "_") for option in OPTIONS)
+    names = {option.name for option in OPTIONS}
+    assert {"cpython-ref", "cpython-repo", "cpython-configure", "cpython-build", "cpython-python",
+            "cpython-cache-dir", "cpython-jobs"} <= names
+
+
+def test_budget() -> None:
+    assert parse_budget("12").processes == 12
+    assert parse_budget("90s").seconds == 90
+
+
+def _commit(**changes: str) -> Commit:
+    fields = dict(repo="r", ref="v3.13.5", sha="a" * 40, date="2025-06-11T12:00:00+00:00", fork="python")
+    fields.update(changes)
+    return Commit(**fields)
+
+
+def test_build_key_changes_with_everything_that_makes_builds_differ() -> None:
+    base = builder.BuildRequest(_commit())
+    keys = {
+        builder.build_key(base),
+        builder.build_key(builder.BuildRequest(_commit(sha="b" * 40))),
+        builder.build_key(builder.BuildRequest(_commit(worktree_hash="1234"))),
+        builder.build_key(builder.BuildRequest(_commit(), preset="jit")),
+        builder.build_key(builder.BuildRequest(_commit(), configure_flags=("--with-lto",))),
+    }
+    assert len(keys) == 5
+    # The ref name and the number of jobs do not change what is built.
+    assert builder.build_key(builder.BuildRequest(_commit(ref="main"), jobs=7)) == builder.build_key(base)
+
+
+def test_presets() -> None:
+    assert builder.PRESETS["pgo-lto"] == ("--enable-optimizations", "--with-lto")
+    assert builder.PRESETS["jit"] == ("--enable-experimental-jit",)
+    assert builder.PRESETS["nogil"] == ("--disable-gil",)
+    with pytest.raises(CpybenchError, match="choose one of release, pgo-lto, jit, nogil, debug"):
+        builder.check_preset("turbo")
+
+
+def test_fork_urls() -> None:
+    assert gitrepo._fork_url("https://github.com/python/cpython", "markshannon") == \
+        "https://github.com/markshannon/cpython"
+    with pytest.raises(RefError):
+        gitrepo._fork_url("https://example.invalid", "someone")
+
+
+@pytest.mark.parametrize("ref", ["", "-x", "a\nb", "--upload-pack=evil"])
+def test_ref_text_that_is_no_ref(ref: str, tmp_path: Path) -> None:
+    with pytest.raises(RefError, match="not a git ref"):
+        gitrepo.resolve(str(tmp_path), ref, tmp_path)
+
+
+def test_not_a_repository(tmp_path: Path) -> None:
+    with pytest.raises(CpybenchError, match="is not a git repository"):
+        gitrepo.resolve(str(tmp_path), "main", tmp_path)

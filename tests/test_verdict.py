@@ -1,0 +1,126 @@
+"""Baselines, verdicts and the summary, end to end with real builds (issue 4).
+
+The local repository has three commits on top of v3.13.5 (tests/support/cpython_repo.py):
+``slowdown`` makes copy.deepcopy slower, ``speedup`` faster, ``neutral`` touches nothing
+benchmarked. deepcopy (three results) is the benchmark they change; nbody is the control.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import pytest_run
+
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
+
+pytestmark = pytest.mark.slow
+
+BENCHMARKS = "--cpython-benchmarks=deepcopy,nbody"
+
+
+@pytest.fixture
+def base_args(repo: Path, cache_dir: Path, tmp_path: Path) -> list[str]:
+    return [f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}", "--cpython-mode=fast",
+            f"--cpython-results-dir={tmp_path / 'results'}", "-v", "-p", "no:randomly"]
+
+
+def _stored(tmp_path: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted((tmp_path / "results").rglob("*.json"))}
+
+
+def test_slowdown_fails_exactly_the_slowed_items(base_args: list[str], tmp_path: Path) -> None:
+    done = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5", BENCHMARKS,
+                      cwd=tmp_path)
+    out = done.stdout
+    assert done.returncode == 1, out
+    assert "pyperformance::deepcopy FAILED" in out
+    assert "pyperformance::nbody PASSED" in out
+    assert "x slower than v3.13.5 (" in out  # the failure message with both means
+    assert "vs. v3.13.5\n- " in out and "x slower" in out.split("vs. v3.13.5")[1]
+    assert "not in the results store: built and measured in this session" in out
+    # The baseline measured in this session was stored: the next session finds it.
+    assert any("-v3.13.5-" in name for name in _stored(tmp_path))
+    again = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5", BENCHMARKS,
+                       cwd=tmp_path)
+    assert again.returncode == 1
+    assert "baseline v3.13.5: stored results:" in again.stdout
+    assert "pyperformance::deepcopy FAILED" in again.stdout
+
+
+def test_speedup_passes_as_faster(base_args: list[str], tmp_path: Path) -> None:
+    done = pytest_run(*base_args, "--cpython-ref=speedup", "--cpython-baseline=v3.13.5",
+                      "--cpython-benchmarks=deepcopy", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "pyperformance::deepcopy PASSED" in done.stdout
+    assert "x faster" in done.stdout.split("vs. v3.13.5")[1]
+
+
+def test_same_ref_against_itself_fails_nothing(base_args: list[str], tmp_path: Path) -> None:
+    done = pytest_run(*base_args, "--cpython-ref=v3.13.5", "--cpython-baseline=v3.13.5", BENCHMARKS,
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "FAILED" not in done.stdout
+
+
+def test_two_baselines_give_two_blocks(base_args: list[str], tmp_path: Path) -> None:
+    done = pytest_run(*base_args, "--cpython-ref=neutral", "--cpython-baseline=v3.13.5,slowdown",
+                      "--cpython-benchmarks=deepcopy", cwd=tmp_path)
+    out = done.stdout
+    assert done.returncode == 0, out  # neutral is not slower than either
+    assert "\nvs. v3.13.5\n- " in out
+    assert "\nvs. slowdown\n- " in out
+    assert "x faster" in out.split("vs. slowdown")[1]  # neutral lacks the slowdown
+
+
+def test_corrupt_baseline_file_is_a_clear_error(base_args: list[str], tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text('{"version": "1.0", "benchmarks": [{"metadata": ')
+    done = pytest_run(*base_args, "--cpython-ref=v3.13.5", f"--cpython-baseline-file={corrupt}",
+                      BENCHMARKS, cwd=tmp_path)
+    assert done.returncode == EXIT_INFRASTRUCTURE
+    assert f"cpybench: results file {corrupt} is corrupt" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert corrupt.read_text() == '{"version": "1.0", "benchmarks": [{"metadata": '
+
+
+def test_corrupt_file_in_store_is_skipped_with_a_warning(base_args: list[str], tmp_path: Path) -> None:
+    first = pytest_run(*base_args, "--cpython-ref=v3.13.5", "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert first.returncode == 0
+    (stored,) = _stored(tmp_path)
+    Path(stored).write_text("{ truncated")
+    done = pytest_run(*base_args, "--cpython-ref=neutral", "--cpython-baseline=v3.13.5",
+                      "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert f"warning: skipped a results file: results file {stored} is corrupt" in done.stdout
+    assert Path(stored).read_text() == "{ truncated"  # never modified
+
+
+def test_baseline_from_another_machine_says_so(base_args: list[str], tmp_path: Path) -> None:
+    seed = (Path(__file__).parent / "data" / "seed" /
+            "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json")
+    done = pytest_run(*base_args, "--cpython-ref=v3.13.5", f"--cpython-baseline-file={seed}",
+                      "--cpython-confirm=never", "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert done.returncode in (0, 1), done.stdout
+    assert "vs. 3.11.0" in done.stdout
+    assert "another machine" in done.stdout
+
+
+def test_interrupted_session_leaves_the_store_intact(base_args: list[str], tmp_path: Path) -> None:
+    first = pytest_run(*base_args, "--cpython-ref=v3.13.5", "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert first.returncode == 0
+    before = _stored(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *base_args,
+                             "--cpython-ref=v3.13.5", "--cpython-baseline=neutral", BENCHMARKS],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(8)  # in the middle of measuring
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    print(out)
+    assert _stored(tmp_path) == before
+    assert not [p for p in (tmp_path / "results").rglob("*") if p.name.startswith(".tmp-")]
