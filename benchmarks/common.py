@@ -47,6 +47,8 @@ class Context:
     def settings(self, **fields: object) -> Settings:
         base = Settings(repo=str(self.repo), cache_dir=self.cache_dir, threshold=THRESHOLD,
                         machine="cpybench-benchmarks")
+        if self.plan.budget is not None:
+            base = replace(base, budget=self.plan.budget)
         return replace(base, **fields)  # type: ignore[arg-type]
 
 
@@ -140,7 +142,9 @@ class Verdict:
     rounds: int  # interleaved rounds (0: compared with a stored baseline as is)
     confirmed: bool  # re-measured interleaved because the stored comparison was not clear
     seconds: float  # the item's wall time divided among its results
-    paired_verdict: str = ""  # the verdict a paired interval would give (interleaved data only)
+    # Interleaved data only: the verdict if the processes were taken as two independent samples
+    # (Welch) instead of pairs, to show what pairing changes on real data.
+    unpaired_verdict: str = ""
 
     @property
     def failed(self) -> bool:
@@ -175,37 +179,20 @@ def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
         if not comparison.base_suite:
             continue
         base, head = load_suite_text(comparison.base_suite), load_suite_text(comparison.head_suite)
-        compared = engine.compare_pair(base, head, comparison.baseline)
         interleaved = comparison.rounds > 0
-        for rc in compared.results:
+        compared = engine.compare_pair(base, head, comparison.baseline, paired=interleaved)
+        unpaired = engine.compare_pair(base, head, comparison.baseline) if interleaved else None
+        for index, rc in enumerate(compared.results):
             reported = comparison.verdicts.get(rc.name)
             if reported != rc.verdict.name:
                 raise RuntimeError(f"{rc.name}: the engine reported {reported} but its own comparison of the "
                                    f"same data gives {rc.verdict.name}")
-            paired = ""
-            if interleaved:
-                paired = _paired_verdict(base.get_benchmark(rc.name), head.get_benchmark(rc.name),
-                                         rc.ratio, engine.settings)
             found.append(Verdict(
                 benchmark=outcome.benchmark, result=rc.name, baseline=comparison.baseline,
                 verdict=rc.verdict.name, ratio=rc.ratio, low=rc.estimate.low, high=rc.estimate.high,
                 rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / count,
-                paired_verdict=paired))
+                unpaired_verdict=unpaired.results[index].verdict.name if unpaired else ""))
     return found
-
-
-def _paired_verdict(base, head, ratio: float, settings: Settings) -> str:  # type: ignore[no-untyped-def]
-    """What the verdict would be if the interleaved processes were compared as pairs.
-
-    The engine compares interleaved measurements as two independent samples; pairing
-    round by round would cancel drift shared by both members of a round. Shown next to the
-    engine's verdict so the difference can be judged on real data.
-    """
-    base_means, head_means = stats.process_means(base), stats.process_means(head)
-    if len(base_means) != len(head_means):
-        return ""
-    estimate = stats.paired_ratio_interval(list(zip(base_means, head_means)), settings.confidence, ratio=ratio)
-    return stats.verdict(estimate, settings.threshold_for(base.get_name())).name
 
 
 def count(verdicts: Iterable[Verdict], name: str) -> int:

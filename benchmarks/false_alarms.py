@@ -92,12 +92,12 @@ def _per_result_rows(verdicts: list[Verdict]) -> list[list[object]]:
     for name in sorted({v.result for v in verdicts}):
         mine = [v for v in verdicts if v.result == name]
         ratios = [v.ratio for v in mine]
-        paired = [v for v in mine if v.paired_verdict]
+        interleaved = [v for v in mine if v.unpaired_verdict]
         rows.append([name, len(mine), count(mine, V.REGRESSION.name), count(mine, V.INCONCLUSIVE.name),
                      count(mine, V.UNCHANGED.name), count(mine, V.SLOWER_WITHIN_THRESHOLD.name),
                      count(mine, V.FASTER.name), fmt_ratio(min(ratios)), fmt_ratio(statistics.median(ratios)),
                      fmt_ratio(max(ratios)), f"{statistics.fmean(v.rounds for v in mine):.1f}",
-                     f"{sum(1 for v in paired if v.paired_verdict == V.INCONCLUSIVE.name)}/{len(paired)}"])
+                     f"{sum(1 for v in interleaved if v.unpaired_verdict == V.INCONCLUSIVE.name)}/{len(interleaved)}"])
     return rows
 
 
@@ -137,14 +137,14 @@ def run(ctx: Context) -> SectionResult:
         section.tables.append(Table(
             f"per result, {name}",
             ["result", "n", "REGRESSION", "INCONCLUSIVE", "UNCHANGED", "SLOWER<thr", "FASTER", "ratio min",
-             "median", "max", "rounds (mean)", "inconclusive if paired"],
+             "median", "max", "rounds (mean)", "inconclusive if unpaired"],
             _per_result_rows(verdicts)))
         section.goals.extend(goals(name, verdicts, plan.aa_mode))
     if store_seconds is not None:
         section.notes.append(f"storing the baseline once took {store_seconds:.0f} s (not in s / verdict)")
     section.notes.append("ratio = mean(head) / mean(baseline) as reported; 'confirmed' counts verdicts that "
-                         "came from an interleaved re-measurement; 'inconclusive if paired' applies a paired "
-                         "interval to the same interleaved processes, for comparison")
+                         "came from an interleaved re-measurement; 'inconclusive if unpaired' compares the same "
+                         "interleaved processes as two independent samples (Welch) instead of pairs")
     section.data = {"benchmarks": plan.aa_benchmarks, "mode": plan.aa_mode, "threshold": THRESHOLD,
                     "store_seconds": store_seconds,
                     "verdicts": {name: [v.__dict__ for v in verdicts] for name, verdicts in variants.items()}}

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pytest_cpybench.options import Budget
+
 BASE_REF = "v3.13.5"
-SLOW_REF = "slowdown"  # copy.deepcopy does extra work per call (tests/support/cpython_repo.py)
+# Branches of the test repository (tests/support/cpython_repo.py) that make every copy.deepcopy
+# call do extra work: about 1.10x (twice the threshold) and about 2x on the deepcopy results.
+SLOW_SMALL_REF = "slowdown-small"
+SLOW_REF = "slowdown"
 NEIGHBOUR_REF = "neutral"  # one comment changed on top of BASE_REF
 # Benchmarks the slowdown branch cannot affect: they must never fail against BASE_REF.
 CONTROL_BENCHMARKS = ("nbody",)
@@ -19,6 +24,8 @@ THRESHOLD = 0.05
 @dataclass(frozen=True)
 class Plan:
     name: str
+    # Most interleaved rounds per benchmark; None: the plugin's default (what users get).
+    budget: Budget | None
     # overhead: the plugin vs `pyperformance run` on the same interpreter
     overhead_benchmarks: str
     overhead_mode: str
@@ -28,7 +35,8 @@ class Plan:
     aa_mode: str
     aa_reps: int  # interleaved, in-session baseline
     aa_stored_reps: int  # against a stored baseline, confirm=auto
-    # sensitivity: SLOW_REF against BASE_REF
+    # sensitivity: slowed heads against BASE_REF
+    sens_heads: tuple[str, ...]
     sens_benchmarks: str
     sens_mode: str
     sens_reps: int
@@ -45,23 +53,29 @@ class Plan:
 
 QUICK = Plan(
     name="quick",
+    # Bounds the quick run's duration on a noisy machine; verdicts may be inconclusive more often.
+    budget=Budget(processes=12),
     overhead_benchmarks="nbody,richards", overhead_mode="fast", overhead_pairs=2,
     aa_benchmarks="nbody,richards,json_dumps,deepcopy", aa_mode="fast", aa_reps=2, aa_stored_reps=1,
-    sens_benchmarks="deepcopy,nbody", sens_mode="fast", sens_reps=2, true_mode="fast", true_rounds=8,
-    ttv_benchmarks="nbody,deepcopy", ttv_mode="fast", ttv_reps=1, ttv_heads=(BASE_REF, SLOW_REF),
+    sens_heads=(SLOW_SMALL_REF,), sens_benchmarks="deepcopy,nbody", sens_mode="fast", sens_reps=2,
+    true_mode="fast", true_rounds=8,
+    ttv_benchmarks="deepcopy", ttv_mode="fast", ttv_reps=1, ttv_heads=(BASE_REF, SLOW_SMALL_REF),
     cold_builds=False,
 )
 
 FULL = Plan(
     name="full",
+    budget=None,
     overhead_benchmarks="nbody,richards,json_dumps,deepcopy,float,chaos", overhead_mode="default",
     overhead_pairs=4,
     # 13 results x 8 repetitions = 104 verdicts per variant.
     aa_benchmarks="nbody,richards,json_dumps,deepcopy,float,chaos,go,raytrace,fannkuch,spectral_norm,"
                   "unpack_sequence",
     aa_mode="default", aa_reps=8, aa_stored_reps=8,
-    sens_benchmarks="deepcopy,nbody", sens_mode="default", sens_reps=20, true_mode="default", true_rounds=40,
-    ttv_benchmarks="nbody,richards,deepcopy", ttv_mode="default", ttv_reps=5, ttv_heads=(BASE_REF, SLOW_REF),
+    sens_heads=(SLOW_SMALL_REF, SLOW_REF), sens_benchmarks="deepcopy,nbody", sens_mode="default", sens_reps=20,
+    true_mode="default", true_rounds=40,
+    ttv_benchmarks="nbody,richards,deepcopy", ttv_mode="default", ttv_reps=5,
+    ttv_heads=(BASE_REF, SLOW_SMALL_REF),
     cold_builds=True,
 )
 

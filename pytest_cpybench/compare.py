@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,21 +175,25 @@ def compare_suites(
     confidence: float = DEFAULT_CONFIDENCE,
     base_label: str | None = None,
     head_label: str | None = None,
-    paired: bool = False,
+    paired: bool | Collection[str] = False,
 ) -> SuiteComparison:
-    """Compare every result both suites have; ``overrides`` maps result names to thresholds."""
+    """Compare every result both suites have; ``overrides`` maps result names to thresholds.
+
+    ``paired``: True when all results were measured interleaved, or the names of those that were.
+    """
     overrides = overrides or {}
     base_names = set(base.get_benchmark_names())
     head_names = set(head.get_benchmark_names())
+    shared = sorted(base_names & head_names)
     results = [
         compare_benchmarks(
             base.get_benchmark(name),
             head.get_benchmark(name),
             threshold=overrides.get(name, threshold),
             confidence=confidence,
-            paired=paired,
+            paired=paired if isinstance(paired, bool) else name in paired,
         )
-        for name in sorted(base_names & head_names)
+        for name in shared
     ]
     return SuiteComparison(
         base_label=base_label or label_from_suite(base),
@@ -197,7 +202,7 @@ def compare_suites(
         results=results,
         missing=sorted(base_names - head_names),
         new=sorted(head_names - base_names),
-        different_suites=_different_suites(base, head),
+        different_suites=_different_suites(base, head, shared),
         machine_mismatch=_machine_mismatch(base, head),
         threshold=threshold,
         confidence=confidence,
@@ -228,12 +233,24 @@ def _suite_metadata(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
     return value
 
 
-def _different_suites(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite) -> bool:
-    for key in metadata.SUITE_IDENTITY_KEYS:
-        base_value, head_value = _suite_metadata(base, key), _suite_metadata(head, key)
-        # Present on one side only: we cannot show they are the same suite, so they count as different.
-        if (base_value is not None or head_value is not None) and base_value != head_value:
-            return True
+def _identity_value(suite: pyperf.BenchmarkSuite, bench: pyperf.Benchmark, key: str) -> object | None:
+    value = bench.get_metadata().get(key)
+    return suite.get_metadata().get(key) if value is None else value
+
+
+def _different_suites(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, names: Iterable[str]) -> bool:
+    """Did any shared result come from a different benchmark definition (the ``*``)?"""
+    for name in names:
+        base_bench, head_bench = base.get_benchmark(name), head.get_benchmark(name)
+        keys = list(metadata.SUITE_IDENTITY_KEYS)
+        if all(metadata.DEFINITION_HASH in b.get_metadata() for b in (base_bench, head_bench)):
+            keys = [metadata.PERFORMANCE_VERSION, metadata.DEFINITION_HASH]
+        for key in keys:
+            base_value = _identity_value(base, base_bench, key)
+            head_value = _identity_value(head, head_bench, key)
+            # Present on one side only: we cannot show they are the same, so they count as different.
+            if (base_value is not None or head_value is not None) and base_value != head_value:
+                return True
     return False
 
 

@@ -27,7 +27,6 @@ from .targets import Target
 
 Log = Callable[[str], None]
 HEAD = "head"
-BENCHMARK_NAME = "cpybench_benchmark"  # which benchmark produced a result
 
 
 def dump_suite(suite: pyperf.BenchmarkSuite) -> str:
@@ -209,8 +208,6 @@ class Engine:
             head_venv = self.venv_for(self.head, bench)
             suites = {HEAD: runner.run_benchmark(head_venv, bench, replace(options, env=self.head.env), log=self.log)}
             rounds = 0
-        for suite in suites.values():
-            _tag_results(suite, bench.name)
         outcome = ItemOutcome(benchmark=bench.name, head_suite=dump_suite(suites[HEAD]),
                               measured_baselines={b.label: dump_suite(suites[b.label]) for b in measured})
         for baseline in self.baselines:
@@ -232,7 +229,7 @@ class Engine:
         return decided
 
     def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
-                     paired: bool = False) -> compare.SuiteComparison:
+                     paired: bool | set[str] = False) -> compare.SuiteComparison:
         s = self.settings
         return compare.compare_suites(base, head, threshold=s.threshold, overrides=s.thresholds,
                                       confidence=s.confidence, base_label=label, head_label=HEAD,
@@ -291,8 +288,6 @@ class Engine:
         check = Baseline(label=baseline.label, kind="measure", note="")
         suites, rounds = sampler.measure(bench, sides, self.run_options(), self.settings.budget,
                                          self._decided([check]), self.log)
-        for suite in suites.values():
-            _tag_results(suite, bench.name)
         return self._compare(baseline.label, suites[baseline.label], suites[HEAD], confirmed=True,
                              rounds=rounds)
 
@@ -357,8 +352,8 @@ class Engine:
         head_stamped = _stamp(head, {**self.head.metadata(self.settings.machine), **suite_meta})
         if baseline.kind == "measure":
             base = _stamp(base, {md.MACHINE: self.settings.machine, **suite_meta})
-        # Interleaved data is paired per benchmark, and stays aligned when benchmarks are merged.
-        paired = all(c.rounds > 0 for c in used)
+        # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
+        paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired)
 
 
@@ -367,11 +362,6 @@ class SessionResult:
     head_path: str = ""
     comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
     notes: list[str] = field(default_factory=list)
-
-
-def _tag_results(suite: pyperf.BenchmarkSuite, bench_name: str) -> None:
-    for bench in suite.get_benchmarks():
-        bench.update_metadata({BENCHMARK_NAME: bench_name})
 
 
 def _stamp(suite: pyperf.BenchmarkSuite, meta: dict[str, object]) -> pyperf.BenchmarkSuite:

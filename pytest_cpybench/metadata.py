@@ -20,6 +20,10 @@ BUILD_KEY = "cpybench_build_key"  # hash of everything that makes two builds the
 MACHINE = "cpybench_machine"
 PYTHON_VERSION = "cpybench_python_version"  # e.g. "3.13.5"
 WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommitted changes
+BENCHMARK_NAME = "cpybench_benchmark"  # per result: the pyperformance benchmark that produced it
+DEFINITION_HASH = "cpybench_definition"  # per result: hash of that benchmark's definition files
 
 # Keys whose difference between two results means "not the same benchmark suite" (the `*`).
+# Per result, DEFINITION_HASH is more precise than BENCHMARK_HASH (which covers the whole
+# selection of a session) and replaces it when both sides have it.
 SUITE_IDENTITY_KEYS = (PERFORMANCE_VERSION, BENCHMARK_HASH)

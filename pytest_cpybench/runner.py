@@ -26,6 +26,7 @@ from pathlib import Path
 import pyperf
 
 from . import _pyperformance
+from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
 from .venvs import target_environ
@@ -244,7 +245,11 @@ def _load_suite(path: Path, name: str, stderr_tail: str) -> pyperf.BenchmarkSuit
 
 def _stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> None:
     # As `pyperformance run` does, so our files read like its files.
-    metadata: dict[str, object] = {"performance_version": _pyperformance.pyperformance_version()}
+    metadata: dict[str, object] = {
+        "performance_version": _pyperformance.pyperformance_version(),
+        md.BENCHMARK_NAME: bench.name,
+        md.DEFINITION_HASH: bench.definition_hash[:12],
+    }
     if bench.tags:
         metadata["tags"] = list(bench.tags)
     for result in suite.get_benchmarks():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from . import compare, report
+from . import compare, report, stats
 
 if TYPE_CHECKING:
     from .engine import Engine, ItemOutcome, SessionResult
@@ -24,7 +24,7 @@ def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
     lines = []
     for bench in load_suite_text(outcome.head_suite).get_benchmarks():
         lines.append(f"{bench.get_name()}: {compare.mean_stdev_text(bench)} "
-                     f"({bench.get_nrun()} processes, {len(bench.get_values())} values)")
+                     f"({len(stats.process_means(bench))} processes, {len(bench.get_values())} values)")
     for comparison in outcome.comparisons:
         how = (f"interleaved, {comparison.rounds} rounds" if comparison.rounds else "stored baseline")
         if comparison.confirmed:
@@ -42,7 +42,7 @@ def _results_table(result: SessionResult, engine: Engine) -> str:
         return ""
     suite = load_suite_text(open(path).read())
     for bench in sorted(suite.get_benchmarks(), key=lambda b: b.get_name()):
-        rows.append((bench.get_name(), compare.mean_stdev_text(bench), bench.get_nrun()))
+        rows.append((bench.get_name(), compare.mean_stdev_text(bench), len(stats.process_means(bench))))
     return tabulate(rows, headers=("result", "mean ± stdev", "processes"))
 
 

@@ -1,0 +1,148 @@
+"""Benchmarks of pytest-cpybench itself, one table per section, results also in JSON.
+
+    python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
+
+Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds (benchmarks/README.md
+says what each measures and how to read it). Builds and venvs come from the test suite's
+cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):  # run as a script: make `benchmarks` and the test support importable
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+
+import cpython_repo  # noqa: E402
+from tabulate import tabulate  # noqa: E402
+
+from benchmarks import builds, false_alarms, machine, overhead, sensitivity, time_to_verdict  # noqa: E402
+from benchmarks.common import Context, SectionResult  # noqa: E402
+from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
+from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
+
+SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds)}
+DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmarks of pytest-cpybench itself (see benchmarks/README.md).")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few minutes: checks every section end to end; too few runs for the targets")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated sections to run (default: all): {', '.join(SECTIONS)}")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                        help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="the plugin's build and venv cache (default: the test suite's cache)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
+    args = parser.parse_args(argv)
+    names = [name.strip().replace("-", "_") for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    args.sections = names or list(SECTIONS)
+    return args
+
+
+def print_section(result: SectionResult) -> None:
+    print(f"\n== {result.title} ({result.seconds:.0f} s)")
+    if result.error:
+        print(f"ERROR: {result.error}")
+    for table in result.tables:
+        print(f"\n{table.title}")
+        print(tabulate(table.rows, headers=table.headers, tablefmt="simple", disable_numparse=True))
+    if result.goals:
+        print()
+        print(tabulate([[g.name, g.measured, g.status] for g in result.goals],
+                       headers=["target", "measured", "status"], tablefmt="simple", disable_numparse=True))
+    for note in result.notes:
+        print(f"  note: {note}")
+    sys.stdout.flush()
+
+
+def write_json(path: Path, document: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    os.replace(temporary, path)
+
+
+def run_section(ctx: Context, name: str) -> SectionResult:
+    module = SECTIONS[name]
+    started = time.monotonic()
+    ctx.log(f"section {name}: starting")
+    try:
+        result = module.run(ctx)
+    except BuildError as exc:
+        print(exc.details(), file=sys.stderr)
+        result = SectionResult(name, module.TITLE, error=f"{exc} (log: {exc.log_path})")
+    except CpybenchError as exc:
+        tail = getattr(exc, "stderr_tail", "") or getattr(exc, "output_tail", "")
+        if tail:
+            print(tail, file=sys.stderr)
+        result = SectionResult(name, module.TITLE, error=str(exc))
+    except Exception as exc:  # one broken section must not lose the others' results
+        traceback.print_exc(file=sys.stderr)
+        result = SectionResult(name, module.TITLE, error=f"{type(exc).__name__}: {exc}")
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = PLANS["quick" if args.quick else "full"]
+    cache_root = cpython_repo.cache_root()
+    work_dir = cache_root / "benchmarks"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="run-", dir=work_dir))
+    started = time.monotonic()
+    document: dict[str, object] = {"variant": plan.name, "sections": {}}
+    try:
+        ctx = Context(plan=plan, repo=cpython_repo.ensure_repo(), cache_dir=args.cache_dir or cache_root / "cache",
+                      work_dir=work_dir, tmp=tmp, verbose=args.verbose)
+        try:
+            target_version = ctx.build(BASE_REF).version
+        except CpybenchError as exc:
+            print(f"error: cannot build {BASE_REF}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            return 1
+        details = machine.details(target_version)
+        print(f"pytest-cpybench benchmarks, {plan.name} variant, {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        print(tabulate(list(details.items()), tablefmt="plain"))
+        document.update(machine=details, plan=plan.__dict__, started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        sections = document["sections"]
+        assert isinstance(sections, dict)
+        for name in args.sections:
+            result = run_section(ctx, name)
+            print_section(result)
+            sections[name] = {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
+                              "tables": [t.__dict__ for t in result.tables],
+                              "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
+                              "notes": result.notes, "data": result.data}
+            write_json(args.json, document)  # after every section: an interrupted run keeps what it has
+    except KeyboardInterrupt:
+        print("\ninterrupted: the JSON file has the sections that finished", file=sys.stderr)
+        return 130
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    total = time.monotonic() - started
+    document.update(seconds=round(total, 1), load_average_at_end=machine.load_average())
+    write_json(args.json, document)
+    print(f"\ntotal {total / 60:.1f} min; load average now {machine.load_average()}; results in {args.json}")
+    errors = [name for name, s in document["sections"].items() if s["error"]]  # type: ignore[union-attr]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
