@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from pathlib import Path
 
 from pytest_cpybench import builder, gitrepo
 
@@ -73,7 +74,7 @@ def cache_hit(ctx: Context) -> tuple[list[list[object]], dict[str, object]]:
     return rows, {"ensure_build_seconds": hits, "resolve_and_ensure_build_seconds": resolved_hits}
 
 
-def timed_build(ctx: Context, ref: str, cache_dir, label: str) -> tuple[list[object], dict[str, object]]:  # type: ignore[no-untyped-def]
+def timed_build(ctx: Context, ref: str, cache_dir: Path, label: str) -> tuple[list[object], dict[str, object]]:
     before = ccache_counters()
     started = time.monotonic()
     ctx.log(f"builds: {label} build of {ref} in {cache_dir}")
@@ -105,7 +106,7 @@ def run(ctx: Context) -> SectionResult:
             shutil.rmtree(fresh, ignore_errors=True)
     else:
         section.notes.append("cold and neighbour builds run in the full variant only")
-    section.tables.append(Table(f"time to an interpreter (median of {HIT_REPEATS} for cache hits)", ["case", "ref", "time", "phases", "ccache",
-                                                           "ccache (this build)"], rows))
+    section.tables.append(Table(f"time to an interpreter (median of {HIT_REPEATS} for cache hits)",
+                                ["case", "ref", "time", "phases", "ccache", "ccache (this build)"], rows))
     section.notes.append("ccache counters are global: a build running elsewhere at the same time blurs them")
     return section

@@ -153,7 +153,7 @@ class CpybenchPlugin:
 
     # -- session start: build or load the interpreters ----------------------------
 
-    @pytest.hookimpl(trylast=True)  # after the terminal has printed its header
+    @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.engine.load_wire(self.config.workerinput[WIRE_KEY])  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from . import _pyperformance
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
-from .venvs import target_environ
+from .venvs import query_interpreter, target_environ
 
 Log = Callable[[str], None]
 
@@ -158,20 +158,7 @@ def interpreter_version(python: Path, *, env: dict[str, str] | None = None) -> s
         "tag = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel); "
         "print(f'{v.major}.{v.minor}.{v.micro}' + (f'{tag}{v.serial}' if tag else ''))"
     )
-    try:
-        completed = subprocess.run(
-            [str(python), "-c", script],
-            env=target_environ(env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CpybenchError(f"cannot run the interpreter {python}: {exc}") from None
-    if completed.returncode != 0 or not completed.stdout.strip():
-        lines = completed.stderr.strip().splitlines() or [f"exit {completed.returncode}"]
-        raise CpybenchError(f"cannot run the interpreter {python}: {lines[-1]}")
-    return completed.stdout.strip()
+    return query_interpreter(python, script, env)
 
 
 #######################################

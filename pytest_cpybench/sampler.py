@@ -4,9 +4,9 @@ Drift between runs a few minutes apart (2-10 % on a shared VM) is larger than th
 inside a run, so comparing a head measured now with a baseline measured earlier mixes the
 change with the drift. Here each round starts one pyperf worker process per interpreter,
 alternating the order (A B, B A, A B, ...) so that slow drift hits every side alike, with
-the same ``--loops`` for all sides from one calibration. Rounds continue until the caller's
-``decided`` callback is satisfied (every ratio interval is clearly on one side of its
-threshold) or the budget runs out.
+the same ``--loops`` for all sides from one calibration (see :func:`shared_loops`).
+Rounds continue until the caller's ``decided`` callback is satisfied (every ratio interval
+is clearly on one side of its threshold) or the budget runs out.
 """
 
 from __future__ import annotations
@@ -44,10 +44,16 @@ def _merge(into: pyperf.BenchmarkSuite | None, new: pyperf.BenchmarkSuite) -> py
     return into
 
 
-def calibrated_loops(suite: pyperf.BenchmarkSuite) -> int:
-    """One ``--loops`` for every result of the script: the smallest keeps slow results short."""
-    loops = [bench.get_loops() for bench in suite.get_benchmarks()]
-    return max(1, min(loops)) if loops else 1
+def shared_loops(suite: pyperf.BenchmarkSuite) -> int | None:
+    """One ``--loops`` for every later process, when the script's results agree on it.
+
+    ``--loops`` applies to every result of a script. When the results calibrated to
+    different loop counts (deepcopy: ~300 us and ~3 us per call), any single count makes
+    some values either tiny and noisy or needlessly long: then every process calibrates
+    its own loops (one more short process per round), which per-loop values absorb.
+    """
+    loops = {bench.get_loops() for bench in suite.get_benchmarks()}
+    return loops.pop() if len(loops) == 1 else None
 
 
 def measure(
@@ -72,7 +78,7 @@ def measure(
 
     # The first process of the first side also calibrates the loops for everybody.
     one_process(sides[0], None)
-    loops = calibrated_loops(suites[sides[0].label])
+    loops = shared_loops(suites[sides[0].label])
     for side in sides[1:]:
         one_process(side, loops)
     rounds = 1

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import platform
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import builder, gitrepo
+from . import builder, gitrepo, runner
 from . import metadata as md
 from .builder import Build, BuildRequest
 from .errors import CpybenchError
@@ -79,24 +78,11 @@ class Target:
         return {key: value for key, value in data.items() if value != ""}
 
 
-def interpreter_version(python: Path, env: dict[str, str] | None = None) -> str:
-    try:
-        done = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
-                              capture_output=True, text=True, timeout=60, env=env)
-    except OSError as exc:
-        raise CpybenchError(f"cannot run {python}: {exc.strerror}; pass a working interpreter") from None
-    except subprocess.TimeoutExpired:
-        raise CpybenchError(f"{python} did not answer within 60 s: pass a working interpreter") from None
-    if done.returncode != 0:
-        raise CpybenchError(f"{python} does not start (exit {done.returncode}): pass a working interpreter")
-    return done.stdout.strip()
-
-
 def from_python(python: Path) -> Target:
     path = python if python.is_absolute() or "/" in str(python) else Path(python)
     if not path.exists():
         raise CpybenchError(f"--cpython-python={python}: no such file; give the path of an interpreter")
-    version = interpreter_version(path)
+    version = runner.interpreter_version(path)
     return Target(label=str(path), python=str(path), version=version)
 
 

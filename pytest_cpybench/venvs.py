@@ -233,9 +233,14 @@ def _resolve_target(python: Path, env: Mapping[str, str] | None) -> tuple[Path, 
 
 
 def _probe(executable: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    return json.loads(query_interpreter(executable, _PROBE, env))
+
+
+def query_interpreter(executable: Path, script: str, env: Mapping[str, str] | None = None) -> str:
+    """What ``executable -c script`` prints, or a one-line CpybenchError saying why it could not run."""
     try:
         completed = subprocess.run(
-            [str(executable), "-c", _PROBE],
+            [str(executable), "-c", script],
             env=target_environ(env),
             capture_output=True,
             text=True,
@@ -243,10 +248,10 @@ def _probe(executable: Path, env: Mapping[str, str] | None) -> dict[str, str]:
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise CpybenchError(f"cannot run the interpreter {executable}: {exc}") from None
-    if completed.returncode != 0:
+    if completed.returncode != 0 or not completed.stdout.strip():
         last = _last_line(completed.stderr) or f"exit {completed.returncode}"
         raise CpybenchError(f"cannot run the interpreter {executable}: {last}")
-    return json.loads(completed.stdout)
+    return completed.stdout.strip()
 
 
 def _venv_root(venv_python: Path) -> Path:

@@ -75,7 +75,7 @@ def test_unknown_ref_is_one_line_error_with_infrastructure_exit(repo: Path, cach
         f"error: unknown ref 'no-such-branch' in {repo}: check the name, or fetch it into that repository"]
     assert _complete_entries(cache_dir) == before
 
-    session = pytest_run(f"--cpython-ref=no-such-branch", f"--cpython-repo={repo}",
+    session = pytest_run("--cpython-ref=no-such-branch", f"--cpython-repo={repo}",
                          f"--cpython-cache-dir={cache_dir}", cwd=tmp_path)
     assert session.returncode == EXIT_INFRASTRUCTURE
     assert "cpybench: unknown ref 'no-such-branch'" in session.stdout + session.stderr

@@ -78,6 +78,17 @@ def test_run_cheap_benchmarks_writes_full_pyperf_json(ref_args: list[str], cpyth
     assert compared.returncode == 0, compared.stderr
 
 
+def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpython_3135,
+                                                      tmp_path: Path) -> None:
+    out = tmp_path / "xdist.json"
+    done = pytest_run(*ref_args, "-n", "2", "--cpython-mode=debug", "--cpython-benchmarks=nbody,richards,deepcopy",
+                      f"--cpython-json={out}", f"--cpython-results-dir={tmp_path / 'results'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "3 passed" in done.stdout
+    assert set(pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names()) == {
+        "nbody", "richards", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
+
+
 def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path) -> None:
     # The host interpreter (3.10 or 3.11 in CI) is a real, different target: dask needs >=3.12.
     version = ".".join(map(str, sys.version_info[:3]))

@@ -120,13 +120,25 @@ def _ensure_deb_src_entry() -> None:
     """Add a deb-src entry built from the machine's own apt sources (no host names here)."""
     if SOURCES_FILE.exists():
         return
-    uris = [line.split(None, 1)[1].strip()
-            for line in DEBIAN_SOURCES.read_text().splitlines() if line.startswith("URIs:")]
-    # The first URI is the main archive; the security archive has no trixie suite we need.
-    entry = (f"Types: deb-src\nURIs: {uris[0]}\nSuites: bookworm trixie\nComponents: main\n"
+    entry = (f"Types: deb-src\nURIs: {_archive_uri()}\nSuites: bookworm trixie\nComponents: main\n"
              "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
     SOURCES_FILE.write_text(entry)
     subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
+
+
+def _archive_uri() -> str:
+    """The main Debian archive this machine already uses (deb822 or one-line sources)."""
+    if DEBIAN_SOURCES.exists():
+        for line in DEBIAN_SOURCES.read_text().splitlines():
+            if line.startswith("URIs:"):
+                return line.split(None, 1)[1].split()[0]  # the first is the main archive
+    legacy = Path("/etc/apt/sources.list")
+    if legacy.exists():
+        for line in legacy.read_text().splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and fields[0] == "deb" and "security" not in fields[1]:
+                return fields[1]
+    sys.exit("no Debian archive found in the apt sources: cannot download CPython's source packages")
 
 
 def tarball(release: Release, download_dir: Path) -> Path:
