@@ -81,10 +81,18 @@ def _row(strategy: str, tally: Tally) -> list[object]:
     return [strategy, len(seconds), f"{statistics.fmean(seconds):.1f}" if seconds else "-",
             f"{statistics.median(seconds):.1f}" if seconds else "-",
             f"{statistics.fmean(v.seconds for v in verdicts):.1f}" if verdicts else "-",
-            fmt_rate(false_failures, len(same) + len(control)),
-            fmt_rate(count(slowed, V.REGRESSION.name), len(slowed)),
+            fmt_rate(false_failures, len(same) + len(control)), _ratios(same),
+            fmt_rate(count(slowed, V.REGRESSION.name), len(slowed)), _ratios(slowed),
             fmt_rate(count(verdicts, V.INCONCLUSIVE.name), len(verdicts)),
             sum(1 for v in verdicts if v.confirmed)]
+
+
+def _ratios(verdicts: list[Verdict]) -> str:
+    """Median and range of the reported ratios: shows a bias (drift) that verdicts hide."""
+    if not verdicts:
+        return "-"
+    ratios = [v.ratio for v in verdicts]
+    return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
 
 
 def run(ctx: Context) -> SectionResult:
@@ -101,12 +109,14 @@ def run(ctx: Context) -> SectionResult:
         f"{plan.ttv_benchmarks}; heads {', '.join(plan.ttv_heads)} vs {BASE_REF}; {plan.ttv_mode} mode; "
         f"{plan.ttv_reps} repetition(s)",
         ["strategy", "items", "s / benchmark (mean)", "median", "s / verdict", "false failures",
-         "slowed detected", "inconclusive", "confirmed"],
+         f"ratio, head {BASE_REF}", "slowed detected", "ratio, slowed", "inconclusive", "confirmed"],
         [_row(strategy, tally) for strategy, tally in tallies.items()]))
     section.notes.append(f"storing the baseline once took {store_seconds:.0f} s; the stored strategies do not "
                          "count it (it is paid once per baseline, not per run)")
     section.notes.append("false failures: REGRESSION with head = baseline, or on a control benchmark; slowed "
-                         f"detected: REGRESSION on the non-control results of a head other than {BASE_REF}")
+                         f"detected: REGRESSION on the non-control results of a head other than {BASE_REF}; "
+                         "ratio: median (min-max) of the reported ratios, where drift between a stored "
+                         "baseline and now shows even when the verdicts look fine")
     section.data = {"benchmarks": plan.ttv_benchmarks, "mode": plan.ttv_mode, "heads": list(plan.ttv_heads),
                     "store_seconds": store_seconds,
                     "strategies": {strategy: {"item_seconds": tally.item_seconds,
