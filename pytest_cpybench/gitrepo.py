@@ -72,15 +72,16 @@ def mirror_dir(cache_dir: Path, url: str) -> Path:
 def _fork_url(url: str, owner: str) -> str:
     """``https://host/python/cpython`` -> ``https://host/<owner>/cpython``."""
     parsed = urlparse(url)
-    parts = parsed.path.strip("/").split("/")
-    if len(parts) < 2:
+    parts = parsed.path.rstrip("/").split("/")
+    if len([part for part in parts if part]) < 2:
         raise RefError(f"cannot derive a fork URL from {url!r}; pass --cpython-repo=<fork URL> instead")
-    return parsed._replace(path="/" + "/".join([owner, *parts[1:]])).geturl()
+    parts[-2] = owner
+    return parsed._replace(path="/".join(parts)).geturl()
 
 
-def _fetch(git_dir: Path, url: str, *refspecs: str) -> bool:
-    done = git(git_dir, "fetch", "--quiet", "--tags", "--force", "--end-of-options", url, *refspecs,
-               check=False)
+def _fetch(git_dir: Path, url: str, *refspecs: str, tags: bool = True) -> bool:
+    options = ["--quiet", "--force", *(["--tags"] if tags else [])]
+    done = git(git_dir, "fetch", *options, "--end-of-options", url, *refspecs, check=False)
     return done.returncode == 0
 
 
@@ -136,29 +137,44 @@ def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
         return _resolve_worktree(Path(repo))
     fork = "python"
     if is_url(repo):
-        url, wanted = repo, ref
+        git_dir = _ensure_mirror(cache_dir, repo)
         fork_match = _FORK_REF_RE.match(ref)
         if fork_match:
-            fork, wanted = fork_match.group(1), fork_match.group(2)
-            url = _fork_url(repo, fork)
-        git_dir = _ensure_mirror(cache_dir, repo)
-        sha = _rev_parse(git_dir, wanted)
-        if sha is None or fork_match:
-            _fetch(git_dir, url, "+refs/heads/*:refs/heads/*")
-            if not _fetch(git_dir, url, wanted) and not fork_match:
-                _fetch(git_dir, url, f"+{wanted}:refs/cpybench/{hashlib.sha1(wanted.encode()).hexdigest()}")
-            sha = _rev_parse(git_dir, "FETCH_HEAD" if fork_match else wanted) or _rev_parse(git_dir, wanted)
+            fork, branch = fork_match.group(1), fork_match.group(2)
+            sha = _fetch_fork_branch(git_dir, repo, fork, branch)
+        else:
+            sha = _rev_parse(git_dir, ref)
+            if sha is None:  # new upstream commits, branches or tags since the mirror was made
+                _fetch(git_dir, repo, "+refs/heads/*:refs/heads/*")
+                sha = _rev_parse(git_dir, ref)
+            if sha is None and re.fullmatch(r"[0-9a-f]{40}", ref):  # a commit no branch reaches (yet)
+                _fetch(git_dir, repo, ref, tags=False)
+                sha = _rev_parse(git_dir, ref)
     else:
         git_dir = _local_git_dir(repo)
         sha = _rev_parse(git_dir, ref)
         if sha is None and git(git_dir, "remote", check=False).stdout.split():
             remote = git(git_dir, "remote").stdout.split()[0]
-            if _fetch(git_dir, remote, ref):
+            if _fetch(git_dir, remote, ref, tags=False):
                 sha = _rev_parse(git_dir, "FETCH_HEAD")
     if sha is None:
         raise RefError(f"unknown ref {ref!r} in {repo}: check the name, or fetch it into that repository")
     return Commit(repo=repo, ref=ref, sha=sha, date=commit_date(git_dir, sha), fork=fork,
                   git_dir=str(git_dir))
+
+
+def _fetch_fork_branch(git_dir: Path, upstream_url: str, owner: str, branch: str) -> str:
+    """Fetch ``owner``'s fork's ``branch`` into the mirror, under refs/forks/, and return its sha."""
+    checked = git(git_dir, "check-ref-format", "--branch", branch, check=False)
+    if checked.returncode != 0:
+        raise RefError(f"{branch!r} is not a branch name: use owner:branch")
+    url = _fork_url(upstream_url, owner)
+    local = f"refs/forks/{owner}/{branch}"
+    if not _fetch(git_dir, url, f"+refs/heads/{branch}:{local}", tags=False):
+        raise RefError(f"cannot fetch branch {branch!r} of {owner}'s fork at {url}: check the names")
+    sha = _rev_parse(git_dir, local)
+    assert sha is not None
+    return sha
 
 
 def _local_git_dir(repo: str) -> Path:

@@ -155,3 +155,28 @@ def test_worktree_with_uncommitted_edit_builds_something_else(repo: Path, cache_
     assert marker in (lib / "this.py").read_text()
     assert (lib / "cpybench_untracked.py").exists()
     assert marker not in (cpython_3135.path / "install" / "lib" / "python3.13" / "this.py").read_text()
+
+
+def test_url_repositories_are_mirrored_and_fork_refs_fetched(repo: Path, tmp_path: Path,
+                                                             cpython_3135: builder.Build) -> None:
+    # Two "hosts" on the file system: upstream at .../python/cpython and a fork at .../someone/cpython.
+    upstream = tmp_path / "hosting" / "python" / "cpython"
+    fork = tmp_path / "hosting" / "someone" / "cpython"
+    for path in (upstream, fork):
+        subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(path)], check=True)
+    tip = gitrepo.git(repo, "rev-parse", "slowdown").stdout.strip()
+    gitrepo.git(fork, "branch", "faster-cpython-idea", tip)
+    gitrepo.git(upstream, "branch", "-D", "slowdown")  # only the fork has it now
+    cache_dir = tmp_path / "cache"
+    url = upstream.as_uri()
+
+    tag = gitrepo.resolve(url, "v3.13.5", cache_dir)
+    assert tag.sha == cpython_3135.commit["sha"]
+    assert Path(tag.git_dir) == gitrepo.mirror_dir(cache_dir, url)
+    forked = gitrepo.resolve(url, "someone:faster-cpython-idea", cache_dir)
+    assert (forked.sha, forked.fork) == (tip, "someone")
+    with pytest.raises(RefError, match="unknown ref 'slowdown'"):
+        gitrepo.resolve(url, "slowdown", cache_dir)
+    # The mirror exports the same sources as the local clone: the same build key, a cache hit.
+    request = builder.BuildRequest(commit=tag)
+    assert builder.build_key(request) == cpython_3135.key
