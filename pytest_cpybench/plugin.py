@@ -52,13 +52,14 @@ def _raw_options(config: pytest.Config) -> dict[str, object]:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         settings = settings_from(_raw_options(config))
+        if not settings.enabled:  # installed but not asked for: cost nothing
+            return
         tags = _pyperformance.known_tags(_pyperformance.load_benchmarks(settings.manifests))
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     for tag in tags:
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
-    if settings.enabled:
-        config.pluginmanager.register(CpybenchPlugin(config, settings), "cpybench-session")
+    config.pluginmanager.register(CpybenchPlugin(config, settings), "cpybench-session")
 
 
 class BenchmarkItem(pytest.Item):

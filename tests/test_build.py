@@ -64,6 +64,14 @@ def test_two_processes_racing_build_once(repo: Path, tmp_path: Path) -> None:
     assert entry.log.read_text().count("=== configure") == 1
     assert any("another session is building" in err for _, err in outputs)
 
+    listed = cli("cache", "list", "--cache-dir", str(cache_dir), cwd=tmp_path)
+    assert listed.returncode == 0 and f"{entry.key}  {entry.commit['sha'][:7]}  neutral" in listed.stdout
+    (cache_dir / "builds" / ".tmp-deadbeef-1").mkdir()  # left by a killed build
+    pruned = cli("cache", "prune", "--keep", "0", "--cache-dir", str(cache_dir), cwd=tmp_path)
+    assert pruned.returncode == 0
+    assert builder.list_entries(cache_dir) == []
+    assert not list((cache_dir / "builds").glob(".tmp-*"))
+
 
 def test_unknown_ref_is_one_line_error_with_infrastructure_exit(repo: Path, cache_dir: Path,
                                                                 tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -267,3 +269,22 @@ def test_load_suite_reports_a_missing_file(tmp_path):
         load_suite(tmp_path / "nowhere.json")
     with pytest.raises(StoreError, match="results file not found"):
         load_suite(tmp_path)  # a directory
+
+
+def test_compare_command_prints_the_seed_page_headlines(tmp_path):
+    seed = Path(__file__).parent / "data" / "seed"
+    files = [seed / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json",
+             seed / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json",
+             seed / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"]
+    done = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", *map(str, files)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    missing = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
+    assert f"vs. 3.10.4\n- 1.30x faster\n{missing}\n" in done.stdout
+    assert f"vs. 3.11.0\n- 1.03x faster\n{missing}\n" in done.stdout
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    failed = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", str(files[0]), str(broken)],
+                            capture_output=True, text=True)
+    assert failed.returncode == 8
+    assert failed.stderr.count("\n") == 1 and str(broken) in failed.stderr
