@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pytest_cpybench import _pyperformance, builder, gitrepo, stats
+from pytest_cpybench._pyperformance import BenchmarkDef
 from pytest_cpybench.engine import Engine, ItemOutcome, load_suite_text, select_benchmarks
 from pytest_cpybench.options import Budget, Settings
 
@@ -151,7 +152,7 @@ class Verdict:
         return self.verdict == stats.Verdict.REGRESSION.name
 
 
-def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list]:
+def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list[BenchmarkDef]]:
     """A prepared engine and the benchmarks it will run (those the head's version supports)."""
     engine = Engine(settings, log=ctx.engine_log)
     engine.prepare()
@@ -161,7 +162,7 @@ def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list]:
     return engine, benches
 
 
-def run_items(ctx: Context, engine: Engine, benches: Iterable, label: str) -> list[ItemOutcome]:
+def run_items(ctx: Context, engine: Engine, benches: Iterable[BenchmarkDef], label: str) -> list[ItemOutcome]:
     outcomes = []
     for bench in benches:
         outcome = engine.run(bench)
@@ -174,7 +175,7 @@ def run_items(ctx: Context, engine: Engine, benches: Iterable, label: str) -> li
 def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
     """Every verdict of an item, with the ratio and interval the engine's comparison computed."""
     found = []
-    count = sum(len(c.verdicts) for c in outcome.comparisons) or 1
+    results_in_item = sum(len(c.verdicts) for c in outcome.comparisons) or 1
     for comparison in outcome.comparisons:
         if not comparison.base_suite:
             continue
@@ -190,7 +191,7 @@ def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
             found.append(Verdict(
                 benchmark=outcome.benchmark, result=rc.name, baseline=comparison.baseline,
                 verdict=rc.verdict.name, ratio=rc.ratio, low=rc.estimate.low, high=rc.estimate.high,
-                rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / count,
+                rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / results_in_item,
                 unpaired_verdict=unpaired.results[index].verdict.name if unpaired else ""))
     return found
 

@@ -38,8 +38,11 @@ DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmarks of pytest-cpybench itself (see benchmarks/README.md).")
-    parser.add_argument("--quick", action="store_true",
-                        help="a few minutes: checks every section end to end; too few runs for the targets")
+    variant = parser.add_mutually_exclusive_group()
+    variant.add_argument("--quick", action="store_true",
+                         help="a few minutes: checks every section end to end; too few runs for the targets")
+    variant.add_argument("--full", action="store_true",
+                         help="hours: more benchmarks and repetitions (default: the standard variant, < 1 h)")
     parser.add_argument("--only", default="",
                         help=f"comma-separated sections to run (default: all): {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
@@ -105,7 +108,7 @@ def run_section(ctx: Context, name: str) -> SectionResult:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    plan = PLANS["quick" if args.quick else "full"]
+    plan = PLANS["quick" if args.quick else "full" if args.full else "standard"]
     cache_root = cpython_repo.cache_root()
     work_dir = cache_root / "benchmarks"
     work_dir.mkdir(parents=True, exist_ok=True)

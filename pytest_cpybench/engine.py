@@ -268,8 +268,12 @@ class Engine:
                               messages=[f"{bench.name}: not in baseline {baseline.label}"], failures=[],
                               inconclusive=[])
         result = self._compare(baseline.label, base, head)
+        # A stored baseline carries the drift of the day it was measured: it is trusted only to
+        # say "no significant change". Anything else (a regression, but also a "faster" that
+        # could hide a real slowdown behind drift) is re-measured interleaved before it counts.
+        significant = any(v != stats.Verdict.UNCHANGED.name for v in result.verdicts.values())
         needs_confirmation = self.settings.confirm == "always" or (
-            self.settings.confirm == "auto" and (result.failures or result.inconclusive))
+            self.settings.confirm == "auto" and significant)
         if needs_confirmation and baseline.commit:
             return self._confirm(baseline, bench)
         return result

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
-REPO_FORMAT = "5"
+REPO_FORMAT = "6"
 
 SOURCES_FILE = Path("/etc/apt/sources.list.d/pytest-cpybench-test-src.sources")
 DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -62,7 +62,8 @@ def _deepcopy_overhead(statement: str) -> tuple[str, str, str]:
 # About 2x on deepcopy: unmistakable, for the end-to-end verdict tests.
 SLOWDOWN_PATCH = _deepcopy_overhead("tuple(_deepcopy_dispatch)")
 # About 1.10x on deepcopy (twice the default 5% threshold), for the sensitivity benchmarks.
-SLOWDOWN_SMALL_PATCH = _deepcopy_overhead("len(_deepcopy_dispatch)")
+SLOWDOWN_SMALL_PATCH = _deepcopy_overhead("len(_deepcopy_dispatch); len(_deepcopy_dispatch); "
+                                          "len(_deepcopy_dispatch)")
 # The fast path CPython 3.14 added: atomic values skip the memo entirely.
 SPEEDUP_PATCH = (
     "Lib/copy.py",
