@@ -20,7 +20,6 @@ import pyperf
 from . import _pyperformance, compare, report, runner, sampler, stats, store, targets, venvs
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
-from .errors import CpybenchError
 from .gitrepo import Commit
 from .options import Settings
 from .targets import Target
@@ -390,7 +389,4 @@ def _overlay(full: pyperf.BenchmarkSuite, used: pyperf.BenchmarkSuite | None) ->
 
 
 def select_benchmarks(settings: Settings) -> list[BenchmarkDef]:
-    try:
-        return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)
-    except CpybenchError:
-        raise
+    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)
