@@ -230,7 +230,13 @@ class Engine:
     def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
                      paired: bool | set[str] = False) -> compare.SuiteComparison:
         s = self.settings
-        return compare.compare_suites(base, head, threshold=s.threshold, overrides=s.thresholds,
+        # An override may name a result (deepcopy_memo) or the benchmark producing it (deepcopy).
+        overrides = dict(s.thresholds)
+        for result in head.get_benchmarks():
+            owner = result.get_metadata().get(md.BENCHMARK_NAME)
+            if owner in s.thresholds:
+                overrides.setdefault(result.get_name(), s.thresholds[owner])
+        return compare.compare_suites(base, head, threshold=s.threshold, overrides=overrides,
                                       confidence=s.confidence, base_label=label, head_label=HEAD,
                                       paired=paired)
 

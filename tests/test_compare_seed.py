@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
+from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
 from pytest_cpybench.compare import (
     compare_suites,
@@ -25,11 +26,9 @@ from pytest_cpybench.errors import StoreError
 from pytest_cpybench.report import format_ratio
 from pytest_cpybench.stats import Verdict, geometric_mean
 
-SEED = Path(__file__).parent / "data" / "seed"
-HEAD_FILE = SEED / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json"
 BASE_FILES = {
-    "3.10.4": SEED / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json",
-    "3.11.0": SEED / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json",
+    "3.10.4": BASE_3_10,
+    "3.11.0": BASE_3_11,
 }
 
 
@@ -272,10 +271,7 @@ def test_load_suite_reports_a_missing_file(tmp_path):
 
 
 def test_compare_command_prints_the_seed_page_headlines(tmp_path):
-    seed = Path(__file__).parent / "data" / "seed"
-    files = [seed / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json",
-             seed / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json",
-             seed / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"]
+    files = [BASE_3_10, HEAD_FILE, BASE_3_11]
     done = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", *map(str, files)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

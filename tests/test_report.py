@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
+from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.compare import compare_suites, load_suite
 from pytest_cpybench.errors import CpybenchError, StoreError
@@ -22,10 +23,6 @@ from pytest_cpybench.report import (
 )
 from pytest_cpybench.stats import Verdict
 
-SEED = Path(__file__).parent / "data" / "seed"
-HEAD_FILE = SEED / "bm-20221025-linux-x86_64-python-4ae1a0ecaffe4320fe97-3.12.0a1-4ae1a0e.json"
-BASE_3_10 = SEED / "bm-20220323-linux-x86_64-python-9d38120e335357a3b294-3.10.4-9d38120.json"
-BASE_3_11 = SEED / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"
 MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import statistics
-from pathlib import Path
 
 import pyperf
 import pytest
+from seed import SEED
 
 from pytest_cpybench.stats import (
     RatioEstimate,
@@ -22,7 +22,6 @@ from pytest_cpybench.stats import (
     verdict,
 )
 
-SEED = Path(__file__).parent / "data" / "seed"
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
+from seed import SEED
 
 from pytest_cpybench import builder
 from pytest_cpybench import metadata as md
@@ -28,7 +29,7 @@ from pytest_cpybench.store import (
     stamp,
 )
 
-SEED_DIR = Path(__file__).parent / "data" / "seed"
+SEED_DIR = SEED
 SEED_FILES = sorted(SEED_DIR.glob("bm-*.json"))
 SEED_3_11 = SEED_DIR / "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json"
 # Folder names as bench_runner writes them (its own test data has bm-20220323-3.10.4-9d38120).

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import pytest_run
+from seed import BASE_3_11
 
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
 
@@ -114,8 +115,7 @@ def test_corrupt_file_in_store_is_skipped_with_a_warning(base_args: list[str], t
 
 
 def test_baseline_from_another_machine_says_so(base_args: list[str], tmp_path: Path) -> None:
-    seed = (Path(__file__).parent / "data" / "seed" /
-            "bm-20221024-linux-x86_64-python-deaf509e8fc6e0363bd6-3.11.0-deaf509.json")
+    seed = BASE_3_11
     done = pytest_run(*base_args, "--cpython-ref=v3.13.5", f"--cpython-baseline-file={seed}",
                       "--cpython-confirm=never", "--cpython-benchmarks=nbody", cwd=tmp_path)
     assert done.returncode in (0, 1), done.stdout
@@ -136,3 +136,14 @@ def test_interrupted_session_leaves_the_store_intact(base_args: list[str], tmp_p
     print(out)
     assert _stored(tmp_path) == before
     assert not [p for p in (tmp_path / "results").rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_ini_keys_and_per_benchmark_threshold_override(base_args: list[str], tmp_path: Path) -> None:
+    # The same options as ini keys; a benchmark's threshold override covers all its results.
+    (tmp_path / "pytest.ini").write_text(
+        "[pytest]\ncpython_ref = slowdown\ncpython_baseline = v3.13.5\ncpython_benchmarks = deepcopy\n"
+        "cpython_thresholds =\n    deepcopy: 300%\n")
+    done = pytest_run(*base_args, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert "pyperformance::deepcopy PASSED" in done.stdout
+    assert "x slower" in done.stdout.split("vs. v3.13.5")[1]  # reported, within its threshold
