@@ -119,6 +119,7 @@ class Engine:
         self._venvs: dict[str, Path] = {}
         self._targets_by_label: dict[str, Target] = {}
         self._stored_cache: dict[str, pyperf.BenchmarkSuite] = {}
+        self._store: store.ResultsStore | None = None
 
     # -- preparation (controller) -------------------------------------------------
 
@@ -159,7 +160,7 @@ class Engine:
                         note="not in the results store: built and measured in this session")
 
     def results_store(self) -> store.ResultsStore:
-        if not hasattr(self, "_store"):
+        if self._store is None:
             self._store = store.ResultsStore(self.settings.results_dir)
         return self._store
 
@@ -205,7 +206,8 @@ class Engine:
                                              self._decided(measured), self.log)
         else:
             head_venv = self.venv_for(self.head, bench)
-            suites = {HEAD: runner.run_benchmark(head_venv, bench, replace(options, env=self.head.env), log=self.log)}
+            head_options = replace(options, env=self.head.env)
+            suites = {HEAD: runner.run_benchmark(head_venv, bench, head_options, log=self.log)}
             rounds = 0
         outcome = ItemOutcome(benchmark=bench.name, head_suite=dump_suite(suites[HEAD]),
                               measured_baselines={b.label: dump_suite(suites[b.label]) for b in measured})
