@@ -271,6 +271,9 @@ class Engine:
         stored = self.stored_suite(baseline)
         base = _subset(stored, names)
         if base is None:
+            if baseline.commit and self.settings.confirm != "never":
+                # The stored run did not include this benchmark: measure it now, interleaved.
+                return self._confirm(baseline, bench)
             return Comparison(baseline=baseline.label, base_suite="", head_suite=dump_suite(head), verdicts={},
                               messages=[f"{bench.name}: not in baseline {baseline.label}"], failures=[],
                               inconclusive=[])

@@ -142,15 +142,24 @@ class CpybenchPlugin:
         self.errors: dict[str, str] = {}
         self.infrastructure_error: str | None = None
         self.is_worker = hasattr(config, "workerinput")
+        self.in_item = False
         self.started = time.monotonic()
 
     def _log(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         line = f"[cpybench] {message}"
-        if reporter is not None and not self.is_worker:
+        if reporter is not None and not self.is_worker and not self.in_item:
             reporter.write_line(line)
-        elif self.config.option.verbose > 0:
+        else:
+            # Inside an item pytest captures the output: the lines show with a failure or error
+            # ("Captured stderr setup"), and do not break the progress line of the others.
             print(line, file=sys.stderr, flush=True)
+
+    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
+        self.in_item = True
+
+    def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
+        self.in_item = False
 
     # -- session start: build or load the interpreters ----------------------------
 
