@@ -15,7 +15,7 @@ from pytest_cpybench._pyperformance import BenchmarkDef
 from pytest_cpybench.engine import Engine, ItemOutcome, load_suite_text, select_benchmarks
 from pytest_cpybench.options import Budget, Settings
 
-from .plan import THRESHOLD, Plan
+from .plan import BASE_REF, THRESHOLD, Plan
 
 
 @dataclass
@@ -193,6 +193,19 @@ def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
                 verdict=rc.verdict.name, ratio=rc.ratio, low=rc.estimate.low, high=rc.estimate.high,
                 rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / results_in_item,
                 unpaired_verdict=unpaired.results[index].verdict.name if unpaired else ""))
+    return found
+
+
+def repeated_verdicts(ctx: Context, *, head: str, benchmarks: str, mode: str, reps: int, label: str,
+                      folder: str) -> list[Verdict]:
+    """``reps`` sessions of ``head`` against BASE_REF measured in the session (a fresh store each)."""
+    found: list[Verdict] = []
+    for rep in range(1, reps + 1):
+        settings = ctx.settings(ref=head, baselines=(BASE_REF,), benchmarks=benchmarks, mode=mode,
+                                results_dir=ctx.fresh_dir(folder), save="no")
+        engine, benches = open_session(ctx, settings)
+        for outcome in run_items(ctx, engine, benches, f"{label} {rep}/{reps}"):
+            found.extend(verdicts_of(engine, outcome))
     return found
 
 

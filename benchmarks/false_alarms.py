@@ -26,6 +26,7 @@ from .common import (
     fmt_rate,
     fmt_ratio,
     open_session,
+    repeated_verdicts,
     run_items,
     verdicts_of,
 )
@@ -42,14 +43,8 @@ V = stats.Verdict
 
 def interleaved(ctx: Context) -> list[Verdict]:
     plan = ctx.plan
-    found: list[Verdict] = []
-    for rep in range(1, plan.aa_reps + 1):
-        settings = ctx.settings(ref=BASE_REF, baselines=(BASE_REF,), benchmarks=plan.aa_benchmarks,
-                                mode=plan.aa_mode, results_dir=ctx.fresh_dir("aa-interleaved"), save="no")
-        engine, benches = open_session(ctx, settings)
-        for outcome in run_items(ctx, engine, benches, f"A/A interleaved {rep}/{plan.aa_reps}"):
-            found.extend(verdicts_of(engine, outcome))
-    return found
+    return repeated_verdicts(ctx, head=BASE_REF, benchmarks=plan.aa_benchmarks, mode=plan.aa_mode,
+                             reps=plan.aa_reps, label="A/A interleaved", folder="aa-interleaved")
 
 
 def stored(ctx: Context) -> tuple[list[Verdict], float]:

@@ -27,8 +27,7 @@ from .common import (
     fmt_rate,
     fmt_ratio,
     open_session,
-    run_items,
-    verdicts_of,
+    repeated_verdicts,
 )
 from .plan import BASE_REF, CONTROL_BENCHMARKS, THRESHOLD
 
@@ -68,14 +67,8 @@ def reference_ratios(ctx: Context, head: str) -> dict[str, Reference]:
 
 def repeated(ctx: Context, head: str) -> list[Verdict]:
     plan = ctx.plan
-    found: list[Verdict] = []
-    for rep in range(1, plan.sens_reps + 1):
-        settings = ctx.settings(ref=head, baselines=(BASE_REF,), benchmarks=plan.sens_benchmarks,
-                                mode=plan.sens_mode, results_dir=ctx.fresh_dir("sens"), save="no")
-        engine, benches = open_session(ctx, settings)
-        for outcome in run_items(ctx, engine, benches, f"sensitivity {head} {rep}/{plan.sens_reps}"):
-            found.extend(verdicts_of(engine, outcome))
-    return found
+    return repeated_verdicts(ctx, head=head, benchmarks=plan.sens_benchmarks, mode=plan.sens_mode,
+                             reps=plan.sens_reps, label=f"sensitivity {head}", folder="sens")
 
 
 def expectation(benchmark: str, reference: Reference | None) -> str:
