@@ -8,7 +8,6 @@ report and writes results and the summary at the end.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 import warnings
@@ -282,7 +281,3 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
             f"threshold={s.threshold:.0%} baselines={','.join(s.baselines) or '-'} "
             f"cache={s.cache_dir}"]
 
-
-def outcome_json(report: pytest.TestReport) -> dict[str, object] | None:
-    props = dict(report.user_properties)
-    return json.loads(str(props[OUTCOME_KEY])) if OUTCOME_KEY in props else None

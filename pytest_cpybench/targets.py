@@ -7,7 +7,6 @@ travels to xdist workers as plain JSON.
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -122,8 +121,3 @@ def build(settings: Settings, commit: Commit, progress: builder.Progress) -> Tar
 def machine_arch() -> str:
     return platform.machine() or "unknown"
 
-
-def config_tag(preset: str, configure_flags: tuple[str, ...]) -> str:
-    """Short id of a build configuration, used to tell stored baselines apart."""
-    text = preset + "\0" + "\0".join(configure_flags)
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
