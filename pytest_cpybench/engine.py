@@ -136,7 +136,8 @@ class Engine:
             self.baselines.append(self._prepare_baseline(ref))
         if settings.baseline_file:
             path = settings.baseline_file
-            compare.load_suite(path)  # fail now, with the file's name, if it is unreadable
+            # Fail now, with the file's name, if it is unreadable; keep it for the comparisons.
+            self._stored_cache[str(path)] = compare.load_suite(path)
             label = compare.label_from_filename(path) or Path(path).stem
             self.baselines.append(Baseline(label=label, kind="file", note=f"from file {path}",
                                            suite_path=str(path)))
@@ -152,7 +153,8 @@ class Engine:
             self.log(f"warning: {warning}")
         commit_data = asdict(commit)
         if found is not None:
-            path, _suite = found
+            path, suite = found
+            self._stored_cache[str(path)] = suite  # read once here; workers read their own copy
             return Baseline(label=label, kind="stored", note=f"stored results: {path}", suite_path=str(path),
                             commit=commit_data)
         target = targets.build(settings, commit, self.log)

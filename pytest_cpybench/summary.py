@@ -33,7 +33,7 @@ def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
     return lines
 
 
-def _results_table(result: SessionResult, engine: Engine) -> str:
+def _results_table(result: SessionResult) -> str:
     from .engine import load_suite_text
 
     rows = []
@@ -60,7 +60,7 @@ def format_session(result: SessionResult, engine: Engine, errors: dict[str, str]
         if table.strip():
             parts.append(f"significant changes vs. {cmp.base_label}:\n{table}")
     if not result.comparisons:
-        table = _results_table(result, engine)
+        table = _results_table(result)
         if table:
             parts.append(table)
     if errors:
