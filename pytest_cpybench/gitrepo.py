@@ -224,10 +224,21 @@ def export(commit: Commit, dest: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
     with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-        archive.extractall(dest, filter="tar")
+        extract_all(archive, dest)
     stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     if proc.wait() != 0:
         raise CpybenchError(f"git archive of {commit.sha} failed: {stderr.strip()}")
+
+
+def extract_all(archive: tarfile.TarFile, dest: Path) -> None:
+    """Extract a trusted archive (git's own output) on any supported Python.
+
+    ``filter=`` exists only from 3.10.12 / 3.11.4 / 3.12; Debian 12's 3.11.2 lacks it.
+    """
+    if hasattr(tarfile, "tar_filter"):
+        archive.extractall(dest, filter="tar")
+    else:
+        archive.extractall(dest)
 
 
 def _copy_worktree(repo: Path, dest: Path) -> None:

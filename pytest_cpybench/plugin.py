@@ -36,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.ini_type != "linelist" or option.name == "cpython-manifest":
             group.addoption(f"--{option.name}", dest=option.ini,
                             action="append" if option.ini_type == "linelist" else "store",
-                            default=None, help=option.help)
+                            default=None, help=option.help.replace("%", "%%"))
         parser.addini(option.ini, option.help, type=option.ini_type or "string", default=None)
 
 

@@ -163,7 +163,10 @@ def _replace_tree(repo: Path, archive: Path) -> None:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     with tempfile.TemporaryDirectory(dir=repo.parent) as unpack:
         with tarfile.open(archive) as tar:
-            tar.extractall(unpack, filter="tar")
+            if hasattr(tarfile, "tar_filter"):  # filter= is missing before 3.11.4
+                tar.extractall(unpack, filter="tar")
+            else:
+                tar.extractall(unpack)
         (top,) = Path(unpack).iterdir()  # Python-3.x.y/
         for entry in top.iterdir():
             entry.rename(repo / entry.name)
