@@ -22,6 +22,7 @@ PYTHON_VERSION = "cpybench_python_version"  # e.g. "3.13.5"
 WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommitted changes
 BENCHMARK_NAME = "cpybench_benchmark"  # per result: the pyperformance benchmark that produced it
 DEFINITION_HASH = "cpybench_definition"  # per result: hash of that benchmark's definition files
+MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
 
 # Keys whose difference between two results means "not the same benchmark suite" (the `*`).
 # Per result, DEFINITION_HASH is more precise than BENCHMARK_HASH (which covers the whole

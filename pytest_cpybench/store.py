@@ -9,6 +9,9 @@ File names are only a fast pre-filter: they are lossy (a 7-character sha, trunca
 sanitised fields), so the identity stamped in the metadata of every benchmark decides what a
 file holds. Files are written atomically and never overwritten by accident; a file we cannot
 read is reported and left exactly as it is.
+
+A baseline is read per benchmark over every stored run of one build (``ResultsStore.baseline``),
+so a quick run of a few benchmarks, or a debug run, never hides an earlier full run.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from pytest_cpybench.errors import StoreError
 SaveMode = Literal["new", "replace", "no"]
 SAVE_MODES: tuple[str, ...] = ("new", "replace", "no")
 
-DEFAULT_DIRNAME = "cpybench-results"
 # Must equal builder.DEFAULT_PRESET (kept here so the store does not import the builder).
 DEFAULT_PRESET = "release"
 DEFAULT_FORK = "python"
@@ -45,6 +47,11 @@ DEFAULT_FORK = "python"
 ARCH = "cpybench_arch"
 # pyperf refuses empty metadata values.
 NO_CONFIGURE_FLAGS = "none"
+# A run in this pyperf mode (md.MODE) measures one value: never a baseline.
+DEBUG_MODE = "debug"
+# Fewer values, or fewer runs (processes) with values, than this cannot be a baseline.
+MIN_BASELINE_VALUES = 2
+MIN_BASELINE_RUNS = 2
 
 LOCK_NAME = ".cpybench-store.lock"
 TMP_PREFIX = ".tmp-"
@@ -271,17 +278,17 @@ def stamp(
 
 
 @dataclass(frozen=True)
-class StoredResult:
-    """One results file of the store, as listed by ``ResultsStore.entries()``."""
+class StoredBaseline:
+    """What the store holds as the baseline of one build, as ``ResultsStore.baseline()`` reads it.
 
-    path: Path
-    identity: RunIdentity | None
-    mtime: float
-    problem: str | None = None  # why the file cannot be used (corrupt, unreadable, not ours)
+    ``suite`` has each benchmark from the newest file holding a usable result of it (None when
+    no file does); ``paths`` are the files it came from, newest first; ``skipped`` are one-line
+    warnings: files that cannot be read, results that cannot be a baseline and were ignored.
+    """
 
-    @property
-    def usable(self) -> bool:
-        return self.problem is None
+    suite: pyperf.BenchmarkSuite | None
+    paths: tuple[Path, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 # A cached answer to "whose results are in this file?": an identity, None (not ours) or the
@@ -294,16 +301,11 @@ class ResultsStore:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
-        self.warnings: list[str] = []
         self._identities: dict[Path, tuple[tuple[int, int, int], _FileIdentity]] = {}
 
     @property
     def lock_path(self) -> Path:
         return self.root / LOCK_NAME
-
-    def path_for(self, identity: RunIdentity) -> Path:
-        """Where the first result of ``identity`` goes (later ones get "-2", "-3", ...)."""
-        return self.root / identity.folder_name() / f"{identity.file_stem()}.json"
 
     # -- writing -----------------------------------------------------------------------
 
@@ -418,6 +420,72 @@ class ResultsStore:
         rule them out, and the caller must hear about them); files stamped with another
         identity are not.
         """
+        matches = []
+        for path in self._named_like(commit_sha, machine, preset, configure_flags):
+            identity = self._identity_of(path)
+            if isinstance(identity, StoreError) or (
+                identity is not None and identity.is_build(commit_sha, machine, preset, configure_flags)
+            ):
+                matches.append(path)
+        return _newest_first(matches)
+
+    def baseline(
+        self,
+        commit_sha: str,
+        machine: str,
+        preset: str = DEFAULT_PRESET,
+        configure_flags: str = "",
+    ) -> StoredBaseline:
+        """The stored baseline of that build, read per benchmark over every stored run of it.
+
+        Each pyperformance benchmark (its results grouped by ``md.BENCHMARK_NAME``, or by their
+        own name without it) comes whole from the newest readable file holding a usable result
+        of it: a later run of a few benchmarks replaces only those, and a multi-result benchmark
+        (deepcopy, deepcopy_reduce, deepcopy_memo) is never split across files. A result
+        measured in debug mode, or with fewer than two values or two runs with values, is never
+        a baseline. Unreadable files are skipped with a warning and left as they are.
+        """
+        chosen: dict[str, list[pyperf.Benchmark]] = {}
+        taken_names: set[str] = set()
+        paths: list[Path] = []
+        skipped: list[str] = []
+        unusable: dict[str, tuple[Path, str]] = {}  # group -> the newest file with it, why not usable
+        for path in _newest_first(self._named_like(commit_sha, machine, preset, configure_flags)):
+            try:
+                suite = self._read(path)
+            except StoreError as err:
+                skipped.append(f"skipped a results file: {err}")
+                continue
+            identity = identity_from_suite(suite)
+            if identity is None or not identity.is_build(commit_sha, machine, preset, configure_flags):
+                continue
+            used = False
+            for group, results in _benchmark_groups(suite).items():
+                if group in chosen:
+                    continue
+                if taken_names.intersection(result.get_name() for result in results):
+                    # Grouped otherwise in a newer file (one without md.BENCHMARK_NAME): that
+                    # file already gave these results, and a benchmark is never split.
+                    continue
+                reason = _not_a_baseline(results)
+                if reason is not None:
+                    unusable.setdefault(group, (path, reason))
+                    continue
+                chosen[group] = results
+                taken_names.update(result.get_name() for result in results)
+                used = True
+            if used:
+                paths.append(path)
+        skipped.extend(_ignored_warnings(unusable, chosen))
+        benchmarks = [copy.deepcopy(result) for results in chosen.values() for result in results]
+        return StoredBaseline(
+            suite=pyperf.BenchmarkSuite(benchmarks) if benchmarks else None,
+            paths=tuple(paths),
+            skipped=tuple(skipped),
+        )
+
+    def _named_like(self, commit_sha: str, machine: str, preset: str, configure_flags: str) -> list[Path]:
+        """Files whose name fits that build (a pre-filter: names are lossy)."""
         sha7 = commit_sha.strip().lower()[:7]
         tag = build_config_tag(preset, configure_flags)
         folder_tail = [sha7, tag] if tag else [sha7]
@@ -428,66 +496,30 @@ class ResultsStore:
                 continue
             for path in _result_files(folder):
                 name_fields = path.stem.split("-")
-                if len(name_fields) < 8 or name_fields[2] != machine_field or name_fields[7] != sha7:
-                    continue
-                identity = self._identity_of(path)
-                if isinstance(identity, StoreError) or (
-                    identity is not None
-                    and identity.is_build(commit_sha, machine, preset, configure_flags)
-                ):
+                if len(name_fields) >= 8 and name_fields[2] == machine_field and name_fields[7] == sha7:
                     matches.append(path)
-        return _newest_first(matches)
+        return matches
 
-    def latest(
-        self,
-        commit_sha: str,
-        machine: str,
-        preset: str = DEFAULT_PRESET,
-        configure_flags: str = "",
-    ) -> tuple[Path, pyperf.BenchmarkSuite] | None:
-        """The newest readable result for that build; unreadable files add to ``warnings``."""
-        for path in self.find(commit_sha, machine, preset, configure_flags):
-            try:
-                return path, self.load(path)
-            except StoreError as err:
-                self._warn(f"skipped a results file: {err}")
-        return None
-
-    def entries(self) -> list[StoredResult]:
-        """Every results file of the store, newest first, with what is wrong with it if anything."""
-        results = []
-        for folder in self._folders():
-            for path in _result_files(folder):
-                results.append(self._entry(path))
-        results.sort(key=lambda entry: (entry.mtime, len(entry.path.name), entry.path.name), reverse=True)
-        return results
-
-    def _entry(self, path: Path) -> StoredResult:
-        identity = self._identity_of(path)
-        mtime = _mtime(path)
-        if isinstance(identity, StoreError):
-            return StoredResult(path, None, mtime, str(identity))
-        if identity is None:
-            problem = f"results file {path} has no pytest-cpybench metadata (written by another tool?)"
-            return StoredResult(path, None, mtime, problem)
-        return StoredResult(path, identity, mtime)
+    def _read(self, path: Path) -> pyperf.BenchmarkSuite:
+        """``load``, remembering whose results the file holds for later ``find`` calls."""
+        key = _stat_key(path)
+        try:
+            suite = self.load(path)
+        except StoreError as err:
+            if key is not None:
+                self._identities[path] = (key, err)
+            raise
+        if key is not None:
+            self._identities[path] = (key, identity_from_suite(suite))
+        return suite
 
     def _identity_of(self, path: Path) -> _FileIdentity:
-        try:
-            stat = path.stat()
-        except OSError:
-            return self._load_identity(path)
-        key = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        key = _stat_key(path)
         cached = self._identities.get(path)
-        if cached is not None and cached[0] == key:
+        if key is not None and cached is not None and cached[0] == key:
             return cached[1]
-        identity = self._load_identity(path)
-        self._identities[path] = (key, identity)
-        return identity
-
-    def _load_identity(self, path: Path) -> _FileIdentity:
         try:
-            return identity_from_suite(self.load(path))
+            return identity_from_suite(self._read(path))
         except StoreError as err:
             return err
 
@@ -496,13 +528,9 @@ class ResultsStore:
             return []
         return sorted(path for path in self.root.iterdir() if path.name.startswith("bm-") and path.is_dir())
 
-    def _warn(self, message: str) -> None:
-        if message not in self.warnings:
-            self.warnings.append(message)
-
 
 def _write_temp_file(folder: Path, suite: pyperf.BenchmarkSuite) -> Path:
-    """``suite`` written and flushed to disk under a name find() and entries() ignore."""
+    """``suite`` written and flushed to disk under a name find() ignores."""
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
     tmp = Path(name)
     try:
@@ -573,11 +601,45 @@ def _result_files(folder: Path) -> list[Path]:
     ]
 
 
-def _mtime(path: Path) -> float:
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is rewritten or replaced (None if it cannot be stat'ed)."""
     try:
-        return path.stat().st_mtime
+        stat = path.stat()
     except OSError:
-        return 0.0
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _benchmark_groups(suite: pyperf.BenchmarkSuite) -> dict[str, list[pyperf.Benchmark]]:
+    """The results of ``suite`` by the pyperformance benchmark that produced them, in file order."""
+    groups: dict[str, list[pyperf.Benchmark]] = {}
+    for result in suite.get_benchmarks():
+        owner = result.get_metadata().get(md.BENCHMARK_NAME)
+        groups.setdefault(str(owner) if owner else result.get_name(), []).append(result)
+    return groups
+
+
+def _not_a_baseline(results: list[pyperf.Benchmark]) -> str | None:
+    """Why these results of one benchmark cannot be a baseline, or None if they can."""
+    for result in results:
+        if result.get_metadata().get(md.MODE) == DEBUG_MODE:
+            return "a debug-mode run is never a baseline"
+        runs_with_values = sum(1 for run in result.get_runs() if run.values)
+        if result.get_nvalue() < MIN_BASELINE_VALUES or runs_with_values < MIN_BASELINE_RUNS:
+            return f"a baseline needs {MIN_BASELINE_VALUES} values from {MIN_BASELINE_RUNS} runs at least"
+    return None
+
+
+def _ignored_warnings(unusable: Mapping[str, tuple[Path, str]], chosen: Mapping[str, object]) -> list[str]:
+    """One line per file and reason, naming the benchmarks that no stored file can give."""
+    ignored: dict[tuple[Path, str], list[str]] = {}
+    for group, (path, reason) in unusable.items():
+        if group not in chosen:
+            ignored.setdefault((path, reason), []).append(group)
+    return [
+        f"ignored the stored results of {', '.join(sorted(groups))} in {path}: {reason}"
+        for (path, reason), groups in ignored.items()
+    ]
 
 
 def _newest_first(paths: list[Path]) -> list[Path]:

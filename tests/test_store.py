@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from seed import SEED
+from seed import HEAD_FILE, SEED
 
 from pytest_cpybench import builder
 from pytest_cpybench import metadata as md
@@ -23,6 +24,7 @@ from pytest_cpybench.store import (
     DEFAULT_PRESET,
     STALE_TMP_SECONDS,
     ResultsStore,
+    StoredBaseline,
     RunIdentity,
     build_config_tag,
     identity_from_suite,
@@ -304,39 +306,23 @@ def test_empty_store(tmp_path: Path, identity: RunIdentity) -> None:
     store = ResultsStore(tmp_path / "missing")
 
     assert store.find(identity.commit_sha, identity.machine) == []
-    assert store.latest(identity.commit_sha, identity.machine) is None
-    assert store.entries() == []
+    assert store.baseline(identity.commit_sha, identity.machine) == StoredBaseline(None, (), ())
 
 
-def test_corrupt_newest_file_is_skipped_with_a_warning_and_left_alone(
+def test_load_error_of_a_corrupt_file_is_one_line_and_says_what_to_do(
     tmp_path: Path, identity: RunIdentity, small_suite
 ) -> None:
     store = ResultsStore(tmp_path)
-    good = store.save(identity, small_suite, "new")
-    corrupt = store.save(identity, subset(small_suite, ["chaos"]), "new")
-    os.utime(good, (time.time() - 60, time.time() - 60))
+    corrupt = store.save(identity, small_suite, "new")
     corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 2])
-    corrupt_bytes = corrupt.read_bytes()
 
-    found = store.latest(identity.commit_sha, identity.machine)
-
-    assert found is not None
-    assert found[0] == good
-    assert sorted(found[1].get_benchmark_names()) == sorted(small_suite.get_benchmark_names())
-    assert len(store.warnings) == 1
-    assert str(corrupt) in store.warnings[0]
     with pytest.raises(StoreError) as raised:
         store.load(corrupt)
+
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"results file {corrupt} is corrupt (invalid JSON")
     assert message.endswith("delete or move it, or rerun the baseline")
-    assert corrupt.read_bytes() == corrupt_bytes
-
-    # A later "replace" must not pick the corrupt file either.
-    replaced = store.save(identity, small_suite, "replace")
-    assert replaced == good
-    assert corrupt.read_bytes() == corrupt_bytes
 
 
 def test_json_that_is_not_pyperf_is_corrupt(tmp_path: Path, identity: RunIdentity) -> None:
@@ -347,8 +333,9 @@ def test_json_that_is_not_pyperf_is_corrupt(tmp_path: Path, identity: RunIdentit
 
     with pytest.raises(StoreError, match=r"is corrupt \(not a pyperf results file"):
         store.load(path)
-    assert store.latest(identity.commit_sha, identity.machine) is None
-    assert store.warnings and str(path) in store.warnings[0]
+    found = store.baseline(identity.commit_sha, identity.machine)
+    assert found.suite is None and found.paths == ()
+    assert len(found.skipped) == 1 and str(path) in found.skipped[0]
 
 
 def test_missing_file_error(tmp_path: Path) -> None:
@@ -356,22 +343,232 @@ def test_missing_file_error(tmp_path: Path) -> None:
         ResultsStore(tmp_path).load(tmp_path / "bm-nothing.json")
 
 
-def test_entries_list_every_file_and_what_is_wrong(tmp_path: Path, identity: RunIdentity, small_suite) -> None:
+def test_find_lists_unreadable_files_but_not_other_tools_files(
+    tmp_path: Path, identity: RunIdentity, small_suite
+) -> None:
     store = ResultsStore(tmp_path)
-    ours = store.save(identity, small_suite, "new")
+    ours = save_aged(store, identity, small_suite, minutes_ago=30)
     foreign = ours.with_name(f"{identity.file_stem()}-7.json")
     foreign.write_bytes(SEED_3_11.read_bytes())  # bench_runner's file: no cpybench metadata
     broken = ours.with_name(f"{identity.file_stem()}-8.json")
     broken.write_text("{")
 
-    entries = {entry.path: entry for entry in store.entries()}
+    assert store.find(identity.commit_sha, identity.machine) == [broken, ours]
+    found = store.baseline(identity.commit_sha, identity.machine)
+    assert found.paths == (ours,)
+    assert len(found.skipped) == 1 and f"results file {broken} is corrupt" in found.skipped[0]
+    assert foreign.read_bytes() == SEED_3_11.read_bytes()
 
-    assert set(entries) == {ours, foreign, broken}
-    assert entries[ours].usable and entries[ours].identity == identity
-    assert "no pytest-cpybench metadata" in entries[foreign].problem
-    assert "is corrupt" in entries[broken].problem
-    assert store.find(identity.commit_sha, identity.machine)[-1] == ours
-    assert foreign not in store.find(identity.commit_sha, identity.machine)
+
+# -- baselines: per benchmark over every stored run of one build --------------------------
+
+
+def as_measured(suite: pyperf.BenchmarkSuite, mode: str = "default") -> pyperf.BenchmarkSuite:
+    """``suite`` with the per-result metadata the plugin stamps: pyperf mode and benchmark."""
+    measured = copy.deepcopy(suite)
+    for result in measured.get_benchmarks():
+        owner = "deepcopy" if result.get_name().startswith("deepcopy") else result.get_name()
+        result.update_metadata({md.MODE: mode, md.BENCHMARK_NAME: owner})
+    return measured
+
+
+def few_values(source: pyperf.Benchmark, runs: int, values_per_run: int) -> pyperf.Benchmark:
+    """A result of ``source``'s benchmark with that few values (pyperf --debug-single-value: 1, 1)."""
+    metadata = {"name": source.get_name(), "unit": source.get_unit(), "loops": 1}
+    metadata.update(
+        {key: value for key, value in source.get_metadata().items() if key in (md.MODE, md.BENCHMARK_NAME)}
+    )
+    value = source.get_values()[0] * 1.5
+    return pyperf.Benchmark(
+        [pyperf.Run([value] * values_per_run, metadata=metadata, collect_metadata=False) for _ in range(runs)]
+    )
+
+
+def save_aged(store: ResultsStore, identity: RunIdentity, suite, minutes_ago: float) -> Path:
+    """Save ``suite`` and date its file ``minutes_ago`` (the store orders runs by file time)."""
+    path = store.save(identity, suite, "new")
+    when = time.time() - 60 * minutes_ago
+    os.utime(path, (when, when))
+    return path
+
+
+def values_of(suite: pyperf.BenchmarkSuite) -> dict[str, list[float]]:
+    return {result.get_name(): list(result.get_values()) for result in suite.get_benchmarks()}
+
+
+@pytest.fixture(scope="module")
+def full_run(small_suite: pyperf.BenchmarkSuite, seed_suite: pyperf.BenchmarkSuite) -> pyperf.BenchmarkSuite:
+    """A full default-mode run: five benchmarks, deepcopy with its three results."""
+    names = [*small_suite.get_benchmark_names(), "deepcopy_reduce", "deepcopy_memo"]
+    return as_measured(subset(seed_suite, names))
+
+
+@pytest.fixture(scope="module")
+def later_values() -> pyperf.BenchmarkSuite:
+    """Other real values of the same benchmarks (3.12.0a1's), for a later run."""
+    return pyperf.BenchmarkSuite.load(str(HEAD_FILE))
+
+
+def test_a_later_debug_run_of_one_benchmark_does_not_hide_the_full_run(
+    tmp_path: Path, identity: RunIdentity, full_run: pyperf.BenchmarkSuite
+) -> None:
+    store = ResultsStore(tmp_path)
+    full = save_aged(store, identity, full_run, minutes_ago=60)
+    nbody = as_measured(pyperf.BenchmarkSuite([few_values(full_run.get_benchmark("nbody"), 1, 1)]), "debug")
+    debug = save_aged(store, identity, nbody, minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert store.find(identity.commit_sha, identity.machine) == [debug, full]
+    assert found.paths == (full,)
+    assert values_of(found.suite) == values_of(full_run)
+    assert found.skipped == ()  # nbody has a usable result: nothing to warn about
+    assert identity_from_suite(found.suite) == identity
+    assert found.suite.get_benchmark("nbody").get_metadata()[md.MODE] == "default"
+
+
+@pytest.mark.parametrize(
+    ("mode", "runs", "values_per_run", "reason"),
+    [
+        ("debug", 3, 3, "a debug-mode run is never a baseline"),
+        ("default", 1, 1, "a baseline needs 2 values from 2 runs at least"),  # --debug-single-value
+        ("fast", 1, 5, "a baseline needs 2 values from 2 runs at least"),
+    ],
+    ids=["debug-mode", "one-value", "one-run"],
+)
+def test_results_that_cannot_be_a_baseline_are_ignored_with_a_warning(
+    tmp_path: Path, identity: RunIdentity, full_run, mode: str, runs: int, values_per_run: int, reason: str
+) -> None:
+    store = ResultsStore(tmp_path)
+    results = [few_values(full_run.get_benchmark(name), runs, values_per_run) for name in ("chaos", "nbody")]
+    path = save_aged(store, identity, as_measured(pyperf.BenchmarkSuite(results), mode), minutes_ago=1)
+
+    alone = store.baseline(identity.commit_sha, identity.machine)
+    full = save_aged(store, identity, subset(full_run, ["nbody", "richards"]), minutes_ago=60)
+    with_full_run = store.baseline(identity.commit_sha, identity.machine)
+
+    assert alone.suite is None and alone.paths == ()
+    assert alone.skipped == (f"ignored the stored results of chaos, nbody in {path}: {reason}",)
+    assert with_full_run.paths == (full,)
+    assert values_of(with_full_run.suite) == values_of(subset(full_run, ["nbody", "richards"]))
+    # Only the benchmark no stored run can give is still worth a warning.
+    assert with_full_run.skipped == (f"ignored the stored results of chaos in {path}: {reason}",)
+
+
+def test_each_benchmark_comes_from_the_newest_run_that_has_it(
+    tmp_path: Path, identity: RunIdentity, full_run, later_values
+) -> None:
+    store = ResultsStore(tmp_path)
+    save_aged(store, identity, full_run, minutes_ago=90)  # entirely superseded: not used
+    older = save_aged(store, identity, full_run, minutes_ago=60)
+    quick = as_measured(subset(later_values, ["chaos", "nbody"]), "fast")
+    newer = save_aged(store, identity, quick, minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (newer, older)
+    assert found.skipped == ()
+    expected = values_of(full_run)
+    expected.update(values_of(quick))
+    assert values_of(found.suite) == expected
+    assert values_of(found.suite)["nbody"] != values_of(full_run)["nbody"]
+    assert found.suite.get_benchmark("chaos").get_metadata()[md.MODE] == "fast"
+    assert found.suite.get_benchmark("richards").get_metadata()[md.MODE] == "default"
+
+
+def test_a_corrupt_run_is_skipped_with_a_warning_and_left_alone(
+    tmp_path: Path, identity: RunIdentity, full_run
+) -> None:
+    store = ResultsStore(tmp_path)
+    oldest = save_aged(store, identity, full_run, minutes_ago=60)
+    corrupt = save_aged(store, identity, subset(full_run, ["chaos"]), minutes_ago=30)
+    newest = save_aged(store, identity, subset(full_run, ["nbody"]), minutes_ago=1)
+    corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 2])
+    corrupt_bytes = corrupt.read_bytes()
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (newest, oldest)
+    assert values_of(found.suite) == values_of(full_run)
+    assert len(found.skipped) == 1
+    assert "\n" not in found.skipped[0]
+    assert found.skipped[0].startswith(f"skipped a results file: results file {corrupt} is corrupt (invalid JSON")
+    assert corrupt.read_bytes() == corrupt_bytes
+
+    # A later "replace" must not pick the corrupt file either.
+    replaced = store.save(identity, full_run, "replace")
+    assert replaced == newest
+    assert corrupt.read_bytes() == corrupt_bytes
+
+
+def test_a_multi_result_benchmark_is_never_split_across_runs(
+    tmp_path: Path, identity: RunIdentity, full_run, later_values
+) -> None:
+    store = ResultsStore(tmp_path)
+    older = save_aged(store, identity, full_run, minutes_ago=60)
+    # A later run whose deepcopy gave two results (another pyperformance version, say).
+    two_results = as_measured(subset(later_values, ["deepcopy", "deepcopy_reduce"]))
+    newer = save_aged(store, identity, two_results, minutes_ago=30)
+    # The newest deepcopy run has one unusable result: the benchmark is not taken from it at all.
+    unusable = as_measured(subset(later_values, ["deepcopy", "deepcopy_reduce", "deepcopy_memo"]))
+    unusable = pyperf.BenchmarkSuite(
+        [*unusable.get_benchmarks()[:2], few_values(unusable.get_benchmark("deepcopy_memo"), 1, 1)]
+    )
+    save_aged(store, identity, unusable, minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (newer, older)
+    expected = {name: values for name, values in values_of(full_run).items() if not name.startswith("deepcopy")}
+    expected.update(values_of(two_results))
+    assert values_of(found.suite) == expected  # no deepcopy_memo from the older run
+    assert found.skipped == ()
+
+
+def test_results_without_benchmark_metadata_group_by_their_own_name(
+    tmp_path: Path, identity: RunIdentity, seed_suite, later_values
+) -> None:
+    store = ResultsStore(tmp_path)
+    deepcopies = ["deepcopy", "deepcopy_reduce", "deepcopy_memo"]
+    older = save_aged(store, identity, subset(seed_suite, [*deepcopies, "chaos"]), minutes_ago=60)
+    newer = save_aged(store, identity, subset(later_values, ["deepcopy_memo"]), minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (newer, older)
+    assert values_of(found.suite) == {
+        **values_of(subset(seed_suite, ["deepcopy", "deepcopy_reduce", "chaos"])),
+        **values_of(subset(later_values, ["deepcopy_memo"])),
+    }
+
+
+def test_a_result_grouped_otherwise_in_a_newer_run_is_not_taken_twice(
+    tmp_path: Path, identity: RunIdentity, full_run, later_values
+) -> None:
+    store = ResultsStore(tmp_path)
+    older = save_aged(store, identity, full_run, minutes_ago=60)
+    # No md.BENCHMARK_NAME (an older plugin): deepcopy_memo is a benchmark of its own there.
+    newer = save_aged(store, identity, subset(later_values, ["deepcopy_memo"]), minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (newer, older)
+    expected = {name: values for name, values in values_of(full_run).items() if not name.startswith("deepcopy")}
+    expected.update(values_of(subset(later_values, ["deepcopy_memo"])))
+    assert values_of(found.suite) == expected  # the older deepcopy would be split: not taken
+
+
+def test_baseline_decides_on_metadata_when_names_collide(
+    tmp_path: Path, identity: RunIdentity, full_run
+) -> None:
+    store = ResultsStore(tmp_path)
+    dashed = save_aged(store, replace(identity, machine="build-box"), full_run, minutes_ago=60)
+    save_aged(store, replace(identity, machine="build_box"), subset(full_run, ["nbody"]), minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, "build-box")
+
+    assert found.paths == (dashed,)
+    assert values_of(found.suite) == values_of(full_run)
 
 
 # -- concurrency and interrupted writes ---------------------------------------------------
@@ -463,4 +660,5 @@ def test_killed_writer_leaves_no_partial_json_and_old_temp_files_go(
 
     assert [path.name for path in folder.glob(".tmp-*")] == [fresh.name]
     assert len(json_files(root)) == count_before + 1
-    assert all(entry.usable for entry in store.entries())
+    for path in json_files(root):
+        store.load(path)
