@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pytest_cpybench import _pyperformance, builder, gitrepo, stats
 from pytest_cpybench._pyperformance import BenchmarkDef
-from pytest_cpybench.engine import Engine, ItemOutcome, load_suite_text, select_benchmarks
+from pytest_cpybench.engine import Engine, ItemOutcome, select_benchmarks
 from pytest_cpybench.options import Budget, Settings
 
 from .plan import BASE_REF, THRESHOLD, Plan
@@ -177,9 +177,9 @@ def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
     found = []
     results_in_item = sum(len(c.verdicts) for c in outcome.comparisons) or 1
     for comparison in outcome.comparisons:
-        if not comparison.base_suite:
+        if comparison.base is None:
             continue
-        base, head = load_suite_text(comparison.base_suite), load_suite_text(comparison.head_suite)
+        base, head = comparison.base, comparison.head
         interleaved = comparison.rounds > 0
         compared = engine.compare_pair(base, head, comparison.baseline, paired=interleaved)
         unpaired = engine.compare_pair(base, head, comparison.baseline) if interleaved else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import statistics
 
 from pytest_cpybench import stats
+from pytest_cpybench.engine import BaselineKind
 
 from .common import (
     Context,
@@ -63,7 +64,7 @@ def stored(ctx: Context) -> tuple[list[Verdict], float]:
         engine, benches = open_session(ctx, ctx.settings(**common, baselines=(BASE_REF,), confirm="auto",
                                                          save="no"))
         kinds = {b.kind for b in engine.baselines}
-        if kinds != {"stored"}:
+        if kinds != {BaselineKind.STORED}:
             raise RuntimeError(f"expected the stored baseline to be found, got {kinds}")
         for outcome in run_items(ctx, engine, benches, f"A/A stored {rep}/{plan.aa_stored_reps}"):
             found.extend(verdicts_of(engine, outcome))

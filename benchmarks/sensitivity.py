@@ -14,7 +14,6 @@ import statistics
 
 from pytest_cpybench import sampler, stats
 from pytest_cpybench.engine import HEAD
-from pytest_cpybench.targets import Target
 
 from .common import (
     Context,
@@ -50,7 +49,7 @@ def reference_ratios(ctx: Context, head: str) -> dict[str, Reference]:
     engine, benches = open_session(ctx, settings)
     (baseline,) = engine.baselines
     assert engine.head is not None and baseline.target is not None
-    base_target = Target.from_wire(baseline.target)
+    base_target = baseline.target
     found: dict[str, Reference] = {}
     for bench in benches:
         sides = [engine.side(HEAD, engine.head, bench), engine.side(BASE_REF, base_target, bench)]

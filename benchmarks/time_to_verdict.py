@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_cpybench import stats
+from pytest_cpybench.engine import BaselineKind
 
 from .common import Context, SectionResult, Table, Verdict, count, fmt_rate, open_session, run_items, verdicts_of
 from .plan import BASE_REF, CONTROL_BENCHMARKS
@@ -62,7 +63,7 @@ def one_run(ctx: Context, strategy: str, head: str, stored_dir: Path, tally: Tal
     settings = ctx.settings(ref=head, baselines=(BASE_REF,), benchmarks=plan.ttv_benchmarks, mode=plan.ttv_mode,
                             results_dir=results_dir, save="no", confirm=confirm or "auto")
     engine, benches = open_session(ctx, settings)
-    expected_kind = "stored" if confirm else "measure"
+    expected_kind = BaselineKind.STORED if confirm else BaselineKind.MEASURE
     if {b.kind for b in engine.baselines} != {expected_kind}:
         raise RuntimeError(f"{strategy}: expected a {expected_kind} baseline, got {engine.baselines}")
     for outcome in run_items(ctx, engine, benches, label):

@@ -108,6 +108,8 @@ def select(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[Be
             names = {by_name[name]}
         elif name in group_members:
             names = group_members[name]
+        elif producer := producer_of(name, benchmarks):
+            names = {producer.name}
         else:
             unknown.append(name)
             continue
@@ -126,6 +128,93 @@ def select(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[Be
     if not chosen:
         raise CpybenchError(f"benchmark selection {selection!r} leaves no benchmark to run")
     return chosen
+
+
+def selection_notes(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[str]:
+    """What :func:`select` read as a result name rather than a benchmark or group, said once each."""
+    known = {bench.name.lower() for bench in benchmarks} | set(_group_members(benchmarks))
+    notes = []
+    for raw_entry in (selection or "").split(","):
+        name = raw_entry.strip().lstrip("-").strip().lower()
+        if name and name not in known and (producer := producer_of(name, benchmarks)):
+            notes.append(f"{name!r} is a result of benchmark {producer.name!r}: selecting {producer.name}")
+    return notes
+
+
+def producer_of(result_name: str, benchmarks: Sequence[BenchmarkDef]) -> BenchmarkDef | None:
+    """The benchmark whose run produces the pyperf result ``result_name``, when it can be told
+    without running anything.
+
+    Results are named in the run scripts: either literally (``bench_time_func('deepcopy_memo',
+    ...)``, ``"many_optionals"``, chosen by the benchmark's extra options when several
+    benchmarks share one script) or as ``'<benchmark>_%s' % name`` (``logging_format``,
+    ``scimark_fft``, ``xml_etree_parse``). A literal found in exactly one run script wins;
+    otherwise the longest benchmark name followed by ``_`` that starts the result name.
+    """
+    name = result_name.strip().lower()
+    literal = re.compile(r"""['"]""" + re.escape(name) + r"""['"]""", re.IGNORECASE)
+    by_literal = [bench for bench in benchmarks if literal.search(_script_text(bench.runscript))]
+    if len(by_literal) > 1:  # one script, several benchmarks: the options pick the result
+        by_literal = [bench for bench in by_literal if name in (opt.lower() for opt in bench.extra_opts)]
+    if len(by_literal) == 1:
+        return by_literal[0]
+    prefixed = [bench for bench in benchmarks if name.startswith(bench.name.lower() + "_")]
+    return max(prefixed, key=lambda bench: len(bench.name), default=None)
+
+
+@functools.lru_cache(maxsize=None)
+def _script_text(path: str) -> str:
+    try:
+        return Path(path).read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:
+    """Sorted tag names (apps, asyncio, math, …) of ``benchmarks`` (default: the default suite)."""
+    if benchmarks is None:
+        benchmarks = load_benchmarks()
+    return sorted({tag for bench in benchmarks for tag in bench.tags})
+
+
+def selection_notes(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[str]:
+    """What :func:`select` read as a result name rather than a benchmark or group, said once each."""
+    known = {bench.name.lower() for bench in benchmarks} | set(_group_members(benchmarks))
+    notes = []
+    for raw_entry in (selection or "").split(","):
+        name = raw_entry.strip().lstrip("-").strip().lower()
+        if name and name not in known and (producer := producer_of(name, benchmarks)):
+            notes.append(f"{name!r} is a result of benchmark {producer.name!r}: selecting {producer.name}")
+    return notes
+
+
+def producer_of(result_name: str, benchmarks: Sequence[BenchmarkDef]) -> BenchmarkDef | None:
+    """The benchmark whose run produces the pyperf result ``result_name``, when it can be told
+    without running anything.
+
+    Results are named in the run scripts: either literally (``bench_time_func('deepcopy_memo',
+    ...)``, ``"many_optionals"``, chosen by the benchmark's extra options when several
+    benchmarks share one script) or as ``'<benchmark>_%s' % name`` (``logging_format``,
+    ``scimark_fft``, ``xml_etree_parse``). A literal found in exactly one run script wins;
+    otherwise the longest benchmark name followed by ``_`` that starts the result name.
+    """
+    name = result_name.strip().lower()
+    literal = re.compile(r"""['"]""" + re.escape(name) + r"""['"]""", re.IGNORECASE)
+    by_literal = [bench for bench in benchmarks if literal.search(_script_text(bench.runscript))]
+    if len(by_literal) > 1:  # one script, several benchmarks: the options pick the result
+        by_literal = [bench for bench in by_literal if name in (opt.lower() for opt in bench.extra_opts)]
+    if len(by_literal) == 1:
+        return by_literal[0]
+    prefixed = [bench for bench in benchmarks if name.startswith(bench.name.lower() + "_")]
+    return max(prefixed, key=lambda bench: len(bench.name), default=None)
+
+
+@functools.lru_cache(maxsize=None)
+def _script_text(path: str) -> str:
+    try:
+        return Path(path).read_text("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:

@@ -1,15 +1,21 @@
 """One benchmarking session, without pytest: prepare the interpreters, run a benchmark,
 compare it with its baselines, and at the end store everything and summarise.
 
-The pytest plugin is a thin layer over this: the controller calls :meth:`Engine.prepare`
-and :meth:`Engine.finish`; every worker calls :meth:`Engine.run` once per item. What a
-worker learns about an item travels back as an :class:`ItemOutcome` in JSON.
+The pytest plugin is a thin layer over this: the controller calls :meth:`Engine.resolve`
+(cheap: git and the results store, enough to collect), :meth:`Engine.build` and
+:meth:`Engine.finish`; every worker calls :meth:`Engine.run` once per item. Suites stay
+pyperf objects here; they become JSON only on the xdist wire (:meth:`ItemOutcome.to_wire`,
+:meth:`Engine.to_wire`) and in files.
 """
 
 from __future__ import annotations
 
+import copy
+import enum
 import io
 import json
+import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -20,6 +26,7 @@ import pyperf
 from . import _pyperformance, compare, report, runner, sampler, stats, store, targets, venvs
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
+from .errors import CpybenchError, StoreError
 from .gitrepo import Commit
 from .options import Settings
 from .targets import Target
@@ -38,14 +45,18 @@ def load_suite_text(text: str) -> pyperf.BenchmarkSuite:
     return pyperf.BenchmarkSuite.loads(text)
 
 
-def merge_suites(texts: Iterable[str]) -> pyperf.BenchmarkSuite | None:
+def merge_suites(suites: Iterable[pyperf.BenchmarkSuite | None]) -> pyperf.BenchmarkSuite | None:
+    """A new suite holding copies of every result of ``suites`` (runs of a result measured
+    twice are added); the inputs are left as they are."""
     merged: pyperf.BenchmarkSuite | None = None
-    for text in texts:
-        suite = load_suite_text(text)
-        if merged is None:
-            merged = suite
+    for suite in suites:
+        if suite is None:
             continue
-        for bench in suite.get_benchmarks():
+        benches = copy.deepcopy(list(suite.get_benchmarks()))
+        if merged is None:
+            merged = pyperf.BenchmarkSuite(benches)
+            continue
+        for bench in benches:
             if bench.get_name() in merged.get_benchmark_names():
                 merged.add_runs(bench)
             else:
@@ -53,19 +64,35 @@ def merge_suites(texts: Iterable[str]) -> pyperf.BenchmarkSuite | None:
     return merged
 
 
+class BaselineKind(enum.Enum):
+    STORED = "stored"  # results of the store, confirmed by re-measuring when they disagree
+    MEASURE = "measure"  # built and measured in this session, interleaved with the head
+    FILE = "file"  # --cpython-baseline-file: compared as it is
+
+
 @dataclass
 class Baseline:
-    """What one ``--cpython-baseline`` entry compares against."""
+    """What one ``--cpython-baseline`` entry (or the baseline file) compares against."""
 
     label: str
-    kind: str  # "stored": a results file of the store; "measure": built, measured now; "file"
+    kind: BaselineKind
     note: str
-    suite_path: str = ""
-    commit: dict[str, str] = field(default_factory=dict)
-    target: dict[str, object] | None = None
+    commit: Commit | None = None
+    suite: pyperf.BenchmarkSuite | None = None  # STORED / FILE: the results compared with
+    target: Target | None = None  # MEASURE (after build): the interpreter
 
-    def commit_obj(self) -> Commit | None:
-        return Commit(**self.commit) if self.commit else None
+    def to_wire(self) -> dict[str, object]:
+        return {"label": self.label, "kind": self.kind.value, "note": self.note,
+                "commit": asdict(self.commit) if self.commit else None,
+                "suite": dump_suite(self.suite) if self.suite is not None else None,
+                "target": self.target.to_wire() if self.target else None}
+
+    @classmethod
+    def from_wire(cls, data: dict) -> Baseline:  # type: ignore[type-arg]
+        return cls(label=data["label"], kind=BaselineKind(data["kind"]), note=data["note"],
+                   commit=Commit(**data["commit"]) if data["commit"] else None,
+                   suite=load_suite_text(data["suite"]) if data["suite"] else None,
+                   target=Target.from_wire(data["target"]) if data["target"] else None)
 
 
 @dataclass
@@ -73,32 +100,51 @@ class Comparison:
     """One baseline compared with the head on the results of one benchmark."""
 
     baseline: str
-    base_suite: str  # pyperf JSON actually compared (stored subset or interleaved measurement)
-    head_suite: str
-    verdicts: dict[str, str]  # result name -> Verdict name
-    messages: list[str]  # one line per result
-    failures: list[str]
-    inconclusive: list[str]
-    confirmed: bool = False
-    rounds: int = 0
+    base: pyperf.BenchmarkSuite | None  # the data compared (stored subset or interleaved measurement)
+    head: pyperf.BenchmarkSuite
+    result: compare.SuiteComparison | None  # None: the baseline has no result of this benchmark
+    confirmed: bool = False  # re-measured interleaved because the stored data was not clear
+    rounds: int = 0  # interleaved rounds (0: compared with stored data as it is)
+
+    @property
+    def verdicts(self) -> dict[str, str]:
+        return {rc.name: rc.verdict.name for rc in self.result.results} if self.result else {}
+
+    @property
+    def failures(self) -> list[str]:
+        if self.result is None:
+            return []
+        return [report.format_failure_message(rc, self.baseline) for rc in self.result.results
+                if rc.verdict is stats.Verdict.REGRESSION]
+
+    @property
+    def inconclusive(self) -> list[str]:
+        if self.result is None:
+            return []
+        return [f"{report.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results
+                if rc.verdict is stats.Verdict.INCONCLUSIVE]
+
+    @property
+    def messages(self) -> list[str]:
+        if self.result is None:
+            return [f"{', '.join(self.head.get_benchmark_names())}: not in baseline {self.baseline}"]
+        return [report.format_failure_message(rc, self.baseline) if rc.verdict is stats.Verdict.REGRESSION
+                else f"{report.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results]
+
+    def to_wire(self) -> dict[str, object]:
+        return {"baseline": self.baseline, "base": dump_suite(self.base) if self.base else None,
+                "head": dump_suite(self.head), "confirmed": self.confirmed, "rounds": self.rounds}
 
 
 @dataclass
 class ItemOutcome:
+    """What measuring one benchmark produced: the head's results and each baseline's verdicts."""
+
     benchmark: str
-    head_suite: str
-    measured_baselines: dict[str, str] = field(default_factory=dict)
+    head_suite: pyperf.BenchmarkSuite
+    measured_baselines: dict[str, pyperf.BenchmarkSuite] = field(default_factory=dict)
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> ItemOutcome:
-        data = json.loads(text)
-        data["comparisons"] = [Comparison(**c) for c in data.get("comparisons", [])]
-        return cls(**data)
 
     @property
     def failures(self) -> list[str]:
@@ -108,58 +154,118 @@ class ItemOutcome:
     def inconclusive(self) -> list[str]:
         return [line for c in self.comparisons for line in c.inconclusive]
 
+    def to_wire(self) -> str:
+        """JSON for the xdist wire (a report attribute); :meth:`Engine.outcome_from_wire` reads it."""
+        return json.dumps({
+            "benchmark": self.benchmark, "head_suite": dump_suite(self.head_suite),
+            "measured_baselines": {label: dump_suite(s) for label, s in self.measured_baselines.items()},
+            "comparisons": [c.to_wire() for c in self.comparisons], "seconds": self.seconds})
+
+    def properties(self) -> list[tuple[str, str]]:
+        """Per-result facts for JUnit XML ``<property>`` entries: what CI dashboards chart."""
+        props: list[tuple[str, str]] = []
+        for c in self.comparisons:
+            for rc in c.result.results if c.result else []:
+                prefix = f"cpybench.{rc.name}.vs.{c.baseline}"
+                props += [(f"{prefix}.ratio", f"{rc.ratio:.4f}"),
+                          (f"{prefix}.interval", report.format_interval(rc.estimate)),
+                          (f"{prefix}.verdict", rc.verdict.value),
+                          (f"{prefix}.base_mean", repr(rc.base_mean)),
+                          (f"{prefix}.head_mean", repr(rc.head_mean)),
+                          (f"{prefix}.unit", rc.unit),
+                          (f"{prefix}.how", _how(c))]
+        return props
+
+
+def _how(comparison: Comparison) -> str:
+    if comparison.confirmed:
+        return f"confirmed interleaved, {comparison.rounds} rounds"
+    return f"interleaved, {comparison.rounds} rounds" if comparison.rounds else "stored baseline"
+
+
+@dataclass
+class SessionResult:
+    head_path: str = ""
+    comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
+    notes: list[str] = field(default_factory=list)
+
 
 class Engine:
     def __init__(self, settings: Settings, log: Log = print) -> None:
         self.settings = settings
         self.log = log
-        self.head: Target | None = None
+        self.head: Target | None = None  # after build (or at once for --cpython-python)
         self.head_commit: Commit | None = None
+        self.head_version: str | None = None  # known after resolve, before any build
         self.baselines: list[Baseline] = []
         self._venvs: dict[str, Path] = {}
-        self._targets_by_label: dict[str, Target] = {}
-        self._stored_cache: dict[str, pyperf.BenchmarkSuite] = {}
+        self._confirm_targets: dict[str, Target] = {}
         self._store: store.ResultsStore | None = None
 
     # -- preparation (controller) -------------------------------------------------
 
     def prepare(self) -> None:
+        """Everything a session needs before measuring: resolve, check, build."""
+        self.resolve()
+        self.check_outputs()
+        self.build()
+
+    def resolve(self) -> None:
+        """Resolve refs and look up stored baselines; no build (``--collect-only`` stops here)."""
         settings = self.settings
         if settings.python:
             self.head = targets.from_python(settings.python)
+            self.head_version = self.head.version
         else:
             assert settings.ref
             self.head_commit = targets.resolve(settings, settings.ref)
-            self.head = targets.build(settings, self.head_commit, self.log)
-        self.head.label = settings.ref or self.head.label
+            self.head_version = targets.source_version(self.head_commit)
         for ref in settings.baselines:
-            self.baselines.append(self._prepare_baseline(ref))
+            self.baselines.append(self._resolve_baseline(ref))
         if settings.baseline_file:
             path = settings.baseline_file
-            # Fail now, with the file's name, if it is unreadable; keep it for the comparisons.
-            self._stored_cache[str(path)] = compare.load_suite(path)
+            suite = compare.load_suite(path)  # fails now, with the file's name, if unreadable
             label = compare.label_from_filename(path) or Path(path).stem
-            self.baselines.append(Baseline(label=label, kind="file", note=f"from file {path}",
-                                           suite_path=str(path)))
+            self.baselines.append(Baseline(label=label, kind=BaselineKind.FILE, note=f"from file {path}",
+                                           suite=suite))
 
-    def _prepare_baseline(self, ref: str) -> Baseline:
+    def _resolve_baseline(self, ref: str) -> Baseline:
         settings = self.settings
         commit = targets.resolve(settings, ref, self.head_commit)
+        if self.head_commit and (commit.sha, commit.worktree_hash) == (self.head_commit.sha,
+                                                                      self.head_commit.worktree_hash):
+            raise CpybenchError(f"--cpython-baseline={ref} is the same commit as --cpython-ref="
+                                f"{settings.ref} ({commit.short}): name a different baseline ref")
         label = ref if ref != targets.MERGE_BASE else commit.ref
-        results = self.results_store()
-        seen = len(results.warnings)
-        found = results.latest(commit.sha, settings.machine, settings.preset, " ".join(settings.configure_flags))
-        for warning in results.warnings[seen:]:
+        found = self.results_store().baseline(commit.sha, settings.machine, settings.preset,
+                                             " ".join(settings.configure_flags))
+        for warning in found.skipped:
             self.log(f"warning: {warning}")
-        commit_data = asdict(commit)
-        if found is not None:
-            path, suite = found
-            self._stored_cache[str(path)] = suite  # read once here; workers read their own copy
-            return Baseline(label=label, kind="stored", note=f"stored results: {path}", suite_path=str(path),
-                            commit=commit_data)
-        target = targets.build(settings, commit, self.log)
-        return Baseline(label=label, kind="measure", commit=commit_data, target=target.to_wire(),
+        if found.suite is not None:
+            sources = ", ".join(str(p) for p in found.paths)
+            return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
+                            commit=commit, suite=found.suite)
+        return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit,
                         note="not in the results store: built and measured in this session")
+
+    def check_outputs(self) -> None:
+        """Refuse before measuring, not after: an unwritable results store or JSON path."""
+        if self.settings.save != "no":
+            _check_writable_dir(self.settings.results_dir, "--cpython-results-dir",
+                                "or --cpython-save=no to store nothing")
+        if self.settings.json_path:
+            _check_writable_dir(self.settings.json_path.parent, "--cpython-json", "")
+
+    def build(self) -> None:
+        """Build (or find in the cache) the head and every baseline measured in this session."""
+        if self.head is None:
+            assert self.head_commit is not None
+            self.head = targets.build(self.settings, self.head_commit, self.log)
+            self.head.label = self.settings.ref or self.head.label
+        for baseline in self.baselines:
+            if baseline.kind is BaselineKind.MEASURE and baseline.target is None:
+                assert baseline.commit is not None
+                baseline.target = targets.build(self.settings, baseline.commit, self.log)
 
     def results_store(self) -> store.ResultsStore:
         if self._store is None:
@@ -170,19 +276,33 @@ class Engine:
 
     def to_wire(self) -> str:
         assert self.head is not None
-        return json.dumps({"head": self.head.to_wire(), "baselines": [asdict(b) for b in self.baselines]})
+        return json.dumps({"head": self.head.to_wire(), "baselines": [b.to_wire() for b in self.baselines]})
 
     def load_wire(self, text: str) -> None:
         data = json.loads(text)
         self.head = Target.from_wire(data["head"])
-        self.baselines = [Baseline(**b) for b in data["baselines"]]
+        self.head_version = self.head.version
+        self.baselines = [Baseline.from_wire(b) for b in data["baselines"]]
+
+    def outcome_from_wire(self, text: str) -> ItemOutcome:
+        data = json.loads(text)
+        comparisons = []
+        for c in data["comparisons"]:
+            base = load_suite_text(c["base"]) if c["base"] else None
+            head = load_suite_text(c["head"])
+            result = self.compare_pair(base, head, c["baseline"], paired=c["rounds"] > 0) if base else None
+            comparisons.append(Comparison(c["baseline"], base, head, result, c["confirmed"], c["rounds"]))
+        return ItemOutcome(
+            benchmark=data["benchmark"], head_suite=load_suite_text(data["head_suite"]),
+            measured_baselines={k: load_suite_text(v) for k, v in data["measured_baselines"].items()},
+            comparisons=comparisons, seconds=data["seconds"])
 
     # -- running one benchmark (any worker) -------------------------------------------
 
-    def run_options(self) -> runner.RunOptions:
+    def run_options(self, deadline: float | None = None) -> runner.RunOptions:
         s = self.settings
         return runner.RunOptions(mode=s.mode, timeout=s.timeout, affinity=s.affinity,
-                                 inherit_environ=list(s.inherit_env))
+                                 inherit_environ=list(s.inherit_env), deadline=deadline)
 
     def venv_for(self, target: Target, bench: BenchmarkDef) -> Path:
         venv_python = self._venvs.get(target.python)
@@ -197,35 +317,37 @@ class Engine:
         return sampler.Side(label=label, venv_python=self.venv_for(target, bench), env=target.env)
 
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
+        """Measure one benchmark on the head (and the measured baselines) and compare."""
         assert self.head is not None
         started = time.monotonic()
-        measured = [b for b in self.baselines if b.kind == "measure"]
-        options = self.run_options()
+        # --cpython-timeout bounds the whole item: every process of every side, confirmations included.
+        options = self.run_options(deadline=started + self.settings.timeout)
+        measured = [b for b in self.baselines if b.kind is BaselineKind.MEASURE]
         if measured:
             sides = [self.side(HEAD, self.head, bench)]
-            sides += [self.side(b.label, Target.from_wire(b.target or {}), bench) for b in measured]
+            sides += [self.side(b.label, _target(b), bench) for b in measured]
             suites, rounds = sampler.measure(bench, sides, options, self.settings.budget,
-                                             self._decided(measured), self.log)
+                                             self._decided([b.label for b in measured]), self.log)
         else:
             head_venv = self.venv_for(self.head, bench)
-            head_options = replace(options, env=self.head.env)
-            suites = {HEAD: runner.run_benchmark(head_venv, bench, head_options, log=self.log)}
+            suites = {HEAD: runner.run_benchmark(head_venv, bench, replace(options, env=self.head.env),
+                                                 log=self.log)}
             rounds = 0
-        outcome = ItemOutcome(benchmark=bench.name, head_suite=dump_suite(suites[HEAD]),
-                              measured_baselines={b.label: dump_suite(suites[b.label]) for b in measured})
+        outcome = ItemOutcome(benchmark=bench.name, head_suite=suites[HEAD],
+                              measured_baselines={b.label: suites[b.label] for b in measured})
         for baseline in self.baselines:
-            if baseline.kind == "measure":
+            if baseline.kind is BaselineKind.MEASURE:
                 outcome.comparisons.append(self._compare(baseline.label, suites[baseline.label],
                                                          suites[HEAD], rounds=rounds))
             else:
-                outcome.comparisons.append(self._compare_stored(baseline, bench, suites[HEAD]))
+                outcome.comparisons.append(self._compare_stored(baseline, bench, suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
 
-    def _decided(self, measured: list[Baseline]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
+    def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
-            for baseline in measured:
-                cmp = self.compare_pair(suites[baseline.label], suites[HEAD], baseline.label, paired=True)
+            for label in labels:
+                cmp = self.compare_pair(suites[label], suites[HEAD], label, paired=True)
                 if any(rc.verdict is stats.Verdict.INCONCLUSIVE for rc in cmp.results):
                     return False
             return True
@@ -234,76 +356,46 @@ class Engine:
     def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
                      paired: bool | set[str] = False) -> compare.SuiteComparison:
         s = self.settings
-        # An override may name a result (deepcopy_memo) or the benchmark producing it (deepcopy).
-        overrides = dict(s.thresholds)
-        for result in head.get_benchmarks():
-            owner = result.get_metadata().get(md.BENCHMARK_NAME)
-            if owner in s.thresholds:
-                overrides.setdefault(result.get_name(), s.thresholds[owner])
-        return compare.compare_suites(base, head, threshold=s.threshold, overrides=overrides,
+        return compare.compare_suites(base, head, threshold=s.threshold,
+                                      overrides=compare.expand_overrides(head, s.thresholds),
                                       confidence=s.confidence, base_label=label, head_label=HEAD,
                                       paired=paired)
 
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
                  confirmed: bool = False, rounds: int = 0) -> Comparison:
-        cmp = self.compare_pair(base, head, label, paired=rounds > 0)
-        failures, inconclusive, messages, verdicts = [], [], [], {}
-        for rc in cmp.results:
-            verdicts[rc.name] = rc.verdict.name
-            if rc.verdict is stats.Verdict.REGRESSION:
-                line = report.format_failure_message(rc, label)
-                failures.append(line)
-            else:
-                line = report.format_result_line(rc) + f" vs {label}"
-                if rc.verdict is stats.Verdict.INCONCLUSIVE:
-                    inconclusive.append(line)
-            messages.append(line)
-        return Comparison(baseline=label, base_suite=dump_suite(base), head_suite=dump_suite(head),
-                          verdicts=verdicts, messages=messages, failures=failures, inconclusive=inconclusive,
-                          confirmed=confirmed, rounds=rounds)
+        result = self.compare_pair(base, head, label, paired=rounds > 0)
+        return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds)
 
-    def stored_suite(self, baseline: Baseline) -> pyperf.BenchmarkSuite:
-        if baseline.suite_path not in self._stored_cache:
-            self._stored_cache[baseline.suite_path] = compare.load_suite(baseline.suite_path)
-        return self._stored_cache[baseline.suite_path]
-
-    def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef,
-                        head: pyperf.BenchmarkSuite) -> Comparison:
-        names = set(head.get_benchmark_names())
-        stored = self.stored_suite(baseline)
-        base = _subset(stored, names)
+    def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef, head: pyperf.BenchmarkSuite,
+                        options: runner.RunOptions) -> Comparison:
+        assert baseline.suite is not None
+        base = _subset(baseline.suite, set(head.get_benchmark_names()))
+        can_confirm = baseline.commit is not None and self.settings.confirm != "never"
         if base is None:
-            if baseline.commit and self.settings.confirm != "never":
-                # The stored run did not include this benchmark: measure it now, interleaved.
-                return self._confirm(baseline, bench)
-            return Comparison(baseline=baseline.label, base_suite="", head_suite=dump_suite(head), verdicts={},
-                              messages=[f"{bench.name}: not in baseline {baseline.label}"], failures=[],
-                              inconclusive=[])
+            if can_confirm:
+                # The stored runs did not include this benchmark: measure it now, interleaved.
+                return self._confirm(baseline, bench, options)
+            return Comparison(baseline.label, None, head, None)
         result = self._compare(baseline.label, base, head)
         # A stored baseline carries the drift of the day it was measured: it is trusted only to
         # say "no significant change". Anything else (a regression, but also a "faster" that
         # could hide a real slowdown behind drift) is re-measured interleaved before it counts.
         significant = any(v != stats.Verdict.UNCHANGED.name for v in result.verdicts.values())
-        needs_confirmation = self.settings.confirm == "always" or (
-            self.settings.confirm == "auto" and significant)
-        if needs_confirmation and baseline.commit:
-            return self._confirm(baseline, bench)
+        if can_confirm and (self.settings.confirm == "always" or significant):
+            return self._confirm(baseline, bench, options)
         return result
 
-    def _confirm(self, baseline: Baseline, bench: BenchmarkDef) -> Comparison:
+    def _confirm(self, baseline: Baseline, bench: BenchmarkDef, options: runner.RunOptions) -> Comparison:
         """Re-measure baseline and head interleaved: drift since the stored run cancels out."""
-        assert self.head is not None
-        target = self._targets_by_label.get(baseline.label)
+        assert self.head is not None and baseline.commit is not None
+        target = self._confirm_targets.get(baseline.label)
         if target is None:
-            commit = baseline.commit_obj()
-            assert commit is not None
             self.log(f"{bench.name}: confirming against {baseline.label} by interleaved re-measurement")
-            target = targets.build(self.settings, commit, self.log)
-            self._targets_by_label[baseline.label] = target
+            target = targets.build(self.settings, baseline.commit, self.log)
+            self._confirm_targets[baseline.label] = target
         sides = [self.side(HEAD, self.head, bench), self.side(baseline.label, target, bench)]
-        check = Baseline(label=baseline.label, kind="measure", note="")
-        suites, rounds = sampler.measure(bench, sides, self.run_options(), self.settings.budget,
-                                         self._decided([check]), self.log)
+        suites, rounds = sampler.measure(bench, sides, options, self.settings.budget,
+                                         self._decided([baseline.label]), self.log)
         return self._compare(baseline.label, suites[baseline.label], suites[HEAD], confirmed=True,
                              rounds=rounds)
 
@@ -314,16 +406,15 @@ class Engine:
         result = SessionResult()
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
-                      md.BENCHMARK_HASH: _pyperformance.suite_hash(benchmarks)}
+                      md.BENCHMARK_HASH: _pyperformance.suite_hash(benchmarks),
+                      md.MODE: self.settings.mode}
         if head_suite is not None:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
         for baseline in self.baselines:
-            if baseline.kind == "measure" and baseline.target:
-                suite = merge_suites(o.measured_baselines[baseline.label] for o in outcomes
-                                     if baseline.label in o.measured_baselines)
-                target = Target.from_wire(baseline.target)
-                if suite is not None and target.build_key != self.head.build_key:
-                    self._save(target, suite, suite_meta, result)
+            if baseline.kind is BaselineKind.MEASURE and baseline.target:
+                suite = merge_suites(o.measured_baselines.get(baseline.label) for o in outcomes)
+                if suite is not None and baseline.target.build_key != self.head.build_key:
+                    self._save(baseline.target, suite, suite_meta, result)
             comparison = self._session_comparison(baseline, outcomes, head_suite, suite_meta)
             if comparison is None:
                 result.notes.append(f"nothing to compare with {baseline.label}: no benchmark produced results")
@@ -333,7 +424,7 @@ class Engine:
 
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
               result: SessionResult) -> str:
-        stamped = _stamp(suite, {**target.metadata(self.settings.machine), **suite_meta})
+        stamped = _add_metadata(suite, {**target.metadata(self.settings.machine), **suite_meta})
         saved = ""
         if target.built:
             identity = store.RunIdentity(
@@ -345,8 +436,11 @@ class Engine:
                 saved = str(path)
                 result.notes.append(f"results of {target.label} stored in {path}")
         if target is self.head and self.settings.json_path:
-            self.settings.json_path.parent.mkdir(parents=True, exist_ok=True)
-            stamped.dump(str(self.settings.json_path), replace=True)
+            try:
+                stamped.dump(str(self.settings.json_path), replace=True)
+            except OSError as err:
+                raise StoreError(f"cannot write --cpython-json={self.settings.json_path} "
+                                 f"({err.strerror or err}): choose a writable path") from None
             result.notes.append(f"results written to {self.settings.json_path}")
             saved = saved or str(self.settings.json_path)
         return saved
@@ -355,32 +449,40 @@ class Engine:
                             head_suite: pyperf.BenchmarkSuite | None,
                             suite_meta: dict[str, str]) -> compare.SuiteComparison | None:
         """The baseline as a whole, with each benchmark compared on the data its verdict used."""
-        used = [c for o in outcomes for c in o.comparisons if c.baseline == baseline.label and c.base_suite]
-        base = merge_suites(c.base_suite for c in used)
-        head = merge_suites(c.head_suite for c in used)
-        if baseline.kind in ("stored", "file"):
+        used = [c for o in outcomes for c in o.comparisons if c.baseline == baseline.label and c.base]
+        base = merge_suites(c.base for c in used)
+        head = merge_suites(c.head for c in used)
+        if baseline.suite is not None:
             # Results the baseline has but this run does not are the "missing benchmarks".
-            full = self.stored_suite(baseline)
-            base = _overlay(full, base)
+            base = _overlay(baseline.suite, base)
         head = head or head_suite
         if head is None or base is None:
             return None
-        head_stamped = _stamp(head, {**self.head.metadata(self.settings.machine), **suite_meta})
-        if baseline.kind == "measure":
-            base = _stamp(base, {md.MACHINE: self.settings.machine, **suite_meta})
+        head_stamped = _add_metadata(head, {**self.head.metadata(self.settings.machine), **suite_meta})
+        if baseline.kind is BaselineKind.MEASURE:
+            base = _add_metadata(base, {md.MACHINE: self.settings.machine, **suite_meta})
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired)
 
 
-@dataclass
-class SessionResult:
-    head_path: str = ""
-    comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
-    notes: list[str] = field(default_factory=list)
+def _target(baseline: Baseline) -> Target:
+    assert baseline.target is not None, f"baseline {baseline.label} was not built"
+    return baseline.target
 
 
-def _stamp(suite: pyperf.BenchmarkSuite, meta: dict[str, object]) -> pyperf.BenchmarkSuite:
+def _check_writable_dir(folder: Path, option: str, alternative: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        hint = f"choose a writable directory{' ' + alternative if alternative else ''}"
+        raise StoreError(f"{option}: cannot write in {folder} ({err.strerror or err}): {hint}") from None
+
+
+def _add_metadata(suite: pyperf.BenchmarkSuite, meta: dict[str, object]) -> pyperf.BenchmarkSuite:
+    """Session facts on every result, without overriding what a result already says of itself."""
     clean = {k: v for k, v in meta.items() if v not in ("", None)}
     for bench in suite.get_benchmarks():
         current = bench.get_metadata()
@@ -402,4 +504,4 @@ def _overlay(full: pyperf.BenchmarkSuite, used: pyperf.BenchmarkSuite | None) ->
 
 
 def select_benchmarks(settings: Settings) -> list[BenchmarkDef]:
-    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)
+    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks).benchmarks

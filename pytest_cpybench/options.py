@@ -16,10 +16,12 @@ import platformdirs
 
 from . import builder, stats
 from .errors import CpybenchError
+from .runner import MODES
+from .store import SAVE_MODES
 
-MODES = ("default", "fast", "rigorous", "debug")
-SAVE_MODES = ("new", "replace", "no")
 CONFIRM_MODES = ("auto", "always", "never")
+# A threshold outside this range is a typo ("500%") or meaningless ("0%").
+THRESHOLD_RANGE = (0.001, 1.0)
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,6 @@ class Option:
     help: str
     default: str | None = None
     ini_type: str | None = None  # None = "string"; "linelist" for per-line values
-    choices: tuple[str, ...] | None = None
 
     @property
     def ini(self) -> str:
@@ -41,7 +42,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-repo", "CPython repository (path or URL). Default: the current directory when it is a "
            "CPython clone, else the upstream repository."),
     Option("cpython-build", "Build preset: " + ", ".join(builder.PRESETS) + f" (default {builder.DEFAULT_PRESET}).",
-           builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS)),
+           builder.DEFAULT_PRESET),
     Option("cpython-configure", "Extra ./configure flags, as one string (quoted like in a shell).", ""),
     Option("cpython-python", "Use this existing interpreter instead of building one."),
     Option("cpython-cache-dir", "Where builds, repository mirrors and benchmark venvs are cached "
@@ -50,17 +51,17 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-benchmarks", "Benchmarks to collect, in pyperformance's -b syntax: names, groups, "
            "-name to exclude (default: all)."),
     Option("cpython-manifest", "Extra benchmark manifest (pyperformance format); repeatable.", None, "linelist"),
-    Option("cpython-mode", "pyperf mode: default, fast, rigorous or debug (one value).", "default",
-           choices=MODES),
-    Option("cpython-timeout", "Seconds one benchmark may run before it is stopped and errors.", "900"),
+    Option("cpython-mode", "pyperf mode: default, fast, rigorous or debug (one value).", "default"),
+    Option("cpython-timeout", "Seconds one benchmark may take, all its processes on every side together; "
+           "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900"),
     Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
     Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
     Option("cpython-json", "Also write this session's pyperf JSON to this path."),
     Option("cpython-machine", "Machine name recorded in results (default: the host name)."),
-    Option("cpython-results-dir", "Results store: every session's pyperf JSON, by commit "
-           "(default: ./cpybench-results)."),
+    Option("cpython-results-dir", "Results store: every session's pyperf JSON, by commit (default: "
+           "$CPYBENCH_RESULTS_DIR, else the user data directory)."),
     Option("cpython-save", "Store this run's results: new (add a file), replace (the previous file of the "
-           "same commit, machine and build) or no.", "new", choices=SAVE_MODES),
+           "same commit, machine and build) or no.", "new"),
     Option("cpython-baseline", "Baseline refs to compare with, comma separated; merge-base = merge base with "
            "main. Looked up in the results store, else built and measured in this session."),
     Option("cpython-baseline-file", "Compare with this pyperf JSON file (any machine)."),
@@ -69,7 +70,7 @@ OPTIONS: tuple[Option, ...] = (
            "linelist"),
     Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
     Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
-           "stored baseline: auto (when needed), always or never.", "auto", choices=CONFIRM_MODES),
+           "stored baseline: auto (when needed), always or never.", "auto"),
     Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
            "may use while sampling adaptively.", "40"),
 )
@@ -100,7 +101,7 @@ class Settings:
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
     machine: str = field(default_factory=socket.gethostname)
-    results_dir: Path = Path("cpybench-results")
+    results_dir: Path = field(default_factory=lambda: default_results_dir())
     save: str = "new"
     baselines: tuple[str, ...] = ()
     baseline_file: Path | None = None
@@ -114,13 +115,17 @@ class Settings:
     def enabled(self) -> bool:
         return bool(self.ref or self.python)
 
-    def threshold_for(self, result_name: str) -> float:
-        return self.thresholds.get(result_name, self.threshold)
-
 
 def default_cache_dir() -> Path:
     env = os.environ.get("CPYBENCH_CACHE_DIR")
     return Path(env) if env else Path(platformdirs.user_cache_dir("pytest-cpybench"))
+
+
+def default_results_dir() -> Path:
+    """Outside any project: results written into a CPython clone would show in `git status`
+    and die with the routine `git clean -fdx`."""
+    env = os.environ.get("CPYBENCH_RESULTS_DIR")
+    return Path(env) if env else Path(platformdirs.user_data_dir("pytest-cpybench")) / "results"
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -146,14 +151,43 @@ def _fraction(option: str, value: str) -> float:
         raise CpybenchError(f"--{option}={value!r}: {exc}") from None
 
 
+def _threshold(option: str, value: str) -> float:
+    threshold = _fraction(option, value)
+    low, high = THRESHOLD_RANGE
+    if not low <= threshold <= high:
+        raise CpybenchError(f"--{option}={value!r} is out of range: give a slowdown between "
+                            f"{low:.1%} and {high:.0%}, e.g. 5%")
+    return threshold
+
+
+def _ref(option: str, value: str | None) -> str | None:
+    """A ref's syntax, checked before any git call; refs git does not know fail later (exit 8)."""
+    if value is None:
+        return None
+    hint = "give a sha, tag, branch, owner:branch or WORKTREE"
+    if not value.strip():
+        raise CpybenchError(f"--{option} is empty: {hint}")
+    if value.startswith("-") or any(c.isspace() or c == "\0" for c in value):
+        raise CpybenchError(f"--{option}={value!r} is not a git ref (no spaces, no leading '-'): {hint}")
+    if ".." in value:
+        raise CpybenchError(f"--{option}={value!r} is a range: {hint} (one commit)")
+    return value
+
+
 def parse_budget(value: str) -> Budget:
     text = value.strip().lower()
+    hint = "give a number of processes per side (at least 2, e.g. 40) or of seconds (e.g. 300s)"
+    try:
+        number = float(text[:-1]) if text.endswith("s") else int(text)
+    except ValueError:
+        raise CpybenchError(f"--cpython-budget={value!r} is not a budget: {hint}") from None
     if text.endswith("s"):
-        return Budget(processes=10_000, seconds=_number("cpython-budget", text[:-1]))
-    processes = int(_number("cpython-budget", text, int))
-    if processes < 2:
-        raise CpybenchError("--cpython-budget needs at least 2 processes per side to estimate the noise")
-    return Budget(processes=processes)
+        if number <= 0:
+            raise CpybenchError(f"--cpython-budget={value!r} must be positive: {hint}")
+        return Budget(processes=10_000, seconds=number)
+    if number < 2:
+        raise CpybenchError(f"--cpython-budget={value!r} is too small to estimate the noise: {hint}")
+    return Budget(processes=int(number))
 
 
 def settings_from(raw: dict[str, object]) -> Settings:
@@ -178,12 +212,20 @@ def settings_from(raw: dict[str, object]) -> Settings:
         thresholds = stats.parse_threshold_overrides(lines("cpython-thresholds"))
     except ValueError as exc:
         raise CpybenchError(f"cpython_thresholds: {exc}") from None
+    for name, value in thresholds.items():
+        if not THRESHOLD_RANGE[0] <= value <= THRESHOLD_RANGE[1]:
+            raise CpybenchError(f"cpython_thresholds: {name}: {value:.0%} is out of range: give a slowdown "
+                                f"between {THRESHOLD_RANGE[0]:.1%} and {THRESHOLD_RANGE[1]:.0%}")
     confidence = _fraction("cpython-confidence", with_default("cpython-confidence"))
     if not 0.5 <= confidence < 1:
         raise CpybenchError("--cpython-confidence must be between 50% and 99.9%")
     python = text("cpython-python")
+    raw_ref = raw.get("cpython-ref")
+    baselines = tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip())
+    for baseline in baselines:
+        _ref("cpython-baseline", baseline)
     return Settings(
-        ref=text("cpython-ref"),
+        ref=_ref("cpython-ref", None if raw_ref is None else str(raw_ref)),
         repo=text("cpython-repo"),
         preset=_choice("cpython-build", with_default("cpython-build"), tuple(builder.PRESETS)),
         configure_flags=builder.parse_configure_flags(with_default("cpython-configure")),
@@ -198,11 +240,11 @@ def settings_from(raw: dict[str, object]) -> Settings:
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,
         machine=text("cpython-machine") or socket.gethostname(),
-        results_dir=Path(text("cpython-results-dir") or "cpybench-results"),
+        results_dir=Path(text("cpython-results-dir") or default_results_dir()).expanduser(),
         save=_choice("cpython-save", with_default("cpython-save"), SAVE_MODES),
-        baselines=tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip()),
+        baselines=baselines,
         baseline_file=Path(p) if (p := text("cpython-baseline-file")) else None,
-        threshold=_fraction("cpython-threshold", with_default("cpython-threshold")),
+        threshold=_threshold("cpython-threshold", with_default("cpython-threshold")),
         thresholds=thresholds,
         confidence=confidence,
         confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),

@@ -1,29 +1,37 @@
 """pytest hooks: options, collection of benchmark items, verdicts, summary.
 
 Kept thin on purpose: the work happens in :mod:`engine` (plain Python). The controller
-(or the only process, without xdist) builds the interpreters in ``pytest_sessionstart``,
-hands them to xdist workers through ``workerinput``, collects each item's outcome from its
-report and writes results and the summary at the end.
+(or the only process, without xdist) resolves refs and builds the interpreters in
+``pytest_sessionstart``, hands them to xdist workers through ``workerinput``, collects each
+item's outcome from its report and writes results and the summary at the end.
+
+Benchmarks are collected through pytest's own tree: a :class:`BenchmarkCollector` named
+``pyperformance`` hangs below the session, so node ids such as ``pyperformance::nbody`` work
+as arguments, with ``--lf``, ``--deselect`` and ``-k``.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from . import _pyperformance, summary
-from .engine import Engine, ItemOutcome, select_benchmarks
+from ._pyperformance import BenchmarkDef
+from .engine import Engine, ItemOutcome, SessionResult
 from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
 from .options import OPTIONS, Settings, settings_from
 
-OUTCOME_KEY = "cpybench_outcome"
-VERDICT_KEY = "cpybench_verdict"
-WIRE_KEY = "cpybench_engine"
 COLLECTOR_NAME = "pyperformance"
+WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
+OUTCOME_ATTR = "cpybench_outcome"  # report attribute: an item's outcome on the xdist wire
+VERDICT_ATTR = "cpybench_verdict"  # report attribute: "inconclusive" when it is
+PLUGIN_NAME = "cpybench-session"
 
 
 class InconclusiveWarning(pytest.PytestWarning):
@@ -36,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.ini_type != "linelist" or option.name == "cpython-manifest":
             group.addoption(f"--{option.name}", dest=option.ini,
                             action="append" if option.ini_type == "linelist" else "store",
-                            default=None, help=option.help.replace("%", "%%"))
+                            default=None, help=option.help.replace("%", "%%"))  # argparse formats help
         parser.addini(option.ini, option.help, type=option.ini_type or "string", default=None)
 
 
@@ -53,16 +61,44 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = settings_from(_raw_options(config))
         if not settings.enabled:  # installed but not asked for: cost nothing
             return
-        tags = _pyperformance.known_tags(_pyperformance.load_benchmarks(settings.manifests))
+        known = _pyperformance.load_benchmarks(settings.manifests)
+        selected = _pyperformance.select(known, settings.benchmarks)
+        notes = _pyperformance.selection_notes(known, settings.benchmarks)
+        requested = _take_benchmark_args(config, known)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    for tag in tags:
+    for tag in _pyperformance.known_tags(known):
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
-    config.pluginmanager.register(CpybenchPlugin(config, settings), "cpybench-session")
+    plugin = CpybenchPlugin(config, settings, selected, known, requested, notes)
+    config.pluginmanager.register(plugin, PLUGIN_NAME)
+
+
+def _take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set[str] | None:
+    """Take ``pyperformance[::NAME]`` arguments out of pytest's path arguments.
+
+    Returns the benchmark names asked for (None: no such argument, collect the selection).
+    Without explicit arguments only benchmarks are items, whatever ``testpaths`` says: a
+    session in a CPython clone or a project with tests of its own must not run those.
+    """
+    explicit = config.args_source == pytest.Config.ArgsSource.ARGS
+    ours = [arg for arg in config.args if arg == COLLECTOR_NAME or arg.startswith(COLLECTOR_NAME + "::")]
+    config.args[:] = [arg for arg in config.args if arg not in ours] if explicit else []
+    if not ours or COLLECTOR_NAME in ours:
+        return None
+    names: set[str] = set()
+    by_name = {bench.name.lower(): bench.name for bench in known}
+    for arg in ours:
+        name = arg.split("::")[1].split("[")[0]
+        producer = by_name.get(name.lower()) or getattr(_pyperformance.producer_of(name, known), "name", None)
+        if producer is None:
+            raise CpybenchError(f"{arg}: no pyperformance benchmark (or result) is called {name!r}; "
+                                "`pytest --cpython-ref=X --collect-only -q` lists them")
+        names.add(producer)
+    return names
 
 
 class BenchmarkItem(pytest.Item):
-    def __init__(self, *, bench, engine: Engine, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, bench: BenchmarkDef, engine: Engine, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.bench = bench
         self.engine = engine
@@ -74,38 +110,17 @@ class BenchmarkItem(pytest.Item):
         # Measuring happens in setup so that a crash or hang is an *error*, while a
         # regression found in runtest is a *failure*.
         self.outcome = self.engine.run(self.bench)
-        self.user_properties.append((OUTCOME_KEY, self.outcome.to_json()))
+        self.user_properties.extend(self.outcome.properties())
 
     def runtest(self) -> None:
         assert self.outcome is not None
         if self.outcome.failures:
             raise Regression(self.outcome.failures)
-        if self.outcome.inconclusive:
-            self.user_properties.append((VERDICT_KEY, "inconclusive"))
-            for line in self.outcome.inconclusive:
-                warnings.warn(InconclusiveWarning(line))
+        for line in self.outcome.inconclusive:
+            warnings.warn(InconclusiveWarning(line))
 
-    def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def]
-        return _known_failure_text(excinfo.value) or super().repr_failure(excinfo, style=style)
-
-    def _repr_failure_py(self, excinfo, style=None):  # type: ignore[no-untyped-def]
-        # pytest formats *setup* errors here rather than in repr_failure: a crashed benchmark
-        # should show its stderr tail, not our call stack.
-        return _known_failure_text(excinfo.value) or super()._repr_failure_py(excinfo, style=style)
-
-    def reportinfo(self):  # type: ignore[no-untyped-def]
+    def reportinfo(self) -> tuple[Path, int, str]:
         return Path(self.bench.runscript), 0, f"pyperformance benchmark {self.bench.name}"
-
-
-def _known_failure_text(exc: BaseException) -> str | None:
-    if isinstance(exc, Regression):
-        return "\n".join(exc.lines)
-    if isinstance(exc, BenchmarkError):
-        tail = exc.stderr_tail or exc.output_tail
-        return str(exc) + (f"\n{tail}" if tail else "")
-    if isinstance(exc, CpybenchError):
-        return str(exc)
-    return None
 
 
 class Regression(Exception):
@@ -114,32 +129,56 @@ class Regression(Exception):
         self.lines = lines
 
 
+def _known_failure_text(exc: BaseException) -> str | None:
+    """What a user needs to read for a failure or error we understand (no call stack)."""
+    if isinstance(exc, Regression):
+        return "\n".join(exc.lines)
+    if isinstance(exc, BenchmarkError):
+        tail = exc.stderr_tail or exc.output_tail
+        return str(exc) + (f"\n{tail}" if tail else "")
+    if isinstance(exc, CpybenchError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+    return None
+
+
 class BenchmarkCollector(pytest.Collector):
-    def __init__(self, *, benches, engine: Engine, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    """The benchmarks of the session, below the session in pytest's collection tree."""
+
+    def __init__(self, *, plugin: CpybenchPlugin, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
-        self.benches = benches
-        self.engine = engine
+        self.plugin = plugin
 
     def collect(self) -> list[pytest.Item]:
-        head = self.engine.head
-        items = []
-        for bench in self.benches:
-            item = BenchmarkItem.from_parent(self, name=bench.name, bench=bench, engine=self.engine)
-            reason = _pyperformance.supports(bench, head.version) if head else None
+        plugin = self.plugin
+        version = plugin.engine.head_version
+        items: list[pytest.Item] = []
+        for bench in plugin.selected:
+            if plugin.requested is not None and bench.name not in plugin.requested:
+                continue
+            item = BenchmarkItem.from_parent(self, name=bench.name, bench=bench, engine=plugin.engine)
+            reason = _pyperformance.supports(bench, version) if version else None
             if reason:
-                item.add_marker(pytest.mark.skip(reason=f"{reason} (target is {head.version})"))
+                item.add_marker(pytest.mark.skip(reason=f"{reason} (target is {version})"))
             items.append(item)
         return items
 
 
 class CpybenchPlugin:
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, selected: list[BenchmarkDef],
+                 known: list[BenchmarkDef], requested: set[str] | None, notes: list[str]) -> None:
         self.config = config
         self.settings = settings
+        self.selected = selected  # what --cpython-benchmarks selects
+        self.known = known  # every benchmark of the manifests
+        self.requested = requested  # names given as pyperformance::NAME arguments, if any
+        self.notes = notes
         self.engine = Engine(settings, log=self._log)
         self.outcomes: dict[str, ItemOutcome] = {}
         self.errors: dict[str, str] = {}
         self.infrastructure_error: str | None = None
+        self.result: SessionResult | None = None
         self.is_worker = hasattr(config, "workerinput")
         self.in_item = False
         self.started = time.monotonic()
@@ -160,19 +199,27 @@ class CpybenchPlugin:
     def pytest_runtest_logfinish(self, nodeid: str, location: object) -> None:
         self.in_item = False
 
-    # -- session start: build or load the interpreters ----------------------------
+    # -- session start: resolve, then build ------------------------------------------
 
     @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.is_worker:
             self.engine.load_wire(self.config.workerinput[WIRE_KEY])  # type: ignore[attr-defined]
             return
+        for note in self.notes:
+            self._log(note)
         try:
-            self.engine.prepare()
+            self.engine.resolve()
+            if self.config.option.collectonly:
+                return  # collecting builds nothing: the version came from the sources
+            self.engine.check_outputs()
+            self.engine.build()
         except BuildError as exc:
             self._abort(exc.details())
         except CpybenchError as exc:
             self._abort(str(exc))
+        except OSError as exc:
+            self._abort(f"{exc.strerror or exc}: {exc.filename or ''}")
         head = self.engine.head
         assert head is not None
         self._log(f"target: {head.label} -> Python {head.version} at {head.python}"
@@ -192,39 +239,58 @@ class CpybenchPlugin:
 
     # -- collection --------------------------------------------------------------
 
-    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
-        # `pytest --cpython-ref=X` inside a CPython clone must not collect CPython's own test
-        # files with the host interpreter: without explicit paths, only benchmarks are items.
-        if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR:
-            return True
-        return None
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Iterator[None]:
+        report = yield
+        if isinstance(collector, pytest.Session) and report.passed:  # type: ignore[attr-defined]
+            report.result.append(BenchmarkCollector.from_parent(  # type: ignore[attr-defined]
+                collector, name=COLLECTOR_NAME, nodeid=COLLECTOR_NAME, plugin=self))
+        return report
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(tryfirst=True)  # before pytest applies -k
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
                                       items: list[pytest.Item]) -> None:
-        try:
-            benches = select_benchmarks(self.settings)
-        except CpybenchError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        self.benchmarks = benches
-        collector = BenchmarkCollector.from_parent(session, name=COLLECTOR_NAME, nodeid=COLLECTOR_NAME,
-                                                   benches=benches, engine=self.engine)
-        collected = collector.collect()
-        # Report the collection like any other, so counts and --collect-only see the items.
-        config.hook.pytest_collectreport(
-            report=pytest.CollectReport(COLLECTOR_NAME, "passed", None, list(collected)))
-        items.extend(collected)
+        # The summary names results (logging_format); -k with a result name selects the
+        # benchmark producing it.
+        words = set(re.findall(r"[A-Za-z_]\w*", config.getoption("keyword") or "")) - {"and", "or", "not"}
+        for word in sorted(words):
+            if any(word.lower() in bench.name.lower() for bench in self.known):
+                continue
+            producer = _pyperformance.producer_of(word, self.known)
+            for item in items:
+                if isinstance(item, BenchmarkItem) and producer is not None and item.bench is producer:
+                    item.extra_keyword_matches.add(word)
+                    self._log(f"-k {word}: a result of benchmark {producer.name}")
 
     # -- reports -----------------------------------------------------------------
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:  # type: ignore[type-arg]
+        report = yield
+        if not isinstance(item, BenchmarkItem):
+            return report
+        if call.excinfo is not None and report.failed:  # type: ignore[attr-defined]
+            text = _known_failure_text(call.excinfo.value)
+            if text:
+                report.longrepr = text  # type: ignore[attr-defined]
+        if call.when == "call" and item.outcome is not None:
+            if item.outcome.inconclusive and not item.outcome.failures:
+                setattr(report, VERDICT_ATTR, "inconclusive")
+            if self.is_worker:
+                setattr(report, OUTCOME_ATTR, item.outcome.to_wire())
+            else:
+                self.outcomes[item.nodeid] = item.outcome
+        return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
-        props = dict(report.user_properties)
-        if report.when == "call" and OUTCOME_KEY in props:
-            outcome = ItemOutcome.from_json(str(props[OUTCOME_KEY]))
-            self.outcomes[report.nodeid] = outcome
-            if self.config.option.verbose > 0:
+        if report.when == "call":
+            wire = getattr(report, OUTCOME_ATTR, None)
+            if wire is not None:
+                self.outcomes[report.nodeid] = self.engine.outcome_from_wire(wire)
+            outcome = self.outcomes.get(report.nodeid)
+            if outcome is not None and self.config.option.verbose > 0:
                 self._write_result_lines(outcome)
         elif report.when == "setup" and report.failed:
             self.errors[report.nodeid] = str(report.longrepr).splitlines()[0] if report.longrepr else "error"
@@ -237,7 +303,7 @@ class CpybenchPlugin:
             reporter.write_line(f"    {line}")
 
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]
-        if report.when == "call" and report.passed and dict(report.user_properties).get(VERDICT_KEY):
+        if report.when == "call" and report.passed and getattr(report, VERDICT_ATTR, None):
             return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
         return None
 
@@ -245,39 +311,40 @@ class CpybenchPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker or self.engine.head is None:
+        if self.is_worker or self.engine.head is None or self.config.option.collectonly:
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             # Half a session is not a baseline anyone should compare with later.
             self.infrastructure_error = "interrupted: nothing was stored"
             return
         try:
-            self.result = self.engine.finish(list(self.outcomes.values()), getattr(self, "benchmarks", []))
+            self.result = self.engine.finish(list(self.outcomes.values()), self.selected)
         except CpybenchError as exc:
             self.infrastructure_error = str(exc)
+            session.exitstatus = EXIT_INFRASTRUCTURE
+        except OSError as exc:
+            self.infrastructure_error = f"{exc.strerror or exc}: {exc.filename or ''}: nothing was stored"
             session.exitstatus = EXIT_INFRASTRUCTURE
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
         if self.is_worker or self.engine.head is None or config.option.collectonly:
             return
         terminalreporter.section("cpybench")
-        result = getattr(self, "result", None)
         if self.infrastructure_error:
             terminalreporter.write_line(f"cpybench: {self.infrastructure_error}", red=True)
-        if result is None:
+        if self.result is None:
             return
-        text = summary.format_session(result, self.engine, self.errors,
-                                     elapsed=time.monotonic() - self.started)
+        text = summary.format_session(self.result, self.engine, self.errors,
+                                      elapsed=time.monotonic() - self.started)
         for line in text.splitlines():
             terminalreporter.write_line(line)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    plugin = config.pluginmanager.get_plugin("cpybench-session")
+    plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is None:
         return None
     s = plugin.settings
     return [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} mode={s.mode} "
             f"threshold={s.threshold:.0%} baselines={','.join(s.baselines) or '-'} "
-            f"cache={s.cache_dir}"]
-
+            f"cache={s.cache_dir} results={s.results_dir}"]

@@ -33,16 +33,14 @@ from .venvs import query_interpreter, target_environ
 
 Log = Callable[[str], None]
 
-MODES = ("default", "fast", "rigorous", "debug")
-_MODE_FLAGS = {
+# pyperf's options for each --cpython-mode (the one definition of the modes).
+MODE_FLAGS = {
     "default": (),
     "fast": ("--fast",),
     "rigorous": ("--rigorous",),
     "debug": ("--debug-single-value",),
 }
-# The longest one benchmark may run, all its worker processes together. The slowest
-# pyperformance benchmarks take one to two minutes in the default mode on a small VM.
-DEFAULT_TIMEOUT = 600.0
+MODES = tuple(MODE_FLAGS)
 # pyperf exits with this code when a worker exceeded --timeout.
 PYPERF_TIMEOUT_EXIT = 124
 STDERR_TAIL_LINES = 20
@@ -55,14 +53,16 @@ _TRACEBACK_START = "Traceback (most recent call last):"
 class RunOptions:
     """How to run a benchmark.
 
-    ``timeout`` bounds the whole benchmark (every worker process): it is passed to pyperf
-    (whose ``--timeout`` limits each worker) and, plus a margin, enforced on the process
-    group. ``env`` is set for the benchmark and passed on to pyperf's workers, as are the
-    variables named in ``inherit_environ`` (pyperf workers otherwise see almost none).
+    ``timeout`` bounds one benchmark item: every worker process on every side, confirmations
+    included. Callers that run several pyperf commands for one item pass ``deadline`` (a
+    ``time.monotonic()`` value) and each command gets what is left; without it one command
+    gets the whole ``timeout``. ``env`` is set for the benchmark and passed on to pyperf's
+    workers, as are the variables named in ``inherit_environ`` (pyperf workers otherwise see
+    almost none).
     """
 
     mode: str = "default"
-    timeout: float = DEFAULT_TIMEOUT
+    timeout: float = 900.0
     affinity: str | None = None
     inherit_environ: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -70,7 +70,7 @@ class RunOptions:
     loops: int | None = None  # pyperf --loops
     values: int | None = None  # pyperf --values
     warmups: int | None = None  # pyperf --warmups
-    append_to: Path | None = None  # pyperf --append: accumulate runs across calls
+    deadline: float | None = None  # time.monotonic() by which the whole item must be done
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,10 +82,16 @@ class RunOptions:
                 f"the benchmark timeout must be a positive number of seconds, not {self.timeout!r}"
             )
 
+    def remaining(self) -> float:
+        """Seconds this command may run: the timeout, or what is left before the deadline."""
+        if self.deadline is None:
+            return self.timeout
+        return min(self.timeout, self.deadline - time.monotonic())
+
     def pyperf_args(self) -> list[str]:
         """pyperf's command-line options for these settings (without --output)."""
-        args = list(_MODE_FLAGS[self.mode])
-        args.append(f"--timeout={_whole_seconds(self.timeout)}")
+        args = list(MODE_FLAGS[self.mode])
+        args.append(f"--timeout={_whole_seconds(self.remaining())}")
         if self.affinity:
             args.append(f"--affinity={self.affinity}")
         for option, value in (
@@ -99,13 +105,12 @@ class RunOptions:
         inherited = list(dict.fromkeys([*self.inherit_environ, *self.env]))
         if inherited:
             args.append(f"--inherit-environ={','.join(inherited)}")
-        if self.append_to is not None:
-            args.append(f"--append={Path(self.append_to).resolve()}")
         return args
 
     def kill_after(self) -> float:
         """Seconds after which the benchmark's process group is killed."""
-        return self.timeout + max(5.0, self.timeout / 10)
+        remaining = max(1.0, self.remaining())
+        return remaining + max(5.0, remaining / 10)
 
 
 def run_benchmark(
@@ -113,15 +118,16 @@ def run_benchmark(
     bench: BenchmarkDef,
     options: RunOptions,
     *,
-    output: Path | None = None,
     log: Log | None = None,
 ) -> pyperf.BenchmarkSuite:
     """Run ``bench`` and return pyperf's suite (one or more results: take names from it).
 
-    With ``output`` the results file is also kept there (replaced atomically). Raises
-    BenchmarkError when the benchmark crashes, times out or produces no result.
+    Raises BenchmarkError when the benchmark crashes, times out or produces no result.
     """
     say = log or (lambda message: None)
+    if options.remaining() <= 0:
+        raise BenchmarkError(f"{bench.name} timed out: its {_whole_seconds(options.timeout)} s "
+                             "(--cpython-timeout) were used up")
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
         result_path = Path(workdir) / "result.json"
         command = [
@@ -138,14 +144,14 @@ def run_benchmark(
         elapsed = time.monotonic() - started
         if returncode == PYPERF_TIMEOUT_EXIT:
             raise _error(
-                f"{bench.name} timed out after {_whole_seconds(options.timeout)} s", stderr_tail
+                f"{bench.name} timed out after {_whole_seconds(options.timeout)} s "
+                "(--cpython-timeout: the most one benchmark may run, all its processes together)",
+                stderr_tail,
             )
         if returncode != 0:
             raise _error(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
         suite = _load_suite(result_path, bench.name, stderr_tail)
         _stamp(suite, bench)
-        if output is not None:
-            _save(suite, Path(output))
         names = suite.get_benchmark_names()
         say(f"{bench.name}: {len(names)} result(s) in {elapsed:.1f} s ({', '.join(names)})")
         return suite
@@ -243,19 +249,9 @@ def _stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> None:
         result.update_metadata(metadata)
 
 
-def _save(suite: pyperf.BenchmarkSuite, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        suite.dump(str(temporary), replace=True)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def _error(message: str, stderr_tail: str) -> BenchmarkError:
     err = BenchmarkError(message)
-    err.stderr_tail = stderr_tail  # type: ignore[attr-defined]
+    err.stderr_tail = stderr_tail
     return err
 
 

@@ -82,15 +82,22 @@ def measure(
     for side in sides[1:]:
         one_process(side, loops)
     rounds = 1
+    longest_round = time.monotonic() - started
     while True:
         enough = rounds >= MIN_ROUNDS and decided(suites)
         out_of_budget = rounds >= budget.processes or (
             budget.seconds is not None and time.monotonic() - started >= budget.seconds)
-        if enough or out_of_budget or options.mode == "debug":
+        # Stop while a round still fits in --cpython-timeout: the data so far makes the verdict
+        # (inconclusive if it must), rather than a round cut off and the whole item lost.
+        out_of_time = options.deadline is not None and (
+            options.deadline - time.monotonic() < 1.5 * longest_round)
+        if enough or out_of_budget or out_of_time or options.mode == "debug":
             break
+        round_started = time.monotonic()
         order = sides if rounds % 2 == 0 else list(reversed(sides))
         for side in order:
             one_process(side, loops)
         rounds += 1
+        longest_round = max(longest_round, time.monotonic() - round_started)
         log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
     return suites, rounds

@@ -7,7 +7,9 @@ travels to xdist workers as plain JSON.
 
 from __future__ import annotations
 
+import os
 import platform
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -78,10 +80,16 @@ class Target:
 
 
 def from_python(python: Path) -> Target:
-    path = python if python.is_absolute() or "/" in str(python) else Path(python)
+    path = python
     if not path.exists():
         raise CpybenchError(f"--cpython-python={python}: no such file; give the path of an interpreter")
-    version = runner.interpreter_version(path)
+    if not path.is_file() or not os.access(path, os.X_OK):
+        raise CpybenchError(f"--cpython-python={python} is not an executable file; give the path of a "
+                            "Python interpreter")
+    try:
+        version = runner.interpreter_version(path)
+    except CpybenchError as err:
+        raise CpybenchError(f"--cpython-python={python} is not a working Python interpreter ({err})") from None
     return Target(label=str(path), python=str(path), version=version)
 
 
@@ -110,6 +118,26 @@ def resolve(settings: Settings, ref: str, head: Commit | None = None) -> Commit:
         return Commit(repo=commit.repo, ref=f"merge-base ({sha[:7]})", sha=commit.sha, date=commit.date,
                       fork=commit.fork, git_dir=commit.git_dir)
     return gitrepo.resolve(repo, ref, settings.cache_dir)
+
+
+_PATCHLEVEL = "Include/patchlevel.h"
+_RELEASE_TAGS = {"ALPHA": "a", "BETA": "b", "GAMMA": "rc", "FINAL": ""}
+
+
+def source_version(commit: Commit) -> str:
+    """The version a build of ``commit`` will have ("3.13.5", "3.14.0a1"), read from its
+    ``Include/patchlevel.h`` through git: collection needs it, and must build nothing."""
+    text = gitrepo.read_source_file(commit, _PATCHLEVEL)
+    fields = dict(re.findall(r"^#define\s+PY_(MAJOR_VERSION|MINOR_VERSION|MICRO_VERSION|RELEASE_LEVEL|"
+                             r"RELEASE_SERIAL)\s+(\S+)", text, re.MULTILINE))
+    try:
+        version = f"{int(fields['MAJOR_VERSION'])}.{int(fields['MINOR_VERSION'])}.{int(fields['MICRO_VERSION'])}"
+        level = _RELEASE_TAGS[fields["RELEASE_LEVEL"].rsplit("_", 1)[-1]]
+        serial = int(fields["RELEASE_SERIAL"])
+    except (KeyError, ValueError):
+        raise CpybenchError(f"cannot read the Python version from {_PATCHLEVEL} of {commit.ref} "
+                            f"({commit.short}) in {commit.repo}: is it a CPython repository?") from None
+    return f"{version}{level}{serial}" if level else version
 
 
 def build(settings: Settings, commit: Commit, progress: builder.Progress) -> Target:
