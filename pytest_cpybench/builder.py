@@ -1,10 +1,12 @@
 """Build CPython at a commit into a cache, once per build key.
 
 A cache entry is a folder ``<cache>/builds/<key>/`` holding ``install/`` (the prefix),
-``build.json`` (key, commit, version, timings) and ``build.log``. Entries appear atomically:
-everything is built under ``builds/.tmp-<key>-<pid>/`` and renamed into place last, so an
-interrupted or failed build never leaves something that looks complete. A file lock per key
-makes two sessions (or xdist workers) asking for the same build share one build.
+``build.json`` (key, commit, version, timings), ``build.log`` and ``.last-used`` (its mtime is
+the last time a session asked for the entry). Entries appear atomically: everything is built
+under ``builds/.tmp-<key>-<pid>/`` and renamed into place last, so an interrupted or failed
+build never leaves something that looks complete. A file lock per key (``<key>.lock``) makes two
+sessions (or xdist workers) asking for the same build share one build; a process that uses an
+entry holds a shared lock on ``<key>.use`` until it exits, so ``prune`` leaves that entry alone.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import filelock
-
-from . import gitrepo
+from . import gitrepo, locks
 from .errors import BuildError, CpybenchError
 from .gitrepo import Commit
 
@@ -42,6 +42,7 @@ DEFAULT_PRESET = "release"
 # skipping ensurepip saves a minute per build.
 COMMON_CONFIGURE = ("--without-ensurepip",)
 BUILD_FORMAT = 1  # bump when the layout of an entry changes
+LAST_USED = ".last-used"  # inside an entry; only its mtime matters
 
 Progress = Callable[[str], None]
 HEARTBEAT_SECONDS = 30.0
@@ -72,6 +73,7 @@ class Build:
     timings: dict[str, float] = field(default_factory=dict)
     ccache: bool = False
     cache_hit: bool = False
+    last_used: float = 0.0  # time.time() of the last ensure_build that returned it
 
     @property
     def log(self) -> Path:
@@ -132,34 +134,64 @@ def load_entry(path: Path) -> Build | None:
     """A complete entry at ``path``, or None."""
     try:
         data = json.loads((path / "build.json").read_text())
-        return Build(path=path, python=path / "install" / "bin" / "python3", **data)
+        return Build(path=path, python=path / "install" / "bin" / "python3", last_used=last_used(path), **data)
     except (OSError, ValueError, TypeError):
         return None
 
 
-def ensure_build(request: BuildRequest, cache_dir: Path, progress: Progress = print) -> Build:
-    """Return the build for ``request``, building it unless the cache has it."""
+def last_used(path: Path) -> float:
+    """When the entry at ``path`` was last asked for; entries from before ``.last-used``
+    existed count as used when they were built."""
+    for name in (LAST_USED, "build.json"):
+        try:
+            return (path / name).stat().st_mtime
+        except OSError:
+            continue
+    return 0.0
+
+
+def _use_lock(entry_path: Path) -> Path:
+    return entry_path.with_name(entry_path.name + ".use")
+
+
+def _mark_used(build: Build) -> Build:
+    try:
+        (build.path / LAST_USED).touch()
+    except OSError:  # a read-only cache still works; it just prunes by build time
+        pass
+    build.last_used = last_used(build.path)
+    return build
+
+
+def release_all() -> None:
+    """Stop protecting the entries this process used from ``prune`` (they are protected until
+    the process exits otherwise). For tests."""
+    locks.release_shared()
+
+
+def ensure_build(request: BuildRequest, cache_dir: Path, progress: Progress = print, *,
+                 wait: float = locks.BUILD_WAIT) -> Build:
+    """Return the build for ``request``, building it unless the cache has it.
+
+    The entry stays protected from ``prune`` until this process exits. When another process
+    is building the same key, wait for it at most ``wait`` seconds (then ``LockTimeout``).
+    """
     key = build_key(request)
     entry_path = builds_dir(cache_dir) / key
+    entry_path.parent.mkdir(parents=True, exist_ok=True)
+    locks.hold_shared(_use_lock(entry_path))  # before looking, so a prune cannot remove what we find
     hit = load_entry(entry_path)
     if hit is not None:
         hit.cache_hit = True
-        return hit
-    entry_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(entry_path) + ".lock")
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        progress(f"another session is building {request.commit.short} ({key}); waiting for it")
-        lock.acquire()
-    try:
+        return _mark_used(hit)
+    with locks.exclusive(Path(f"{entry_path}.lock"), purpose=f"building {request.commit.short} ({key})",
+                         waiting_for=f"another session building {request.commit.short} ({key})",
+                         timeout=wait, log=progress):
         hit = load_entry(entry_path)  # built by the session we waited for
         if hit is not None:
             hit.cache_hit = True
-            return hit
-        return _build(request, key, entry_path, progress)
-    finally:
-        lock.release()
+            return _mark_used(hit)
+        return _mark_used(_build(request, key, entry_path, progress))
 
 
 class _Steps:
@@ -261,6 +293,7 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
             "ccache": use_ccache,
         }
         (staged / "build.json").write_text(json.dumps(record, indent=2))
+        (staged / LAST_USED).touch()  # present from the start: marking a use changes only its mtime
         os.rename(staged, entry_path)
     except BuildError as exc:
         exc.log_path = _keep_failed_log(log_path, entry_path, key)
@@ -306,37 +339,54 @@ def list_entries(cache_dir: Path) -> list[Build]:
     return [entry for entry in entries if entry is not None]
 
 
-def prune(cache_dir: Path, keep: int | None = None, older_than_days: float | None = None) -> list[Path]:
-    """Remove stale temporary folders, and entries beyond ``keep`` newest or older than a limit."""
+@dataclass
+class Pruned:
+    removed: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # in use by another process
+
+
+def prune(cache_dir: Path, keep: int | None = None, older_than_days: float | None = None) -> Pruned:
+    """Remove stale temporary folders, and entries beyond the ``keep`` most recently used or
+    not used for ``older_than_days``; entries a live process uses are skipped."""
     root = builds_dir(cache_dir)
-    removed: list[Path] = []
+    result = Pruned()
     if not root.is_dir():
-        return removed
+        return result
     for tmp in root.glob(".tmp-*"):
-        lock = filelock.FileLock(str(root / tmp.name.split("-")[1]) + ".lock")
-        try:
-            with lock.acquire(timeout=0):
+        with locks.try_exclusive(root / f"{tmp.name.split('-')[1]}.lock", purpose="pruning the cache") as free:
+            if free:  # else a build is running
                 shutil.rmtree(tmp, ignore_errors=True)
-                removed.append(tmp)
-        except filelock.Timeout:
-            continue  # a build is running
-    entries = sorted(list_entries(cache_dir), key=lambda b: b.path.stat().st_mtime, reverse=True)
+                result.removed.append(tmp)
+    entries = sorted(list_entries(cache_dir), key=lambda b: b.last_used, reverse=True)
     now = time.time()
     for index, entry in enumerate(entries):
         too_many = keep is not None and index >= keep
-        too_old = older_than_days is not None and now - entry.path.stat().st_mtime > older_than_days * 86400
-        if too_many or too_old:
-            with filelock.FileLock(str(entry.path) + ".lock"):
-                # Rename first so a concurrent reader never sees half an entry.
-                doomed = entry.path.with_name(f".tmp-{entry.key}-prune")
-                os.rename(entry.path, doomed)
-                shutil.rmtree(doomed, ignore_errors=True)
-            removed.append(entry.path)
-    return removed
+        too_old = older_than_days is not None and now - entry.last_used > older_than_days * 86400
+        if not (too_many or too_old):
+            continue
+        use_lock = _use_lock(entry.path)
+        with locks.unused(use_lock) as free:
+            if not free:
+                result.skipped.append(entry.path)
+                continue
+            # Rename first so a concurrent reader never sees half an entry; a process waiting
+            # to use it finds the lock file gone, takes a new one and builds again.
+            doomed = entry.path.with_name(f".tmp-{entry.key}-prune-{os.getpid()}")
+            os.rename(entry.path, doomed)
+            use_lock.unlink()
+        shutil.rmtree(doomed, ignore_errors=True)
+        result.removed.append(entry.path)
+    return result
 
 
 def entry_summary(build: Build) -> dict[str, object]:
     data = asdict(build)
     data["path"] = str(build.path)
     data["python"] = str(build.python)
+    data["last_used"] = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(build.last_used))
     return data
+
+
+def format_time(timestamp: float) -> str:
+    """A local time for people: ``2025-06-11 14:02``."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))

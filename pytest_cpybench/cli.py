@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     cache = commands.add_parser("cache", help="list or prune cached builds")
     cache.add_argument("action", choices=("list", "prune"))
     cache.add_argument("--cache-dir", type=Path, default=None)
-    cache.add_argument("--keep", type=int, default=None, help="prune: keep the N most recent builds")
+    cache.add_argument("--keep", type=int, default=None, help="prune: keep the N most recently used builds")
     cache.add_argument("--older-than", type=float, default=None, metavar="DAYS",
                        help="prune: remove builds not used for DAYS days")
     cache.add_argument("--json", action="store_true", help="list: print JSON")
@@ -67,8 +67,11 @@ def _build(args: argparse.Namespace) -> int:
 def _cache(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or default_cache_dir()
     if args.action == "prune":
-        for path in builder.prune(cache_dir, keep=args.keep, older_than_days=args.older_than):
+        pruned = builder.prune(cache_dir, keep=args.keep, older_than_days=args.older_than)
+        for path in pruned.removed:
             print(f"removed {path}")
+        for path in pruned.skipped:
+            print(f"skipped {path}: in use by another process")
         return 0
     entries = builder.list_entries(cache_dir)
     if args.json:
@@ -81,7 +84,8 @@ def _cache(args: argparse.Namespace) -> int:
         dirty = " +worktree" if commit.get("worktree_hash") else ""
         flags = " ".join(entry.configure_flags)
         print(f"{entry.key}  {commit['sha'][:7]}{dirty}  {commit['ref']:<20} Python {entry.version:<10} "
-              f"{entry.preset}{' ' + flags if flags else ''}  built in {entry.timings.get('total', 0):.0f} s")
+              f"{entry.preset}{' ' + flags if flags else ''}  built in {entry.timings.get('total', 0):.0f} s  "
+              f"last used {builder.format_time(entry.last_used)}")
     return 0
 
 

@@ -12,11 +12,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tarfile
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from . import locks
 from .errors import CpybenchError, RefError
 
 UPSTREAM_URL = "https://github.com/python/cpython"
@@ -79,27 +82,60 @@ def _fork_url(url: str, owner: str) -> str:
     return parsed._replace(path="/".join(parts)).geturl()
 
 
-def _fetch(git_dir: Path, url: str, *refspecs: str, tags: bool = True) -> bool:
+# What git adds after the actual reason whenever it cannot talk to a remote.
+_FETCH_BOILERPLATE = ("fatal: Could not read from remote repository.",
+                      "Please make sure you have the correct access rights", "and the repository exists.")
+
+
+def _fetch(git_dir: Path, url: str, *refspecs: str, tags: bool = True) -> str:
+    """Fetch into ``git_dir``; why it failed (git's last error line), or "" when it worked."""
     options = ["--quiet", "--force", *(["--tags"] if tags else [])]
     done = git(git_dir, "fetch", *options, "--end-of-options", url, *refspecs, check=False)
-    return done.returncode == 0
+    if done.returncode == 0:
+        return ""
+    lines = [line.strip() for line in done.stderr.splitlines()]
+    lines = [line for line in lines if line and line not in _FETCH_BOILERPLATE]
+    errors = [line for line in lines if line.startswith(("fatal: ", "error: "))]
+    if not lines:
+        return f"git fetch exited with code {done.returncode}"
+    return re.sub(r"^(fatal|error): ", "", (errors or lines)[-1])
+
+
+def _log(message: str) -> None:
+    print(f"[cpybench] {message}", file=sys.stderr, flush=True)
+
+
+def _mirror_lock(mirror: Path, url: str, doing: str,
+                 timeout: float = locks.MIRROR_WAIT) -> AbstractContextManager[None]:
+    """The mirror's lock: one process at a time creates or fetches into a mirror."""
+    return locks.exclusive(mirror.with_name(mirror.name + ".lock"), purpose=f"{doing} {url}",
+                           waiting_for=f"another process {doing} {url}", timeout=timeout, log=_log)
+
+
+def _fetch_into_mirror(mirror: Path, url: str, *refspecs: str, tags: bool = True) -> str:
+    with _mirror_lock(mirror, url, "fetching into the mirror of"):
+        return _fetch(mirror, url, *refspecs, tags=tags)
 
 
 def _ensure_mirror(cache_dir: Path, url: str) -> Path:
     mirror = mirror_dir(cache_dir, url)
-    if not (mirror / "HEAD").exists():
-        mirror.parent.mkdir(parents=True, exist_ok=True)
+    if (mirror / "HEAD").exists():
+        return mirror
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    # The first clone of CPython takes minutes: wait for it longer than for a fetch.
+    with _mirror_lock(mirror, url, "creating the mirror of", timeout=3 * locks.MIRROR_WAIT):
+        if (mirror / "HEAD").exists():  # made by the process we waited for
+            return mirror
         tmp = mirror.with_name(mirror.name + f".tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["git", "init", "--quiet", "--bare", str(tmp)], check=True, capture_output=True)
-        if not _fetch(tmp, url, "+refs/heads/*:refs/heads/*"):
+        failure = _fetch(tmp, url, "+refs/heads/*:refs/heads/*")
+        if failure:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise RefError(f"cannot fetch from {url}: check the URL and your network, "
+            raise RefError(f"cannot fetch from {url} ({failure}): check the URL and your network, "
                            "or pass --cpython-repo=<local clone>")
-        try:
-            os.rename(tmp, mirror)
-        except OSError:  # another session made it first
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(mirror, ignore_errors=True)  # a folder without HEAD is not a mirror
+        os.rename(tmp, mirror)
     return mirror
 
 
@@ -136,6 +172,7 @@ def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
             raise RefError("WORKTREE needs a local clone: pass --cpython-repo=<path of your clone>")
         return _resolve_worktree(Path(repo))
     fork = "python"
+    fetch_failure = ""  # why a fetch into the mirror failed, when one did
     if is_url(repo):
         git_dir = _ensure_mirror(cache_dir, repo)
         fork_match = _FORK_REF_RE.match(ref)
@@ -145,18 +182,21 @@ def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
         else:
             sha = _rev_parse(git_dir, ref)
             if sha is None:  # new upstream commits, branches or tags since the mirror was made
-                _fetch(git_dir, repo, "+refs/heads/*:refs/heads/*")
+                fetch_failure = _fetch_into_mirror(git_dir, repo, "+refs/heads/*:refs/heads/*")
                 sha = _rev_parse(git_dir, ref)
             if sha is None and re.fullmatch(r"[0-9a-f]{40}", ref):  # a commit no branch reaches (yet)
-                _fetch(git_dir, repo, ref, tags=False)
+                fetch_failure = fetch_failure or _fetch_into_mirror(git_dir, repo, ref, tags=False)
                 sha = _rev_parse(git_dir, ref)
     else:
         git_dir = _local_git_dir(repo)
         sha = _rev_parse(git_dir, ref)
         if sha is None and git(git_dir, "remote", check=False).stdout.split():
             remote = git(git_dir, "remote").stdout.split()[0]
-            if _fetch(git_dir, remote, ref, tags=False):
+            if not _fetch(git_dir, remote, ref, tags=False):
                 sha = _rev_parse(git_dir, "FETCH_HEAD")
+    if sha is None and fetch_failure:
+        raise RefError(f"unknown ref {ref!r} in {repo} (fetch failed: {fetch_failure}): "
+                       "check the name, the URL and your network")
     if sha is None:
         raise RefError(f"unknown ref {ref!r} in {repo}: check the name, or fetch it into that repository")
     return Commit(repo=repo, ref=ref, sha=sha, date=commit_date(git_dir, sha), fork=fork,
@@ -170,8 +210,9 @@ def _fetch_fork_branch(git_dir: Path, upstream_url: str, owner: str, branch: str
         raise RefError(f"{branch!r} is not a branch name: use owner:branch")
     url = _fork_url(upstream_url, owner)
     local = f"refs/forks/{owner}/{branch}"
-    if not _fetch(git_dir, url, f"+refs/heads/{branch}:{local}", tags=False):
-        raise RefError(f"cannot fetch branch {branch!r} of {owner}'s fork at {url}: check the names")
+    failure = _fetch_into_mirror(git_dir, url, f"+refs/heads/{branch}:{local}", tags=False)
+    if failure:
+        raise RefError(f"cannot fetch branch {branch!r} of {owner}'s fork at {url} ({failure}): check the names")
     sha = _rev_parse(git_dir, local)
     assert sha is not None
     return sha

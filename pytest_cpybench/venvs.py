@@ -12,7 +12,6 @@ proxy or pip.conf that works for the user works here.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -20,13 +19,12 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pyperf
-from filelock import FileLock, Timeout
 
-from . import _pyperformance
+from . import _pyperformance, locks
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
 
@@ -115,7 +113,9 @@ def ensure_venv(
         return venv_python
     root.parent.mkdir(parents=True, exist_ok=True)
     lock_path = root.parent / f"{root.name}.lock"
-    with _locked(lock_path, log, f"waiting for another process creating the venv {root}"):
+    with locks.exclusive(lock_path, purpose=f"creating the venv {root.name}",
+                         waiting_for=f"another process creating the venv {root}",
+                         timeout=locks.VENV_WAIT, log=log):
         if (root / COMPLETE_MARKER).is_file():
             return venv_python
         if root.exists():
@@ -157,7 +157,9 @@ def install_requirements(
     if marker.is_file():
         return
     state.mkdir(exist_ok=True)
-    with _locked(state / "install.lock", log, f"waiting for another install into {root}"):
+    with locks.exclusive(state / "install.lock", purpose=f"installing {bench.name}'s requirements",
+                         waiting_for=f"another install into {root}",
+                         timeout=locks.VENV_WAIT, log=log):
         if marker.is_file():
             return
         pins = _pins(requirements_text)
@@ -306,20 +308,6 @@ def _record_pins(pins_file: Path, bench_name: str, pins: dict[str, str]) -> None
 
 #######################################
 # helpers
-
-
-@contextlib.contextmanager
-def _locked(path: Path, log: Log, waiting_message: str) -> Iterator[None]:
-    lock = FileLock(str(path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log(waiting_message)
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def _run(

@@ -62,7 +62,7 @@ def test_two_processes_racing_build_once(repo: Path, tmp_path: Path) -> None:
     assert len(paths) == 1
     (entry,) = builder.list_entries(cache_dir)
     assert entry.log.read_text().count("=== configure") == 1
-    assert any("another session is building" in err for _, err in outputs)
+    assert any("waiting up to 1 h for another session building" in err for _, err in outputs)
 
     listed = cli("cache", "list", "--cache-dir", str(cache_dir), cwd=tmp_path)
     assert listed.returncode == 0 and f"{entry.key}  {entry.commit['sha'][:7]}  neutral" in listed.stdout
