@@ -186,8 +186,10 @@ def _how(comparison: Comparison) -> str:
 @dataclass
 class SessionResult:
     head_path: str = ""
+    head_suite: pyperf.BenchmarkSuite | None = None  # every result of the head, as stored
     comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # results that could not be stored (exit 8)
 
 
 class Engine:
@@ -410,6 +412,7 @@ class Engine:
                       md.MODE: self.settings.mode}
         if head_suite is not None:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
+            result.head_suite = head_suite
         for baseline in self.baselines:
             if baseline.kind is BaselineKind.MEASURE and baseline.target:
                 suite = merge_suites(o.measured_baselines.get(baseline.label) for o in outcomes)
@@ -424,25 +427,30 @@ class Engine:
 
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
               result: SessionResult) -> str:
+        """Store (and write --cpython-json); a failure is recorded, and the summary still made."""
         stamped = _add_metadata(suite, {**target.metadata(self.settings.machine), **suite_meta})
         saved = ""
-        if target.built:
-            identity = store.RunIdentity(
-                commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
-                fork=target.fork, ref=target.ref, machine=self.settings.machine, arch=targets.machine_arch(),
-                preset=target.preset, configure_flags=" ".join(target.configure_flags))
-            path = self.results_store().save(identity, stamped, self.settings.save)
-            if path is not None:
-                saved = str(path)
-                result.notes.append(f"results of {target.label} stored in {path}")
-        if target is self.head and self.settings.json_path:
-            try:
-                stamped.dump(str(self.settings.json_path), replace=True)
-            except OSError as err:
-                raise StoreError(f"cannot write --cpython-json={self.settings.json_path} "
-                                 f"({err.strerror or err}): choose a writable path") from None
-            result.notes.append(f"results written to {self.settings.json_path}")
-            saved = saved or str(self.settings.json_path)
+        try:
+            if target.built:
+                identity = store.RunIdentity(
+                    commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
+                    fork=target.fork, ref=target.ref, machine=self.settings.machine,
+                    arch=targets.machine_arch(), preset=target.preset,
+                    configure_flags=" ".join(target.configure_flags))
+                path = self.results_store().save(identity, stamped, self.settings.save)
+                if path is not None:
+                    saved = str(path)
+                    result.notes.append(f"results of {target.label} stored in {path}")
+            if target is self.head and self.settings.json_path:
+                try:
+                    stamped.dump(str(self.settings.json_path), replace=True)
+                except OSError as err:
+                    raise StoreError(f"cannot write --cpython-json={self.settings.json_path} "
+                                     f"({err.strerror or err}): choose a writable path") from None
+                result.notes.append(f"results written to {self.settings.json_path}")
+                saved = saved or str(self.settings.json_path)
+        except StoreError as err:
+            result.errors.append(f"results of {target.label} not stored: {err}")
         return saved
 
     def _session_comparison(self, baseline: Baseline, outcomes: list[ItemOutcome],

@@ -50,8 +50,15 @@ class Commit:
 
 
 def git(repo: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                          check=check, stdin=subprocess.DEVNULL)
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=check, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise CpybenchError("git is not installed (or not on PATH): install it, e.g. "
+                            "`sudo apt-get install git`") from None
+    except subprocess.CalledProcessError as err:
+        last = (err.stderr or "").strip().splitlines()[-1:] or [f"exit {err.returncode}"]
+        raise CpybenchError(f"git {args[0]} failed in {repo}: {last[0]}") from None
 
 
 def is_cpython_checkout(path: Path) -> bool:
@@ -280,6 +287,20 @@ def extract_all(archive: tarfile.TarFile, dest: Path) -> None:
         archive.extractall(dest, filter="tar")
     else:
         archive.extractall(dest)
+
+
+def read_source_file(commit: Commit, relpath: str) -> str:
+    """One file of the sources ``export`` would write, without exporting them."""
+    if commit.is_worktree:
+        try:
+            return (Path(commit.repo) / relpath).read_text(errors="replace")
+        except OSError as err:
+            raise CpybenchError(f"cannot read {relpath} in {commit.repo}: {err.strerror or err}") from None
+    done = git(commit.git_dir or commit.repo, "show", f"{commit.sha}:{relpath}", check=False)
+    if done.returncode != 0:
+        raise CpybenchError(f"{commit.ref} ({commit.short}) has no {relpath}: is {commit.repo} a CPython "
+                            "repository? Pass --cpython-repo=<CPython clone or URL>")
+    return done.stdout
 
 
 def _copy_worktree(repo: Path, dest: Path) -> None:

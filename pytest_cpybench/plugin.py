@@ -319,6 +319,8 @@ class CpybenchPlugin:
             return
         try:
             self.result = self.engine.finish(list(self.outcomes.values()), self.selected)
+            if self.result.errors:
+                session.exitstatus = EXIT_INFRASTRUCTURE
         except CpybenchError as exc:
             self.infrastructure_error = str(exc)
             session.exitstatus = EXIT_INFRASTRUCTURE
@@ -338,6 +340,8 @@ class CpybenchPlugin:
                                       elapsed=time.monotonic() - self.started)
         for line in text.splitlines():
             terminalreporter.write_line(line)
+        for error in self.result.errors:
+            terminalreporter.write_line(f"cpybench: {error}", red=True)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -174,7 +174,8 @@ def test_json_path_that_cannot_be_created_is_refused_before_measuring(tmp_path: 
 # -- trouble while running (slow: real benchmarks) ---------------------------------------------
 
 @pytest.mark.slow
-def test_disk_full_while_storing_keeps_earlier_results(tmp_path: Path, cache_dir: Path) -> None:
+def test_disk_full_while_storing_keeps_earlier_results(repo: Path, cpython_3135: object, tmp_path: Path,
+                                                       cache_dir: Path) -> None:
     with _tmpfs(tmp_path / "small", "size=64k") as small:
         store = small / "results"
         folder = store / "bm-20221024-3.11.0-deaf509"
@@ -186,11 +187,13 @@ def test_disk_full_while_storing_keeps_earlier_results(tmp_path: Path, cache_dir
                 filler.write(b"\0" * 4096)
                 filler.flush()
         before = _snapshot(store)
-        done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-results-dir={store}",
+        done = pytest_run(f"--cpython-repo={repo}", "--cpython-ref=v3.13.5", f"--cpython-results-dir={store}",
                           f"--cpython-cache-dir={cache_dir}", "--cpython-benchmarks=nbody",
                           "--cpython-mode=debug", cwd=tmp_path)
         after = _snapshot(store)
-    _check(done, EXIT_INFRASTRUCTURE, "cannot write results in")
+    _check(done, EXIT_INFRASTRUCTURE, "results of v3.13.5 not stored: cannot write results in")
+    assert "No space left on device" in done.stdout
+    assert "nbody: " in done.stdout.split("== cpybench ==")[1]  # the summary still shows what was measured
     assert after == before  # no half-written file, the earlier one intact
 
 
