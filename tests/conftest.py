@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 import cpython_repo  # noqa: E402
 
-from helpers import build  # noqa: E402
+from helpers import build, sha  # noqa: E402
 
 from pytest_cpybench import builder  # noqa: E402
 
@@ -36,7 +36,18 @@ def cache_dir(test_cache: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def repo() -> Path:
-    return cpython_repo.ensure_repo()
+    try:
+        return cpython_repo.ensure_repo()
+    except SystemExit as exc:  # a one-line reason (e.g. no deb-src entry): say just that
+        reason = exc.code
+    pytest.fail(f"cannot make the test CPython repository: {reason}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def shas(repo: Path) -> dict[str, str]:
+    """Full sha of every tag and branch of the test repository (``shas["v3.13.5"][:7]``)."""
+    refs = [release.tag for release in cpython_repo.RELEASES] + ["main", *cpython_repo.PERF_BRANCHES]
+    return {ref: sha(repo, ref) for ref in refs}
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyperf
 import pytest
 from helpers import pytest_run
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from pytest_cpybench import _pyperformance
 from pytest_cpybench import metadata as md
@@ -89,34 +91,57 @@ def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpyt
         "nbody", "richards", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
 
 
+def _host_version() -> str:
+    """The host interpreter's version as the plugin reports a target's: "3.11.2", "3.14.0a1"."""
+    v = sys.version_info
+    tag = {"alpha": "a", "beta": "b", "candidate": "rc"}.get(v.releaselevel)
+    return f"{v.major}.{v.minor}.{v.micro}" + (f"{tag}{v.serial}" if tag else "")
+
+
 def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path) -> None:
-    # The host interpreter (3.10 or 3.11 in CI) is a real, different target: dask needs >=3.12.
-    version = ".".join(map(str, sys.version_info[:3]))
+    # The host interpreter is a real target of its own: a benchmark whose requires-python excludes
+    # it is skipped with the reason, whatever the host's version. pyperformance's manifest has such a
+    # benchmark for hosts before 3.12 (dask and others need >=3.12); for newer hosts, where none
+    # is excluded, an extra manifest declares one that needs the next minor version.
+    version = _host_version()
+    host = Version(version)
+    excluded = [bench for bench in _pyperformance.load_benchmarks()
+                if bench.requires_python and not SpecifierSet(bench.requires_python).contains(host, prereleases=True)]
+    extra: list[str] = []
+    if excluded:
+        name, requires = excluded[0].name, excluded[0].requires_python
+    else:
+        name, requires = "nextversion", f">={sys.version_info[0]}.{sys.version_info[1] + 1}"
+        manifest = _write_manifest(tmp_path / "suite", {name: f"runner.bench_func('{name}', sum, range(100))"},
+                                   requires_python=requires)
+        extra = [f"--cpython-manifest={manifest}"]
     out = tmp_path / "host.json"
-    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-cache-dir={cache_dir}",
-                      "--cpython-mode=debug", "--cpython-benchmarks=nbody,dask", f"--cpython-json={out}",
-                      "-rs", cwd=tmp_path)
-    if sys.version_info >= (3, 12):
-        pytest.skip("the host interpreter can run dask; nothing to filter")
-    assert done.returncode == 0
+    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-cache-dir={cache_dir}", *extra,
+                      "--cpython-mode=debug", f"--cpython-benchmarks=nbody,{name}", f"--cpython-json={out}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", "-rs", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
     assert "1 passed, 1 skipped" in done.stdout
-    assert f"requires Python >=3.12 (target is {version})" in done.stdout
+    assert f"requires Python {requires} (target is {version})" in done.stdout
     assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == ["nbody"]
 
 
-def _write_manifest(root: Path) -> Path:
-    scripts = {
-        "good": "runner.bench_func('good', sum, range(100))",
-        "crash": "raise RuntimeError('this benchmark is broken')",
-        "hang": "import time\nrunner.bench_func('hang', time.sleep, 3600)",
-    }
+CRASH_AND_HANG = {
+    "good": "runner.bench_func('good', sum, range(100))",
+    "crash": "raise RuntimeError('this benchmark is broken')",
+    "hang": "import time\nrunner.bench_func('hang', time.sleep, 3600)",
+}
+
+
+def _write_manifest(root: Path, scripts: dict[str, str], requires_python: str = ">=3.8") -> Path:
+    """An extra manifest in pyperformance's format: one benchmark per entry of ``scripts`` (the body of
+    its run_benchmark.py after ``runner = pyperf.Runner()``)."""
     for name, body in scripts.items():
         folder = root / f"bm_{name}"
         folder.mkdir(parents=True)
         (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
             [project]
             name = "pyperformance_bm_{name}"
-            requires-python = ">=3.8"
+            requires-python = "{requires_python}"
             dependencies = ["pyperf"]
             urls = {{repository = "https://example.invalid"}}
             version = "1.0"
@@ -134,7 +159,7 @@ def _write_manifest(root: Path) -> Path:
 
 def test_crashing_and_hanging_benchmarks_error_and_the_session_goes_on(
         ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
-    manifest = _write_manifest(tmp_path / "suite")
+    manifest = _write_manifest(tmp_path / "suite", CRASH_AND_HANG)
     out = tmp_path / "custom.json"
     done = pytest_run(*ref_args, f"--cpython-manifest={manifest}", "--cpython-benchmarks=good,crash,hang",
                       "--cpython-mode=debug", "--cpython-timeout=10", f"--cpython-json={out}",

@@ -8,9 +8,12 @@ benchmarked. deepcopy (three results) is the benchmark they change; nbody is the
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -83,11 +86,12 @@ def test_two_baselines_give_two_blocks(base_args: list[str], tmp_path: Path) -> 
     assert "x faster" in out.split("vs. slowdown")[1]  # neutral lacks the slowdown
 
 
-def test_merge_base_is_the_fork_point_with_main(base_args: list[str], tmp_path: Path) -> None:
+def test_merge_base_is_the_fork_point_with_main(base_args: list[str], shas: dict[str, str],
+                                                tmp_path: Path) -> None:
     done = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=merge-base",
                       "--cpython-benchmarks=deepcopy", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
-    assert "vs. merge-base (287b767)" in done.stdout  # v3.13.5, where the branch left main
+    assert f"vs. merge-base ({shas['v3.13.5'][:7]})" in done.stdout  # where the branch left main
     assert "pyperformance::deepcopy FAILED" in done.stdout
 
 
@@ -123,18 +127,62 @@ def test_baseline_from_another_machine_says_so(base_args: list[str], tmp_path: P
     assert "another machine" in done.stdout
 
 
+# A progress line printed while a benchmark is being measured (shown with -s): "deepcopy: running
+# (default mode)" for one interpreter, "deepcopy: round 2 (5 s)" when baseline and head interleave.
+MEASURING = re.compile(r"\[cpybench\] \w+: (running|round \d+)")
+
+
 def test_interrupted_session_leaves_the_store_intact(base_args: list[str], tmp_path: Path) -> None:
     first = pytest_run(*base_args, "--cpython-ref=v3.13.5", "--cpython-benchmarks=nbody", cwd=tmp_path)
     assert first.returncode == 0
     before = _stored(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *base_args,
+    assert before
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *base_args, "-s",
                              "--cpython-ref=v3.13.5", "--cpython-baseline=neutral", BENCHMARKS],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(8)  # in the middle of measuring
-    os.kill(proc.pid, signal.SIGINT)
-    out, _ = proc.communicate(timeout=120)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            stdin=subprocess.DEVNULL, env=env)
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    seen: list[str] = []
+    deadline = time.monotonic() + 3600  # a cold cache builds the baseline first
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail("no benchmark started measuring within an hour:\n" + "".join(seen))
+            if line is None:
+                pytest.fail("the session ended before a benchmark was measured:\n" + "".join(seen))
+            seen.append(line)
+            if MEASURING.search(line):
+                break
+        os.kill(proc.pid, signal.SIGINT)  # in the middle of measuring
+        returncode = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=30)
+    while not lines.empty():
+        rest = lines.get_nowait()
+        if rest is not None:
+            seen.append(rest)
+    out = "".join(seen)
     print(out)
-    assert _stored(tmp_path) == before
+    assert returncode == pytest.ExitCode.INTERRUPTED, out
+    assert "cpybench: interrupted: nothing was stored" in out
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+    assert _stored(tmp_path) == before  # the same files, byte for byte
     assert not [p for p in (tmp_path / "results").rglob("*") if p.name.startswith(".tmp-")]
 
 

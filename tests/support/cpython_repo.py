@@ -3,7 +3,8 @@
 The test suite needs real CPython sources at known refs, and these machines have
 no GitHub access. Debian's source packages carry the upstream release tarballs,
 so this script downloads them (``apt-get source --download-only``) and turns them
-into a small git history:
+into a small git history. It changes nothing on the machine: the ``deb-src`` entry
+apt needs for that is added by ``bash .ci/run`` (from the machine's own apt sources).
 
     v3.11.2  --  v3.13.5 (= main)  --+-- slowdown        copy.deepcopy does extra work per call (~2x)
                                      +-- slowdown-small  copy.deepcopy does a little more (~1.10x)
@@ -33,9 +34,6 @@ from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
 REPO_FORMAT = "6"
-
-SOURCES_FILE = Path("/etc/apt/sources.list.d/pytest-cpybench-test-src.sources")
-DEBIAN_SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 
 
 @dataclass(frozen=True)
@@ -96,6 +94,9 @@ PERF_BRANCHES = {
 }
 PERF_DATE = "2025-06-12T12:00:00+00:00"
 
+# What `apt-get source` says when no deb-src entry has the package: none at all, or none for its suite.
+NO_SOURCE_ENTRY = ("'deb-src' URIs", "Unable to find a source package", "was not found")
+
 
 def cache_root() -> Path:
     env = os.environ.get("CPYBENCH_TEST_CACHE")
@@ -117,43 +118,25 @@ def _git(repo: Path, *args: str, date: str | None = None) -> str:
     return done.stdout.strip()
 
 
-def _ensure_deb_src_entry() -> None:
-    """Add a deb-src entry built from the machine's own apt sources (no host names here)."""
-    if SOURCES_FILE.exists():
-        return
-    entry = (f"Types: deb-src\nURIs: {_archive_uri()}\nSuites: bookworm trixie\nComponents: main\n"
-             "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n")
-    SOURCES_FILE.write_text(entry)
-    subprocess.run(["apt-get", "update", "-q"], check=True, stdout=subprocess.DEVNULL)
-
-
-def _archive_uri() -> str:
-    """The main Debian archive this machine already uses (deb822 or one-line sources)."""
-    if DEBIAN_SOURCES.exists():
-        for line in DEBIAN_SOURCES.read_text().splitlines():
-            if line.startswith("URIs:"):
-                return line.split(None, 1)[1].split()[0]  # the first is the main archive
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.exists():
-        for line in legacy.read_text().splitlines():
-            fields = line.split()
-            if len(fields) >= 3 and fields[0] == "deb" and "security" not in fields[1]:
-                return fields[1]
-    sys.exit("no Debian archive found in the apt sources: cannot download CPython's source packages")
-
-
 def tarball(release: Release, download_dir: Path) -> Path:
     found = sorted(download_dir.glob(release.tarball_glob))
     found = [p for p in found if not p.name.endswith(".asc")]
     if found:
         return found[0]
     if not shutil.which("apt-get"):
-        sys.exit(f"cannot download {release.package}: apt-get not found; "
-                 f"put the upstream tarball in {download_dir}")
-    _ensure_deb_src_entry()
+        sys.exit(f"cannot download {release.package}: apt-get not found; put the upstream tarball in "
+                 f"{download_dir} or set CPYBENCH_TEST_CPYTHON_REPO to a CPython clone")
     download_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "source", "--download-only", release.package],
-                   cwd=download_dir, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run(["apt-get", "source", "--download-only", release.package],
+                          cwd=download_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        errors = [line for line in done.stderr.splitlines() if line.strip()]
+        if any(sign in done.stderr for sign in NO_SOURCE_ENTRY):
+            sys.exit(f"cannot download {release.package}: apt has no deb-src entry for it; run "
+                     f"`bash .ci/run` (it adds one from this machine's apt sources) or add a deb-src entry "
+                     f"yourself, or set CPYBENCH_TEST_CPYTHON_REPO to a CPython clone")
+        sys.exit(f"cannot download {release.package}: `apt-get source` failed: "
+                 f"{errors[-1] if errors else f'exit {done.returncode}'}")
     return tarball(release, download_dir)
 
 

@@ -16,6 +16,14 @@ def build(repo: Path, ref: str, cache_dir: Path, **request: object) -> builder.B
                                 progress=lambda message: print(f"[build] {message}", flush=True))
 
 
+def sha(repo: Path, ref: str) -> str:
+    """The full sha of ``ref`` in ``repo``: tests take shas from the repository, never hard-code them
+    (they differ with CPYBENCH_TEST_CPYTHON_REPO, and whenever tests/support/cpython_repo.py changes)."""
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--end-of-options",
+                           f"{ref}^{{commit}}"], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
 def run(argv: list[str], cwd: Path, timeout: float = 3600, env: dict[str, str] | None = None,
         ) -> subprocess.CompletedProcess[str]:
     """Run a command as a user would; its output is echoed so CI logs show it."""
