@@ -16,7 +16,7 @@ Everything is cached under ``$CPYBENCH_TEST_CACHE`` (default ``~/.cache/pytest-c
 
 Set ``CPYBENCH_TEST_CPYTHON_REPO`` to a real CPython clone (with tags ``v3.11.2`` and
 ``v3.13.5``) to use it instead of the tarballs: it is cloned into the cache and the
-three performance branches are added there, never in the clone itself.
+performance branches are added there, never in the clone itself.
 
 Usage: python tests/support/cpython_repo.py   (prints the repository path)
 """
