@@ -118,13 +118,14 @@ def test_ambiguous_short_sha_is_a_clear_error(repo: Path, cache_dir: Path, tmp_p
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-def test_rejected_configure_flag_fails_cleanly(repo: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_rejected_configure_flag_fails_cleanly(repo: Path, cache_dir: Path, tmp_path: Path,
+                                               shas: dict[str, str]) -> None:
     before = _complete_entries(cache_dir)
     session = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
                          "--cpython-configure=--with-hash-algorithm=bogus", cwd=tmp_path)
     output = session.stdout + session.stderr
     assert session.returncode == EXIT_INFRASTRUCTURE
-    assert "cpybench: configure failed for v3.13.5 (287b767)" in output
+    assert f"cpybench: configure failed for v3.13.5 ({shas['v3.13.5'][:7]})" in output
     assert "unknown hash algorithm 'bogus'" in output  # the log's last lines
     assert "full build log:" in output
     assert "Traceback" not in output
