@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import pytest_run
+from helpers import pytest_run, run
 from seed import BASE_3_11
 
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
@@ -236,3 +236,14 @@ def test_help_works_with_the_plugin_installed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "--cpython-threshold" in done.stdout and "e.g. 5%" in done.stdout
 
+
+
+def test_git_not_installed(tmp_path: Path, store: Path) -> None:
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    before = _snapshot(store)
+    done = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--cpython-results-dir={store}",
+                f"--cpython-cache-dir={tmp_path / 'cache'}", f"--cpython-repo={tmp_path}", "--cpython-ref=main"],
+               cwd=tmp_path, env={"PATH": str(empty_path)})
+    _check(done, EXIT_INFRASTRUCTURE, "git is not installed (or not on PATH)")
+    assert _snapshot(store) == before
