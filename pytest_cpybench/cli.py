@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import builder, gitrepo, report, stats
+from . import builder, compare, gitrepo, options, report
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
+from .stats import Verdict
+
+EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,9 +44,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="prune: remove builds not used for DAYS days")
     cache.add_argument("--json", action="store_true", help="list: print JSON")
 
-    cmp = commands.add_parser("compare", help="compare pyperf JSON files: BASE HEAD [BASE2 ...]")
-    cmp.add_argument("files", nargs="+", type=Path)
-    cmp.add_argument("--threshold", default="5%", help="slowdown that counts as a regression (default 5%%)")
+    defaults = {option.name: option.default for option in options.OPTIONS}
+    cmp = commands.add_parser(
+        "compare", help="compare pyperf JSON files: BASE HEAD [BASE2 ...]; exit 1 on a regression",
+        description="Compare HEAD.json with each baseline file and gate like the pytest plugin: exit 1 when "
+                    "a result is significantly slower than its threshold, 0 otherwise (inconclusive results "
+                    "are warnings), 8 when a file cannot be read.")
+    cmp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
+    cmp.add_argument("--threshold", default=None,
+                     help="slowdown that counts as a regression, as --cpython-threshold "
+                          f"(default {defaults['cpython-threshold']})".replace("%", "%%"))
+    cmp.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
+                     help="threshold for one result or one benchmark's results, e.g. 'pidigits: 15%%', as the "
+                          "cpython_thresholds ini key; repeatable or comma separated")
+    cmp.add_argument("--confidence", default=None,
+                     help="confidence level of the ratio intervals, as --cpython-confidence "
+                          f"(default {defaults['cpython-confidence']})".replace("%", "%%"))
     return parser
 
 
@@ -90,13 +107,35 @@ def _cache(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    """The plugin's gate on stored files: the second file is the head, all others are baselines."""
     if len(args.files) < 2:
         raise CpybenchError("compare needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
-    try:
-        threshold = stats.parse_threshold(args.threshold)
-    except ValueError as exc:
-        raise CpybenchError(f"--threshold={args.threshold!r}: {exc}") from None
-    print(report.compare_files(list(args.files), threshold=threshold, overrides={}))
+    settings = options.settings_from({
+        "cpython-threshold": args.threshold,
+        "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
+        "cpython-confidence": args.confidence,
+    })
+    head = compare.load_suite(args.files[1])
+    base_paths = [args.files[0], *args.files[2:]]
+    bases = [compare.load_suite(path) for path in base_paths]  # every file is readable before any output
+    comparisons = [
+        compare.compare_suites(base, head, threshold=settings.threshold,
+                               overrides=compare.expand_overrides(head, settings.thresholds),
+                               confidence=settings.confidence)
+        for base in bases
+    ]
+    print(report.format_comparisons(comparisons, notes=[f"from file {path}" for path in base_paths]))
+    failures = [report.format_failure_message(rc, cmp.base_label)
+                for cmp in comparisons for rc in cmp.results if rc.verdict is Verdict.REGRESSION]
+    inconclusive = sum(len(cmp.inconclusive) for cmp in comparisons)
+    warning = f" ({inconclusive} inconclusive: warnings, not failures)" if inconclusive else ""
+    print()
+    if failures:
+        print(f"FAILED: {len(failures)} regression{'s' if len(failures) > 1 else ''} "
+              f"beyond the threshold{warning}")
+        print("\n".join(failures))
+        return EXIT_REGRESSION
+    print(f"passed: no regression beyond the threshold{warning}")
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,18 +39,15 @@ class ResultComparison:
     """One pyperf result (e.g. ``deepcopy_memo``) compared between base and head."""
 
     name: str
-    base_mean: float
-    base_stdev: float | None  # None with a single value
+    base_mean: float  # pyperf's mean of all values, in ``unit``
     head_mean: float
-    head_stdev: float | None
-    unit: str
+    unit: str  # pyperf's unit: "second", "byte" or "integer"
     estimate: RatioEstimate
     verdict: Verdict
     threshold: float
     # pyperf's own rendering of "mean ± stdev" in the result's unit, e.g. "27.2 us ± 0.4".
     base_text: str = ""
     head_text: str = ""
-    tags: tuple[str, ...] = ()
 
     @property
     def ratio(self) -> float:
@@ -73,10 +70,6 @@ class SuiteComparison:
     @property
     def inconclusive(self) -> list[str]:
         return [rc.name for rc in self.results if rc.verdict is Verdict.INCONCLUSIVE]
-
-    @property
-    def regressions(self) -> list[ResultComparison]:
-        return [rc for rc in self.results if rc.verdict is Verdict.REGRESSION]
 
 
 def load_suite(path: str | os.PathLike[str]) -> pyperf.BenchmarkSuite:
@@ -144,26 +137,40 @@ def compare_benchmarks(
     so their ratios are paired and drift between pairs cancels out.
     """
     base_mean, head_mean = base.mean(), head.mean()
+    ratio = head_mean / base_mean
     base_processes, head_processes = process_means(base), process_means(head)
     if paired and len(base_processes) == len(head_processes):
-        estimate = paired_ratio_interval(list(zip(base_processes, head_processes)), confidence,
-                                         ratio=head_mean / base_mean)
+        estimate = paired_ratio_interval(list(zip(base_processes, head_processes)), confidence, ratio=ratio)
     else:
-        estimate = ratio_interval(base_processes, head_processes, confidence, ratio=head_mean / base_mean)
+        estimate = ratio_interval(base_processes, head_processes, confidence, ratio=ratio)
     return ResultComparison(
         name=head.get_name(),
         base_mean=base_mean,
-        base_stdev=_stdev(base),
         head_mean=head_mean,
-        head_stdev=_stdev(head),
         unit=head.get_unit(),
         estimate=estimate,
         verdict=verdict(estimate, threshold),
         threshold=threshold,
         base_text=mean_stdev_text(base),
         head_text=mean_stdev_text(head),
-        tags=tuple(base.get_metadata().get("tags", ())),
     )
+
+
+def expand_overrides(head: pyperf.BenchmarkSuite, thresholds: Mapping[str, float]) -> dict[str, float]:
+    """Per-result thresholds from overrides that name a result or the benchmark producing it.
+
+    ``thresholds`` maps names to thresholds, as ``cpython_thresholds`` / ``--thresholds`` give
+    them: ``deepcopy_memo: 10%`` names one result, ``deepcopy: 15%`` names a pyperformance
+    benchmark and covers every result whose ``cpybench_benchmark`` metadata is ``deepcopy``.
+    A result's own entry wins over its benchmark's. Returns result name -> threshold (the
+    given names are kept as they are).
+    """
+    overrides = dict(thresholds)
+    for result in head.get_benchmarks():
+        owner = result.get_metadata().get(metadata.BENCHMARK_NAME)
+        if owner in thresholds:
+            overrides.setdefault(result.get_name(), thresholds[owner])
+    return overrides
 
 
 def compare_suites(
@@ -171,14 +178,16 @@ def compare_suites(
     head: pyperf.BenchmarkSuite,
     *,
     threshold: float = 0.05,
-    overrides: dict[str, float] | None = None,
+    overrides: Mapping[str, float] | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
     base_label: str | None = None,
     head_label: str | None = None,
     paired: bool | Collection[str] = False,
 ) -> SuiteComparison:
-    """Compare every result both suites have; ``overrides`` maps result names to thresholds.
+    """Compare every result both suites have.
 
+    ``overrides``: thresholds by result name (:func:`expand_overrides` makes them from names of
+    results or benchmarks); every other result gets ``threshold``.
     ``paired``: True when all results were measured interleaved, or the names of those that were.
     """
     overrides = overrides or {}

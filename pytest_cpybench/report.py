@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from pytest_cpybench.compare import ResultComparison, SuiteComparison, compare_suites, load_suite
-from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.compare import ResultComparison, SuiteComparison
 from pytest_cpybench.stats import RatioEstimate, Verdict
 
 LEGEND = (
@@ -52,10 +50,6 @@ def format_summary_block(cmp: SuiteComparison) -> str:
     if cmp.machine_mismatch:
         lines.append(f"- warning: {cmp.machine_mismatch}")
     return "\n".join(lines)
-
-
-def format_legend() -> str:
-    return LEGEND
 
 
 def format_changes_table(cmp: SuiteComparison) -> str:
@@ -121,27 +115,28 @@ def format_result_line(rc: ResultComparison) -> str:
     return f"{rc.name}: {format_ratio(rc.ratio)} ({detail})"
 
 
-def compare_files(
-    paths: Sequence[str | os.PathLike[str]],
-    threshold: float = 0.05,
-    overrides: dict[str, float] | None = None,
-) -> str:
-    """Report for ``BASE.json HEAD.json [BASE2.json ...]``: the second file is the head, all
-    others are baselines, reported in the order given."""
-    if len(paths) < 2:
-        raise CpybenchError("compare needs at least two results files: BASE.json HEAD.json [BASE2.json ...]")
-    head = load_suite(paths[1])
-    baselines = [load_suite(path) for path in (paths[0], *paths[2:])]
-    comparisons = [
-        compare_suites(base, head, threshold=threshold, overrides=overrides) for base in baselines
-    ]
-    sections = [format_summary_block(cmp) for cmp in comparisons]
+def format_comparisons(comparisons: Sequence[SuiteComparison], notes: Sequence[str] = ()) -> str:
+    """The comparison part of every summary (the pytest session's and ``compare``'s).
+
+    One headline block per baseline, in the order given (``notes[i]``, when given and not
+    empty, says under block i where that baseline came from), the legend of ``*`` when any
+    block has one, then per baseline the table of significant changes and the inconclusive
+    and not significant results.
+    """
+    if notes and len(notes) != len(comparisons):
+        raise ValueError(f"{len(notes)} notes for {len(comparisons)} comparisons")
+    sections = []
+    for index, cmp in enumerate(comparisons):
+        block = format_summary_block(cmp)
+        if notes and notes[index]:
+            block += f"\n  ({notes[index]})"
+        sections.append(block)
     if any(cmp.different_suites for cmp in comparisons):
-        sections.append(format_legend())
+        sections.append(LEGEND)
     for cmp in comparisons:
-        title = f"Changes vs. {cmp.base_label} (threshold {format_threshold(cmp.threshold)}):"
-        sections.append(f"{title}\n{format_changes_table(cmp)}")
-    return "\n\n".join(sections) + "\n"
+        heading = f"Changes vs. {cmp.base_label} (threshold {format_threshold(cmp.threshold)}):"
+        sections.append(f"{heading}\n{format_changes_table(cmp)}")
+    return "\n\n".join(sections)
 
 
 def _verdict_text(rc: ResultComparison) -> str:

@@ -175,10 +175,6 @@ class Verdict(enum.Enum):
     INCONCLUSIVE = "inconclusive"
 
     @property
-    def fails(self) -> bool:
-        return self is Verdict.REGRESSION
-
-    @property
     def is_significant_change(self) -> bool:
         return self in (Verdict.REGRESSION, Verdict.SLOWER_WITHIN_THRESHOLD, Verdict.FASTER)
 

@@ -19,10 +19,8 @@ if TYPE_CHECKING:
 
 def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
     """``mean ± stdev`` of each result, then one line per baseline comparison."""
-    from .engine import load_suite_text
-
     lines = []
-    for bench in load_suite_text(outcome.head_suite).get_benchmarks():
+    for bench in outcome.head_suite.get_benchmarks():
         lines.append(f"{bench.get_name()}: {compare.mean_stdev_text(bench)} "
                      f"({len(stats.process_means(bench))} processes, {len(bench.get_values())} values)")
     for comparison in outcome.comparisons:
@@ -34,14 +32,11 @@ def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
 
 
 def _results_table(result: SessionResult) -> str:
-    from .engine import load_suite_text
-
-    rows = []
-    path = result.head_path
-    if not path:
+    """The head's results when there is no baseline: ``mean ± stdev`` and process count."""
+    if result.head_suite is None:
         return ""
-    suite = load_suite_text(open(path).read())
-    for bench in sorted(suite.get_benchmarks(), key=lambda b: b.get_name()):
+    rows = []
+    for bench in sorted(result.head_suite.get_benchmarks(), key=lambda b: b.get_name()):
         rows.append((bench.get_name(), compare.mean_stdev_text(bench), len(stats.process_means(bench))))
     return tabulate(rows, headers=("result", "mean ± stdev", "processes"))
 
@@ -51,15 +46,10 @@ def format_session(result: SessionResult, engine: Engine, errors: dict[str, str]
     assert engine.head is not None
     parts.append(f"{engine.head.label}: Python {engine.head.version} "
                  f"({engine.settings.machine}, {engine.settings.mode} mode, {elapsed:.0f} s)")
-    for note, cmp in result.comparisons:
-        parts.append(report.format_summary_block(cmp) + f"\n  ({note})")
-    if any(cmp.different_suites for _, cmp in result.comparisons):
-        parts.append(report.format_legend())
-    for _, cmp in result.comparisons:
-        table = report.format_changes_table(cmp)
-        if table.strip():
-            parts.append(f"significant changes vs. {cmp.base_label}:\n{table}")
-    if not result.comparisons:
+    if result.comparisons:
+        parts.append(report.format_comparisons([cmp for _, cmp in result.comparisons],
+                                               notes=[note for note, _ in result.comparisons]))
+    else:
         table = _results_table(result)
         if table:
             parts.append(table)

@@ -21,6 +21,7 @@ from pytest_cpybench.compare import (
     label_from_filename,
     label_from_suite,
     load_suite,
+    mean_stdev_text,
 )
 from pytest_cpybench.errors import StoreError
 from pytest_cpybench.report import format_ratio
@@ -125,12 +126,13 @@ def test_published_means_match_pyperfs_formatting_of_ours(comparisons, version):
 
 
 @pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
-def test_published_geometric_means_per_tag_match_ours(comparisons, version):
+def test_published_geometric_means_per_tag_match_ours(comparisons, bases, version):
     published = parse_published(version)
     results = comparisons[version].results
+    tags = {rc.name: bases[version].get_benchmark(rc.name).get_metadata().get("tags", []) for rc in results}
     assert set(published.tag_geometric_means) >= {"", "apps", "math", "serialize"}
     for tag, text in published.tag_geometric_means.items():
-        ratios = [rc.ratio for rc in results if not tag or tag in rc.tags]
+        ratios = [rc.ratio for rc in results if not tag or tag in tags[rc.name]]
         assert format_ratio(geometric_mean(ratios)) == text, tag or "all"
 
 
@@ -141,7 +143,7 @@ def test_results_carry_threshold_interval_and_process_counts(comparisons, bases,
         base_bench, head_bench = bases["3.11.0"].get_benchmark(rc.name), head.get_benchmark(rc.name)
         assert rc.ratio == head_bench.mean() / base_bench.mean()
         assert (rc.base_mean, rc.head_mean) == (base_bench.mean(), head_bench.mean())
-        assert (rc.base_stdev, rc.head_stdev) == (base_bench.stdev(), head_bench.stdev())
+        assert (rc.base_text, rc.head_text) == (mean_stdev_text(base_bench), mean_stdev_text(head_bench))
         assert rc.unit == "second"
         assert rc.threshold == 0.05
         assert rc.estimate.n_base == rc.estimate.n_head == 20
@@ -274,7 +276,7 @@ def test_compare_command_prints_the_seed_page_headlines(tmp_path):
     files = [BASE_3_10, HEAD_FILE, BASE_3_11]
     done = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", *map(str, files)],
                           capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 1, done.stderr  # coverage: 1.44x slower than 3.10.4
     missing = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
     assert f"vs. 3.10.4\n- 1.30x faster\n{missing}\n" in done.stdout
     assert f"vs. 3.11.0\n- 1.03x faster\n{missing}\n" in done.stdout

@@ -11,12 +11,11 @@ import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.compare import compare_suites, load_suite
-from pytest_cpybench.errors import CpybenchError, StoreError
 from pytest_cpybench.report import (
-    compare_files,
+    LEGEND,
     format_changes_table,
+    format_comparisons,
     format_failure_message,
-    format_legend,
     format_ratio,
     format_result_line,
     format_summary_block,
@@ -170,45 +169,43 @@ def test_result_line_for_a_single_process_explains_why_it_is_inconclusive(tmp_pa
     assert "n/a" in format_failure_message(rc, "3.11.0")
 
 
-def test_compare_files_reports_each_baseline_in_order():
-    text = compare_files([BASE_3_10, HEAD_FILE, BASE_3_11], threshold=0.05, overrides={})
+def test_comparisons_report_each_baseline_in_order(vs_3_10, vs_3_11):
+    text = format_comparisons([vs_3_10, vs_3_11])
     blocks = text.split("\n\n")
     assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}"
     assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
-    assert blocks[2].startswith("Changes vs. 3.10.4 (threshold 5%):\nresult ")
-    assert blocks[3].startswith("Changes vs. 3.11.0 (threshold 5%):\nresult ")
-    assert format_legend() not in text
-    assert text.endswith("\n") and len(blocks) == 4
+    assert blocks[2] == f"Changes vs. 3.10.4 (threshold 5%):\n{format_changes_table(vs_3_10)}"
+    assert blocks[3] == f"Changes vs. 3.11.0 (threshold 5%):\n{format_changes_table(vs_3_11)}"
+    assert LEGEND not in text
+    assert len(blocks) == 4 and not text.endswith("\n")
 
 
-def test_compare_files_prints_the_legend_once_when_any_baseline_is_starred(tmp_path):
-    old_base = edited_copy(BASE_3_11, tmp_path, other_suite_version)
-    text = compare_files([BASE_3_10, HEAD_FILE, old_base], threshold=0.05, overrides=None)
+def test_comparisons_say_where_each_baseline_came_from(vs_3_10, vs_3_11):
+    text = format_comparisons([vs_3_10, vs_3_11], notes=["from file a.json", ""])
+    blocks = text.split("\n\n")
+    assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}\n  (from file a.json)"
+    assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
+    with pytest.raises(ValueError, match="1 notes for 2 comparisons"):
+        format_comparisons([vs_3_10, vs_3_11], notes=["a"])
+
+
+def test_comparisons_print_the_legend_once_when_any_baseline_is_starred(tmp_path, vs_3_10):
+    old_base = load_suite(edited_copy(BASE_3_11, tmp_path, other_suite_version))
+    text = format_comparisons([vs_3_10, compare_suites(old_base, load_suite(HEAD_FILE))])
     blocks = text.split("\n\n")
     assert blocks[0].splitlines()[1] == "- 1.30x faster"
     assert blocks[1].splitlines()[1] == "- 1.03x faster *"
-    assert blocks[2] == format_legend()
-    assert text.count(format_legend()) == 1
-    assert "\n" not in format_legend() and format_legend().startswith("* ")
+    assert blocks[2] == LEGEND
+    assert text.count(LEGEND) == 1
+    assert "\n" not in LEGEND and LEGEND.startswith("* ")
 
 
-def test_compare_files_applies_threshold_and_overrides():
-    strict = compare_files([BASE_3_11, HEAD_FILE], threshold=0.01, overrides={"pickle": 0.1})
-    assert "Changes vs. 3.11.0 (threshold 1%):" in strict
-    pickle_row = next(line for line in strict.splitlines() if line.startswith("pickle "))
+def test_comparisons_show_the_threshold_and_overrides():
+    strict = compare_suites(load_suite(BASE_3_11), load_suite(HEAD_FILE), threshold=0.01, overrides={"pickle": 0.1})
+    text = format_comparisons([strict])
+    assert "Changes vs. 3.11.0 (threshold 1%):" in text
+    pickle_row = next(line for line in text.splitlines() if line.startswith("pickle "))
     assert pickle_row.endswith("slower, within 10%")
-
-
-def test_compare_files_needs_a_base_and_a_head():
-    with pytest.raises(CpybenchError, match="BASE.json HEAD.json"):
-        compare_files([HEAD_FILE], threshold=0.05, overrides=None)
-
-
-def test_compare_files_names_a_truncated_file(tmp_path):
-    truncated = tmp_path / HEAD_FILE.name
-    truncated.write_bytes(HEAD_FILE.read_bytes()[:1000])
-    with pytest.raises(StoreError, match=re.escape(str(truncated))):
-        compare_files([BASE_3_11, truncated], threshold=0.05, overrides=None)
 
 
 def test_no_significant_changes():

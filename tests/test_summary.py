@@ -1,0 +1,51 @@
+"""The pytest session's text (summary.py), on the published seed results."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pyperf
+from seed import BASE_3_11, HEAD_FILE
+
+from pytest_cpybench.compare import compare_suites, load_suite
+from pytest_cpybench.engine import SessionResult
+from pytest_cpybench.report import format_comparisons
+from pytest_cpybench.summary import format_outcome_lines, format_session
+
+ENGINE = SimpleNamespace(head=SimpleNamespace(label="head", version="3.12.0a1"),
+                         settings=SimpleNamespace(machine="pyperf", mode="default"))
+
+
+def test_outcome_lines_give_each_result_then_each_comparison():
+    head = pyperf.BenchmarkSuite([load_suite(HEAD_FILE).get_benchmark(name) for name in ("deepcopy", "nbody")])
+    comparisons = [SimpleNamespace(rounds=0, confirmed=False, messages=["deepcopy: 1.02x faster (...) vs 3.11.0"]),
+                   SimpleNamespace(rounds=3, confirmed=True, messages=["nbody: no change (...) vs main"])]
+    lines = format_outcome_lines(SimpleNamespace(head_suite=head, comparisons=comparisons))
+    assert lines == [
+        "deepcopy: 333 us ± 3 (20 processes, 60 values)",
+        "nbody: 96.6 ms ± 1.9 (20 processes, 60 values)",
+        "deepcopy: 1.02x faster (...) vs 3.11.0 [stored baseline]",
+        "nbody: no change (...) vs main [confirmed by interleaved re-measurement, 3 rounds]",
+    ]
+
+
+def test_session_summary_is_header_comparisons_errors_notes():
+    cmp = compare_suites(load_suite(BASE_3_11), load_suite(HEAD_FILE), head_label="head")
+    result = SessionResult(comparisons=[("stored results: x.json", cmp)], notes=["results of head stored in y.json"])
+    text = format_session(result, ENGINE, errors={"pyperformance::dask": "crashed"}, elapsed=12.4)
+    assert text == "\n\n".join([
+        "head: Python 3.12.0a1 (pyperf, default mode, 12 s)",
+        format_comparisons([cmp], notes=["stored results: x.json"]),
+        "benchmarks that errored (absent from the results):\n- pyperformance::dask: crashed",
+        "results of head stored in y.json",
+    ])
+
+
+def test_without_a_baseline_the_summary_lists_the_heads_results():
+    head = pyperf.BenchmarkSuite([load_suite(HEAD_FILE).get_benchmark(name) for name in ("nbody", "deepcopy")])
+    lines = format_session(SessionResult(head_suite=head), ENGINE, errors={}, elapsed=3).splitlines()
+    assert lines[0] == "head: Python 3.12.0a1 (pyperf, default mode, 3 s)"
+    assert lines[1:3] == ["", "result    mean ± stdev      processes"]
+    assert lines[4].split() == ["deepcopy", "333", "us", "±", "3", "20"]
+    assert lines[5].split() == ["nbody", "96.6", "ms", "±", "1.9", "20"]
+    assert format_session(SessionResult(), ENGINE, errors={}, elapsed=3) == lines[0]
