@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import gitrepo, locks
+from . import gitrepo, locks, venvs
 from .errors import BuildError, CpybenchError
 from .gitrepo import Commit
 
@@ -321,14 +321,13 @@ def _keep_failed_log(log_path: Path, entry_path: Path, key: str) -> Path | None:
 
 
 def _interpreter_version(python: Path, log_path: Path, request: BuildRequest) -> str:
-    done = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
+    try:
+        return venvs.interpreter_version(python)
+    except CpybenchError as err:
         with open(log_path, "a") as log:
-            log.write(done.stdout + done.stderr)
+            log.write(f"{err}\n")
         raise BuildError(f"the built interpreter for {request.commit.short} does not start",
-                         log_path, _tail(log_path))
-    return done.stdout.strip()
+                         log_path, _tail(log_path)) from None
 
 
 def list_entries(cache_dir: Path) -> list[Build]:

@@ -435,7 +435,7 @@ class Engine:
                 identity = store.RunIdentity(
                     commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
                     fork=target.fork, ref=target.ref, machine=self.settings.machine,
-                    arch=targets.machine_arch(), preset=target.preset,
+                    arch=store.default_arch(), preset=target.preset,
                     configure_flags=" ".join(target.configure_flags))
                 path = self.results_store().save(identity, stamped, self.settings.save)
                 if path is not None:

@@ -8,7 +8,6 @@ data, so the core modules never see pytest.
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import platformdirs
 from . import builder, stats
 from .errors import CpybenchError
 from .runner import MODES
-from .store import SAVE_MODES
+from .store import SAVE_MODES, default_machine
 
 CONFIRM_MODES = ("auto", "always", "never")
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
@@ -100,7 +99,7 @@ class Settings:
     affinity: str | None = None
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
-    machine: str = field(default_factory=socket.gethostname)
+    machine: str = field(default_factory=default_machine)
     results_dir: Path = field(default_factory=lambda: default_results_dir())
     save: str = "new"
     baselines: tuple[str, ...] = ()
@@ -239,7 +238,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         affinity=text("cpython-affinity"),
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,
-        machine=text("cpython-machine") or socket.gethostname(),
+        machine=text("cpython-machine") or default_machine(),
         results_dir=Path(text("cpython-results-dir") or default_results_dir()).expanduser(),
         save=_choice("cpython-save", with_default("cpython-save"), SAVE_MODES),
         baselines=baselines,

@@ -29,7 +29,7 @@ from . import _pyperformance
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
-from .venvs import query_interpreter, target_environ
+from .venvs import target_environ
 
 Log = Callable[[str], None]
 
@@ -155,16 +155,6 @@ def run_benchmark(
         names = suite.get_benchmark_names()
         say(f"{bench.name}: {len(names)} result(s) in {elapsed:.1f} s ({', '.join(names)})")
         return suite
-
-
-def interpreter_version(python: Path, *, env: dict[str, str] | None = None) -> str:
-    """The target interpreter's version in PEP 440 form: "3.13.5", "3.14.0a1"."""
-    script = (
-        "import sys; v = sys.version_info; "
-        "tag = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel); "
-        "print(f'{v.major}.{v.minor}.{v.micro}' + (f'{tag}{v.serial}' if tag else ''))"
-    )
-    return query_interpreter(python, script, env)
 
 
 #######################################

@@ -8,12 +8,11 @@ travels to xdist workers as plain JSON.
 from __future__ import annotations
 
 import os
-import platform
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import builder, gitrepo, runner
+from . import builder, gitrepo, venvs
 from . import metadata as md
 from .builder import Build, BuildRequest
 from .errors import CpybenchError
@@ -87,7 +86,7 @@ def from_python(python: Path) -> Target:
         raise CpybenchError(f"--cpython-python={python} is not an executable file; give the path of a "
                             "Python interpreter")
     try:
-        version = runner.interpreter_version(path)
+        version = venvs.interpreter_version(path)
     except CpybenchError as err:
         raise CpybenchError(f"--cpython-python={python} is not a working Python interpreter ({err})") from None
     return Target(label=str(path), python=str(path), version=version)
@@ -146,6 +145,4 @@ def build(settings: Settings, commit: Commit, progress: builder.Progress) -> Tar
     return from_build(builder.ensure_build(request, settings.cache_dir, progress), commit)
 
 
-def machine_arch() -> str:
-    return platform.machine() or "unknown"
 

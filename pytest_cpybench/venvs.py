@@ -70,15 +70,18 @@ def venv_python_path(root: Path) -> Path:
     return root / "bin" / "python"
 
 
-def venv_key(python: Path, *, key: str | None = None, env: Mapping[str, str] | None = None) -> str:
-    """Folder name of the venv for ``python``: readable prefix plus a hash of its identity.
+def venv_dir(
+    python: Path, cache_dir: Path, *, key: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Path, Path]:
+    """The venv folder for ``python`` and the real binary behind it.
 
-    The identity is the interpreter's real path, its ``sys.version`` and either ``key`` (a
-    build key from the caller) or the binary's mtime, inode and size, so a rebuild at the
-    same path gets a fresh venv; plus the pyperformance and pyperf versions installed.
+    The folder name is a readable prefix plus a hash of the interpreter's identity: its real
+    path, its ``sys.version`` and either ``key`` (a build key from the caller) or the binary's
+    mtime, inode and size, so a rebuild at the same path gets a fresh venv; plus the
+    pyperformance and pyperf versions installed.
     """
     executable, info = _resolve_target(python, env)
-    return _key_for(executable, info, key)
+    return Path(cache_dir) / "venvs" / _key_for(executable, info, key), executable
 
 
 def _key_for(executable: Path, info: Mapping[str, str], key: str | None) -> str:
@@ -106,8 +109,7 @@ def ensure_venv(
     log: Log = print,
 ) -> Path:
     """The python of a ready venv for the target interpreter ``python`` (created if needed)."""
-    executable, info = _resolve_target(python, env)
-    root = Path(cache_dir) / "venvs" / _key_for(executable, info, key)
+    root, executable = venv_dir(python, cache_dir, key=key, env=env)
     venv_python = venv_python_path(root)
     if (root / COMPLETE_MARKER).is_file():
         return venv_python
@@ -254,6 +256,17 @@ def query_interpreter(executable: Path, script: str, env: Mapping[str, str] | No
         last = _last_line(completed.stderr) or f"exit {completed.returncode}"
         raise CpybenchError(f"cannot run the interpreter {executable}: {last}")
     return completed.stdout.strip()
+
+
+def interpreter_version(python: Path, *, env: Mapping[str, str] | None = None) -> str:
+    """The interpreter's version in PEP 440 form ("3.13.5", "3.14.0a1"): the one probe used for
+    targets, builds and file names."""
+    script = (
+        "import sys; v = sys.version_info; "
+        "tag = {'alpha': 'a', 'beta': 'b', 'candidate': 'rc'}.get(v.releaselevel); "
+        "print(f'{v.major}.{v.minor}.{v.micro}' + (f'{tag}{v.serial}' if tag else ''))"
+    )
+    return query_interpreter(python, script, env)
 
 
 def _venv_root(venv_python: Path) -> Path:

@@ -20,7 +20,8 @@ import pytest
 from pytest_cpybench import venvs
 from pytest_cpybench._pyperformance import BenchmarkDef, load_benchmarks, pyperformance_version
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
-from pytest_cpybench.runner import RunOptions, interpreter_version, run_benchmark
+from pytest_cpybench.runner import RunOptions, run_benchmark
+from pytest_cpybench.venvs import interpreter_version
 
 HOST_PYTHON = Path(sys.executable)
 EXAMPLE_MANIFEST = (
@@ -215,10 +216,10 @@ def test_concurrent_creation_and_incomplete_venv(tmp_path):
 
 @pytest.mark.slow
 def test_key_separates_venvs(tmp_path):
-    first = venvs.venv_key(HOST_PYTHON, key="build-a")
-    assert first == venvs.venv_key(HOST_PYTHON, key="build-a")
-    assert first != venvs.venv_key(HOST_PYTHON, key="build-b")
-    assert first.startswith(sys.implementation.cache_tag)
+    first, _ = venvs.venv_dir(HOST_PYTHON, tmp_path, key="build-a")
+    assert first == venvs.venv_dir(HOST_PYTHON, tmp_path, key="build-a")[0]
+    assert first != venvs.venv_dir(HOST_PYTHON, tmp_path, key="build-b")[0]
+    assert first.name.startswith(sys.implementation.cache_tag)
 
 
 @pytest.mark.slow
@@ -394,7 +395,7 @@ def test_hang_is_cut_at_the_timeout(venv_python, tmp_path, script):
     pidfile = tmp_path / "pids"
     options = RunOptions(mode="debug", timeout=5, env={"CPYBENCH_PIDFILE": str(pidfile)})
     started = time.monotonic()
-    with pytest.raises(BenchmarkError, match=rf"^{script} timed out after 5 s$"):
+    with pytest.raises(BenchmarkError, match=rf"^{script} timed out after 5 s \(--cpython-timeout"):
         run_benchmark(venv_python, bench, options)
     elapsed = time.monotonic() - started
     assert 5 <= elapsed < options.kill_after() + 5
