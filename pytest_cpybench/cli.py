@@ -20,6 +20,11 @@ from .options import default_cache_dir
 from .stats import Verdict
 
 EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
+EXIT_USAGE = 2  # as argparse: a bad option value
+
+
+class UsageError(CpybenchError):
+    """A bad option value: exit 2, like argparse's own errors."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -109,12 +114,16 @@ def _cache(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """The plugin's gate on stored files: the second file is the head, all others are baselines."""
     if len(args.files) < 2:
-        raise CpybenchError("compare needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
-    settings = options.settings_from({
-        "cpython-threshold": args.threshold,
-        "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
-        "cpython-confidence": args.confidence,
-    })
+        raise UsageError("compare needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
+    try:
+        settings = options.settings_from({
+            "cpython-threshold": args.threshold,
+            "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
+            "cpython-confidence": args.confidence,
+        })
+    except CpybenchError as exc:  # the plugin's message, in this command's option names
+        raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
+            from None
     head = compare.load_suite(args.files[1])
     base_paths = [args.files[0], *args.files[2:]]
     bases = [compare.load_suite(path) for path in base_paths]  # every file is readable before any output
@@ -147,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         print(f"error: {exc.details()}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except CpybenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
