@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import builder, compare, gitrepo, options, report
+from . import builder, compare, gitrepo, options, report, store
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
 from .stats import Verdict
@@ -124,9 +124,9 @@ def _compare(args: argparse.Namespace) -> int:
     except CpybenchError as exc:  # the plugin's message, in this command's option names
         raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
             from None
-    head = compare.load_suite(args.files[1])
+    head = store.load_suite(args.files[1])
     base_paths = [args.files[0], *args.files[2:]]
-    bases = [compare.load_suite(path) for path in base_paths]  # every file is readable before any output
+    bases = [store.load_suite(path) for path in base_paths]  # every file is readable before any output
     comparisons = [
         compare.compare_suites(base, head, threshold=settings.threshold,
                                overrides=compare.expand_overrides(head, settings.thresholds),

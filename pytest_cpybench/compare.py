@@ -15,7 +15,6 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench import metadata
-from pytest_cpybench.errors import StoreError
 from pytest_cpybench.stats import (
     DEFAULT_CONFIDENCE,
     RatioEstimate,
@@ -70,21 +69,6 @@ class SuiteComparison:
     @property
     def inconclusive(self) -> list[str]:
         return [rc.name for rc in self.results if rc.verdict is Verdict.INCONCLUSIVE]
-
-
-def load_suite(path: str | os.PathLike[str]) -> pyperf.BenchmarkSuite:
-    """Load a pyperf JSON file (``.json`` or ``.json.gz``), or raise a one-line StoreError."""
-    filename = os.fspath(path)
-    if not os.path.isfile(filename):
-        raise StoreError(f"results file not found: {filename}")
-    try:
-        return pyperf.BenchmarkSuite.load(filename)
-    except (OSError, EOFError, ValueError, KeyError, TypeError, AttributeError) as err:
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise StoreError(
-            f"cannot read results file {filename}: not a complete pyperf JSON file ({reason}); "
-            "restore it or measure that interpreter again"
-        ) from None
 
 
 def label_from_filename(path: str | os.PathLike[str]) -> str | None:

@@ -226,7 +226,7 @@ class Engine:
             self.baselines.append(self._resolve_baseline(ref))
         if settings.baseline_file:
             path = settings.baseline_file
-            suite = compare.load_suite(path)  # fails now, with the file's name, if unreadable
+            suite = store.load_suite(path)  # fails now, with the file's name, if unreadable
             label = compare.label_from_filename(path) or Path(path).stem
             self.baselines.append(Baseline(label=label, kind=BaselineKind.FILE, note=f"from file {path}",
                                            suite=suite))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import gzip
 import hashlib
 import itertools
 import json
@@ -392,20 +393,7 @@ class ResultsStore:
     # -- reading -----------------------------------------------------------------------
 
     def load(self, path: Path | str) -> pyperf.BenchmarkSuite:
-        path = Path(path)
-        try:
-            return pyperf.BenchmarkSuite.load(str(path))
-        except FileNotFoundError:
-            raise StoreError(f"results file {path} does not exist: rerun the baseline") from None
-        except OSError as err:
-            raise StoreError(
-                f"results file {path} cannot be read ({err.strerror or err}): check its permissions"
-            ) from None
-        except _CORRUPT_CONTENT as err:
-            raise StoreError(
-                f"results file {path} is corrupt ({_describe_corruption(err)}): "
-                "delete or move it, or rerun the baseline"
-            ) from None
+        return load_suite(path)
 
     def find(
         self,
@@ -527,6 +515,30 @@ class ResultsStore:
         if not self.root.is_dir():
             return []
         return sorted(path for path in self.root.iterdir() if path.name.startswith("bm-") and path.is_dir())
+
+
+def load_suite(path: Path | str) -> pyperf.BenchmarkSuite:
+    """Read a pyperf JSON file (``.json`` or ``.json.gz``) or raise a one-line StoreError.
+
+    The one loader: for the store, ``--cpython-baseline-file`` and ``compare`` alike.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StoreError(f"results file {path} is a directory: give the path of a pyperf JSON file")
+    try:
+        return pyperf.BenchmarkSuite.load(str(path))
+    except FileNotFoundError:
+        raise StoreError(f"results file {path} does not exist: check the path, or measure that "
+                         "interpreter again") from None
+    except (*_CORRUPT_CONTENT, EOFError, gzip.BadGzipFile) as err:
+        raise StoreError(
+            f"results file {path} is corrupt ({_describe_corruption(err)}): "
+            "restore it, move it away, or measure that interpreter again"
+        ) from None
+    except OSError as err:
+        raise StoreError(
+            f"results file {path} cannot be read ({err.strerror or err}): check its permissions"
+        ) from None
 
 
 def _write_temp_file(folder: Path, suite: pyperf.BenchmarkSuite) -> Path:

@@ -20,12 +20,12 @@ from pytest_cpybench.compare import (
     compare_suites,
     label_from_filename,
     label_from_suite,
-    load_suite,
     mean_stdev_text,
 )
 from pytest_cpybench.errors import StoreError
 from pytest_cpybench.report import format_ratio
 from pytest_cpybench.stats import Verdict, geometric_mean
+from pytest_cpybench.store import load_suite
 
 BASE_FILES = {
     "3.10.4": BASE_3_10,
@@ -266,9 +266,9 @@ def test_load_suite_rejects_what_is_not_pyperf_json(tmp_path, content):
 
 
 def test_load_suite_reports_a_missing_file(tmp_path):
-    with pytest.raises(StoreError, match="results file not found: .*nowhere.json"):
+    with pytest.raises(StoreError, match="results file .*nowhere.json does not exist"):
         load_suite(tmp_path / "nowhere.json")
-    with pytest.raises(StoreError, match="results file not found"):
+    with pytest.raises(StoreError, match="is a directory"):
         load_suite(tmp_path)  # a directory
 
 

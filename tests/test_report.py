@@ -10,7 +10,8 @@ import pyperf
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
-from pytest_cpybench.compare import compare_suites, load_suite
+from pytest_cpybench.compare import compare_suites
+from pytest_cpybench.store import load_suite
 from pytest_cpybench.report import (
     LEGEND,
     format_changes_table,

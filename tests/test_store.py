@@ -322,7 +322,7 @@ def test_load_error_of_a_corrupt_file_is_one_line_and_says_what_to_do(
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"results file {corrupt} is corrupt (invalid JSON")
-    assert message.endswith("delete or move it, or rerun the baseline")
+    assert message.endswith("restore it, move it away, or measure that interpreter again")
 
 
 def test_json_that_is_not_pyperf_is_corrupt(tmp_path: Path, identity: RunIdentity) -> None:
@@ -339,7 +339,7 @@ def test_json_that_is_not_pyperf_is_corrupt(tmp_path: Path, identity: RunIdentit
 
 
 def test_missing_file_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="does not exist: rerun the baseline"):
+    with pytest.raises(StoreError, match="does not exist: check the path"):
         ResultsStore(tmp_path).load(tmp_path / "bm-nothing.json")
 
 

@@ -101,7 +101,7 @@ def test_corrupt_baseline_file_is_a_clear_error(base_args: list[str], tmp_path: 
     done = pytest_run(*base_args, "--cpython-ref=v3.13.5", f"--cpython-baseline-file={corrupt}",
                       BENCHMARKS, cwd=tmp_path)
     assert done.returncode == EXIT_INFRASTRUCTURE
-    assert f"cpybench: cannot read results file {corrupt}" in done.stdout + done.stderr
+    assert f"cpybench: results file {corrupt} is corrupt" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert corrupt.read_text() == '{"version": "1.0", "benchmarks": [{"metadata": '
 
