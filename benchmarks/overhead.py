@@ -92,14 +92,14 @@ def run(ctx: Context) -> SectionResult:
     plugin = [float(r["seconds"]) for r in runs if r["tool"] == "plugin"]  # type: ignore[arg-type]
     reference = [float(r["seconds"]) for r in runs if r["tool"] == "pyperformance"]  # type: ignore[arg-type]
     ratio = sum(plugin) / sum(reference)
-    pair_ratios = [p / r for p, r in zip(plugin, reference)]
+    pair_ratios = [p / r for p, r in zip(plugin, reference, strict=True)]
     same_results = all(r["results"] == runs[0]["results"] for r in runs)
 
     section.tables.append(Table(
         f"wall time per run ({plan.overhead_benchmarks}, {plan.overhead_mode} mode)",
         ["pair", "plugin s", "pyperformance s", "plugin / pyperformance"],
         [[pair + 1, fmt_seconds(p), fmt_seconds(r), f"{p / r:.3f}"]
-         for pair, (p, r) in enumerate(zip(plugin, reference))]
+         for pair, (p, r) in enumerate(zip(plugin, reference, strict=True))]
         + [["warm-up (untimed)", fmt_seconds(warm["plugin"][0]), fmt_seconds(warm["pyperformance"][0]),
             "excluded"]]))
     section.tables.append(Table("summary", ["tool", "runs", "mean s", "median s", "min s", "results per run"], [

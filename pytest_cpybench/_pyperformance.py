@@ -162,7 +162,7 @@ def producer_of(result_name: str, benchmarks: Sequence[BenchmarkDef]) -> Benchma
     return max(prefixed, key=lambda bench: len(bench.name), default=None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _script_text(path: str) -> str:
     try:
         return Path(path).read_text("utf-8", errors="replace")
@@ -175,62 +175,6 @@ def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:
     if benchmarks is None:
         benchmarks = load_benchmarks()
     return sorted({tag for bench in benchmarks for tag in bench.tags})
-
-
-def selection_notes(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[str]:
-    """What :func:`select` read as a result name rather than a benchmark or group, said once each."""
-    known = {bench.name.lower() for bench in benchmarks} | set(_group_members(benchmarks))
-    notes = []
-    for raw_entry in (selection or "").split(","):
-        name = raw_entry.strip().lstrip("-").strip().lower()
-        if name and name not in known and (producer := producer_of(name, benchmarks)):
-            notes.append(f"{name!r} is a result of benchmark {producer.name!r}: selecting {producer.name}")
-    return notes
-
-
-def producer_of(result_name: str, benchmarks: Sequence[BenchmarkDef]) -> BenchmarkDef | None:
-    """The benchmark whose run produces the pyperf result ``result_name``, when it can be told
-    without running anything.
-
-    Results are named in the run scripts: either literally (``bench_time_func('deepcopy_memo',
-    ...)``, ``"many_optionals"``, chosen by the benchmark's extra options when several
-    benchmarks share one script) or as ``'<benchmark>_%s' % name`` (``logging_format``,
-    ``scimark_fft``, ``xml_etree_parse``). A literal found in exactly one run script wins;
-    otherwise the longest benchmark name followed by ``_`` that starts the result name.
-    """
-    name = result_name.strip().lower()
-    literal = re.compile(r"""['"]""" + re.escape(name) + r"""['"]""", re.IGNORECASE)
-    by_literal = [bench for bench in benchmarks if literal.search(_script_text(bench.runscript))]
-    if len(by_literal) > 1:  # one script, several benchmarks: the options pick the result
-        by_literal = [bench for bench in by_literal if name in (opt.lower() for opt in bench.extra_opts)]
-    if len(by_literal) == 1:
-        return by_literal[0]
-    prefixed = [bench for bench in benchmarks if name.startswith(bench.name.lower() + "_")]
-    return max(prefixed, key=lambda bench: len(bench.name), default=None)
-
-
-@functools.lru_cache(maxsize=None)
-def _script_text(path: str) -> str:
-    try:
-        return Path(path).read_text("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:
-    """Sorted tag names (apps, asyncio, math, …) of ``benchmarks`` (default: the default suite)."""
-    if benchmarks is None:
-        benchmarks = load_benchmarks()
-    return sorted({tag for bench in benchmarks for tag in bench.tags})
-
-
-def group_names(benchmarks: Sequence[BenchmarkDef] | None = None) -> list[str]:
-    """Every name a selection accepts besides benchmark names.
-
-    That is tags, manifest groups, ``all`` and ``default``."""
-    if benchmarks is None:
-        benchmarks = load_benchmarks()
-    return sorted(_group_members(benchmarks))
 
 
 def supports(bench: BenchmarkDef, python_version: str) -> str | None:
@@ -316,7 +260,7 @@ def _parse_manifest_version(manifest_path: str, mtime_ns: int) -> _manifest.Benc
             ) from None
 
 
-def _to_def(bench, manifest_path: str) -> BenchmarkDef:
+def _to_def(bench: _manifest.BenchmarksManifest, manifest_path: str) -> BenchmarkDef:
     with contextlib.redirect_stdout(io.StringIO()):
         runscript = bench.runscript
         requires_python = str(bench.python)

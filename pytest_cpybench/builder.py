@@ -266,7 +266,8 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
     env, use_ccache = _build_env(src)
     with open(log_path, "w") as log:
         log.write(f"pytest-cpybench build {key}\ncommit {request.commit.sha} ({request.commit.ref})\n")
-        log.write(f"ccache: {'used (' + shutil.which('ccache') + ')' if use_ccache else 'not found on PATH'}\n")
+        ccache = f"used ({shutil.which('ccache')})" if use_ccache else "not found on PATH"
+        log.write(f"ccache: {ccache}\n")
     jobs = str(request.jobs or os.cpu_count() or 1)
     started = time.monotonic()
     try:

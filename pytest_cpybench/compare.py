@@ -20,9 +20,9 @@ from pytest_cpybench.stats import (
     RatioEstimate,
     Verdict,
     geometric_mean,
+    paired_ratio_interval,
     process_means,
     ratio_interval,
-    paired_ratio_interval,
     verdict,
 )
 
@@ -124,7 +124,8 @@ def compare_benchmarks(
     ratio = head_mean / base_mean
     base_processes, head_processes = process_means(base), process_means(head)
     if paired and len(base_processes) == len(head_processes):
-        estimate = paired_ratio_interval(list(zip(base_processes, head_processes)), confidence, ratio=ratio)
+        pairs = list(zip(base_processes, head_processes, strict=True))
+        estimate = paired_ratio_interval(pairs, confidence, ratio=ratio)
     else:
         estimate = ratio_interval(base_processes, head_processes, confidence, ratio=ratio)
     return ResultComparison(

@@ -14,12 +14,12 @@ import copy
 import enum
 import io
 import json
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pyperf
 
@@ -88,7 +88,7 @@ class Baseline:
                 "target": self.target.to_wire() if self.target else None}
 
     @classmethod
-    def from_wire(cls, data: dict) -> Baseline:  # type: ignore[type-arg]
+    def from_wire(cls, data: dict[str, Any]) -> Baseline:
         return cls(label=data["label"], kind=BaselineKind(data["kind"]), note=data["note"],
                    commit=Commit(**data["commit"]) if data["commit"] else None,
                    suite=load_suite_text(data["suite"]) if data["suite"] else None,
@@ -464,7 +464,7 @@ class Engine:
             # Results the baseline has but this run does not are the "missing benchmarks".
             base = _overlay(baseline.suite, base)
         head = head or head_suite
-        if head is None or base is None:
+        if head is None or base is None or self.head is None:
             return None
         head_stamped = _add_metadata(head, {**self.head.metadata(self.settings.machine), **suite_meta})
         if baseline.kind is BaselineKind.MEASURE:
@@ -512,4 +512,4 @@ def _overlay(full: pyperf.BenchmarkSuite, used: pyperf.BenchmarkSuite | None) ->
 
 
 def select_benchmarks(settings: Settings) -> list[BenchmarkDef]:
-    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks).benchmarks
+    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)

@@ -179,6 +179,7 @@ def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
             raise RefError("WORKTREE needs a local clone: pass --cpython-repo=<path of your clone>")
         return _resolve_worktree(Path(repo))
     fork = "python"
+    sha: str | None
     fetch_failure = ""  # why a fetch into the mirror failed, when one did
     if is_url(repo):
         git_dir = _ensure_mirror(cache_dir, repo)

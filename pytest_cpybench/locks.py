@@ -160,7 +160,7 @@ def hold_shared(path: Path, *, timeout: float = SHARED_WAIT) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            handle = open(path, "ab")  # noqa: SIM115 - kept open on purpose
+            handle = open(path, "ab")
         except OSError:  # a read-only shared cache: nobody can prune it either
             return
         try:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast
 
 import platformdirs
 
 from . import builder, stats
 from .errors import CpybenchError
 from .runner import MODES
-from .store import SAVE_MODES, default_machine
+from .store import SAVE_MODES, SaveMode, default_machine
 
 CONFIRM_MODES = ("auto", "always", "never")
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
@@ -28,7 +29,7 @@ class Option:
     name: str  # command line, without the leading dashes
     help: str
     default: str | None = None
-    ini_type: str | None = None  # None = "string"; "linelist" for per-line values
+    ini_type: Literal["string", "linelist"] = "string"  # "linelist": one value per line
 
     @property
     def ini(self) -> str:
@@ -101,7 +102,7 @@ class Settings:
     json_path: Path | None = None
     machine: str = field(default_factory=default_machine)
     results_dir: Path = field(default_factory=lambda: default_results_dir())
-    save: str = "new"
+    save: SaveMode = "new"
     baselines: tuple[str, ...] = ()
     baseline_file: Path | None = None
     threshold: float = 0.05
@@ -205,7 +206,9 @@ def settings_from(raw: dict[str, object]) -> Settings:
 
     def lines(name: str) -> list[str]:
         value = raw.get(name) or []
-        return [value] if isinstance(value, str) else [str(v) for v in value]
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
 
     try:
         thresholds = stats.parse_threshold_overrides(lines("cpython-thresholds"))
@@ -240,7 +243,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         json_path=Path(p) if (p := text("cpython-json")) else None,
         machine=text("cpython-machine") or default_machine(),
         results_dir=Path(text("cpython-results-dir") or default_results_dir()).expanduser(),
-        save=_choice("cpython-save", with_default("cpython-save"), SAVE_MODES),
+        save=cast(SaveMode, _choice("cpython-save", with_default("cpython-save"), SAVE_MODES)),
         baselines=baselines,
         baseline_file=Path(p) if (p := text("cpython-baseline-file")) else None,
         threshold=_threshold("cpython-threshold", with_default("cpython-threshold")),

@@ -16,8 +16,9 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(f"--{option.name}", dest=option.ini,
                             action="append" if option.ini_type == "linelist" else "store",
                             default=None, help=option.help.replace("%", "%%"))  # argparse formats help
-        parser.addini(option.ini, option.help, type=option.ini_type or "string", default=None)
+        parser.addini(option.ini, option.help, type=option.ini_type, default=None)
 
 
 def _raw_options(config: pytest.Config) -> dict[str, object]:
@@ -98,7 +99,7 @@ def _take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> se
 
 
 class BenchmarkItem(pytest.Item):
-    def __init__(self, *, bench: BenchmarkDef, engine: Engine, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, bench: BenchmarkDef, engine: Engine, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bench = bench
         self.engine = engine
@@ -117,7 +118,7 @@ class BenchmarkItem(pytest.Item):
         if self.outcome.failures:
             raise Regression(self.outcome.failures)
         for line in self.outcome.inconclusive:
-            warnings.warn(InconclusiveWarning(line))
+            warnings.warn(InconclusiveWarning(line), stacklevel=1)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return Path(self.bench.runscript), 0, f"pyperformance benchmark {self.bench.name}"
@@ -146,7 +147,7 @@ def _known_failure_text(exc: BaseException) -> str | None:
 class BenchmarkCollector(pytest.Collector):
     """The benchmarks of the session, below the session in pytest's collection tree."""
 
-    def __init__(self, *, plugin: CpybenchPlugin, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *, plugin: CpybenchPlugin, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plugin = plugin
 
@@ -204,7 +205,7 @@ class CpybenchPlugin:
     @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.is_worker:
-            self.engine.load_wire(self.config.workerinput[WIRE_KEY])  # type: ignore[attr-defined]
+            self.engine.load_wire(self.config.workerinput[WIRE_KEY])  # type: ignore[attr-defined]  # set by xdist
             return
         for note in self.notes:
             self._log(note)
@@ -234,16 +235,18 @@ class CpybenchPlugin:
         pytest.exit(f"cpybench: {lines[0]}", returncode=EXIT_INFRASTRUCTURE)
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node) -> None:  # type: ignore[no-untyped-def]
+    def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
         node.workerinput[WIRE_KEY] = self.engine.to_wire()
 
     # -- collection --------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Iterator[None]:
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
-        if isinstance(collector, pytest.Session) and report.passed:  # type: ignore[attr-defined]
-            report.result.append(BenchmarkCollector.from_parent(  # type: ignore[attr-defined]
+        if isinstance(collector, pytest.Session) and report.passed:
+            report.result.append(BenchmarkCollector.from_parent(
                 collector, name=COLLECTOR_NAME, nodeid=COLLECTOR_NAME, plugin=self))
         return report
 
@@ -265,14 +268,16 @@ class CpybenchPlugin:
     # -- reports -----------------------------------------------------------------
 
     @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:  # type: ignore[type-arg]
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if not isinstance(item, BenchmarkItem):
             return report
-        if call.excinfo is not None and report.failed:  # type: ignore[attr-defined]
+        if call.excinfo is not None and report.failed:
             text = _known_failure_text(call.excinfo.value)
             if text:
-                report.longrepr = text  # type: ignore[attr-defined]
+                report.longrepr = text
         if call.when == "call" and item.outcome is not None:
             if item.outcome.inconclusive and not item.outcome.failures:
                 setattr(report, VERDICT_ATTR, "inconclusive")
@@ -302,7 +307,9 @@ class CpybenchPlugin:
         for line in summary.format_outcome_lines(outcome):
             reporter.write_line(f"    {line}")
 
-    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):  # type: ignore[no-untyped-def]
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> tuple[str, str, tuple[str, dict[str, bool]]] | None:
         if report.when == "call" and report.passed and getattr(report, VERDICT_ATTR, None):
             return "inconclusive", "I", ("INCONCLUSIVE", {"yellow": True})
         return None
@@ -328,7 +335,8 @@ class CpybenchPlugin:
             self.infrastructure_error = f"{exc.strerror or exc}: {exc.filename or ''}: nothing was stored"
             session.exitstatus = EXIT_INFRASTRUCTURE
 
-    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                                config: pytest.Config) -> None:
         if self.is_worker or self.engine.head is None or config.option.collectonly:
             return
         terminalreporter.section("cpybench")

@@ -20,8 +20,8 @@ def format_ratio(ratio: float) -> str:
     if ratio == 1.0:
         return "no change"
     if ratio < 1.0:
-        return "%.2fx faster" % (1.0 / ratio)
-    return "%.2fx slower" % ratio
+        return f"{1.0 / ratio:.2f}x faster"
+    return f"{ratio:.2f}x slower"
 
 
 def format_threshold(threshold: float) -> str:

@@ -272,4 +272,4 @@ def _describe_exit(returncode: int) -> str:
 
 
 def _whole_seconds(seconds: float) -> int:
-    return max(1, int(round(seconds)))
+    return max(1, round(seconds))

@@ -28,9 +28,10 @@ import re
 import socket
 import tempfile
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Iterator, Literal, Mapping, Union
+from typing import Literal, Union
 
 import filelock
 import pyperf
@@ -259,7 +260,7 @@ def identity_from_suite(suite: pyperf.BenchmarkSuite) -> RunIdentity | None:
 def stamp(
     suite: pyperf.BenchmarkSuite,
     identity: RunIdentity,
-    extra: Mapping[str, Union[str, int, float]] | None = None,
+    extra: Mapping[str, str | int | float] | None = None,
 ) -> pyperf.BenchmarkSuite:
     """A copy of ``suite`` with the identity and ``extra`` stamped on every benchmark."""
     identity_metadata = identity.metadata()
@@ -294,7 +295,7 @@ class StoredBaseline:
 
 # A cached answer to "whose results are in this file?": an identity, None (not ours) or the
 # error that made it unreadable.
-_FileIdentity = Union[RunIdentity, None, StoreError]
+_FileIdentity = Union[RunIdentity, None, StoreError]  # noqa: UP007 (a runtime alias on 3.10)
 
 
 class ResultsStore:

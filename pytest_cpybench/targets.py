@@ -11,6 +11,7 @@ import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import builder, gitrepo, venvs
 from . import metadata as md
@@ -46,10 +47,8 @@ class Target:
         return data
 
     @classmethod
-    def from_wire(cls, data: dict[str, object]) -> Target:
-        fields = dict(data)
-        fields["configure_flags"] = tuple(fields.get("configure_flags") or ())  # type: ignore[arg-type]
-        return cls(**fields)  # type: ignore[arg-type]
+    def from_wire(cls, data: dict[str, Any]) -> Target:
+        return cls(**{**data, "configure_flags": tuple(data.get("configure_flags") or ())})
 
     @property
     def built(self) -> bool:

@@ -355,8 +355,8 @@ def _install_error(message: str, output: str, log_path: Path | None) -> Benchmar
     errors = [line for line in lines if line.startswith("ERROR:")]
     reason = (errors or lines or ["no output"])[-1].strip()
     err = BenchmarkError(f"{message}: {reason}")
-    err.output_tail = "\n".join(lines[-OUTPUT_TAIL_LINES:])  # type: ignore[attr-defined]
-    err.log_path = log_path  # type: ignore[attr-defined]
+    err.output_tail = "\n".join(lines[-OUTPUT_TAIL_LINES:])
+    err.log_path = log_path
     return err
 
 

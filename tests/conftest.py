@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
-import cpython_repo  # noqa: E402
+import cpython_repo
+from helpers import build, sha
 
-from helpers import build, sha  # noqa: E402
-
-from pytest_cpybench import builder  # noqa: E402
+from pytest_cpybench import builder
 
 pytest_plugins = ["pytester"]
 

@@ -55,7 +55,7 @@ def test_two_processes_racing_build_once(repo: Path, tmp_path: Path) -> None:
     procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     outputs = [proc.communicate(timeout=3600) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         print(out, err)
         assert proc.returncode == 0
     paths = {out.strip() for out, _ in outputs}

@@ -227,7 +227,7 @@ def test_concurrent_fetches_of_a_new_ref_into_one_mirror_all_succeed(tmp_path: P
     time.sleep(1)  # all of them imported and waiting
     go.touch()
     outputs = [proc.communicate(timeout=300) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (out, err) in zip(procs, outputs, strict=True):
         print(out, err)
         assert proc.returncode == 0, err
         assert out.strip() == new

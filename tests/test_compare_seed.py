@@ -266,7 +266,7 @@ def test_load_suite_rejects_what_is_not_pyperf_json(tmp_path, content):
 
 
 def test_load_suite_reports_a_missing_file(tmp_path):
-    with pytest.raises(StoreError, match="results file .*nowhere.json does not exist"):
+    with pytest.raises(StoreError, match=r"results file .*nowhere\.json does not exist"):
         load_suite(tmp_path / "nowhere.json")
     with pytest.raises(StoreError, match="is a directory"):
         load_suite(tmp_path)  # a directory

@@ -175,7 +175,6 @@ def test_extra_manifest_adds_benchmarks_tags_and_groups():
     assert names(select(benchmarks, "builtins,-dict_merge")) == ["str_join"]
     assert names(select(benchmarks, "strings")) == ["str_join"]
     assert {"strings", "dicts"} <= set(known_tags(benchmarks))
-    assert "builtins" in _pyperformance.group_names(benchmarks)
     custom = {bench.name: bench for bench in benchmarks}["dict_merge"]
     assert custom.manifest == str(EXAMPLE_MANIFEST)
     assert supports(custom, "3.8.18") == "requires Python >=3.9"

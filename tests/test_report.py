@@ -11,7 +11,6 @@ import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.compare import compare_suites
-from pytest_cpybench.store import load_suite
 from pytest_cpybench.report import (
     LEGEND,
     format_changes_table,
@@ -22,6 +21,7 @@ from pytest_cpybench.report import (
     format_summary_block,
 )
 from pytest_cpybench.stats import Verdict
+from pytest_cpybench.store import load_suite
 
 MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
 
@@ -106,7 +106,7 @@ def test_changes_table_lists_significant_changes_slowest_first(vs_3_11):
     assert sorted(names) == sorted(rc.name for rc in significant)
     ratios = [by_name[name].ratio for name in names]
     assert ratios == sorted(ratios, reverse=True)
-    for row, name in zip(rows, names):
+    for row, name in zip(rows, names, strict=True):
         rc = by_name[name]
         assert rc.base_text in row and rc.head_text in row and format_ratio(rc.ratio) in row
         assert f"[{rc.estimate.low:.2f}, {rc.estimate.high:.2f}]" in row

@@ -156,7 +156,7 @@ def test_killed_benchmark_names_the_signal(tmp_path):
 
 def test_benchmark_without_results(tmp_path):
     (bench,) = write_benchmarks(tmp_path, {"silent": "print('nothing measured')\n"})
-    with pytest.raises(BenchmarkError, match="^silent produced no results$"):
+    with pytest.raises(BenchmarkError, match=r"^silent produced no results$"):
         run_benchmark(HOST_PYTHON, bench, RunOptions(mode="debug", timeout=30))
 
 
@@ -258,7 +258,7 @@ def test_conflicting_pins_in_the_shared_venv(venv_python, suite, tmp_path):
         tmp_path, {"old_pyaes": "import pyperf\n"}, requirements={"old_pyaes": "pyaes==1.6.0\n"}
     )
     with pytest.raises(
-        BenchmarkError, match="pins pyaes==1.6.0 but crypto_pyaes pins pyaes==1.6.1"
+        BenchmarkError, match=r"pins pyaes==1\.6\.0 but crypto_pyaes pins pyaes==1\.6\.1"
     ):
         venvs.install_requirements(venv_python, bench, log=lambda message: None)
 

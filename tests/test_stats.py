@@ -24,7 +24,6 @@ from pytest_cpybench.stats import (
 )
 
 
-
 @pytest.fixture(scope="module")
 def seed_benchmarks() -> list[pyperf.Benchmark]:
     """Every benchmark of the three seed files: 285 real samples of 20 worker processes."""
@@ -191,7 +190,7 @@ def test_paired_interval_on_interleaved_seed_processes(seed_benchmarks, factor, 
     results = []
     for bench in seed_benchmarks:
         means = process_means(bench)
-        pairs = list(zip(means[0::2], scaled(means[1::2], factor)))
+        pairs = list(zip(means[0::2], scaled(means[1::2], factor), strict=True))
         estimate = paired_ratio_interval(pairs)
         assert estimate.n_base == estimate.n_head == 10
         results.append(verdict(estimate, threshold=0.05))

@@ -8,9 +8,9 @@ import pyperf
 from seed import BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.compare import compare_suites
-from pytest_cpybench.store import load_suite
 from pytest_cpybench.engine import SessionResult
 from pytest_cpybench.report import format_comparisons
+from pytest_cpybench.store import load_suite
 from pytest_cpybench.summary import format_outcome_lines, format_session
 
 ENGINE = SimpleNamespace(head=SimpleNamespace(label="head", version="3.12.0a1"),
