@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench import metadata
-from pytest_cpybench.stats import (
+from . import metadata
+from .stats import (
     DEFAULT_CONFIDENCE,
     RatioEstimate,
     Verdict,

@@ -428,7 +428,8 @@ class Engine:
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
               result: SessionResult) -> str:
         """Store (and write --cpython-json); a failure is recorded, and the summary still made."""
-        stamped = _add_metadata(suite, {**target.metadata(self.settings.machine), **suite_meta})
+        stamped = md.add_to_results(suite, {**target.metadata(self.settings.machine), **suite_meta},
+                                     keep_existing=True)
         saved = ""
         try:
             if target.built:
@@ -466,9 +467,10 @@ class Engine:
         head = head or head_suite
         if head is None or base is None or self.head is None:
             return None
-        head_stamped = _add_metadata(head, {**self.head.metadata(self.settings.machine), **suite_meta})
+        head_stamped = md.add_to_results(head, {**self.head.metadata(self.settings.machine), **suite_meta},
+                                         keep_existing=True)
         if baseline.kind is BaselineKind.MEASURE:
-            base = _add_metadata(base, {md.MACHINE: self.settings.machine, **suite_meta})
+            base = md.add_to_results(base, {md.MACHINE: self.settings.machine, **suite_meta}, keep_existing=True)
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired)
@@ -487,15 +489,6 @@ def _check_writable_dir(folder: Path, option: str, alternative: str) -> None:
     except OSError as err:
         hint = f"choose a writable directory{' ' + alternative if alternative else ''}"
         raise StoreError(f"{option}: cannot write in {folder} ({err.strerror or err}): {hint}") from None
-
-
-def _add_metadata(suite: pyperf.BenchmarkSuite, meta: dict[str, object]) -> pyperf.BenchmarkSuite:
-    """Session facts on every result, without overriding what a result already says of itself."""
-    clean = {k: v for k, v in meta.items() if v not in ("", None)}
-    for bench in suite.get_benchmarks():
-        current = bench.get_metadata()
-        bench.update_metadata({k: v for k, v in clean.items() if current.get(k, v) == v})
-    return suite
 
 
 def _subset(suite: pyperf.BenchmarkSuite, names: set[str]) -> pyperf.BenchmarkSuite | None:

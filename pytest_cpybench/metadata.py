@@ -5,6 +5,15 @@ Where faster-cpython's bench_runner already has a key (``commit_id``, ``commit_f
 compare with each other; our own keys carry the ``cpybench_`` prefix.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyperf
+
+
 COMMIT_ID = "commit_id"  # 7-character sha, as bench_runner
 COMMIT_FORK = "commit_fork"  # "python" for upstream, else the fork's owner
 COMMIT_BRANCH = "commit_branch"  # the ref the user asked for
@@ -28,3 +37,18 @@ MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or deb
 # Per result, DEFINITION_HASH is more precise than BENCHMARK_HASH (which covers the whole
 # selection of a session) and replaces it when both sides have it.
 SUITE_IDENTITY_KEYS = (PERFORMANCE_VERSION, BENCHMARK_HASH)
+
+
+def add_to_results(suite: pyperf.BenchmarkSuite, values: Mapping[str, object], *,
+                   keep_existing: bool = False) -> pyperf.BenchmarkSuite:
+    """Put ``values`` on every result of ``suite`` (in place; the suite is returned).
+
+    Empty values are left out (pyperf refuses them). ``keep_existing``: a value a result already
+    has for a key wins (session facts must not overwrite what a result says of itself).
+    """
+    clean = {key: value for key, value in values.items() if value not in ("", None)}
+    for result in suite.get_benchmarks():
+        current = result.get_metadata()
+        result.update_metadata({key: value for key, value in clean.items()
+                                if not keep_existing or current.get(key, value) == value})
+    return suite

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from pytest_cpybench.compare import ResultComparison, SuiteComparison
-from pytest_cpybench.stats import RatioEstimate, Verdict
+from .compare import ResultComparison, SuiteComparison
+from .stats import RatioEstimate, Verdict
 
 LEGEND = (
     "* the two sides ran different versions of the benchmark suite "

@@ -151,7 +151,10 @@ def run_benchmark(
         if returncode != 0:
             raise _error(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
         suite = _load_suite(result_path, bench.name, stderr_tail)
-        _stamp(suite, bench)
+        # As `pyperformance run` does, so our files read like its files.
+        md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
+                                  md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
+                                  "tags": list(bench.tags) or None})
         names = suite.get_benchmark_names()
         say(f"{bench.name}: {len(names)} result(s) in {elapsed:.1f} s ({', '.join(names)})")
         return suite
@@ -224,19 +227,6 @@ def _load_suite(path: Path, name: str, stderr_tail: str) -> pyperf.BenchmarkSuit
     if not suite.get_benchmark_names():
         raise _error(f"{name} produced no results", stderr_tail)
     return suite
-
-
-def _stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> None:
-    # As `pyperformance run` does, so our files read like its files.
-    metadata: dict[str, object] = {
-        "performance_version": _pyperformance.pyperformance_version(),
-        md.BENCHMARK_NAME: bench.name,
-        md.DEFINITION_HASH: bench.definition_hash[:12],
-    }
-    if bench.tags:
-        metadata["tags"] = list(bench.tags)
-    for result in suite.get_benchmarks():
-        result.update_metadata(metadata)
 
 
 def _error(message: str, stderr_tail: str) -> BenchmarkError:

@@ -36,8 +36,8 @@ from typing import Literal, Union
 import filelock
 import pyperf
 
-from pytest_cpybench import metadata as md
-from pytest_cpybench.errors import StoreError
+from . import metadata as md
+from .errors import StoreError
 
 SaveMode = Literal["new", "replace", "no"]
 SAVE_MODES: tuple[str, ...] = ("new", "replace", "no")
@@ -272,8 +272,7 @@ def stamp(
         raise StoreError(f"extra metadata {', '.join(clashes)} contradicts the run identity")
     stamped = copy.deepcopy(suite)
     try:
-        for benchmark in stamped.get_benchmarks():
-            benchmark.update_metadata({**extra, **identity_metadata})
+        md.add_to_results(stamped, {**extra, **identity_metadata})
     except (ValueError, TypeError) as err:
         raise StoreError(f"cannot stamp metadata on the results: {_one_line(err)}") from None
     return stamped
