@@ -11,12 +11,11 @@ import contextlib
 import shutil
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import pytest_run, run
+from helpers import pytest_run, run, write_manifest
 from seed import BASE_3_11
 
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
@@ -193,33 +192,17 @@ def test_disk_full_while_storing_keeps_earlier_results(repo: Path, cpython_3135:
         after = _snapshot(store)
     _check(done, EXIT_INFRASTRUCTURE, "results of v3.13.5 not stored: cannot write results in")
     assert "No space left on device" in done.stdout
-    assert "nbody: " in done.stdout.split("== cpybench ==")[1]  # the summary still shows what was measured
+    summary = done.stdout.split("== cpybench ==")[1]
+    assert any(line.startswith("nbody ") for line in summary.splitlines())  # what was measured is still shown
     assert after == before  # no half-written file, the earlier one intact
 
 
 @pytest.mark.slow
 def test_benchmark_whose_requirements_cannot_be_installed(tmp_path: Path, cache_dir: Path) -> None:
-    root = tmp_path / "suite"
-    for name, requirements in (("needsmissing", "cpybench-no-such-package-anywhere==0.0.1\n"), ("fine", "")):
-        folder = root / f"bm_{name}"
-        folder.mkdir(parents=True)
-        (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
-            [project]
-            name = "pyperformance_bm_{name}"
-            requires-python = ">=3.8"
-            dependencies = ["pyperf"]
-            urls = {{repository = "https://example.invalid"}}
-            version = "1.0"
-
-            [tool.pyperformance]
-            name = "{name}"
-            """))
-        if requirements:
-            (folder / "requirements.txt").write_text(requirements)
-        (folder / "run_benchmark.py").write_text(
-            f"import pyperf\nrunner = pyperf.Runner()\nrunner.bench_func('{name}', sum, range(100))\n")
-    (root / "MANIFEST").write_text("[benchmarks]\n\nname\tmetafile\nneedsmissing\t<local>\nfine\t<local>\n")
-    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-manifest={root / 'MANIFEST'}",
+    manifest = write_manifest(tmp_path / "suite", {name: f"runner.bench_func('{name}', sum, range(100))"
+                                                   for name in ("needsmissing", "fine")},
+                              requirements={"needsmissing": "cpybench-no-such-package-anywhere==0.0.1\n"})
+    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-manifest={manifest}",
                       f"--cpython-cache-dir={cache_dir}", f"--cpython-results-dir={tmp_path / 'results'}",
                       "--cpython-benchmarks=needsmissing,fine", "--cpython-mode=debug", "-v", cwd=tmp_path)
     out = done.stdout

@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import pytest_run, run
-from test_session import CRASH_AND_HANG, _write_manifest
+from helpers import pytest_run, run, write_manifest
+from test_session import CRASH_AND_HANG
 
 
 def _ids(stdout: str) -> list[str]:
@@ -87,7 +87,7 @@ def test_collect_only_builds_nothing(repo: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_last_failed_reruns_only_the_failed_items(host_args: list[str], tmp_path: Path) -> None:
-    manifest = _write_manifest(tmp_path / "suite", {"good": CRASH_AND_HANG["good"],
+    manifest = write_manifest(tmp_path / "suite", {"good": CRASH_AND_HANG["good"],
                                                     "crash": CRASH_AND_HANG["crash"]})
     args = [sys.executable, "-m", "pytest", *host_args, f"--cpython-manifest={manifest}",
             "--cpython-benchmarks=good,crash", "-v"]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pyperf
 import pytest
-from helpers import pytest_run
+from helpers import pytest_run, write_manifest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -112,7 +111,7 @@ def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path
         name, requires = excluded[0].name, excluded[0].requires_python
     else:
         name, requires = "nextversion", f">={sys.version_info[0]}.{sys.version_info[1] + 1}"
-        manifest = _write_manifest(tmp_path / "suite", {name: f"runner.bench_func('{name}', sum, range(100))"},
+        manifest = write_manifest(tmp_path / "suite", {name: f"runner.bench_func('{name}', sum, range(100))"},
                                    requires_python=requires)
         extra = [f"--cpython-manifest={manifest}"]
     out = tmp_path / "host.json"
@@ -132,34 +131,9 @@ CRASH_AND_HANG = {
 }
 
 
-def _write_manifest(root: Path, scripts: dict[str, str], requires_python: str = ">=3.8") -> Path:
-    """An extra manifest in pyperformance's format: one benchmark per entry of ``scripts`` (the body of
-    its run_benchmark.py after ``runner = pyperf.Runner()``)."""
-    for name, body in scripts.items():
-        folder = root / f"bm_{name}"
-        folder.mkdir(parents=True)
-        (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
-            [project]
-            name = "pyperformance_bm_{name}"
-            requires-python = "{requires_python}"
-            dependencies = ["pyperf"]
-            urls = {{repository = "https://example.invalid"}}
-            version = "1.0"
-
-            [tool.pyperformance]
-            name = "{name}"
-            tags = "custom"
-            """))
-        (folder / "run_benchmark.py").write_text(
-            "import pyperf\nrunner = pyperf.Runner()\n" + body + "\n")
-    manifest = root / "MANIFEST"
-    manifest.write_text("[benchmarks]\n\nname\tmetafile\n" + "".join(f"{n}\t<local>\n" for n in scripts))
-    return manifest
-
-
 def test_crashing_and_hanging_benchmarks_error_and_the_session_goes_on(
         ref_args: list[str], cpython_3135, tmp_path: Path) -> None:
-    manifest = _write_manifest(tmp_path / "suite", CRASH_AND_HANG)
+    manifest = write_manifest(tmp_path / "suite", CRASH_AND_HANG)
     out = tmp_path / "custom.json"
     done = pytest_run(*ref_args, f"--cpython-manifest={manifest}", "--cpython-benchmarks=good,crash,hang",
                       "--cpython-mode=debug", "--cpython-timeout=10", f"--cpython-json={out}",

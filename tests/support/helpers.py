@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from pytest_cpybench import builder, gitrepo
@@ -41,3 +42,32 @@ def cli(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedPro
 
 def pytest_run(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, timeout=timeout)
+
+
+def write_manifest(root: Path, scripts: dict[str, str], requires_python: str = ">=3.8",
+                   requirements: dict[str, str] | None = None) -> Path:
+    """An extra manifest in pyperformance's format: one benchmark per entry of ``scripts`` (the body of
+    its run_benchmark.py after ``runner = pyperf.Runner()``), with a requirements.txt where
+    ``requirements`` has one for it."""
+    for name, body in scripts.items():
+        folder = root / f"bm_{name}"
+        folder.mkdir(parents=True)
+        (folder / "pyproject.toml").write_text(textwrap.dedent(f"""\
+            [project]
+            name = "pyperformance_bm_{name}"
+            requires-python = "{requires_python}"
+            dependencies = ["pyperf"]
+            urls = {{repository = "https://example.invalid"}}
+            version = "1.0"
+
+            [tool.pyperformance]
+            name = "{name}"
+            tags = "custom"
+            """))
+        if requirements and name in requirements:
+            (folder / "requirements.txt").write_text(requirements[name])
+        (folder / "run_benchmark.py").write_text(
+            "import pyperf\nrunner = pyperf.Runner()\n" + body + "\n")
+    manifest = root / "MANIFEST"
+    manifest.write_text("[benchmarks]\n\nname\tmetafile\n" + "".join(f"{n}\t<local>\n" for n in scripts))
+    return manifest
