@@ -1,8 +1,8 @@
-"""Command line: ``python -m pytest_cpybench build|cache|compare``.
+"""Command line: ``python -m pytest_cpybench build|cache|compare|report``.
 
 ``build`` warms the build cache (CI) and prints the interpreter's path; ``cache list`` and
 ``cache prune`` look after the cache; ``compare`` prints the summary of stored pyperf JSON
-files without building anything.
+files without building anything; ``report`` writes their results pages.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import builder, compare, gitrepo, options, report, store
+from . import builder, compare, gitrepo, options, pages, report, stats, store
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
 from .stats import Verdict
@@ -65,6 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--confidence", default=None,
                      help="confidence level of the ratio intervals, as --cpython-confidence "
                           f"(default {defaults['cpython-confidence']})".replace("%", "%%"))
+    pages_cmd = commands.add_parser(
+        "report", help="write results pages for pyperf JSON files: BASE HEAD [BASE2 ...] -o DIR",
+        description="Write faster-cpython-style pages for HEAD.json against each baseline file into "
+                    "DIR/<run folder>/ (a table page per baseline, plots, the run's README) and rebuild "
+                    "DIR/README.md, the index of every run in DIR. A second call adds to DIR.")
+    pages_cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
+    pages_cmd.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="where the pages go")
+    pages_cmd.add_argument("--threshold", default=None, help="as compare's --threshold")
+    pages_cmd.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
+                     help="as compare's --thresholds")
+    pages_cmd.add_argument("--confidence", default=None, help="as compare's --confidence")
+    pages_cmd.add_argument("--memory-threshold", default=None,
+                     help="peak-memory growth the pages call a regression "
+                          f"(default {report.format_threshold(pages.DEFAULT_MEMORY_THRESHOLD)})".replace("%", "%%"))
+    pages_cmd.add_argument("--no-plots", action="store_true", help="write no plots")
     return parser
 
 
@@ -148,9 +163,48 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Pages for stored files: the second file is the head, all others are baselines (as compare)."""
+    if len(args.files) < 2:
+        raise UsageError("report needs at least two files: BASE.json HEAD.json [BASE2.json ...] -o DIR")
+    try:
+        settings = options.settings_from({
+            "cpython-threshold": args.threshold,
+            "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
+            "cpython-confidence": args.confidence,
+        })
+    except CpybenchError as exc:
+        raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
+            from None
+    memory_threshold = pages.DEFAULT_MEMORY_THRESHOLD
+    if args.memory_threshold is not None:
+        try:
+            memory_threshold = stats.parse_threshold(args.memory_threshold)
+        except ValueError as exc:
+            raise UsageError(f"--memory-threshold={args.memory_threshold!r}: {exc}") from None
+    head_path = args.files[1]
+    base_paths = [args.files[0], *args.files[2:]]
+    head = store.load_suite(head_path)
+    bases = [store.load_suite(path) for path in base_paths]  # every file is readable before any output
+    overrides = compare.expand_overrides(head, settings.thresholds)
+    comparisons = [compare.compare_suites(base, head, threshold=settings.threshold, overrides=overrides,
+                                          confidence=settings.confidence)
+                   for base in bases]
+    written = pages.write_run(
+        args.output, head, str(head_path),
+        [pages.Side(base, str(path), cmp.base_label) for base, path, cmp in zip(bases, base_paths, comparisons,
+                                                                                strict=True)],
+        comparisons, memory_threshold=memory_threshold, plots=not args.no_plots)
+    for path in written.paths:
+        print(path)
+    for note in written.notes:
+        print(note, file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "cache": _cache, "compare": _compare}
+    handlers = {"build": _build, "cache": _cache, "compare": _compare, "report": _report}
     try:
         return handlers[args.command](args)
     except BuildError as exc:

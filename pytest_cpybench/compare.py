@@ -1,25 +1,31 @@
 """Compare two pyperf result suites: per-result ratios, intervals and verdicts, plus the headline.
 
 The headline follows faster-cpython's results pages (and ``pyperf compare_to``): the geometric
-mean of ``mean(head) / mean(base)`` over every result both sides have, significant or not.
+mean of ``mean(head) / mean(base)`` over every result both sides have, significant or not; its
+interval comes from the results' own intervals (:func:`stats.geometric_mean_estimate`). Tags
+(pyperformance's groups: ``apps``, ``math`` ...) get the same, over their results.
+
+Peak memory (:func:`compare_memory`) is compared the same way, per worker process.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import statistics
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyperf
 
-from . import metadata
+from . import _pyperf, metadata
 from .stats import (
     DEFAULT_CONFIDENCE,
     RatioEstimate,
     Verdict,
     geometric_mean,
+    geometric_mean_estimate,
     paired_ratio_interval,
     process_means,
     ratio_interval,
@@ -29,6 +35,11 @@ from .stats import (
 # Keys that tell machines apart; the first two name the machine in messages.
 _MACHINE_NAME_KEYS = (metadata.MACHINE, "hostname")
 _MACHINE_KEYS = (metadata.MACHINE, "hostname", "cpu_model_name", "platform")
+# Peak RSS of a worker process, in bytes, in pyperf's run metadata: a "command" benchmark
+# (python_startup, 2to3) records its command's own peak as command_max_rss, which bench_runner
+# prefers (plots.py reads the same keys in the same order); every other worker has mem_max_rss.
+MEMORY_KEYS = ("command_max_rss", "mem_max_rss")
+MEMORY_UNIT = "byte"
 _HEX7 = re.compile(r"^[0-9a-f]{7}$")
 _VERSION = re.compile(r"^\d+\.\d+")
 
@@ -47,6 +58,7 @@ class ResultComparison:
     # pyperf's own rendering of "mean ± stdev" in the result's unit, e.g. "27.2 us ± 0.4".
     base_text: str = ""
     head_text: str = ""
+    tags: tuple[str, ...] = ()  # the result's "tags" metadata (the baseline's, as pyperf reads them)
 
     @property
     def ratio(self) -> float:
@@ -65,10 +77,29 @@ class SuiteComparison:
     machine_mismatch: str | None = None
     threshold: float = 0.05
     confidence: float = DEFAULT_CONFIDENCE
+    # The geometric mean with its interval (``headline.ratio == geometric_mean``); None with no results.
+    headline: RatioEstimate | None = None
 
     @property
     def inconclusive(self) -> list[str]:
         return [rc.name for rc in self.results if rc.verdict is Verdict.INCONCLUSIVE]
+
+    @property
+    def regressions(self) -> list[ResultComparison]:
+        return [rc for rc in self.results if rc.verdict is Verdict.REGRESSION]
+
+    def by_tag(self) -> dict[str, RatioEstimate]:
+        """Geometric mean (with its interval) of the results of each tag, tags in name order."""
+        return tag_estimates(self.results, self.confidence)
+
+
+def tag_estimates(results: Iterable[ResultComparison], confidence: float) -> dict[str, RatioEstimate]:
+    """Per tag, the geometric mean of its results' ratios with its interval, tags sorted by name."""
+    grouped: dict[str, list[RatioEstimate]] = {}
+    for rc in results:
+        for tag in rc.tags:
+            grouped.setdefault(tag, []).append(rc.estimate)
+    return {tag: geometric_mean_estimate(grouped[tag], confidence) for tag in sorted(grouped)}
 
 
 def label_from_filename(path: str | os.PathLike[str]) -> str | None:
@@ -138,7 +169,102 @@ def compare_benchmarks(
         threshold=threshold,
         base_text=mean_stdev_text(base),
         head_text=mean_stdev_text(head),
+        tags=result_tags(base, head),
     )
+
+
+def result_tags(base: pyperf.Benchmark, head: pyperf.Benchmark | None = None) -> tuple[str, ...]:
+    """The result's ``tags`` metadata: the baseline's (as ``pyperf compare_to`` reads them), else the head's."""
+    for bench in (base, head):
+        if bench is None:
+            continue
+        tags = bench.get_metadata().get("tags")
+        if tags:
+            return tuple(str(tag) for tag in tags) if isinstance(tags, (list, tuple)) else (str(tags),)
+    return ()
+
+
+def memory_key(bench: pyperf.Benchmark) -> str | None:
+    """Which of :data:`MEMORY_KEYS` the result's worker processes recorded (None: neither)."""
+    for key in MEMORY_KEYS:
+        if any(key in run.get_metadata() for run in bench.get_runs() if run.values):
+            return key
+    return None
+
+
+def memory_values(bench: pyperf.Benchmark, key: str) -> list[float]:
+    """Peak RSS in bytes of each worker process that measured values and recorded ``key``
+    (calibration runs are left out, as in :func:`stats.process_means`), in run order."""
+    values = []
+    for run in bench.get_runs():
+        value = run.get_metadata().get(key) if run.values else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            values.append(float(value))
+    return values
+
+
+def compare_memory(
+    base: pyperf.BenchmarkSuite,
+    head: pyperf.BenchmarkSuite,
+    *,
+    threshold: float,
+    confidence: float = DEFAULT_CONFIDENCE,
+    paired: bool | Collection[str] = False,
+) -> list[ResultComparison]:
+    """Peak memory of every result both suites have, compared like time (unit ``"byte"``).
+
+    Per result: the ratio of the mean peak RSS of the worker processes (head / base), its
+    interval from the per-process values (:func:`stats.ratio_interval`, or
+    :func:`stats.paired_ratio_interval` when ``paired`` and both sides have as many processes),
+    and the same verdict logic with ``threshold`` (a regression is a significant growth beyond
+    it). Results whose worker processes did not record peak memory on either side (pyperf's
+    ``mem_max_rss``, or ``command_max_rss`` for a command benchmark; the same key on both sides)
+    are left out. Results are in name order.
+    """
+    comparisons = []
+    for name in sorted(set(base.get_benchmark_names()) & set(head.get_benchmark_names())):
+        base_bench, head_bench = base.get_benchmark(name), head.get_benchmark(name)
+        key = memory_key(base_bench)
+        if key is None or memory_key(head_bench) != key:
+            continue
+        base_values, head_values = memory_values(base_bench, key), memory_values(head_bench, key)
+        if not base_values or not head_values:
+            continue
+        pair = paired if isinstance(paired, bool) else name in paired
+        if pair and len(base_values) == len(head_values):
+            estimate = paired_ratio_interval(list(zip(base_values, head_values, strict=True)), confidence)
+        else:
+            estimate = ratio_interval(base_values, head_values, confidence)
+        comparisons.append(ResultComparison(
+            name=name,
+            base_mean=statistics.fmean(base_values),
+            head_mean=statistics.fmean(head_values),
+            unit=MEMORY_UNIT,
+            estimate=estimate,
+            verdict=verdict(estimate, threshold),
+            threshold=threshold,
+            base_text=_memory_text(base_values),
+            head_text=_memory_text(head_values),
+            tags=result_tags(base_bench, head_bench),
+        ))
+    return comparisons
+
+
+def memory_comparison(cmp: SuiteComparison, memory: list[ResultComparison]) -> SuiteComparison:
+    """``cmp`` with its results replaced by peak-memory results: the same shape for pages and plots."""
+    headline = geometric_mean_estimate([rc.estimate for rc in memory], cmp.confidence) if memory else None
+    return replace(cmp, results=memory, geometric_mean=headline.ratio if headline else None, headline=headline,
+                   threshold=memory[0].threshold if memory else cmp.threshold)
+
+
+def _memory_text(values: list[float]) -> str:
+    """ "24.3 MiB ± 0.2" (mean ± stdev of the processes' peaks), or the mean alone."""
+    mean = _pyperf.format_size(statistics.fmean(values))
+    if len(values) < 2:
+        return mean
+    stdev = _pyperf.format_size(statistics.stdev(values))
+    mean_unit, (stdev_number, _, stdev_unit) = mean.rpartition(" ")[2], stdev.rpartition(" ")
+    return f"{mean} ± {stdev_number if stdev_unit == mean_unit else stdev}"
 
 
 def expand_overrides(head: pyperf.BenchmarkSuite, thresholds: Mapping[str, float]) -> dict[str, float]:
@@ -189,10 +315,12 @@ def compare_suites(
         )
         for name in shared
     ]
+    headline = geometric_mean_estimate([rc.estimate for rc in results], confidence) if results else None
     return SuiteComparison(
         base_label=base_label or label_from_suite(base),
         head_label=head_label or label_from_suite(head),
         geometric_mean=geometric_mean(rc.ratio for rc in results) if results else None,
+        headline=headline,
         results=results,
         missing=sorted(base_names - head_names),
         new=sorted(head_names - base_names),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from tabulate import tabulate
 
@@ -28,6 +28,46 @@ def format_threshold(threshold: float) -> str:
     return f"{threshold * 100:g}%"
 
 
+def format_ratio_interval(estimate: RatioEstimate) -> str:
+    """The interval of a time ratio in the words of :func:`format_ratio`, low to high.
+
+    ``[1.02x, 1.04x]`` when both ends are on the side the ratio is on ("1.03x faster [1.02x,
+    1.04x]": between 1.02x and 1.04x faster); ``[1.01x faster, 1.02x slower]`` when it straddles
+    1.0; ``n/a`` when there is no interval. Two decimals, or up to four when two would write
+    both ends alike (a geometric mean over ~90 results is that precise: ``[1.297x, 1.299x]``).
+    """
+    if not estimate.has_interval:
+        return "n/a"
+    low, high = estimate.low, estimate.high
+    for digits in (2, 3, 4):
+        if high < 1.0 or low > 1.0 or low == high == 1.0:
+            factors = sorted((1 / low, 1 / high) if high < 1.0 else (low, high))
+            texts = [f"{factor:.{digits}f}x" for factor in factors]
+        else:
+            texts = [_ratio_words(low, digits), _ratio_words(high, digits)]
+        if texts[0] != texts[1] or low == high:
+            break
+    return f"[{texts[0]}, {texts[1]}]"
+
+
+def _ratio_words(ratio: float, digits: int) -> str:
+    if ratio < 1.0:
+        return f"{1.0 / ratio:.{digits}f}x faster"
+    return f"{ratio:.{digits}f}x slower"
+
+
+def format_headline(estimate: RatioEstimate) -> str:
+    """ "1.03x faster [1.02x, 1.04x]": a geometric mean with its interval (or without, if it has none)."""
+    if not estimate.has_interval:
+        return format_ratio(estimate.ratio)
+    return f"{format_ratio(estimate.ratio)} {format_ratio_interval(estimate)}"
+
+
+def format_tags(estimates: Mapping[str, RatioEstimate]) -> str:
+    """ "apps 1.03x faster, math 1.02x faster, ...": per-tag geometric means, in the order given."""
+    return ", ".join(f"{tag} {format_ratio(estimate.ratio)}" for tag, estimate in estimates.items())
+
+
 def format_interval(estimate: RatioEstimate) -> str:
     """ "1.10x-1.16x", or "n/a" when too few processes gave no interval."""
     if not estimate.has_interval:
@@ -36,13 +76,23 @@ def format_interval(estimate: RatioEstimate) -> str:
 
 
 def format_summary_block(cmp: SuiteComparison) -> str:
-    """The per-baseline headline, e.g. "vs. 3.11.0" / "- 1.03x faster *" / missing / new."""
+    """The per-baseline headline, e.g. "vs. 3.11.0" / "- 1.03x faster [1.02x, 1.04x] *" / the
+    geometric mean of each tag / missing / new.
+
+    The headline's interval is the confidence interval of the geometric mean
+    (:func:`stats.geometric_mean_estimate`); faster-cpython's pages print the number alone.
+    """
     star = " *" if cmp.different_suites else ""
     if cmp.geometric_mean is None:
         headline = "no benchmarks in common"
+    elif cmp.headline is not None:
+        headline = format_headline(cmp.headline)
     else:
         headline = format_ratio(cmp.geometric_mean)
     lines = [f"vs. {cmp.base_label}", f"- {headline}{star}"]
+    tags = cmp.by_tag()
+    if tags:
+        lines.append(f"- by tag: {format_tags(tags)}")
     if cmp.missing:
         lines.append(f"- missing benchmarks: {', '.join(sorted(cmp.missing))}")
     if cmp.new:
@@ -118,7 +168,8 @@ def format_result_line(rc: ResultComparison) -> str:
 def format_comparisons(comparisons: Sequence[SuiteComparison], notes: Sequence[str] = ()) -> str:
     """The comparison part of every summary (the pytest session's and ``compare``'s).
 
-    One headline block per baseline, in the order given (``notes[i]``, when given and not
+    One headline block per baseline (the geometric mean with its interval, the geometric mean of
+    each tag, missing and new results), in the order given (``notes[i]``, when given and not
     empty, says under block i where that baseline came from), the legend of ``*`` when any
     block has one, then per baseline the table of significant changes and the inconclusive
     and not significant results.

@@ -6,7 +6,9 @@ The expected values come from the published .md tables in tests/data/seed, parse
 from __future__ import annotations
 
 import json
+import math
 import re
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
 from pytest_cpybench.compare import (
+    MEMORY_KEYS,
+    compare_memory,
     compare_suites,
     label_from_filename,
     label_from_suite,
@@ -24,7 +28,7 @@ from pytest_cpybench.compare import (
 )
 from pytest_cpybench.errors import StoreError
 from pytest_cpybench.report import format_ratio
-from pytest_cpybench.stats import Verdict, geometric_mean
+from pytest_cpybench.stats import Verdict, geometric_mean, t_quantile
 from pytest_cpybench.store import load_suite
 
 BASE_FILES = {
@@ -278,11 +282,108 @@ def test_compare_command_prints_the_seed_page_headlines(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 1, done.stderr  # coverage: 1.44x slower than 3.10.4
     missing = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
-    assert f"vs. 3.10.4\n- 1.30x faster\n{missing}\n" in done.stdout
-    assert f"vs. 3.11.0\n- 1.03x faster\n{missing}\n" in done.stdout
+    for version, headline in (("3.10.4", "1.30x faster"), ("3.11.0", "1.03x faster")):
+        block = re.search(rf"^vs\. {re.escape(version)}\n- {headline} \[[^]]+\]\n- by tag: apps .*\n{missing}\n",
+                          done.stdout, re.M)
+        assert block, done.stdout
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     failed = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", str(files[0]), str(broken)],
                             capture_output=True, text=True)
     assert failed.returncode == 8
     assert failed.stderr.count("\n") == 1 and str(broken) in failed.stderr
+
+
+# --- the headline's interval ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["3.10.4", "3.11.0"])
+def test_headline_interval_combines_the_results_own_intervals(comparisons, version):
+    """The interval of the published headline, recomputed here from the per-result intervals:
+    log(geometric mean) is the mean of the log ratios, whose variance is sum(se_i^2) / n^2."""
+    cmp = comparisons[version]
+    headline = cmp.headline
+    assert headline.ratio == cmp.geometric_mean  # the published number, unchanged
+    assert format_ratio(headline.ratio) == parse_published(version).overall
+    n = len(cmp.results)
+    standard_errors = []
+    for rc in cmp.results:
+        # Each result's standard error, read back from its own interval and degrees of freedom.
+        half_width = math.log(rc.estimate.high / rc.estimate.ratio)
+        assert half_width == pytest.approx(t_quantile(0.95, math.floor(rc.estimate.dof)) * rc.estimate.log_se)
+        standard_errors.append(rc.estimate.log_se)
+    log_se = math.sqrt(sum(se**2 for se in standard_errors)) / n
+    assert headline.log_se == pytest.approx(log_se)
+    assert n - 1 < headline.dof < sum(rc.estimate.dof for rc in cmp.results)
+    t = t_quantile(0.95, math.floor(headline.dof))
+    assert headline.low == pytest.approx(headline.ratio * math.exp(-t * log_se))
+    assert headline.high == pytest.approx(headline.ratio * math.exp(t * log_se))
+    # Much narrower than any one result's interval: 93 results of 20 processes each.
+    widest = max(math.log(rc.estimate.high / rc.estimate.low) for rc in cmp.results)
+    assert math.log(headline.high / headline.low) < widest / 5
+
+
+def test_per_tag_geometric_means_match_the_published_tables(comparisons):
+    for version, cmp in comparisons.items():
+        published = parse_published(version)
+        by_tag = cmp.by_tag()
+        assert set(by_tag) == set(published.tag_geometric_means) - {""}
+        for tag, estimate in by_tag.items():
+            assert format_ratio(estimate.ratio) == published.tag_geometric_means[tag], tag
+            assert estimate.low < estimate.ratio < estimate.high
+
+
+# --- peak memory ---------------------------------------------------------------------------------
+
+
+def process_peaks(bench: pyperf.Benchmark, key: str) -> list[float]:
+    return [run.get_metadata()[key] for run in bench.get_runs() if run.values and key in run.get_metadata()]
+
+
+def test_memory_ratio_is_the_ratio_of_mean_process_peaks(bases, head):
+    memory = compare_memory(bases["3.11.0"], head, threshold=0.10)
+    by_name = {rc.name: rc for rc in memory}
+    assert len(memory) == len(compare_suites(bases["3.11.0"], head).results)  # every result has memory data
+    for name in ("nbody", "python_startup", "2to3"):
+        base_bench, head_bench = bases["3.11.0"].get_benchmark(name), head.get_benchmark(name)
+        # A command benchmark (python_startup, 2to3) records its command's peak; the others their worker's.
+        key = next(k for k in MEMORY_KEYS if process_peaks(base_bench, k))
+        assert (key == "command_max_rss") == (name != "nbody")
+        base_peaks, head_peaks = process_peaks(base_bench, key), process_peaks(head_bench, key)
+        rc = by_name[name]
+        assert len(base_peaks) == rc.estimate.n_base == 20
+        assert rc.ratio == pytest.approx(statistics.fmean(head_peaks) / statistics.fmean(base_peaks))
+        assert rc.unit == "byte" and rc.threshold == 0.10
+        assert rc.base_text.endswith(("MiB", "KiB")) and " ± " in rc.base_text
+        assert rc.tags == tuple(base_bench.get_metadata()["tags"])
+
+
+def test_memory_growth_beyond_the_threshold_is_a_regression(tmp_path, bases):
+    def more_memory(data):
+        for bench in data["benchmarks"]:
+            if bench["metadata"].get("name") == "nbody":
+                for run in bench["runs"]:
+                    if "mem_max_rss" in run.get("metadata", {}):
+                        run["metadata"]["mem_max_rss"] = int(run["metadata"]["mem_max_rss"] * 1.5)
+
+    grown = edited_copy(BASE_3_11, tmp_path, more_memory, name="grown.json")
+    by_name = {rc.name: rc for rc in compare_memory(bases["3.11.0"], grown, threshold=0.10)}
+    assert by_name["nbody"].verdict is Verdict.REGRESSION
+    assert by_name["nbody"].ratio == pytest.approx(1.5, rel=1e-6)
+    assert by_name["float"].verdict is Verdict.UNCHANGED  # the same file otherwise: identical peaks
+    paired = {rc.name: rc for rc in compare_memory(bases["3.11.0"], grown, threshold=0.10, paired=True)}
+    assert paired["nbody"].verdict is Verdict.REGRESSION
+    assert paired["nbody"].estimate.low == pytest.approx(1.5, rel=1e-6)  # every pair grew by exactly 1.5x
+
+
+def test_results_without_memory_data_on_either_side_are_left_out(tmp_path, bases, head):
+    def no_memory_for_nbody(data):
+        for bench in data["benchmarks"]:
+            if bench["metadata"].get("name") == "nbody":
+                for run in bench["runs"]:
+                    run.get("metadata", {}).pop("mem_max_rss", None)
+
+    base = edited_copy(BASE_3_11, tmp_path, no_memory_for_nbody, name="base.json")
+    names = {rc.name for rc in compare_memory(base, head, threshold=0.1)}
+    assert "nbody" not in names and "float" in names
+    assert "nbody" not in {rc.name for rc in compare_memory(head, base, threshold=0.1)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from seed import BASE_3_10, BASE_3_11, HEAD_FILE
+from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
 from pytest_cpybench.compare import compare_suites
 from pytest_cpybench.report import (
@@ -16,14 +16,36 @@ from pytest_cpybench.report import (
     format_changes_table,
     format_comparisons,
     format_failure_message,
+    format_headline,
     format_ratio,
+    format_ratio_interval,
     format_result_line,
     format_summary_block,
 )
-from pytest_cpybench.stats import Verdict
+from pytest_cpybench.stats import RatioEstimate, Verdict
 from pytest_cpybench.store import load_suite
 
 MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
+
+
+def published_tag_line(version: str) -> str:
+    """ "- by tag: apps 1.03x faster, ...", from the Geometric mean rows of the published page's tag tables."""
+    tag, means = None, []
+    for line in (SEED / f"{HEAD_FILE.stem}-vs-{version}.md").read_text().splitlines():
+        if match := re.fullmatch(r"Benchmarks with tag '(\w+)':", line):
+            tag = match[1]
+        elif line == "All benchmarks:":
+            tag = None
+        elif tag and line.startswith("| Geometric mean "):
+            means.append(f"{tag} {line.split('|')[3].strip()}")
+    assert len(means) == 6
+    return "- by tag: " + ", ".join(means)
+
+
+def headline_lines(cmp, version: str) -> str:
+    """The first lines of a seed block: the published headline with our interval, the published tag means."""
+    published = {"3.10.4": "1.30x faster", "3.11.0": "1.03x faster"}[version]
+    return f"vs. {version}\n- {published} {format_ratio_interval(cmp.headline)}\n{published_tag_line(version)}"
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +88,28 @@ def test_format_ratio_examples():
 
 
 def test_summary_blocks_of_the_seed_page(vs_3_10, vs_3_11):
-    assert format_summary_block(vs_3_11) == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
-    assert format_summary_block(vs_3_10) == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}"
+    assert format_summary_block(vs_3_11) == f"{headline_lines(vs_3_11, '3.11.0')}\n{MISSING}"
+    assert format_summary_block(vs_3_10) == f"{headline_lines(vs_3_10, '3.10.4')}\n{MISSING}"
+    # The headline's interval: around the published number, and narrow (93 results, 20 processes each).
+    assert vs_3_10.headline.low < vs_3_10.geometric_mean < vs_3_10.headline.high
+    assert format_summary_block(vs_3_10).splitlines()[1] == "- 1.30x faster [1.297x, 1.299x]"
+
+
+@pytest.mark.parametrize(("low", "high", "text"), [
+    (1 / 1.04, 1 / 1.02, "[1.02x, 1.04x]"),  # faster: the factors, low to high
+    (1.02, 1.04, "[1.02x, 1.04x]"),
+    (1 / 1.01, 1.02, "[1.01x faster, 1.02x slower]"),  # straddles 1.0: say which side each end is on
+    (1 / 1.2981, 1 / 1.2969, "[1.297x, 1.298x]"),  # more digits when two would print the same
+    (1.0, 1.0, "[1.00x, 1.00x]"),
+])
+def test_format_ratio_interval(low, high, text):
+    estimate = RatioEstimate((low * high) ** 0.5, low, high, 0.95, 20, 20)
+    assert format_ratio_interval(estimate) == text
+
+
+def test_headline_without_interval_is_the_ratio_alone():
+    assert format_headline(RatioEstimate(0.97, 0.0, float("inf"), 0.95, 1, 1)) == "1.03x faster"
+    assert format_ratio_interval(RatioEstimate(0.97, 0.0, float("inf"), 0.95, 1, 1)) == "n/a"
 
 
 def test_summary_block_with_star_and_new_benchmarks(tmp_path):
@@ -79,8 +121,9 @@ def test_summary_block_with_star_and_new_benchmarks(tmp_path):
     block = format_summary_block(compare_suites(base, load_suite(HEAD_FILE)))
     lines = block.splitlines()
     assert lines[0] == "vs. 3.11.0"
-    assert re.fullmatch(r"- \d+\.\d\dx (faster|slower) \*", lines[1])
-    assert lines[2:] == [MISSING, "- new benchmarks: dask"]
+    assert re.fullmatch(r"- \d+\.\d\dx (faster|slower) \[\d\.\d+x, \d\.\d+x\] \*", lines[1])
+    assert lines[2].startswith("- by tag: apps ")
+    assert lines[3:] == [MISSING, "- new benchmarks: dask"]
 
 
 def test_summary_block_warns_about_another_machine(tmp_path):
@@ -173,8 +216,8 @@ def test_result_line_for_a_single_process_explains_why_it_is_inconclusive(tmp_pa
 def test_comparisons_report_each_baseline_in_order(vs_3_10, vs_3_11):
     text = format_comparisons([vs_3_10, vs_3_11])
     blocks = text.split("\n\n")
-    assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}"
-    assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
+    assert blocks[0] == f"{headline_lines(vs_3_10, '3.10.4')}\n{MISSING}"
+    assert blocks[1] == f"{headline_lines(vs_3_11, '3.11.0')}\n{MISSING}"
     assert blocks[2] == f"Changes vs. 3.10.4 (threshold 5%):\n{format_changes_table(vs_3_10)}"
     assert blocks[3] == f"Changes vs. 3.11.0 (threshold 5%):\n{format_changes_table(vs_3_11)}"
     assert LEGEND not in text
@@ -184,8 +227,8 @@ def test_comparisons_report_each_baseline_in_order(vs_3_10, vs_3_11):
 def test_comparisons_say_where_each_baseline_came_from(vs_3_10, vs_3_11):
     text = format_comparisons([vs_3_10, vs_3_11], notes=["from file a.json", ""])
     blocks = text.split("\n\n")
-    assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}\n  (from file a.json)"
-    assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}"
+    assert blocks[0] == f"{headline_lines(vs_3_10, '3.10.4')}\n{MISSING}\n  (from file a.json)"
+    assert blocks[1] == f"{headline_lines(vs_3_11, '3.11.0')}\n{MISSING}"
     with pytest.raises(ValueError, match="1 notes for 2 comparisons"):
         format_comparisons([vs_3_10, vs_3_11], notes=["a"])
 
@@ -194,8 +237,8 @@ def test_comparisons_print_the_legend_once_when_any_baseline_is_starred(tmp_path
     old_base = load_suite(edited_copy(BASE_3_11, tmp_path, other_suite_version))
     text = format_comparisons([vs_3_10, compare_suites(old_base, load_suite(HEAD_FILE))])
     blocks = text.split("\n\n")
-    assert blocks[0].splitlines()[1] == "- 1.30x faster"
-    assert blocks[1].splitlines()[1] == "- 1.03x faster *"
+    assert blocks[0].splitlines()[1] == f"- 1.30x faster {format_ratio_interval(vs_3_10.headline)}"
+    assert blocks[1].splitlines()[1].startswith("- 1.03x faster [") and blocks[1].splitlines()[1].endswith("] *")
     assert blocks[2] == LEGEND
     assert text.count(LEGEND) == 1
     assert "\n" not in LEGEND and LEGEND.startswith("* ")
@@ -214,4 +257,6 @@ def test_no_significant_changes():
     one_result = pyperf.BenchmarkSuite([suite.get_benchmark("2to3")])
     cmp = compare_suites(one_result, one_result, base_label="a", head_label="b")
     assert format_changes_table(cmp) == "no significant changes\nnot significant (1): 2to3"
-    assert format_summary_block(cmp) == "vs. a\n- no change"
+    assert format_summary_block(cmp) == (
+        f"vs. a\n- no change {format_ratio_interval(cmp.headline)}\n- by tag: apps no change")
+    assert format_ratio_interval(cmp.headline).endswith(" slower]")  # an interval around 1.0

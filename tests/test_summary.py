@@ -8,7 +8,7 @@ import pyperf
 from seed import BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.compare import compare_suites
-from pytest_cpybench.engine import SessionResult
+from pytest_cpybench.engine import BaselineResult, SessionResult
 from pytest_cpybench.report import format_comparisons
 from pytest_cpybench.store import load_suite
 from pytest_cpybench.summary import format_outcome_lines, format_session
@@ -31,8 +31,10 @@ def test_outcome_lines_give_each_result_then_each_comparison():
 
 
 def test_session_summary_is_header_comparisons_errors_notes():
-    cmp = compare_suites(load_suite(BASE_3_11), load_suite(HEAD_FILE), head_label="head")
-    result = SessionResult(comparisons=[("stored results: x.json", cmp)], notes=["results of head stored in y.json"])
+    base, head = load_suite(BASE_3_11), load_suite(HEAD_FILE)
+    cmp = compare_suites(base, head, head_label="head")
+    result = SessionResult(baselines=[BaselineResult("stored results: x.json", cmp, base, head, BASE_3_11.stem)],
+                           notes=["results of head stored in y.json"])
     text = format_session(result, ENGINE, errors={"pyperformance::dask": "crashed"}, elapsed=12.4)
     assert text == "\n\n".join([
         "head: Python 3.12.0a1 (pyperf, default mode, 12 s)",

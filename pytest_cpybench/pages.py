@@ -1,0 +1,905 @@
+"""Results pages in faster-cpython's layout: a table page per baseline, a README per run, an index.
+
+A run's files go into the folder the results store uses for it (``bm-<date>-<version>-<sha7>``,
+:meth:`store.RunIdentity.folder_name`; for a file that is not ours, the same fields read from
+its bench_runner name)::
+
+    <out>/README.md                                  index of every run under <out>, newest first
+    <out>/bm-20221025-3.12.0a1-4ae1a0e/
+        README.md                                    the run: machine, raw results, per baseline
+        bm-…-3.12.0a1-4ae1a0e.json                   the head's raw results (if not there yet)
+        bm-…-3.12.0a1-4ae1a0e-vs-3.11.0.md           the table page of one baseline
+        bm-…-3.12.0a1-4ae1a0e-vs-3.11.0.png/.svg     its plot (time); -mem.png/.svg: peak memory
+        .bm-…-3.12.0a1-4ae1a0e.cpybench-report.json  what the READMEs are rebuilt from
+
+A table page is what bench_runner publishes: ``# Results vs. X``, a header list, then the output
+of ``pyperf compare_to -G --table --table-format=md BASE HEAD`` (one table per tag, then all
+benchmarks, pyperf's "hidden because not significant" and "Ignored benchmarks" lines). Then,
+below the published layout and never inside it, our sections: the verdicts (regressions and
+inconclusive results with their intervals and thresholds), the links to the plots, and peak memory.
+
+Two rules of that layout come from pyperf and are reproduced as pyperf applies them (the
+significance test itself is pyperf's, through :mod:`_pyperf`):
+
+* A result is *hidden* when pyperf's t-test over all values finds no significant difference.
+  That test is not our verdict (ours is over process means, see stats.py): a page can hide a
+  result our verdicts call a regression, and the verdict section says so.
+* Row order: ``-G`` sorts rows by ratio (fastest first), but pyperf sorts its list of results
+  while drawing the *first* table, after that table's rows were picked: the first tag's table
+  keeps the baseline file's order, every later table is sorted. Both published seed pages show
+  it (``apps`` is in file order, ``math`` and the others by ratio).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import pyperf
+
+from . import _pyperf, compare, store
+from . import metadata as md
+from .compare import ResultComparison, SuiteComparison
+from .report import format_headline, format_ratio, format_ratio_interval, format_tags, format_threshold
+from .stats import RatioEstimate, Verdict
+
+DEFAULT_MEMORY_THRESHOLD = 0.10  # peak-memory growth classified as a regression on the pages
+README = "README.md"
+SIDECAR_SUFFIX = ".cpybench-report.json"  # after "." + the head's stem: hidden, and not "bm-*.json"
+_SIDECAR_VERSION = 1
+_HEX7 = re.compile(r"^[0-9a-f]{7}$")
+_VERSION = re.compile(r"^\d+\.\d+")
+_UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One results file of a comparison.
+
+    ``name`` is the file's name or path as the page shows it ("Ignored benchmarks (3) of NAME");
+    its stem (without ``.json`` / ``.json.gz``) names the table's column and the page files.
+    ``label`` names a baseline in the page ("Results vs. 3.11.0", ``…-vs-3.11.0.md``); empty:
+    the version in its file name, else from its metadata (:func:`compare.label_from_suite`).
+    """
+
+    suite: pyperf.BenchmarkSuite
+    name: str
+    label: str = ""
+
+    @property
+    def stem(self) -> str:
+        return results_stem(self.name)
+
+    @property
+    def display_label(self) -> str:
+        return self.label or compare.label_from_suite(self.suite)
+
+
+BaselineInput = Union[Side, tuple[pyperf.BenchmarkSuite, str, str]]  # noqa: UP007 (a runtime alias on 3.10)
+
+
+@dataclass
+class RunPages:
+    """What :func:`write_run` wrote."""
+
+    folder: Path  # the run's folder
+    paths: list[Path] = field(default_factory=list)  # every file written, in order
+    pages: dict[str, Path] = field(default_factory=dict)  # baseline label -> its table page
+    readme: Path | None = None  # the run's README.md
+    index: Path | None = None  # the index of the output folder (None when not rebuilt)
+    notes: list[str] = field(default_factory=list)  # one line each, e.g. why plots were skipped
+
+    def links(self, relative_to: Path | None = None, base_url: str = "") -> dict[str, str]:
+        """Links for :func:`summary_markdown`: baseline label -> its page, ``""`` -> the run's README.
+
+        Paths are made relative to ``relative_to`` (default: the output folder, the folder's
+        parent) and prefixed with ``base_url`` (e.g. the URL where the report is published).
+        """
+        root = relative_to or self.folder.parent
+        targets = dict(self.pages)
+        if self.readme is not None:
+            targets[""] = self.readme
+        return {label: base_url + _relative(path, root) for label, path in targets.items()}
+
+
+def results_stem(name: str | os.PathLike[str]) -> str:
+    """A results file's name without folder and ``.json`` / ``.json.gz`` (pyperf's column names)."""
+    base = Path(name).name
+    for suffix in (".json.gz", ".json"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+# --- what a run is: names and metadata ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Name:
+    """The fields of a bench_runner file name, ``bm-<date>-<nick>-<arch>-<fork>-<ref>-<version>-<sha7>[-flags]``."""
+
+    date: str  # YYYYMMDD
+    nickname: str
+    arch: str
+    fork: str
+    ref: str
+    version: str
+    sha7: str
+    flags: tuple[str, ...]
+
+
+def _parse_name(stem: str) -> _Name | None:
+    parts = stem.split("-")
+    if len(parts) < 8 or parts[0] != "bm" or not re.fullmatch(r"\d{8}", parts[1]):
+        return None
+    for index in range(len(parts) - 1, 6, -1):
+        if _HEX7.match(parts[index]) and _VERSION.match(parts[index - 1]):
+            return _Name(parts[1], parts[2], parts[3], parts[4], "-".join(parts[5 : index - 1]),
+                         parts[index - 1], parts[index], tuple(parts[index + 1 :]))
+    return None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """The facts of one results file the pages show, from its metadata and its file name."""
+
+    stem: str
+    folder: str  # the store's folder for the run
+    fork: str
+    ref: str  # as bench_runner shows it: at most 20 characters (its file names keep ref[:20])
+    version: str
+    commit: str  # 7-character sha
+    commit_date: str  # ISO 8601 as recorded, or YYYY-MM-DD from the file name
+    machine: str  # "<machine>-<arch>", e.g. linux-x86_64
+    nickname: str  # the machine's name
+    arch: str
+    system: str  # "linux", from pyperf's platform
+    cpu: str
+    platform: str
+    action_url: str  # bench_runner's GitHub Action run, if recorded
+    commit_url: str
+
+    @property
+    def date(self) -> str:
+        return self.commit_date[:10]
+
+
+def run_info(suite: pyperf.BenchmarkSuite, name: str) -> RunInfo:
+    stem = results_stem(name)
+    parsed = _parse_name(stem)
+    identity = store.identity_from_suite(suite)
+
+    def meta(key: str) -> str:
+        value = _suite_metadata(suite, key)
+        return "" if value is None else str(value)
+
+    if identity is not None:
+        nickname, arch = identity.machine, identity.arch
+    elif parsed is not None:
+        nickname, arch = parsed.nickname, parsed.arch
+    else:
+        nickname, arch = meta("hostname") or "unknown", _platform_arch(meta("platform"))
+    fork = meta(md.COMMIT_FORK) or (parsed.fork if parsed else "")
+    ref = meta(md.COMMIT_BRANCH) or (parsed.ref if parsed else "")
+    version = (parsed.version if parsed else "") or meta(md.PYTHON_VERSION) or meta("python_version").split(" ")[0]
+    commit = meta(md.COMMIT_ID) or (parsed.sha7 if parsed else "")
+    commit_date = meta(md.COMMIT_DATE)
+    if not commit_date and parsed is not None:
+        commit_date = f"{parsed.date[:4]}-{parsed.date[4:6]}-{parsed.date[6:]}"
+    platform_text = meta("platform")
+    return RunInfo(
+        stem=stem,
+        folder=_folder_name(identity, parsed, stem, commit_date, version, commit),
+        fork=fork,
+        ref=ref[: store.REF_FIELD_LENGTH],
+        version=version,
+        commit=commit,
+        commit_date=commit_date,
+        machine=f"{nickname}-{arch}",
+        nickname=nickname,
+        arch=arch,
+        system=platform_text.split("-")[0].lower() if platform_text else "",
+        cpu=meta("cpu_model_name"),
+        platform=platform_text,
+        action_url=meta("github_action_url"),
+        commit_url=_commit_url(meta(md.REPO), fork, meta(md.FULL_SHA) or commit),
+    )
+
+
+def run_folder_name(suite: pyperf.BenchmarkSuite, name: str) -> str:
+    """The folder the results store uses for this run (from its name when the file is not ours)."""
+    return run_info(suite, name).folder
+
+
+def _folder_name(identity: store.RunIdentity | None, parsed: _Name | None, stem: str,
+                 commit_date: str, version: str, commit: str) -> str:
+    if identity is not None:
+        return identity.folder_name()
+    if parsed is not None:
+        return "-".join(["bm", parsed.date, parsed.version, parsed.sha7, *parsed.flags])
+    date = re.sub(r"\D", "", commit_date[:10])
+    if len(date) == 8 and version and commit:
+        return "-".join(["bm", date, store.safe_name_field(version), commit[:7]])
+    return store.safe_name_field(stem, 200)
+
+
+def _platform_arch(platform_text: str) -> str:
+    for arch in ("x86_64", "aarch64", "arm64", "amd64", "i686"):
+        if arch in platform_text:
+            return arch
+    return "unknown"
+
+
+def _commit_url(repo: str, fork: str, sha: str) -> str:
+    """A GitHub link to the commit, as bench_runner writes it; none for a local repository."""
+    if not sha:
+        return ""
+    if repo:
+        match = re.match(r"^(?:https?://|git@)github\.com[/:]([^/]+/[^/]+?)(?:\.git)?/?$", repo)
+        return f"https://github.com/{match[1]}/commit/{sha}" if match else ""
+    return f"https://github.com/{fork or 'python'}/cpython/commit/{sha}"
+
+
+def _suite_metadata(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
+    value = suite.get_metadata().get(key)
+    if value is None and suite.get_benchmarks():
+        value = suite.get_benchmarks()[0].get_metadata().get(key)
+    return value
+
+
+# --- the published layout: pyperf compare_to -G --table --table-format=md -------------------
+
+
+@dataclass(frozen=True)
+class _Row:
+    name: str
+    base: pyperf.Benchmark
+    head: pyperf.Benchmark
+    ratio: float  # pyperf's "normalized mean": mean(head) / mean(base)
+    significant: bool  # pyperf's test
+    tags: tuple[str, ...]  # the baseline's, as pyperf reads them
+
+
+def pyperf_tables(base: Side, head: Side) -> str:
+    """What ``pyperf compare_to -G --table --table-format=md BASE HEAD`` prints (pyperf 2.4 to 2.11).
+
+    One table per tag (tags from the baseline's results, in name order), then "All benchmarks:",
+    each with a geometric mean row when it has two results or more and shows one, pyperf's
+    "Benchmark hidden because not significant (N): …" line, then "Ignored benchmarks (N) of
+    FILE: …" for the results only one side has. Rows and hidden names are in pyperf's order
+    (see the module's docstring). Our code; only the significance test is pyperf's.
+    """
+    head_names = set(head.suite.get_benchmark_names())
+    rows = []
+    for name in base.suite.get_benchmark_names():  # pyperf keeps the first file's order
+        if name not in head_names:
+            continue
+        base_bench, head_bench = base.suite.get_benchmark(name), head.suite.get_benchmark(name)
+        rows.append(_Row(name, base_bench, head_bench, head_bench.mean() / base_bench.mean(),
+                         _pyperf.is_significant(base_bench, head_bench), compare.result_tags(base_bench)))
+    if not rows:
+        return "Benchmark suites have no benchmark in common\n"
+    columns = _column_names(base.name, head.name)
+    by_ratio = sorted(rows, key=lambda row: row.ratio)  # stable: ties keep the file's order
+    tags = sorted({tag for row in rows for tag in row.tags})
+    lines: list[str] = []
+    for index, tag in enumerate(tags):
+        title = f"Benchmarks with tag '{tag}':"
+        lines += [title, "=" * len(title), ""]
+        source = rows if index == 0 else by_ratio  # pyperf sorts its list while drawing the first table
+        lines += _pyperf_table(columns, [row for row in source if tag in row.tags])
+        lines.append("")
+    if tags:
+        lines += ["All benchmarks:", "=" * len("All benchmarks:"), ""]
+    lines += _pyperf_table(columns, by_ratio)
+    for side, other in ((base, head), (head, base)):
+        ignored = sorted(set(side.suite.get_benchmark_names()) - set(other.suite.get_benchmark_names()))
+        if ignored:
+            lines.append(f"Ignored benchmarks ({len(ignored)}) of {_file_name(side.name)}: {', '.join(ignored)}")
+    return "\n".join(lines) + "\n"
+
+
+def _pyperf_table(columns: tuple[str, str], rows: Sequence[_Row]) -> list[str]:
+    cells = []
+    hidden = []
+    for row in rows:
+        if row.significant:
+            cells.append([row.name, row.base.format_value(row.base.mean()),
+                          f"{row.head.format_value(row.head.mean())}: {format_ratio(row.ratio)}"])
+        else:
+            hidden.append(row.name)
+    if len(rows) > 1 and cells:
+        cells.append(["Geometric mean", "(ref)", format_ratio(statistics.geometric_mean(r.ratio for r in rows))])
+    lines = _markdown_table(["Benchmark", *columns], cells) if cells else []
+    if hidden:
+        if cells:
+            lines.append("")
+        lines.append(f"Benchmark hidden because not significant ({len(hidden)}): {', '.join(hidden)}")
+    return lines
+
+
+def _markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """pyperf's markdown table: cells padded to the column, the first column left, others centered."""
+    widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
+
+    def render(row: list[str]) -> str:
+        return "|" + "|".join(f" {cell.ljust(width)} " for cell, width in zip(row, widths, strict=True)) + "|"
+
+    rule = "|" + "|".join("-" * (width + 2) if column == 0 else f":{'-' * width}:"
+                          for column, width in enumerate(widths)) + "|"
+    return [render(headers), rule, *(render(row) for row in rows)]
+
+
+def _column_names(base_name: str, head_name: str) -> tuple[str, str]:
+    """pyperf's names of the two files: stems, or more when the stems are alike."""
+    if Path(base_name).name == Path(head_name).name:
+        return base_name, head_name
+    if results_stem(base_name) == results_stem(head_name):
+        return Path(base_name).name, Path(head_name).name
+    return results_stem(base_name), results_stem(head_name)
+
+
+def _file_name(name: str) -> str:
+    return name if name.endswith((".json", ".json.gz")) else f"{name}.json"
+
+
+def comparison_page(
+    base: Side,
+    head: Side,
+    comparison: SuiteComparison,
+    memory: Sequence[ResultComparison] = (),
+    *,
+    plot_links: Mapping[str, Sequence[str]] | None = None,
+    plot_note: str | None = None,
+) -> str:
+    """The ``…-vs-<label>.md`` page: the published layout, then our verdicts and peak memory.
+
+    ``plot_links``: ``"time"`` / ``"memory"`` -> file names (PNG first) to link; ``plot_note``: why
+    there are none.
+    """
+    info = run_info(head.suite, head.name)
+    overall = "n/a" if comparison.geometric_mean is None else format_ratio(comparison.geometric_mean)
+    header = [
+        "",
+        f"# Results vs. {base.display_label}",
+        "",
+        f"- fork: {info.fork}",
+        f"- ref: {info.ref}",
+        f"- machine: {info.machine}",
+        f"- commit hash: {info.commit}",
+        f"- commit date: {info.date}",
+        f"- overall geometric mean: {overall}",
+        "",
+    ]
+    text = "\n".join(header) + "\n" + pyperf_tables(base, head)
+    text += "\n" + verdict_section(comparison, plot_links=plot_links, plot_note=plot_note)
+    if memory:
+        text += "\n" + memory_section(comparison, memory)
+    return text
+
+
+VERDICTS_TITLE = "## pytest-cpybench verdicts"
+
+
+def verdict_section(
+    cmp: SuiteComparison,
+    *,
+    plot_links: Mapping[str, Sequence[str]] | None = None,
+    plot_note: str | None = None,
+) -> str:
+    """Our verdicts, in markdown: headline and tags with intervals, regressions, inconclusive."""
+    confidence = f"{cmp.confidence * 100:g}%"
+    lines = [
+        f"{VERDICTS_TITLE} vs. {cmp.base_label}",
+        "",
+        f"pytest-cpybench's verdicts, threshold {format_threshold(cmp.threshold)} (per-result overrides "
+        f"are in the table): a result fails when its whole {confidence} interval is slower than the "
+        "threshold, and is inconclusive when the interval straddles it. Intervals are over worker-process "
+        "means; the tables above hide what pyperf's t-test over all values calls not significant, a "
+        "different test. The interval of a geometric mean covers the noise between worker processes, "
+        "not a shift of the whole machine between two sessions measured apart.",
+        "",
+    ]
+    if cmp.headline is not None:
+        star = " *" if cmp.different_suites else ""
+        lines.append(f"- geometric mean: {format_headline(cmp.headline)}{star}")
+    tags = cmp.by_tag()
+    if tags:
+        lines.append("- by tag: " + ", ".join(f"{tag} {format_headline(estimate)}" for tag, estimate in tags.items()))
+    regressions = sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)
+    lines.append(f"- regressions ({len(regressions)}): " + (", ".join(
+        f"{rc.name} {format_ratio(rc.ratio)} {format_ratio_interval(rc.estimate)}" for rc in regressions) or "none"))
+    inconclusive = [rc for rc in cmp.results if rc.verdict is Verdict.INCONCLUSIVE]
+    if inconclusive:
+        lines.append(f"- inconclusive ({len(inconclusive)}): {', '.join(rc.name for rc in inconclusive)}")
+    if cmp.different_suites:
+        lines.append("- \\* the two sides ran different versions of the benchmark suite")
+    if cmp.machine_mismatch:
+        lines.append(f"- warning: {cmp.machine_mismatch}")
+    if plot_links:
+        names = {"time": "time", "memory": "peak memory"}
+        lines.append("- plots: " + ", ".join(
+            f"[{names.get(metric, metric)}]({files[0]})" + "".join(f" ([{Path(f).suffix[1:]}]({f}))" for f in files[1:])
+            for metric, files in plot_links.items() if files))
+    elif plot_note:
+        lines.append(f"- {plot_note}")
+    shown = sorted((rc for rc in cmp.results if rc.verdict is not Verdict.UNCHANGED),
+                   key=lambda rc: rc.ratio, reverse=True)
+    if shown:
+        lines += ["", *_simple_table(
+            ["Benchmark", cmp.base_label, cmp.head_label, "change", f"{confidence} interval", "verdict"],
+            [[rc.name, rc.base_text, rc.head_text, format_ratio(rc.ratio), format_ratio_interval(rc.estimate),
+              _verdict_text(rc)] for rc in shown])]
+    unchanged = [rc.name for rc in cmp.results if rc.verdict is Verdict.UNCHANGED]
+    if unchanged:
+        lines += ["", f"Not significant ({len(unchanged)}): {', '.join(unchanged)}"]
+    return "\n".join(lines) + "\n"
+
+
+MEMORY_TITLE = "## Peak memory"
+
+
+def memory_section(cmp: SuiteComparison, memory: Sequence[ResultComparison]) -> str:
+    """Peak memory per result and per tag: head / base of the worker processes' mean peak RSS."""
+    confidence = f"{cmp.confidence * 100:g}%"
+    threshold = format_threshold(memory[0].threshold) if memory else ""
+    headline = compare.memory_comparison(cmp, list(memory)).headline
+    lines = [
+        f"{MEMORY_TITLE} vs. {cmp.base_label}",
+        "",
+        "Peak RSS of each worker process (pyperf's `mem_max_rss`; `command_max_rss` for command "
+        f"benchmarks), as head / base of the processes' means: 1.05x is 5% more memory. A growth beyond "
+        f"{threshold} whose whole {confidence} interval is above it is a regression.",
+        "",
+    ]
+    if headline is not None:
+        lines.append(f"- geometric mean: {_memory_ratio(headline.ratio)} {_memory_interval(headline)}")
+    tags = compare.tag_estimates(memory, cmp.confidence)
+    if tags:
+        lines.append("- by tag: " + ", ".join(f"{tag} {_memory_ratio(e.ratio)}" for tag, e in tags.items()))
+    regressions = [rc for rc in memory if rc.verdict is Verdict.REGRESSION]
+    lines.append(f"- growth beyond {threshold} ({len(regressions)}): "
+                 + (", ".join(f"{rc.name} {_memory_ratio(rc.ratio)}" for rc in regressions) or "none"))
+    inconclusive = [rc.name for rc in memory if rc.verdict is Verdict.INCONCLUSIVE]
+    if inconclusive:
+        lines.append(f"- inconclusive ({len(inconclusive)}): {', '.join(inconclusive)}")
+    rows = [[rc.name, rc.base_text, rc.head_text, _memory_ratio(rc.ratio), _memory_interval(rc.estimate),
+             _memory_verdict(rc)] for rc in sorted(memory, key=lambda rc: (-rc.ratio, rc.name))]
+    lines += ["", *_simple_table(
+        ["Benchmark", cmp.base_label, cmp.head_label, "head / base", f"{confidence} interval", "verdict"], rows)]
+    return "\n".join(lines) + "\n"
+
+
+def _memory_ratio(ratio: float) -> str:
+    return f"{ratio:.2f}x"
+
+
+def _memory_interval(estimate: RatioEstimate) -> str:
+    if not estimate.has_interval:
+        return "n/a"
+    for digits in (2, 3, 4):
+        low, high = f"{estimate.low:.{digits}f}x", f"{estimate.high:.{digits}f}x"
+        if low != high or estimate.low == estimate.high:
+            break
+    return f"[{low}, {high}]"
+
+
+def _memory_verdict(rc: ResultComparison) -> str:
+    return {
+        Verdict.REGRESSION: f"regression (> {format_threshold(rc.threshold)})",
+        Verdict.INCONCLUSIVE: "inconclusive",
+        Verdict.SLOWER_WITHIN_THRESHOLD: f"more, within {format_threshold(rc.threshold)}",
+        Verdict.FASTER: "less",
+        Verdict.UNCHANGED: "not significant",
+    }[rc.verdict]
+
+
+def _verdict_text(rc: ResultComparison) -> str:
+    if rc.verdict is Verdict.SLOWER_WITHIN_THRESHOLD:
+        return f"slower, within {format_threshold(rc.threshold)}"
+    if rc.verdict is Verdict.REGRESSION:
+        return f"**regression** (> {format_threshold(rc.threshold)})"
+    if rc.verdict is Verdict.INCONCLUSIVE:
+        return f"inconclusive (threshold {format_threshold(rc.threshold)})"
+    return rc.verdict.value
+
+
+def _simple_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    escaped = [[cell.replace("|", "\\|") for cell in row] for row in [headers, *rows]]
+    return [f"| {' | '.join(escaped[0])} |", "|" + "|".join("---" for _ in headers) + "|",
+            *(f"| {' | '.join(row)} |" for row in escaped[1:])]
+
+
+# --- a run: pages, plots, README ----------------------------------------------------------------
+
+
+def write_run(
+    out_dir: Path,
+    head: pyperf.BenchmarkSuite,
+    head_name: str,
+    baselines: Sequence[BaselineInput],
+    comparisons: Sequence[SuiteComparison] | None = None,
+    *,
+    memory: Sequence[Sequence[ResultComparison]] | None = None,
+    memory_threshold: float = DEFAULT_MEMORY_THRESHOLD,
+    plots: bool = True,
+    copy_raw: bool = True,
+    index: bool = True,
+) -> RunPages:
+    """Write the pages of one run (one head against its baselines) into ``out_dir/<run folder>/``.
+
+    ``head_name``: the head's results file (name, path or stem): it names the pages
+    (``<stem>-vs-<label>.md``) and the table column. ``baselines``: :class:`Side` or ``(suite,
+    name, label)`` tuples. ``comparisons``: one per baseline, in the same order, as the gate made
+    them (thresholds, pairing); None: :func:`compare.compare_suites` with its defaults.
+    ``memory``: per baseline, :func:`compare.compare_memory` results; None: computed with
+    ``memory_threshold``. ``copy_raw``: write the head's JSON into the folder when no file of
+    that name is there, so the README's raw results link works. ``index``: rebuild
+    ``out_dir/README.md``, the index of every run under ``out_dir``.
+
+    A second call for another head or machine of the same commit adds to the folder; the run's
+    README is rebuilt from everything written there. Plots (``plots.plot_comparison``, time and
+    memory) are optional: when they cannot be drawn, ``notes`` says why in one line, once.
+    """
+    out_dir = Path(out_dir)
+    sides = [item if isinstance(item, Side) else Side(*item) for item in baselines]
+    if comparisons is not None and len(comparisons) != len(sides):
+        raise ValueError(f"{len(comparisons)} comparisons for {len(sides)} baselines")
+    if memory is not None and len(memory) != len(sides):
+        raise ValueError(f"{len(memory)} memory comparisons for {len(sides)} baselines")
+    head_side = Side(head, head_name)
+    info = run_info(head, head_name)
+    folder = out_dir / info.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    written = RunPages(folder=folder)
+    raw = folder / f"{info.stem}.json"
+    if copy_raw and not raw.exists() and not (folder / f"{info.stem}.json.gz").exists() and _dump_new(head, raw):
+        written.paths.append(raw)
+    entries = []
+    used_labels: set[str] = set()
+    for position, base in enumerate(sides):
+        cmp = comparisons[position] if comparisons is not None else compare.compare_suites(
+            base.suite, head, base_label=base.display_label)
+        mem = list(memory[position]) if memory is not None else compare.compare_memory(
+            base.suite, head, threshold=memory_threshold, confidence=cmp.confidence)
+        label = _unique(_safe_label(base.display_label), used_labels)
+        page_stem = f"{info.stem}-vs-{label}"
+        plot_links: dict[str, list[str]] = {}
+        if plots:
+            for metric, suffix, metric_cmp in (("time", "", cmp),
+                                               ("memory", "-mem", compare.memory_comparison(cmp, mem))):
+                files, reason = _plot(base.suite, head, metric_cmp, metric=metric,
+                                      title=_plot_title(cmp, base.display_label, metric),
+                                      out_stem=folder / f"{page_stem}{suffix}")
+                if files:
+                    plot_links[metric] = [path.name for path in files]
+                    written.paths.extend(files)
+                elif reason and reason not in written.notes:
+                    written.notes.append(reason)
+        page = folder / f"{page_stem}.md"
+        plot_note = None if plot_links else (written.notes[0] if written.notes else None)
+        _write_text(page, comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note))
+        written.paths.append(page)
+        written.pages[base.display_label] = page
+        entries.append(_baseline_entry(base, cmp, mem, page.name, plot_links))
+    sidecar = folder / f".{info.stem}{SIDECAR_SUFFIX}"
+    record = {"version": _SIDECAR_VERSION, "run": dataclasses.asdict(info),
+              "raw": raw.name if raw.exists() else None, "baselines": entries}
+    _write_text(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    written.readme = write_run_readme(folder)
+    written.paths.append(written.readme)
+    if index:
+        written.index = write_index(out_dir)
+        written.paths.append(written.index)
+    return written
+
+
+def _plot(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, comparison: SuiteComparison, *,
+          metric: str, title: str, out_stem: Path) -> tuple[list[Path], str | None]:
+    try:
+        from . import plots
+    except ImportError as err:  # the module or one of its imports is not there
+        return [], f"plots skipped: {err}"
+    return plots.plot_comparison(base, head, comparison, title=title, out_stem=out_stem, metric=metric)
+
+
+def _plot_title(cmp: SuiteComparison, base_label: str, metric: str) -> str:
+    what = "peak memory of " if metric == "memory" else ""
+    return f"{what}{cmp.head_label} vs. {base_label}"
+
+
+def _baseline_entry(base: Side, cmp: SuiteComparison, memory: Sequence[ResultComparison], page: str,
+                    plot_links: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    mem_headline = compare.memory_comparison(cmp, list(memory)).headline
+    return {
+        "label": base.display_label,
+        "base": results_stem(base.name),
+        "headline": format_ratio(cmp.geometric_mean) if cmp.geometric_mean is not None else None,
+        "interval": format_ratio_interval(cmp.headline) if cmp.headline is not None else None,
+        "confidence": cmp.confidence,
+        "star": cmp.different_suites,
+        "missing": list(cmp.missing),
+        "new": list(cmp.new),
+        "tags": format_tags(cmp.by_tag()),
+        "threshold": format_threshold(cmp.threshold),
+        "regressions": [rc.name for rc in sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)],
+        "inconclusive": list(cmp.inconclusive),
+        "memory": (f"{_memory_ratio(mem_headline.ratio)} {_memory_interval(mem_headline)}"
+                   if mem_headline is not None else None),
+        "memory_regressions": [rc.name for rc in memory if rc.verdict is Verdict.REGRESSION],
+        "table": page,
+        "plots": {metric: list(files) for metric, files in plot_links.items()},
+    }
+
+
+def write_run_readme(folder: Path) -> Path:
+    """Rebuild a run folder's README.md (bench_runner's layout) from every report written there."""
+    records = _records(folder)
+    lines = ["# Results", ""]
+    if records:
+        run = records[0]["run"]
+        commit = f"[{run['commit']}]({run['commit_url']})" if run.get("commit_url") else run["commit"]
+        lines += [f"- fork: {run['fork']}", f"- version: {run['version']}", f"- commit hash: {commit}",
+                  f"- commit date: {run['commit_date']}", f"- ref: {run['ref']}", ""]
+    for record in records:
+        run = record["run"]
+        system = " ".join(part for part in (run["system"], run["arch"]) if part)
+        lines += [f"## {system} ({run['nickname']})", ""]
+        if run.get("action_url"):
+            lines.append(f"- [GitHub Action run]({run['action_url']})")
+        lines += [f"- cpu model: {run['cpu'] or 'missing'}", f"- platform: {run['platform'] or 'missing'}"]
+        if record.get("raw"):
+            lines.append(f"- [raw results]({record['raw']})")
+        lines.append("")
+        for entry in record["baselines"]:
+            lines += _readme_baseline(entry)
+    path = folder / README
+    _write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _readme_baseline(entry: Mapping[str, Any]) -> list[str]:
+    star = " *" if entry["star"] else ""
+    lines = [f"### vs. {entry['label']}", "", f"- {entry['headline'] or 'no benchmarks in common'}{star}"]
+    if entry["missing"]:
+        lines.append(f"- missing benchmarks: {', '.join(entry['missing'])}")
+    if entry["new"]:
+        lines.append(f"- new benchmarks: {', '.join(entry['new'])}")
+    lines.append(f"- [table]({entry['table']})")
+    plots = entry.get("plots") or {}
+    if plots.get("time"):
+        lines.append(f"- [plot]({plots['time'][0]})")
+    # Ours, below bench_runner's lines:
+    if entry.get("interval"):
+        lines.append(f"- {entry['confidence'] * 100:g}% interval of the geometric mean: {entry['interval']}")
+    if entry.get("tags"):
+        lines.append(f"- by tag: {entry['tags']}")
+    regressions = entry["regressions"]
+    verdicts = f"{len(regressions)} regression{'s' if len(regressions) != 1 else ''}"
+    if regressions:
+        verdicts += f" ({', '.join(regressions)})"
+    lines.append(f"- verdicts (threshold {entry['threshold']}): {verdicts}, "
+                 f"{len(entry['inconclusive'])} inconclusive")
+    if entry.get("memory"):
+        grown = entry["memory_regressions"]
+        memory = f"- peak memory: {entry['memory']}"
+        if grown:
+            memory += f", grew beyond the threshold: {', '.join(grown)}"
+        if plots.get("memory"):
+            memory += f" ([plot]({plots['memory'][0]}))"
+        lines.append(memory)
+    return [*lines, ""]
+
+
+def _records(folder: Path) -> list[dict[str, Any]]:
+    records = []
+    for path in sorted(folder.glob(f".*{SIDECAR_SUFFIX}")):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a report being written, or damaged: the next write_run rebuilds it
+        if isinstance(record, dict) and record.get("version") == _SIDECAR_VERSION:
+            records.append(record)
+    return records
+
+
+# --- the index of every run -------------------------------------------------------------------
+
+
+def write_index(results_root: Path) -> Path:
+    """Rebuild ``results_root/README.md``: every run under it, newest first (by commit date).
+
+    A run is a results file ``bm-*/bm-*.json`` (what the store writes, and where report pages
+    go); its row links the run's README and each baseline's table page when pages were written.
+    Only file names and the pages' records are read, never the results themselves.
+    """
+    results_root = Path(results_root)
+    rows = []
+    for folder in sorted(p for p in results_root.glob("bm-*") if p.is_dir()):
+        records = {record["run"]["stem"]: record for record in _records(folder)}
+        stems = {results_stem(path.name) for path in folder.iterdir()
+                 if path.name.startswith("bm-") and path.name.endswith((".json", ".json.gz"))}
+        for stem in sorted(stems | set(records)):
+            rows.append(_index_row(folder, stem, records.get(stem)))
+    rows.sort(key=lambda row: (row[0], row[1]), reverse=True)
+    lines = ["# Benchmark results", "",
+             "Every run in this folder, newest first by commit date. A run's page has its machine and "
+             "comparisons; each comparison links its table page (faster-cpython's layout, then "
+             "pytest-cpybench's verdicts).", ""]
+    if rows:
+        lines += _simple_table(["date", "fork", "ref", "version", "commit", "machine", "vs."], [row[2] for row in rows])
+    else:
+        lines.append("No runs yet.")
+    path = results_root / README
+    results_root.mkdir(parents=True, exist_ok=True)
+    _write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _index_row(folder: Path, stem: str, record: Mapping[str, Any] | None) -> tuple[str, str, list[str]]:
+    parsed = _parse_name(stem)
+    readme = folder / README
+    if record is not None:
+        run = record["run"]
+        date, fork, ref, version, commit, machine = (run["commit_date"][:10], run["fork"], run["ref"],
+                                                     run["version"], run["commit"], run["machine"])
+        full_date = run["commit_date"]
+        comparisons = ", ".join(
+            f"{entry['headline'] or 'n/a'}{' *' if entry['star'] else ''} vs. "
+            f"[{entry['label']}]({folder.name}/{entry['table']})" for entry in record["baselines"]) or "–"
+    elif parsed is not None:
+        date = f"{parsed.date[:4]}-{parsed.date[4:6]}-{parsed.date[6:]}"
+        fork, ref, version, commit = parsed.fork, parsed.ref, parsed.version, parsed.sha7
+        machine, full_date, comparisons = f"{parsed.nickname}-{parsed.arch}", date, "–"
+    else:
+        date = fork = ref = version = machine = full_date = ""
+        commit, comparisons = stem, "–"
+    target = f"{folder.name}/{README}" if readme.exists() else f"{folder.name}/{stem}.json"
+    return (re.sub(r"\D", "", date), full_date + stem,
+            [date, fork, ref, version, f"[{commit}]({target})", machine, comparisons])
+
+
+# --- CI: a markdown summary ---------------------------------------------------------------------
+
+
+MAX_LISTED = 10  # names listed per baseline in the CI summary before "and N more"
+
+
+def summary_markdown(
+    head_name: str,
+    comparisons: Sequence[SuiteComparison],
+    report_links: Mapping[str, str] | None = None,
+    *,
+    memory: Sequence[Sequence[ResultComparison]] | None = None,
+) -> str:
+    """A short markdown summary for a CI step summary or a pull-request comment.
+
+    Per baseline: the headline with its interval, the per-tag line, missing and new results, the
+    regressions (slowest first) and the number of inconclusive results; with ``memory`` (aligned
+    with ``comparisons``), peak-memory growth beyond its threshold. ``report_links`` maps a
+    baseline's label to its table page and ``""`` to the run's page (:meth:`RunPages.links`).
+    """
+    links = dict(report_links or {})
+    lines = [f"### pytest-cpybench: {head_name}", ""]
+    if not comparisons:
+        lines.append("No baseline to compare with.")
+    for position, cmp in enumerate(comparisons):
+        star = " \\*" if cmp.different_suites else ""
+        if cmp.headline is not None:
+            headline = f"**{format_ratio(cmp.headline.ratio)}** {format_ratio_interval(cmp.headline)}"
+        else:
+            headline = "no benchmarks in common"
+        page = f" ([table]({links[cmp.base_label]}))" if cmp.base_label in links else ""
+        lines.append(f"**vs. {cmp.base_label}**: {headline}{star}{page}")
+        tags = cmp.by_tag()
+        if tags:
+            lines.append(f"- by tag: {format_tags(tags)}")
+        if cmp.missing:
+            lines.append(f"- missing benchmarks: {_listed(cmp.missing)}")
+        if cmp.new:
+            lines.append(f"- new benchmarks: {_listed(cmp.new)}")
+        regressions = sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)
+        if regressions:
+            lines.append(f"- :x: {len(regressions)} regression{'s' if len(regressions) > 1 else ''} beyond the "
+                         f"{format_threshold(cmp.threshold)} threshold: " + _listed(
+                             [f"{rc.name} {format_ratio(rc.ratio)} {format_ratio_interval(rc.estimate)}"
+                              for rc in regressions]))
+        else:
+            lines.append(f"- no regression beyond the {format_threshold(cmp.threshold)} threshold")
+        if cmp.inconclusive:
+            lines.append(f"- {len(cmp.inconclusive)} inconclusive (warnings, not failures): "
+                         f"{_listed(cmp.inconclusive)}")
+        if memory is not None and position < len(memory):
+            grown = [rc for rc in memory[position] if rc.verdict is Verdict.REGRESSION]
+            if grown:
+                lines.append(f"- :x: peak memory grew beyond {format_threshold(grown[0].threshold)}: "
+                             + _listed([f"{rc.name} {_memory_ratio(rc.ratio)}" for rc in grown]))
+        if cmp.machine_mismatch:
+            lines.append(f"- warning: {cmp.machine_mismatch}")
+        lines.append("")
+    if any(cmp.different_suites for cmp in comparisons):
+        lines += ["\\* the two sides ran different versions of the benchmark suite", ""]
+    if "" in links:
+        lines += [f"[Full report]({links['']})", ""]
+    return "\n".join(lines)
+
+
+def _listed(names: Sequence[str]) -> str:
+    if len(names) <= MAX_LISTED:
+        return ", ".join(names)
+    return f"{', '.join(names[:MAX_LISTED])} and {len(names) - MAX_LISTED} more"
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _safe_label(label: str) -> str:
+    return _UNSAFE_LABEL.sub("_", label).strip("_.") or "baseline"
+
+
+def _unique(label: str, used: set[str]) -> str:
+    candidate, number = label, 1
+    while candidate in used:
+        number += 1
+        candidate = f"{label}-{number}"
+    used.add(candidate)
+    return candidate
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _dump_new(suite: pyperf.BenchmarkSuite, path: Path) -> bool:
+    """Write ``suite`` as ``path`` unless that name exists (then False): never half a file, never
+    over another (the folder may be a results store's)."""
+    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
+    try:
+        suite.dump(str(tmp), replace=True)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader (or a crash) never sees half a page."""
+    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+__all__ = [
+    "DEFAULT_MEMORY_THRESHOLD",
+    "RunInfo",
+    "RunPages",
+    "Side",
+    "comparison_page",
+    "memory_section",
+    "pyperf_tables",
+    "results_stem",
+    "run_folder_name",
+    "run_info",
+    "summary_markdown",
+    "verdict_section",
+    "write_index",
+    "write_run",
+    "write_run_readme",
+]
