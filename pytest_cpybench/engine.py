@@ -14,6 +14,7 @@ import copy
 import enum
 import io
 import json
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from typing import Any
 
 import pyperf
 
-from . import _pyperformance, compare, report, runner, sampler, stats, store, targets, venvs
+from . import _pyperformance, compare, pages, report, runner, sampler, stats, store, targets, venvs
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import CpybenchError, StoreError
@@ -80,19 +81,21 @@ class Baseline:
     commit: Commit | None = None
     suite: pyperf.BenchmarkSuite | None = None  # STORED / FILE: the results compared with
     target: Target | None = None  # MEASURE (after build): the interpreter
+    paths: tuple[str, ...] = ()  # STORED / FILE: the files the results come from, newest first
 
     def to_wire(self) -> dict[str, object]:
         return {"label": self.label, "kind": self.kind.value, "note": self.note,
                 "commit": asdict(self.commit) if self.commit else None,
                 "suite": dump_suite(self.suite) if self.suite is not None else None,
-                "target": self.target.to_wire() if self.target else None}
+                "target": self.target.to_wire() if self.target else None, "paths": list(self.paths)}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Baseline:
         return cls(label=data["label"], kind=BaselineKind(data["kind"]), note=data["note"],
                    commit=Commit(**data["commit"]) if data["commit"] else None,
                    suite=load_suite_text(data["suite"]) if data["suite"] else None,
-                   target=Target.from_wire(data["target"]) if data["target"] else None)
+                   target=Target.from_wire(data["target"]) if data["target"] else None,
+                   paths=tuple(data["paths"]))
 
 
 @dataclass
@@ -105,6 +108,7 @@ class Comparison:
     result: compare.SuiteComparison | None  # None: the baseline has no result of this benchmark
     confirmed: bool = False  # re-measured interleaved because the stored data was not clear
     rounds: int = 0  # interleaved rounds (0: compared with stored data as it is)
+    memory: list[compare.ResultComparison] = field(default_factory=list)  # with --cpython-memory-threshold
 
     @property
     def verdicts(self) -> dict[str, str]:
@@ -115,14 +119,18 @@ class Comparison:
         if self.result is None:
             return []
         return [report.format_failure_message(rc, self.baseline) for rc in self.result.results
-                if rc.verdict is stats.Verdict.REGRESSION]
+                if rc.verdict is stats.Verdict.REGRESSION] + [
+                _memory_failure(rc, self.baseline) for rc in self.memory if rc.verdict is stats.Verdict.REGRESSION]
 
     @property
     def inconclusive(self) -> list[str]:
         if self.result is None:
             return []
         return [f"{report.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results
-                if rc.verdict is stats.Verdict.INCONCLUSIVE]
+                if rc.verdict is stats.Verdict.INCONCLUSIVE] + [
+                f"{rc.name} peak memory: {rc.ratio:.2f}x, inconclusive: the {report.format_interval(rc.estimate)} "
+                f"interval includes the {report.format_threshold(rc.threshold)} threshold vs {self.baseline}"
+                for rc in self.memory if rc.verdict is stats.Verdict.INCONCLUSIVE]
 
     @property
     def messages(self) -> list[str]:
@@ -177,6 +185,13 @@ class ItemOutcome:
         return props
 
 
+def _memory_failure(rc: compare.ResultComparison, baseline: str) -> str:
+    return (f"{rc.name}: peak memory {rc.ratio:.2f}x that of {baseline} "
+            f"({rc.base_mean / 2**20:.1f} MiB -> {rc.head_mean / 2**20:.1f} MiB, memory threshold "
+            f"{report.format_threshold(rc.threshold)}, {rc.estimate.confidence:.0%} interval "
+            f"{report.format_interval(rc.estimate)})")
+
+
 def _how(comparison: Comparison) -> str:
     if comparison.confirmed:
         return f"confirmed interleaved, {comparison.rounds} rounds"
@@ -184,12 +199,27 @@ def _how(comparison: Comparison) -> str:
 
 
 @dataclass
+class BaselineResult:
+    """One baseline against the session's head, as a whole: what the summary and pages show."""
+
+    note: str  # where the baseline's data came from
+    comparison: compare.SuiteComparison
+    base: pyperf.BenchmarkSuite  # the data each verdict used, plus what the baseline has and the head lacks
+    head: pyperf.BenchmarkSuite
+    base_name: str  # the file the baseline's results are in (a bench_runner stem), for pages
+
+
+@dataclass
 class SessionResult:
     head_path: str = ""
     head_suite: pyperf.BenchmarkSuite | None = None  # every result of the head, as stored
-    comparisons: list[tuple[str, compare.SuiteComparison]] = field(default_factory=list)  # (note, comparison)
+    baselines: list[BaselineResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # results that could not be stored (exit 8)
+
+    @property
+    def comparisons(self) -> list[tuple[str, compare.SuiteComparison]]:
+        return [(b.note, b.comparison) for b in self.baselines]
 
 
 class Engine:
@@ -229,7 +259,7 @@ class Engine:
             suite = store.load_suite(path)  # fails now, with the file's name, if unreadable
             label = compare.label_from_filename(path) or Path(path).stem
             self.baselines.append(Baseline(label=label, kind=BaselineKind.FILE, note=f"from file {path}",
-                                           suite=suite))
+                                           suite=suite, paths=(str(path),)))
 
     def _resolve_baseline(self, ref: str) -> Baseline:
         settings = self.settings
@@ -246,7 +276,7 @@ class Engine:
         if found.suite is not None:
             sources = ", ".join(str(p) for p in found.paths)
             return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
-                            commit=commit, suite=found.suite)
+                            commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))
         return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit,
                         note="not in the results store: built and measured in this session")
 
@@ -290,10 +320,10 @@ class Engine:
         data = json.loads(text)
         comparisons = []
         for c in data["comparisons"]:
-            base = load_suite_text(c["base"]) if c["base"] else None
             head = load_suite_text(c["head"])
-            result = self.compare_pair(base, head, c["baseline"], paired=c["rounds"] > 0) if base else None
-            comparisons.append(Comparison(c["baseline"], base, head, result, c["confirmed"], c["rounds"]))
+            comparisons.append(
+                self._compare(c["baseline"], load_suite_text(c["base"]), head, confirmed=c["confirmed"],
+                              rounds=c["rounds"]) if c["base"] else Comparison(c["baseline"], None, head, None))
         return ItemOutcome(
             benchmark=data["benchmark"], head_suite=load_suite_text(data["head_suite"]),
             measured_baselines={k: load_suite_text(v) for k, v in data["measured_baselines"].items()},
@@ -349,8 +379,8 @@ class Engine:
     def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
             for label in labels:
-                cmp = self.compare_pair(suites[label], suites[HEAD], label, paired=True)
-                if any(rc.verdict is stats.Verdict.INCONCLUSIVE for rc in cmp.results):
+                comparison = self._compare(label, suites[label], suites[HEAD], rounds=1)
+                if comparison.inconclusive:
                     return False
             return True
         return decided
@@ -365,8 +395,14 @@ class Engine:
 
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
                  confirmed: bool = False, rounds: int = 0) -> Comparison:
+        """Time (and, with a memory threshold, peak memory) of one benchmark against one baseline;
+        ``rounds`` > 0: measured interleaved, so processes pair up."""
         result = self.compare_pair(base, head, label, paired=rounds > 0)
-        return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds)
+        memory = []
+        if self.settings.memory_threshold is not None:
+            memory = compare.compare_memory(base, head, threshold=self.settings.memory_threshold,
+                                            confidence=self.settings.confidence, paired=rounds > 0)
+        return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory)
 
     def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef, head: pyperf.BenchmarkSuite,
                         options: runner.RunOptions) -> Comparison:
@@ -414,16 +450,53 @@ class Engine:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
             result.head_suite = head_suite
         for baseline in self.baselines:
+            base_name = Path(baseline.paths[0]).stem if baseline.paths else baseline.label
             if baseline.kind is BaselineKind.MEASURE and baseline.target:
                 suite = merge_suites(o.measured_baselines.get(baseline.label) for o in outcomes)
                 if suite is not None and baseline.target.build_key != self.head.build_key:
-                    self._save(baseline.target, suite, suite_meta, result)
-            comparison = self._session_comparison(baseline, outcomes, head_suite, suite_meta)
-            if comparison is None:
+                    base_name = Path(self._save(baseline.target, suite, suite_meta, result)).stem or base_name
+            compared = self._session_comparison(baseline, outcomes, head_suite, suite_meta)
+            if compared is None:
                 result.notes.append(f"nothing to compare with {baseline.label}: no benchmark produced results")
             else:
-                result.comparisons.append((baseline.note, comparison))
+                result.baselines.append(BaselineResult(baseline.note, *compared, base_name=base_name))
         return result
+
+    def publish(self, result: SessionResult) -> None:
+        """The report pages (--cpython-report) and the CI summaries (--cpython-pr-comment,
+        $GITHUB_STEP_SUMMARY); what was written goes into ``result.notes``, failures into
+        ``result.errors``."""
+        s = self.settings
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if result.head_suite is None or not (s.report_dir or s.pr_comment or step_summary):
+            return
+        head_name = Path(result.head_path).stem if result.head_path else f"head-{self.head_version or 'unknown'}"
+        comparisons = [b.comparison for b in result.baselines]
+        memory = [compare.compare_memory(b.base, b.head, threshold=s.memory_threshold or pages.DEFAULT_MEMORY_THRESHOLD,
+                                         confidence=s.confidence) for b in result.baselines]
+        links: dict[str, str] = {}
+        try:
+            if s.report_dir:
+                written = pages.write_run(
+                    s.report_dir, result.head_suite, head_name,
+                    [pages.Side(b.base, b.base_name, b.comparison.base_label) for b in result.baselines],
+                    comparisons, memory=memory, memory_threshold=s.memory_threshold or pages.DEFAULT_MEMORY_THRESHOLD,
+                    # The head's JSON is copied into the report only when it was not stored there already.
+                    copy_raw=not result.head_path or s.report_dir.resolve() != s.results_dir.resolve())
+                result.notes.extend(written.notes)
+                result.notes.append(f"report written to {written.folder} (index: {written.index or '-'})")
+                links = written.links()
+            text = pages.summary_markdown(head_name, comparisons, links, memory=memory)
+            if s.pr_comment:
+                s.pr_comment.parent.mkdir(parents=True, exist_ok=True)
+                s.pr_comment.write_text(text)
+                result.notes.append(f"pull-request comment written to {s.pr_comment}")
+            if step_summary:
+                with open(step_summary, "a", encoding="utf-8") as summary_file:
+                    summary_file.write(text + "\n")
+                result.notes.append("summary appended to $GITHUB_STEP_SUMMARY")
+        except OSError as err:
+            result.errors.append(f"report not written: {err.strerror or err}: {err.filename or ''}")
 
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
               result: SessionResult) -> str:
@@ -454,9 +527,10 @@ class Engine:
             result.errors.append(f"results of {target.label} not stored: {err}")
         return saved
 
-    def _session_comparison(self, baseline: Baseline, outcomes: list[ItemOutcome],
-                            head_suite: pyperf.BenchmarkSuite | None,
-                            suite_meta: dict[str, str]) -> compare.SuiteComparison | None:
+    def _session_comparison(
+        self, baseline: Baseline, outcomes: list[ItemOutcome], head_suite: pyperf.BenchmarkSuite | None,
+        suite_meta: dict[str, str],
+    ) -> tuple[compare.SuiteComparison, pyperf.BenchmarkSuite, pyperf.BenchmarkSuite] | None:
         """The baseline as a whole, with each benchmark compared on the data its verdict used."""
         used = [c for o in outcomes for c in o.comparisons if c.baseline == baseline.label and c.base]
         base = merge_suites(c.base for c in used)
@@ -473,7 +547,7 @@ class Engine:
             base = md.add_to_results(base, {md.MACHINE: self.settings.machine, **suite_meta}, keep_existing=True)
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
-        return self.compare_pair(base, head_stamped, baseline.label, paired=paired)
+        return self.compare_pair(base, head_stamped, baseline.label, paired=paired), base, head_stamped
 
 
 def _target(baseline: Baseline) -> Target:

@@ -73,6 +73,12 @@ OPTIONS: tuple[Option, ...] = (
            "stored baseline: auto (when needed), always or never.", "auto"),
     Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
            "may use while sampling adaptively.", "40"),
+    Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
+           "(default: off; memory is reported either way)."),
+    Option("cpython-report", "Write results pages here: per baseline a markdown table in faster-cpython's "
+           "layout and plots, a README for the run and an index of the folder."),
+    Option("cpython-pr-comment", "Write a short markdown summary fit for a pull-request comment to this file "
+           "(also appended to $GITHUB_STEP_SUMMARY when that is set)."),
 )
 
 
@@ -110,6 +116,9 @@ class Settings:
     confidence: float = 0.95
     confirm: str = "auto"
     budget: Budget = Budget()
+    memory_threshold: float | None = None  # None: memory is reported, never a failure
+    report_dir: Path | None = None
+    pr_comment: Path | None = None
 
     @property
     def enabled(self) -> bool:
@@ -251,4 +260,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         confidence=confidence,
         confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),
         budget=parse_budget(with_default("cpython-budget")),
+        memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
+        report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
+        pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,
     )

@@ -326,6 +326,7 @@ class CpybenchPlugin:
             return
         try:
             self.result = self.engine.finish(list(self.outcomes.values()), self.selected)
+            self.engine.publish(self.result)
             if self.result.errors:
                 session.exitstatus = EXIT_INFRASTRUCTURE
         except CpybenchError as exc:

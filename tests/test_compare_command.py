@@ -14,7 +14,7 @@ from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench import cli
 from pytest_cpybench.compare import compare_suites, expand_overrides
-from pytest_cpybench.engine import SessionResult
+from pytest_cpybench.engine import BaselineResult, SessionResult
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, CpybenchError
 from pytest_cpybench.options import settings_from
 from pytest_cpybench.stats import Verdict
@@ -57,8 +57,9 @@ def test_compare_command_and_session_summary_print_the_same_comparisons():
     assert done.returncode == 1, done.stderr
     # The session summary of a plugin run against the same two baseline files.
     head = load_suite(HEAD_FILE)
-    result = SessionResult(comparisons=[(f"from file {path}", compare_suites(load_suite(path), head))
-                                        for path in (BASE_3_10, BASE_3_11)])
+    result = SessionResult(baselines=[
+        BaselineResult(f"from file {path}", compare_suites(load_suite(path), head), load_suite(path), head, path.stem)
+        for path in (BASE_3_10, BASE_3_11)])
     engine = SimpleNamespace(head=SimpleNamespace(label="3.12.0a1", version="3.12.0a1"),
                              settings=SimpleNamespace(machine="pyperf", mode="default"))
     session = format_session(result, engine, errors={}, elapsed=60)
@@ -66,8 +67,10 @@ def test_compare_command_and_session_summary_print_the_same_comparisons():
     assert header == "3.12.0a1: Python 3.12.0a1 (pyperf, default mode, 60 s)"
     assert done.stdout.startswith(comparison_part + "\n")
     blocks = comparison_part.split("\n\n")
-    assert blocks[0] == f"vs. 3.10.4\n- 1.30x faster\n{MISSING}\n  (from file {BASE_3_10})"
-    assert blocks[1] == f"vs. 3.11.0\n- 1.03x faster\n{MISSING}\n  (from file {BASE_3_11})"
+    for block, version, path, headline in ((blocks[0], "3.10.4", BASE_3_10, "1.30x faster"),
+                                           (blocks[1], "3.11.0", BASE_3_11, "1.03x faster")):
+        assert block.startswith(f"vs. {version}\n- {headline} [")
+        assert block.endswith(f"\n{MISSING}\n  (from file {path})")
     assert blocks[2].startswith("Changes vs. 3.10.4 (threshold 5%):\nresult ")
     assert blocks[3].startswith("Changes vs. 3.11.0 (threshold 5%):\nresult ")
     assert len(blocks) == 4

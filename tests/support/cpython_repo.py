@@ -10,6 +10,7 @@ apt needs for that is added by ``bash .ci/run`` (from the machine's own apt sour
                                      +-- slowdown-small  copy.deepcopy does a little more (~1.10x)
                                      +-- speedup         copy.deepcopy returns atomic values at once
                                      +-- neutral         a comment in Lib/tabnanny.py (nothing benchmarked)
+                                     +-- memory          the copy module keeps 64 MB alive (same speed)
 
 Commit dates and identities are fixed, so the shas are the same on every machine.
 Everything is cached under ``$CPYBENCH_TEST_CACHE`` (default ``~/.cache/pytest-cpybench-tests``).
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
-REPO_FORMAT = "6"
+REPO_FORMAT = "7"
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,21 @@ NEUTRAL_PATCH = (
     '"""The Tab Nanny despises ambiguous indentation.',
 )
 
+# About +64 MB of peak memory in every process that imports copy (deepcopy does), same speed.
+MEMORY_PATCH = (
+    "Lib/copy.py",
+    "error = Error   # backward compatibility\n",
+    "error = Error   # backward compatibility\n"
+    "# pytest-cpybench test fixture: memory kept alive by the module.\n"
+    "_ballast = b'x' * (64 * 1024 * 1024)\n",
+)
+
 PERF_BRANCHES = {
     "slowdown": ("Slow down copy.deepcopy (test fixture)", [SLOWDOWN_PATCH]),
     "slowdown-small": ("Slow down copy.deepcopy a little (test fixture)", [SLOWDOWN_SMALL_PATCH]),
     "speedup": ("Speed up copy.deepcopy for atomic values (test fixture)", [SPEEDUP_TYPES, SPEEDUP_PATCH]),
     "neutral": ("Touch a comment in tabnanny (test fixture)", [NEUTRAL_PATCH]),
+    "memory": ("Keep 64 MB alive in the copy module (test fixture)", [MEMORY_PATCH]),
 }
 PERF_DATE = "2025-06-12T12:00:00+00:00"
 
