@@ -8,6 +8,7 @@ files without building anything; ``report`` writes their results pages.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import re
 import sys
@@ -219,3 +220,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: no partial build or result was kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more, exit as a shell would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
