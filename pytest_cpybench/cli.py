@@ -8,8 +8,8 @@ files without building anything; ``report`` writes their results pages.
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
