@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import builder, compare, gitrepo, options, pages, report, stats, store
+from . import metadata as md
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
 from .stats import Verdict
@@ -59,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
     cmp.add_argument("--threshold", default=None,
                      help="slowdown that counts as a regression, as --cpython-threshold "
-                          f"(default {defaults['cpython-threshold']})".replace("%", "%%"))
+                          f"(default {options.DEFAULT_THRESHOLDS['time']}; "
+                          f"{options.DEFAULT_THRESHOLDS['instructions']} for instruction counts)".replace("%", "%%"))
     cmp.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
                      help="threshold for one result or one benchmark's results, e.g. 'pidigits: 15%%', as the "
                           "cpython_thresholds ini key; repeatable or comma separated")
@@ -143,8 +145,14 @@ def _compare(args: argparse.Namespace) -> int:
     head = store.load_suite(args.files[1])
     base_paths = [args.files[0], *args.files[2:]]
     bases = [store.load_suite(path) for path in base_paths]  # every file is readable before any output
+    metric = md.metric_of(head.get_metadata())
+    for path, base in zip(base_paths, bases, strict=True):
+        if md.metric_of(base.get_metadata()) != metric:
+            raise UsageError(f"{path} holds {md.metric_of(base.get_metadata())} results and {args.files[1]} "
+                             f"{metric} results: compare files of the same metric")
+    threshold = settings.threshold if args.threshold else stats.parse_threshold(options.DEFAULT_THRESHOLDS[metric])
     comparisons = [
-        compare.compare_suites(base, head, threshold=settings.threshold,
+        compare.compare_suites(base, head, threshold=threshold,
                                overrides=compare.expand_overrides(head, settings.thresholds),
                                confidence=settings.confidence)
         for base in bases

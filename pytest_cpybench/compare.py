@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import statistics
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import pyperf
 from . import _pyperf, metadata
 from .stats import (
     DEFAULT_CONFIDENCE,
+    MAX_INSTRUCTION_SPREAD,
     RatioEstimate,
     Verdict,
     geometric_mean,
@@ -59,6 +60,9 @@ class ResultComparison:
     base_text: str = ""
     head_text: str = ""
     tags: tuple[str, ...] = ()  # the result's "tags" metadata (the baseline's, as pyperf reads them)
+    # Instruction counts only: the larger relative spread (max - min) / mean of the two sides' values;
+    # above stats.MAX_INSTRUCTION_SPREAD the count is not deterministic and the verdict is inconclusive.
+    spread: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -159,18 +163,30 @@ def compare_benchmarks(
         estimate = paired_ratio_interval(pairs, confidence, ratio=ratio)
     else:
         estimate = ratio_interval(base_processes, head_processes, confidence, ratio=ratio)
+    result_verdict = verdict(estimate, threshold)
+    spread = None
+    if metadata.metric_of(head.get_metadata()) == metadata.METRIC_INSTRUCTIONS:
+        spread = max(relative_spread(base_processes), relative_spread(head_processes))
+        if spread > MAX_INSTRUCTION_SPREAD:
+            result_verdict = Verdict.INCONCLUSIVE  # not deterministic: its interval cannot be trusted
     return ResultComparison(
         name=head.get_name(),
         base_mean=base_mean,
         head_mean=head_mean,
         unit=head.get_unit(),
         estimate=estimate,
-        verdict=verdict(estimate, threshold),
+        verdict=result_verdict,
         threshold=threshold,
         base_text=mean_stdev_text(base),
         head_text=mean_stdev_text(head),
         tags=result_tags(base, head),
+        spread=spread,
     )
+
+
+def relative_spread(values: Sequence[float]) -> float:
+    """(max - min) / mean: how far apart repeated instruction counts of one interpreter are."""
+    return (max(values) - min(values)) / statistics.fmean(values) if len(values) > 1 else 0.0
 
 
 def result_tags(base: pyperf.Benchmark, head: pyperf.Benchmark | None = None) -> tuple[str, ...]:
@@ -334,6 +350,10 @@ def compare_suites(
 def mean_stdev_text(bench: pyperf.Benchmark) -> str:
     """pyperf's formatting of mean and stdev, unit written once: "27.2 us ± 0.4"."""
     stdev = _stdev(bench)
+    if metadata.metric_of(bench.get_metadata()) == metadata.METRIC_INSTRUCTIONS:
+        # pyperf prints integers with all their decimals: "1056666.6666666667 ± 40414.51884327381".
+        text = f"{bench.mean():,.0f} instructions"
+        return text if stdev is None else f"{text} ± {stdev:,.0f}"
     if stdev is None:
         return bench.format_value(bench.mean())
     mean_text, stdev_text = bench.format_values((bench.mean(), stdev))

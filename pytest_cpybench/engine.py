@@ -238,6 +238,7 @@ class Engine:
 
     def prepare(self) -> None:
         """Everything a session needs before measuring: resolve, check, build."""
+        self.check_tools()
         self.resolve()
         self.check_outputs()
         self.build()
@@ -257,6 +258,10 @@ class Engine:
         if settings.baseline_file:
             path = settings.baseline_file
             suite = store.load_suite(path)  # fails now, with the file's name, if unreadable
+            if md.metric_of(suite.get_metadata()) != settings.metric:
+                raise CpybenchError(f"--cpython-baseline-file={path} holds {md.metric_of(suite.get_metadata())} "
+                                    f"results, this session measures {settings.metric}: give a file of the same "
+                                    "metric, or the matching --cpython-metric")
             label = compare.label_from_filename(path) or Path(path).stem
             self.baselines.append(Baseline(label=label, kind=BaselineKind.FILE, note=f"from file {path}",
                                            suite=suite, paths=(str(path),)))
@@ -270,7 +275,7 @@ class Engine:
                                 f"{settings.ref} ({commit.short}): name a different baseline ref")
         label = ref if ref != targets.MERGE_BASE else commit.ref
         found = self.results_store().baseline(commit.sha, settings.machine, settings.preset,
-                                             " ".join(settings.configure_flags))
+                                             " ".join(settings.configure_flags), settings.metric)
         for warning in found.skipped:
             self.log(f"warning: {warning}")
         if found.suite is not None:
@@ -279,6 +284,11 @@ class Engine:
                             commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))
         return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit,
                         note="not in the results store: built and measured in this session")
+
+    def check_tools(self) -> None:
+        """Refuse at once what cannot work on this machine: instruction counts without valgrind."""
+        if self.settings.metric == md.METRIC_INSTRUCTIONS:
+            runner.check_valgrind()
 
     def check_outputs(self) -> None:
         """Refuse before measuring, not after: an unwritable results store or JSON path."""
@@ -358,8 +368,10 @@ class Engine:
         if measured:
             sides = [self.side(HEAD, self.head, bench)]
             sides += [self.side(b.label, _target(b), bench) for b in measured]
-            suites, rounds = sampler.measure(bench, sides, options, self.settings.budget,
-                                             self._decided([b.label for b in measured]), self.log)
+            suites, rounds = self._measure(bench, sides, options, [b.label for b in measured])
+        elif self.settings.metric == md.METRIC_INSTRUCTIONS:
+            suites, _ = self._measure(bench, [self.side(HEAD, self.head, bench)], options, [])
+            rounds = 0
         else:
             head_venv = self.venv_for(self.head, bench)
             suites = {HEAD: runner.run_benchmark(head_venv, bench, replace(options, env=self.head.env),
@@ -375,6 +387,18 @@ class Engine:
                 outcome.comparisons.append(self._compare_stored(baseline, bench, suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
+
+    def _measure(self, bench: BenchmarkDef, sides: list[sampler.Side], options: runner.RunOptions,
+                 labels: list[str]) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
+        """Every side measured: interleaved adaptive rounds of time, or instruction counts (deterministic:
+        a fixed number of repetitions per side, nothing to interleave)."""
+        if self.settings.metric == md.METRIC_INSTRUCTIONS:
+            suites = {side.label: runner.count_instructions(side.venv_python, bench,
+                                                            replace(options, env={**options.env, **side.env}),
+                                                            log=self.log)
+                      for side in sides}
+            return suites, runner.INSTRUCTION_REPETITIONS
+        return sampler.measure(bench, sides, options, self.settings.budget, self._decided(labels), self.log)
 
     def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
@@ -419,6 +443,8 @@ class Engine:
         # say "no significant change". Anything else (a regression, but also a "faster" that
         # could hide a real slowdown behind drift) is re-measured interleaved before it counts.
         significant = any(v != stats.Verdict.UNCHANGED.name for v in result.verdicts.values())
+        if self.settings.metric == md.METRIC_INSTRUCTIONS:
+            return result  # counts do not drift: a stored count is as good as one made now
         if can_confirm and (self.settings.confirm == "always" or significant):
             return self._confirm(baseline, bench, options)
         return result
@@ -432,8 +458,7 @@ class Engine:
             target = targets.build(self.settings, baseline.commit, self.log)
             self._confirm_targets[baseline.label] = target
         sides = [self.side(HEAD, self.head, bench), self.side(baseline.label, target, bench)]
-        suites, rounds = sampler.measure(bench, sides, options, self.settings.budget,
-                                         self._decided([baseline.label]), self.log)
+        suites, rounds = self._measure(bench, sides, options, [baseline.label])
         return self._compare(baseline.label, suites[baseline.label], suites[HEAD], confirmed=True,
                              rounds=rounds)
 
@@ -445,7 +470,7 @@ class Engine:
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
                       md.BENCHMARK_HASH: _pyperformance.suite_hash(benchmarks),
-                      md.MODE: self.settings.mode}
+                      md.MODE: self.settings.mode, md.METRIC: self.settings.metric}
         if head_suite is not None:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
             result.head_suite = head_suite
@@ -510,7 +535,7 @@ class Engine:
                     commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
                     fork=target.fork, ref=target.ref, machine=self.settings.machine,
                     arch=store.default_arch(), preset=target.preset,
-                    configure_flags=" ".join(target.configure_flags))
+                    configure_flags=" ".join(target.configure_flags), metric=self.settings.metric)
                 path = self.results_store().save(identity, stamped, self.settings.save)
                 if path is not None:
                     saved = str(path)

@@ -32,6 +32,12 @@ WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommit
 BENCHMARK_NAME = "cpybench_benchmark"  # per result: the pyperformance benchmark that produced it
 DEFINITION_HASH = "cpybench_definition"  # per result: hash of that benchmark's definition files
 MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
+# What the values are: "time" (pyperf's seconds; also when the key is absent) or "instructions"
+# (instructions per loop counted by cachegrind, unit "integer"). Never compared with each other.
+METRIC = "cpybench_metric"
+METRIC_TIME = "time"
+METRIC_INSTRUCTIONS = "instructions"
+METRICS = (METRIC_TIME, METRIC_INSTRUCTIONS)
 
 # Keys whose difference between two results means "not the same benchmark suite" (the `*`).
 # Per result, DEFINITION_HASH is more precise than BENCHMARK_HASH (which covers the whole
@@ -52,3 +58,8 @@ def add_to_results(suite: pyperf.BenchmarkSuite, values: Mapping[str, object], *
         result.update_metadata({key: value for key, value in clean.items()
                                 if not keep_existing or current.get(key, value) == value})
     return suite
+
+
+def metric_of(metadata: Mapping[str, object]) -> str:
+    """The metric of a result (or suite) from its metadata: results written before the key existed are time."""
+    return str(metadata.get(METRIC) or METRIC_TIME)

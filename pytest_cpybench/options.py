@@ -15,11 +15,14 @@ from typing import Literal, cast
 import platformdirs
 
 from . import builder, stats
+from . import metadata as md
 from .errors import CpybenchError
 from .runner import MODES
 from .store import SAVE_MODES, SaveMode, default_machine
 
 CONFIRM_MODES = ("auto", "always", "never")
+# --cpython-threshold when it is not given, by --cpython-metric.
+DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
 
@@ -65,7 +68,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-baseline", "Baseline refs to compare with, comma separated; merge-base = merge base with "
            "main. Looked up in the results store, else built and measured in this session."),
     Option("cpython-baseline-file", "Compare with this pyperf JSON file (any machine)."),
-    Option("cpython-threshold", "Slowdown that fails an item, e.g. 5%.", "5%"),
+    Option("cpython-metric", "What is measured: time (pyperf's wall time) or instructions (instructions per loop "
+           "counted under valgrind's cachegrind: deterministic, about 30x slower to measure).", "time"),
+    Option("cpython-threshold", "Slowdown that fails an item, e.g. 5% (default: 5% for time, 1% for instructions).",
+           None),
     Option("cpython-thresholds", "Per-benchmark thresholds, one 'name: 15%' per line (ini only).", None,
            "linelist"),
     Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
@@ -111,6 +117,7 @@ class Settings:
     save: SaveMode = "new"
     baselines: tuple[str, ...] = ()
     baseline_file: Path | None = None
+    metric: str = md.METRIC_TIME
     threshold: float = 0.05
     thresholds: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.95
@@ -232,6 +239,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         raise CpybenchError("--cpython-confidence must be between 50% and 99.9%")
     python = text("cpython-python")
     raw_ref = raw.get("cpython-ref")
+    metric = _choice("cpython-metric", with_default("cpython-metric"), md.METRICS)
     baselines = tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip())
     for baseline in baselines:
         _ref("cpython-baseline", baseline)
@@ -255,7 +263,8 @@ def settings_from(raw: dict[str, object]) -> Settings:
         save=cast(SaveMode, _choice("cpython-save", with_default("cpython-save"), SAVE_MODES)),
         baselines=baselines,
         baseline_file=Path(p) if (p := text("cpython-baseline-file")) else None,
-        threshold=_threshold("cpython-threshold", with_default("cpython-threshold")),
+        metric=metric,
+        threshold=_threshold("cpython-threshold", text("cpython-threshold") or DEFAULT_THRESHOLDS[metric]),
         thresholds=thresholds,
         confidence=confidence,
         confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),

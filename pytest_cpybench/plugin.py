@@ -213,6 +213,7 @@ class CpybenchPlugin:
             self.engine.resolve()
             if self.config.option.collectonly:
                 return  # collecting builds nothing: the version came from the sources
+            self.engine.check_tools()
             self.engine.check_outputs()
             self.engine.build()
         except BuildError as exc:
@@ -358,6 +359,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if plugin is None:
         return None
     s = plugin.settings
-    return [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} mode={s.mode} "
+    return [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} "
+            f"{'metric=instructions (cachegrind)' if s.metric == 'instructions' else 'mode=' + s.mode} "
             f"threshold={s.threshold:.0%} baselines={','.join(s.baselines) or '-'} "
             f"cache={s.cache_dir} results={s.results_dir}"]

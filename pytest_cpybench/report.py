@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from tabulate import tabulate
 
 from .compare import ResultComparison, SuiteComparison
-from .stats import RatioEstimate, Verdict
+from .stats import MAX_INSTRUCTION_SPREAD, RatioEstimate, Verdict
 
 LEGEND = (
     "* the two sides ran different versions of the benchmark suite "
@@ -149,7 +149,12 @@ def format_result_line(rc: ResultComparison) -> str:
     """One line for any verdict, e.g. ``nbody: 1.01x slower (not significant, 95% interval 0.99x-1.03x)``."""
     interval = f"{_confidence(rc.estimate)} interval {format_interval(rc.estimate)}"
     threshold = format_threshold(rc.threshold)
-    if rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.has_interval:
+    if rc.verdict is Verdict.INCONCLUSIVE and rc.spread is not None and rc.spread > MAX_INSTRUCTION_SPREAD:
+        detail = (
+            f"inconclusive: its instruction count is not deterministic, repetitions spread {rc.spread:.2%} "
+            f"(more than {MAX_INSTRUCTION_SPREAD:.1%}), {interval}"
+        )
+    elif rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.has_interval:
         detail = (
             f"inconclusive: {rc.estimate.n_base} baseline and {rc.estimate.n_head} head processes, "
             "at least 2 on each side are needed for an interval"

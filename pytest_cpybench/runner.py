@@ -13,6 +13,7 @@ pyperformance 1.11–1.14 reads it, so it is not set here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyperf
@@ -263,3 +264,131 @@ def _describe_exit(returncode: int) -> str:
 
 def _whole_seconds(seconds: float) -> int:
     return max(1, round(seconds))
+
+
+#######################################
+# instruction counts (--cpython-metric=instructions)
+
+VALGRIND = "valgrind"
+# Repetitions per side: each one a pair of counted processes (see count_instructions).
+INSTRUCTION_REPETITIONS = 3
+# A block of loops at least this long (in wall time, without valgrind) is counted: its count is
+# millions of instructions, so valgrind's jitter of about a thousand is below 1e-4 of it.
+INSTRUCTION_MIN_TIME = 0.01
+_CACHEGRIND_SUMMARY = re.compile(r"^summary:\s+(\d+)\s*$", re.MULTILINE)
+
+
+def check_valgrind() -> str:
+    """valgrind's path, or a one-line CpybenchError saying how to install it."""
+    import shutil
+
+    path = shutil.which(VALGRIND)
+    if path is None:
+        raise CpybenchError("--cpython-metric=instructions needs valgrind, which is not installed "
+                            "(or not on PATH): install it, e.g. sudo apt-get install valgrind")
+    return path
+
+
+def count_instructions(
+    venv_python: Path,
+    bench: BenchmarkDef,
+    options: RunOptions,
+    *,
+    repetitions: int = INSTRUCTION_REPETITIONS,
+    log: Log | None = None,
+) -> pyperf.BenchmarkSuite:
+    """Instructions per loop of every result of ``bench``, counted by cachegrind.
+
+    For each result (pyperf worker task) the loops are calibrated once without valgrind to a
+    block of at least INSTRUCTION_MIN_TIME seconds (L loops); then each repetition runs pyperf's
+    own worker (``--worker --worker-task=i --warmups=0 --values=1``) under
+    ``valgrind --tool=cachegrind --cache-sim=no`` twice, at L and 2L loops, and keeps
+    ``(count(2L) - count(L)) / L``: interpreter startup, imports, pyperf's metadata collection
+    and the first, cold iterations are the same in both processes and cancel exactly. The
+    worker runs on the venv's python, a symlink to the real interpreter (valgrind runs the
+    binary itself; no wrapper script), with PYTHONHASHSEED=0. The result is a pyperf suite
+    with unit ``integer``, one value (instructions per loop) per repetition, and the
+    ``cpybench_metric`` metadata ``instructions``.
+    """
+    say = log or (lambda message: None)
+    valgrind = check_valgrind()
+    env = {**options.env, "PYTHONHASHSEED": "0"}
+    started = time.monotonic()
+    benchmarks: list[pyperf.Benchmark] = []
+    with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
+        base = [str(venv_python), "-u", bench.runscript, *bench.extra_opts, "--worker"]
+        for task in itertools.count():
+            calibration = _worker_output(
+                [*base, "--calibrate-loops", f"--min-time={INSTRUCTION_MIN_TIME}", f"--worker-task={task}"],
+                env, options, workdir, bench.name, f"calibration-{task}")
+            if calibration is None:  # no such task: every result is counted
+                if task == 0:
+                    raise BenchmarkError(f"{bench.name} produced no results")
+                break
+            result = calibration.get_benchmarks()[0]
+            name = result.get_name()
+            loops = int(result.get_metadata().get("loops", 1))
+            inner_loops = int(result.get_metadata().get("inner_loops", 1))
+            values = []
+            for repetition in range(repetitions):
+                counts = []
+                for n in (loops, 2 * loops):
+                    out = Path(workdir) / f"cachegrind-{task}-{repetition}-{n}.out"
+                    command = [valgrind, "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
+                               *base, f"--loops={n}", "--values=1", "--warmups=0", f"--worker-task={task}",
+                               f"--output={Path(workdir) / f'run-{task}-{repetition}-{n}.json'}"]
+                    counts.append(_counted(command, env, options, workdir, bench.name, out))
+                per_loop = (counts[1] - counts[0]) / (loops * inner_loops)
+                if per_loop <= 0:
+                    raise BenchmarkError(
+                        f"{name}: its instruction count does not grow with its loops ({counts[0]} at {loops}, "
+                        f"{counts[1]} at {2 * loops} loops): the work runs outside the interpreter (a "
+                        "subprocess?); measure it with --cpython-metric=time")
+                values.append(round(per_loop, 1))
+            runs = [pyperf.Run([value], warmups=None, collect_metadata=False,
+                               metadata={"name": name, "unit": "integer", "loops": loops,
+                                         md.METRIC: md.METRIC_INSTRUCTIONS})
+                    for value in values]
+            benchmarks.append(pyperf.Benchmark(runs))
+    suite = pyperf.BenchmarkSuite(benchmarks)
+    md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
+                              md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
+                              "tags": list(bench.tags) or None})
+    names = suite.get_benchmark_names()
+    say(f"{bench.name}: instructions of {len(names)} result(s) counted in {time.monotonic() - started:.1f} s "
+        f"({', '.join(names)})")
+    return suite
+
+
+def _worker_output(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,
+                   what: str) -> pyperf.BenchmarkSuite | None:
+    """Run a pyperf worker; its results, or None when it ran no task (a task index past the last)."""
+    output = Path(workdir) / f"{what}.json"
+    returncode, stderr_tail = _run_bounded([*command, f"--output={output}"], replace(options, env=env),
+                                           workdir, name)
+    _check_exit(returncode, stderr_tail, name, options)
+    if not output.is_file() or output.stat().st_size == 0:
+        return None
+    return _load_suite(output, name, stderr_tail)
+
+
+def _counted(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,
+             out: Path) -> int:
+    returncode, stderr_tail = _run_bounded(command, replace(options, env=env), workdir, name)
+    _check_exit(returncode, stderr_tail, name, options)
+    try:
+        match = _CACHEGRIND_SUMMARY.search(out.read_text("utf-8", errors="replace"))
+    except OSError:
+        match = None
+    if match is None:
+        raise _error(f"{name}: cachegrind wrote no instruction count", stderr_tail)
+    return int(match.group(1))
+
+
+def _check_exit(returncode: int, stderr_tail: str, name: str, options: RunOptions) -> None:
+    if options.remaining() <= 0 or returncode == PYPERF_TIMEOUT_EXIT:
+        raise _error(f"{name} timed out after {_whole_seconds(options.timeout)} s "
+                     "(--cpython-timeout: the most one benchmark may run, all its processes together)",
+                     stderr_tail)
+    if returncode != 0:
+        raise _error(f"{name} crashed ({_describe_exit(returncode)})", stderr_tail)

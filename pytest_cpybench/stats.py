@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     import pyperf
 
 DEFAULT_CONFIDENCE = 0.95
+# Instruction counts (--cpython-metric=instructions) of one interpreter repeat within about 1e-5
+# (benchmarks/README.md); a result whose repetitions spread more than this, (max - min) / mean,
+# is not deterministic (threads, timers, I/O) and gets "inconclusive", never a failure.
+MAX_INSTRUCTION_SPREAD = 0.005
 
 
 def process_means(benchmark: pyperf.Benchmark) -> list[float]:

@@ -47,6 +47,8 @@ DEFAULT_PRESET = "release"
 DEFAULT_FORK = "python"
 # metadata.py has no key for the architecture; the file name needs it to be read back.
 ARCH = "cpybench_arch"
+# The build-tag token of instruction-count results (--cpython-metric=instructions).
+INSTRUCTIONS_TAG = "INSTR"
 # pyperf refuses empty metadata values.
 NO_CONFIGURE_FLAGS = "none"
 # A run in this pyperf mode (md.MODE) measures one value: never a baseline.
@@ -97,12 +99,13 @@ def normalize_configure_flags(configure_flags: str) -> str:
     return " ".join(configure_flags.split())
 
 
-def build_config_tag(preset: str, configure_flags: str) -> str:
-    """The build-configuration part of folder and file names ("" for a default build).
+def build_config_tag(preset: str, configure_flags: str, metric: str = md.METRIC_TIME) -> str:
+    """The build-configuration part of folder and file names ("" for a default build timed).
 
     Tokens are joined with ',' as bench_runner joins its flags ("JIT,NOGIL"), because '-'
     separates the fields of a name: preset "pgo-lto" gives "PGO_LTO"; extra configure flags
-    add "CFG" and a short hash of the flags.
+    add "CFG" and a short hash of the flags; instruction counts add "INSTR" (they are never
+    a baseline of times, nor times of them).
     """
     tokens = []
     preset = normalize_preset(preset)
@@ -111,6 +114,8 @@ def build_config_tag(preset: str, configure_flags: str) -> str:
     flags = normalize_configure_flags(configure_flags)
     if flags:
         tokens.append("CFG" + hashlib.sha256(flags.encode("utf-8")).hexdigest()[:8])
+    if metric != md.METRIC_TIME:
+        tokens.append(INSTRUCTIONS_TAG)
     return ",".join(tokens)
 
 
@@ -131,6 +136,7 @@ class RunIdentity:
     arch: str = field(default_factory=default_arch)
     preset: str = DEFAULT_PRESET
     configure_flags: str = ""
+    metric: str = md.METRIC_TIME  # what the values are (md.METRICS)
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -171,7 +177,7 @@ class RunIdentity:
 
     @property
     def build_tag(self) -> str:
-        return build_config_tag(self.preset, self.configure_flags)
+        return build_config_tag(self.preset, self.configure_flags, self.metric)
 
     def _tag_fields(self) -> list[str]:
         tag = self.build_tag
@@ -210,15 +216,18 @@ class RunIdentity:
             md.BUILD_PRESET: self.preset,
             md.CONFIGURE_FLAGS: self.configure_flags or NO_CONFIGURE_FLAGS,
             md.PYTHON_VERSION: self.version,
+            md.METRIC: self.metric,
         }
 
-    def is_build(self, commit_sha: str, machine: str, preset: str, configure_flags: str) -> bool:
-        """Whether this identity is that commit, built that way, on that machine."""
+    def is_build(self, commit_sha: str, machine: str, preset: str, configure_flags: str,
+                 metric: str = md.METRIC_TIME) -> bool:
+        """Whether this identity is that commit, built that way, on that machine, measured in that metric."""
         return (
             self.commit_sha == commit_sha.strip().lower()
             and self.machine == machine.strip()
             and self.preset == normalize_preset(preset)
             and self.configure_flags == normalize_configure_flags(configure_flags)
+            and self.metric == metric
         )
 
 
@@ -243,6 +252,7 @@ def identity_from_metadata(metadata: Mapping[str, object]) -> RunIdentity | None
     values = {name: str(metadata[key]) for name, key in _IDENTITY_KEYS.items()}
     if values["configure_flags"] == NO_CONFIGURE_FLAGS:
         values["configure_flags"] = ""
+    values["metric"] = md.metric_of(metadata)
     try:
         identity = RunIdentity(**values)
     except StoreError:
@@ -401,18 +411,19 @@ class ResultsStore:
         machine: str,
         preset: str = DEFAULT_PRESET,
         configure_flags: str = "",
+        metric: str = md.METRIC_TIME,
     ) -> list[Path]:
-        """Files for that commit, machine and build configuration, newest first.
+        """Files for that commit, machine, build configuration and metric, newest first.
 
         Files whose name matches but which cannot be read are included (their content cannot
         rule them out, and the caller must hear about them); files stamped with another
         identity are not.
         """
         matches = []
-        for path in self._named_like(commit_sha, machine, preset, configure_flags):
+        for path in self._named_like(commit_sha, machine, preset, configure_flags, metric):
             identity = self._identity_of(path)
             if isinstance(identity, StoreError) or (
-                identity is not None and identity.is_build(commit_sha, machine, preset, configure_flags)
+                identity is not None and identity.is_build(commit_sha, machine, preset, configure_flags, metric)
             ):
                 matches.append(path)
         return _newest_first(matches)
@@ -423,8 +434,12 @@ class ResultsStore:
         machine: str,
         preset: str = DEFAULT_PRESET,
         configure_flags: str = "",
+        metric: str = md.METRIC_TIME,
     ) -> StoredBaseline:
         """The stored baseline of that build, read per benchmark over every stored run of it.
+
+        Only results of ``metric`` are read: instruction counts are never the baseline of times,
+        nor times of instruction counts (their files are also named apart: ``INSTR``).
 
         Each pyperformance benchmark (its results grouped by ``md.BENCHMARK_NAME``, or by their
         own name without it) comes whole from the newest readable file holding a usable result
@@ -438,14 +453,14 @@ class ResultsStore:
         paths: list[Path] = []
         skipped: list[str] = []
         unusable: dict[str, tuple[Path, str]] = {}  # group -> the newest file with it, why not usable
-        for path in _newest_first(self._named_like(commit_sha, machine, preset, configure_flags)):
+        for path in _newest_first(self._named_like(commit_sha, machine, preset, configure_flags, metric)):
             try:
                 suite = self._read(path)
             except StoreError as err:
                 skipped.append(f"skipped a results file: {err}")
                 continue
             identity = identity_from_suite(suite)
-            if identity is None or not identity.is_build(commit_sha, machine, preset, configure_flags):
+            if identity is None or not identity.is_build(commit_sha, machine, preset, configure_flags, metric):
                 continue
             used = False
             for group, results in _benchmark_groups(suite).items():
@@ -472,10 +487,11 @@ class ResultsStore:
             skipped=tuple(skipped),
         )
 
-    def _named_like(self, commit_sha: str, machine: str, preset: str, configure_flags: str) -> list[Path]:
+    def _named_like(self, commit_sha: str, machine: str, preset: str, configure_flags: str,
+                    metric: str = md.METRIC_TIME) -> list[Path]:
         """Files whose name fits that build (a pre-filter: names are lossy)."""
         sha7 = commit_sha.strip().lower()[:7]
-        tag = build_config_tag(preset, configure_flags)
+        tag = build_config_tag(preset, configure_flags, metric)
         folder_tail = [sha7, tag] if tag else [sha7]
         machine_field = safe_name_field(machine.strip())
         matches = []

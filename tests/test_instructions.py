@@ -1,0 +1,135 @@
+"""--cpython-metric=instructions: instruction counts under valgrind's cachegrind (issue 12).
+
+The slow tests run real valgrind on real builds, on a tiny custom benchmark (one copy.deepcopy of
+a small structure per loop): a session counts it in about 20 s per interpreter.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pyperf
+import pytest
+from helpers import pytest_run, run, write_manifest
+
+from pytest_cpybench import compare, report, store
+from pytest_cpybench import metadata as md
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
+from pytest_cpybench.stats import MAX_INSTRUCTION_SPREAD, Verdict
+
+TINYCOPY = """\
+import copy
+data = {"a": [1, 2, (3, 4)], "b": {"c": "d", "e": [5.0, 6.0]}, "f": list(range(10))}
+
+def bench(loops):
+    t0 = pyperf.perf_counter()
+    for _ in range(loops):
+        copy.deepcopy(data)
+    return pyperf.perf_counter() - t0
+
+runner.bench_time_func("tinycopy", bench)"""
+
+
+def _counts(values: list[float], name: str = "tinycopy") -> pyperf.Benchmark:
+    return pyperf.Benchmark([pyperf.Run([v], collect_metadata=False,
+                                        metadata={"name": name, "unit": "integer",
+                                                  md.METRIC: md.METRIC_INSTRUCTIONS}) for v in values])
+
+
+def test_a_count_that_is_not_deterministic_is_inconclusive_never_a_failure() -> None:
+    base = _counts([1_000_000, 1_000_010, 1_000_020])
+    slower = compare.compare_benchmarks(base, _counts([1_050_000, 1_050_010, 1_050_020]), threshold=0.01)
+    assert slower.verdict is Verdict.REGRESSION and slower.spread is not None and slower.spread < 1e-4
+    noisy = compare.compare_benchmarks(base, _counts([1_050_000, 1_100_000, 1_020_000]), threshold=0.01)
+    assert noisy.spread is not None and noisy.spread > MAX_INSTRUCTION_SPREAD
+    assert noisy.verdict is Verdict.INCONCLUSIVE
+    assert "instruction count is not deterministic, repetitions spread 7.57%" in report.format_result_line(noisy)
+
+
+def test_the_store_keeps_instruction_counts_and_times_apart(tmp_path: Path) -> None:
+    results = store.ResultsStore(tmp_path)
+    sha = "287b767e9e4f97471f201df2be02d572baa774c6"
+    identity = {"commit_sha": sha, "commit_date": "2025-06-11T12:00:00+00:00", "version": "3.13.5",
+                "ref": "v3.13.5", "machine": "box"}
+    timed = pyperf.BenchmarkSuite([pyperf.Benchmark([pyperf.Run([0.001, 0.0011], collect_metadata=False,
+                                                                metadata={"name": "tinycopy"}),
+                                                     pyperf.Run([0.001, 0.0012], collect_metadata=False,
+                                                                metadata={"name": "tinycopy"})])])
+    counted = pyperf.BenchmarkSuite([_counts([1_000_000, 1_000_001, 1_000_002])])
+    time_path = results.save(store.RunIdentity(**identity), timed)
+    instr_path = results.save(store.RunIdentity(**identity, metric=md.METRIC_INSTRUCTIONS), counted)
+    assert time_path is not None and instr_path is not None
+    assert instr_path.stem.endswith("-287b767-INSTR") and instr_path.parent.name.endswith("-287b767-INSTR")
+    assert "INSTR" not in time_path.name
+    found = results.baseline(sha, "box", metric=md.METRIC_INSTRUCTIONS)
+    assert found.paths == (instr_path,) and found.suite is not None
+    assert found.suite.get_benchmark("tinycopy").get_unit() == "integer"
+    assert results.baseline(sha, "box").paths == (time_path,)
+    assert results.find(sha, "box", metric=md.METRIC_INSTRUCTIONS) == [instr_path]
+
+
+def test_instructions_without_valgrind_is_one_line_error(tmp_path: Path) -> None:
+    empty_path = tmp_path / "bin"
+    empty_path.mkdir()
+    done = run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--cpython-python={sys.executable}",
+                "--cpython-metric=instructions", f"--cpython-results-dir={tmp_path / 'results'}",
+                f"--cpython-cache-dir={tmp_path / 'cache'}", "--cpython-benchmarks=nbody"],
+               cwd=tmp_path, env={"PATH": str(empty_path)})
+    out = done.stdout + done.stderr
+    assert done.returncode == EXIT_INFRASTRUCTURE, out
+    line = next(line for line in out.splitlines() if "needs valgrind" in line)
+    assert "sudo apt-get install valgrind" in line and "Traceback" not in out
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.fixture
+def tinycopy(tmp_path: Path) -> list[str]:
+    manifest = write_manifest(tmp_path / "suite", {"tinycopy": TINYCOPY})
+    return [f"--cpython-manifest={manifest}", "--cpython-benchmarks=tinycopy"]
+
+
+@pytest.mark.slow
+def test_counts_of_one_interpreter_repeat_within_a_tiny_spread(
+        repo: Path, cache_dir: Path, cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
+    values = []
+    for session in ("first", "second"):
+        out = tmp_path / f"{session}.json"
+        done = pytest_run(f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}", "--cpython-ref=v3.13.5",
+                          "--cpython-metric=instructions", "--cpython-save=no", f"--cpython-json={out}",
+                          *tinycopy, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout
+        result = pyperf.BenchmarkSuite.load(str(out)).get_benchmark("tinycopy")
+        assert result.get_unit() == "integer" and result.get_metadata()[md.METRIC] == md.METRIC_INSTRUCTIONS
+        assert len(result.get_runs()) == 3
+        values += result.get_values()
+    mean = statistics.fmean(values)
+    print(f"tinycopy: {mean:.0f} instructions per loop, spread {(max(values) - min(values)) / mean:.2e}")
+    assert 10_000 < mean < 10_000_000
+    assert (max(values) - min(values)) / mean < 1e-4
+
+
+@pytest.mark.slow
+def test_slowdown_small_fails_at_1_percent_and_a_time_result_is_never_its_baseline(
+        repo: Path, cache_dir: Path, cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
+    common = [f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+              f"--cpython-results-dir={tmp_path / 'results'}", *tinycopy, "-v"]
+    # A time result of v3.13.5 in the store ...
+    timed = pytest_run(*common, "--cpython-ref=v3.13.5", "--cpython-mode=fast", cwd=tmp_path)
+    assert timed.returncode == 0, timed.stdout
+    # ... is not the baseline of instruction counts: v3.13.5 is counted in this session.
+    done = pytest_run(*common, "--cpython-ref=slowdown-small", "--cpython-baseline=v3.13.5",
+                      "--cpython-metric=instructions", cwd=tmp_path)
+    out = done.stdout
+    assert done.returncode == 1, out
+    assert "pyperformance::tinycopy FAILED" in out
+    assert "baseline v3.13.5: not in the results store: built and measured in this session" in out
+    assert "threshold 1%" in out
+    stored = sorted(p.name for p in (tmp_path / "results").rglob("*.json"))
+    assert sum("INSTR" in name for name in stored) == 2 and sum("INSTR" not in name for name in stored) == 1
+    # The next session takes the stored count as the baseline (counts do not drift: no re-measurement).
+    again = pytest_run(*common, "--cpython-ref=slowdown-small", "--cpython-baseline=v3.13.5",
+                       "--cpython-metric=instructions", "--cpython-save=no", cwd=tmp_path)
+    assert again.returncode == 1, again.stdout
+    assert "baseline v3.13.5: stored results:" in again.stdout and "-INSTR" in again.stdout
