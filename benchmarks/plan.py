@@ -52,6 +52,9 @@ class Plan:
     ttv_heads: tuple[str, ...]
     # builds
     cold_builds: bool
+    # instruction counts (--cpython-metric=instructions): A/A, heads at 1%, cost
+    instr_benchmarks: str = "nbody,richards"
+    instr_heads: tuple[str, ...] = ()
 
 
 QUICK = Plan(
@@ -66,6 +69,7 @@ QUICK = Plan(
     true_mode="fast", true_rounds=6,
     ttv_benchmarks="deepcopy", ttv_mode="fast", ttv_reps=1, ttv_heads=(SLOW_SMALL_REF,),
     cold_builds=False,
+    instr_benchmarks="nbody,richards,float",
 )
 
 FULL = Plan(
@@ -82,6 +86,9 @@ FULL = Plan(
     ttv_benchmarks="nbody,richards,deepcopy", ttv_mode="default", ttv_reps=5,
     ttv_heads=(BASE_REF, SLOW_SMALL_REF),
     cold_builds=True,
+    instr_benchmarks="nbody,richards,float,json_dumps,chaos,go,spectral_norm,unpack_sequence,hexiom,nqueens,"
+                     "deepcopy,generators,coroutines,async_tree_none",
+    instr_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
 )
 
 # The measurement the closing notes quote: every target gets a verdict in under an hour on
@@ -98,6 +105,8 @@ STANDARD = Plan(
     true_mode="fast", true_rounds=12,
     ttv_benchmarks="nbody,json_dumps", ttv_mode="default", ttv_reps=2, ttv_heads=(BASE_REF,),
     cold_builds=True,
+    instr_benchmarks="nbody,richards,float,json_dumps,chaos,spectral_norm,unpack_sequence,deepcopy",
+    instr_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
 )
 
 PLANS = {plan.name: plan for plan in (QUICK, STANDARD, FULL)}

@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
-Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds (benchmarks/README.md
+Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions (benchmarks/README.md
 says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -27,12 +27,21 @@ sys.path.insert(0, str(ROOT / "tests" / "support"))
 import cpython_repo  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from benchmarks import builds, false_alarms, machine, overhead, sensitivity, time_to_verdict  # noqa: E402
+from benchmarks import (  # noqa: E402
+    builds,
+    false_alarms,
+    instructions,
+    machine,
+    overhead,
+    sensitivity,
+    time_to_verdict,
+)
 from benchmarks.common import Context, SectionResult  # noqa: E402
 from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
 from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
-SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds)}
+SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
+                                               instructions)}
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 
