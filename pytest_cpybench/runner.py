@@ -366,6 +366,7 @@ def _worker_output(command: list[str], env: dict[str, str], options: RunOptions,
                    what: str) -> pyperf.BenchmarkSuite | None:
     """Run a pyperf worker; its results, or None when it ran no task (a task index past the last)."""
     output = Path(workdir) / f"{what}.json"
+    _check_time_left(name, options)
     returncode, stderr_tail = _run_bounded([*command, f"--output={output}"], replace(options, env=env),
                                            workdir, name)
     _check_exit(returncode, stderr_tail, name, options)
@@ -378,6 +379,7 @@ def _counted(command: list[str], env: dict[str, str], options: RunOptions, workd
              out: Path) -> int:
     """Instructions of ``command``'s process and all its child processes (one cachegrind file each in
     ``out``): a benchmark that runs a command (python_startup) counts the command too."""
+    _check_time_left(name, options)
     returncode, stderr_tail = _run_bounded(command, replace(options, env=env), workdir, name)
     _check_exit(returncode, stderr_tail, name, options)
     counts = []
@@ -391,9 +393,15 @@ def _counted(command: list[str], env: dict[str, str], options: RunOptions, workd
 
 
 def _check_exit(returncode: int, stderr_tail: str, name: str, options: RunOptions) -> None:
-    if options.remaining() <= 0 or returncode == PYPERF_TIMEOUT_EXIT:
+    if returncode == PYPERF_TIMEOUT_EXIT or (returncode != 0 and options.remaining() <= 0):
         raise _error(f"{name} timed out after {_whole_seconds(options.timeout)} s "
                      "(--cpython-timeout: the most one benchmark may run, all its processes together)",
                      stderr_tail)
     if returncode != 0:
         raise _error(f"{name} crashed ({_describe_exit(returncode)})", stderr_tail)
+
+
+def _check_time_left(name: str, options: RunOptions) -> None:
+    if options.remaining() <= 0:
+        raise BenchmarkError(f"{name} timed out: its {_whole_seconds(options.timeout)} s (--cpython-timeout) "
+                             "were used up")
