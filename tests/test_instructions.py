@@ -133,3 +133,29 @@ def test_slowdown_small_fails_at_1_percent_and_a_time_result_is_never_its_baseli
                        "--cpython-metric=instructions", "--cpython-save=no", cwd=tmp_path)
     assert again.returncode == 1, again.stdout
     assert "baseline v3.13.5: stored results:" in again.stdout and "-INSTR" in again.stdout
+
+
+def test_the_metric_option_and_its_default_threshold() -> None:
+    from pytest_cpybench.errors import CpybenchError
+    from pytest_cpybench.options import settings_from
+
+    assert settings_from({}).metric == "time" and settings_from({}).threshold == 0.05
+    counted = settings_from({"cpython-metric": "instructions"})
+    assert counted.metric == "instructions" and counted.threshold == 0.01
+    assert settings_from({"cpython-metric": "instructions", "cpython-threshold": "2%"}).threshold == 0.02
+    with pytest.raises(CpybenchError, match="--cpython-metric='cycles' is not valid: choose one of time, instructions"):
+        settings_from({"cpython-metric": "cycles"})
+
+
+def test_compare_refuses_to_mix_metrics_and_gates_counts_at_1_percent(tmp_path: Path) -> None:
+    from helpers import cli
+
+    for name, values in {"base": [1_000_000, 1_000_001, 1_000_002], "head": [1_015_000, 1_015_001, 1_015_002]}.items():
+        pyperf.BenchmarkSuite([_counts(values)]).dump(str(tmp_path / f"{name}.json"))
+    timed = pyperf.Benchmark([pyperf.Run([0.001, 0.0011], collect_metadata=False, metadata={"name": "tinycopy"}),
+                              pyperf.Run([0.001, 0.0012], collect_metadata=False, metadata={"name": "tinycopy"})])
+    pyperf.BenchmarkSuite([timed]).dump(str(tmp_path / "timed.json"))
+    done = cli("compare", "base.json", "head.json", cwd=tmp_path)
+    assert done.returncode == 1 and "threshold 1%" in done.stdout, done.stdout
+    mixed = cli("compare", "timed.json", "head.json", cwd=tmp_path)
+    assert mixed.returncode == 2 and "holds time results and head.json instructions results" in mixed.stderr
