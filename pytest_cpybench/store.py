@@ -652,6 +652,9 @@ def _not_a_baseline(results: list[pyperf.Benchmark]) -> str | None:
     for result in results:
         if result.get_metadata().get(md.MODE) == DEBUG_MODE:
             return "a debug-mode run is never a baseline"
+        if md.WORKTREE_HASH in result.get_metadata():
+            # WORKTREE runs share the commit's identity but measured other sources.
+            return "a run of a working tree (uncommitted changes) is never a baseline of its commit"
         runs_with_values = sum(1 for run in result.get_runs() if run.values)
         if result.get_nvalue() < MIN_BASELINE_VALUES or runs_with_values < MIN_BASELINE_RUNS:
             return f"a baseline needs {MIN_BASELINE_VALUES} values from {MIN_BASELINE_RUNS} runs at least"

@@ -662,3 +662,19 @@ def test_killed_writer_leaves_no_partial_json_and_old_temp_files_go(
     assert len(json_files(root)) == count_before + 1
     for path in json_files(root):
         store.load(path)
+
+
+def test_a_working_tree_run_is_never_a_baseline_of_its_commit(
+    tmp_path: Path, identity: RunIdentity, full_run, later_values
+) -> None:
+    # `--cpython-ref=WORKTREE` stores under the base commit's identity; its sources differ.
+    store = ResultsStore(tmp_path)
+    committed = save_aged(store, identity, full_run, minutes_ago=60)
+    worktree = copy.deepcopy(as_measured(later_values))
+    md.add_to_results(worktree, {md.WORKTREE_HASH: "0123456789abcdef"})
+    save_aged(store, identity, worktree, minutes_ago=1)
+
+    found = store.baseline(identity.commit_sha, identity.machine)
+
+    assert found.paths == (committed,)
+    assert values_of(found.suite) == values_of(full_run)
