@@ -254,7 +254,12 @@ class Engine:
             self.head_commit = targets.resolve(settings, settings.ref)
             self.head_version = targets.source_version(self.head_commit)
         for ref in settings.baselines:
-            self.baselines.append(self._resolve_baseline(ref))
+            baseline = self._resolve_baseline(ref)
+            twin = next((b for b in self.baselines if _same_sources(b.commit, baseline.commit)), None)
+            if twin is not None and baseline.commit is not None:
+                raise CpybenchError(f"--cpython-baseline names {baseline.commit.short} twice ({twin.label} and "
+                                    f"{baseline.label}): name each commit once")
+            self.baselines.append(baseline)
         if settings.baseline_file:
             path = settings.baseline_file
             suite = store.load_suite(path)  # fails now, with the file's name, if unreadable
@@ -269,8 +274,7 @@ class Engine:
     def _resolve_baseline(self, ref: str) -> Baseline:
         settings = self.settings
         commit = targets.resolve(settings, ref, self.head_commit)
-        if self.head_commit and (commit.sha, commit.worktree_hash) == (self.head_commit.sha,
-                                                                      self.head_commit.worktree_hash):
+        if _same_sources(commit, self.head_commit):
             raise CpybenchError(f"--cpython-baseline={ref} is the same commit as --cpython-ref="
                                 f"{settings.ref} ({commit.short}): name a different baseline ref")
         label = ref if ref != targets.MERGE_BASE else commit.ref
@@ -442,7 +446,8 @@ class Engine:
         # A stored baseline carries the drift of the day it was measured: it is trusted only to
         # say "no significant change". Anything else (a regression, but also a "faster" that
         # could hide a real slowdown behind drift) is re-measured interleaved before it counts.
-        significant = any(v != stats.Verdict.UNCHANGED.name for v in result.verdicts.values())
+        significant = any(v != stats.Verdict.UNCHANGED.name for v in result.verdicts.values()) or any(
+            rc.verdict in (stats.Verdict.REGRESSION, stats.Verdict.INCONCLUSIVE) for rc in result.memory)
         if self.settings.metric == md.METRIC_INSTRUCTIONS:
             return result  # counts do not drift: a stored count is as good as one made now
         if can_confirm and (self.settings.confirm == "always" or significant):
@@ -455,8 +460,11 @@ class Engine:
         target = self._confirm_targets.get(baseline.label)
         if target is None:
             self.log(f"{bench.name}: confirming against {baseline.label} by interleaved re-measurement")
+            build_started = time.monotonic()
             target = targets.build(self.settings, baseline.commit, self.log)
             self._confirm_targets[baseline.label] = target
+            if options.deadline is not None:  # --cpython-timeout bounds measuring, not building
+                options = replace(options, deadline=options.deadline + time.monotonic() - build_started)
         sides = [self.side(HEAD, self.head, bench), self.side(baseline.label, target, bench)]
         suites, rounds = self._measure(bench, sides, options, [baseline.label])
         return self._compare(baseline.label, suites[baseline.label], suites[HEAD], confirmed=True,
@@ -573,6 +581,10 @@ class Engine:
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired), base, head_stamped
+
+
+def _same_sources(a: Commit | None, b: Commit | None) -> bool:
+    return a is not None and b is not None and (a.sha, a.worktree_hash) == (b.sha, b.worktree_hash)
 
 
 def _target(baseline: Baseline) -> Target:

@@ -7,6 +7,7 @@ data, so the core modules never see pytest.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,9 +156,25 @@ def _number(option: str, value: str, kind: type = float) -> float:
         number = kind(value)
     except ValueError:
         raise CpybenchError(f"--{option}={value!r} is not a number") from None
-    if number < 0:
-        raise CpybenchError(f"--{option}={value!r} must not be negative")
+    if number < 0 or not math.isfinite(number):
+        raise CpybenchError(f"--{option}={value!r} must be a finite number, not negative")
     return number
+
+
+def _positive(option: str, value: str) -> float:
+    number = _number(option, value)
+    if number <= 0:
+        raise CpybenchError(f"--{option}={value!r} must be more than 0 seconds")
+    return number
+
+
+def _machine(value: str | None) -> str:
+    if value is None:
+        return default_machine()
+    name = value.strip()
+    if not name or any(c in name for c in "\n\r\0"):
+        raise CpybenchError(f"--cpython-machine={value!r} is not a machine name: give one word, e.g. ci-runner-1")
+    return name
 
 
 def _fraction(option: str, value: str) -> float:
@@ -198,7 +215,7 @@ def parse_budget(value: str) -> Budget:
     except ValueError:
         raise CpybenchError(f"--cpython-budget={value!r} is not a budget: {hint}") from None
     if text.endswith("s"):
-        if number <= 0:
+        if not number > 0 or not math.isfinite(number):
             raise CpybenchError(f"--cpython-budget={value!r} must be positive: {hint}")
         return Budget(processes=10_000, seconds=number)
     if number < 2:
@@ -243,6 +260,8 @@ def settings_from(raw: dict[str, object]) -> Settings:
     baselines = tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip())
     for baseline in baselines:
         _ref("cpython-baseline", baseline)
+    if len(set(baselines)) < len(baselines):
+        raise CpybenchError(f"--cpython-baseline={','.join(baselines)} names a baseline twice: name each once")
     return Settings(
         ref=_ref("cpython-ref", None if raw_ref is None else str(raw_ref)),
         repo=text("cpython-repo"),
@@ -254,11 +273,11 @@ def settings_from(raw: dict[str, object]) -> Settings:
         benchmarks=text("cpython-benchmarks"),
         manifests=tuple(Path(p) for p in lines("cpython-manifest")),
         mode=_choice("cpython-mode", with_default("cpython-mode"), MODES),
-        timeout=_number("cpython-timeout", with_default("cpython-timeout")),
+        timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
         affinity=text("cpython-affinity"),
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,
-        machine=text("cpython-machine") or default_machine(),
+        machine=_machine(text("cpython-machine")),
         results_dir=Path(text("cpython-results-dir") or default_results_dir()).expanduser(),
         save=cast(SaveMode, _choice("cpython-save", with_default("cpython-save"), SAVE_MODES)),
         baselines=baselines,

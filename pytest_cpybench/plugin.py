@@ -117,8 +117,11 @@ class BenchmarkItem(pytest.Item):
         assert self.outcome is not None
         if self.outcome.failures:
             raise Regression(self.outcome.failures)
-        for line in self.outcome.inconclusive:
-            warnings.warn(InconclusiveWarning(line), stacklevel=1)
+        with warnings.catch_warnings():
+            # Inconclusive is a warning, never a failure: not even under `-W error`.
+            warnings.simplefilter("default", InconclusiveWarning)
+            for line in self.outcome.inconclusive:
+                warnings.warn(InconclusiveWarning(line), stacklevel=1)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return Path(self.bench.runscript), 0, f"pyperformance benchmark {self.bench.name}"
@@ -155,9 +158,10 @@ class BenchmarkCollector(pytest.Collector):
         plugin = self.plugin
         version = plugin.engine.head_version
         items: list[pytest.Item] = []
-        for bench in plugin.selected:
-            if plugin.requested is not None and bench.name not in plugin.requested:
-                continue
+        # Node ids name benchmarks explicitly: they are collected whatever the selection says.
+        benches = plugin.selected if plugin.requested is None else [
+            bench for bench in plugin.known if bench.name in plugin.requested]
+        for bench in benches:
             item = BenchmarkItem.from_parent(self, name=bench.name, bench=bench, engine=plugin.engine)
             reason = _pyperformance.supports(bench, version) if version else None
             if reason:

@@ -230,3 +230,25 @@ def test_git_not_installed(tmp_path: Path, store: Path) -> None:
                cwd=tmp_path, env={"PATH": str(empty_path)})
     _check(done, EXIT_INFRASTRUCTURE, "git is not installed (or not on PATH)")
     assert _snapshot(store) == before
+
+
+MORE_USAGE_ROWS = [
+    (["--cpython-ref=main", "--cpython-timeout=inf"], "--cpython-timeout='inf' must be a finite number"),
+    (["--cpython-ref=main", "--cpython-timeout=0"], "--cpython-timeout='0' must be more than 0 seconds"),
+    (["--cpython-ref=main", "--cpython-budget=nans"], "--cpython-budget='nans' must be positive"),
+    (["--cpython-ref=main", "--cpython-machine=  "], "is not a machine name"),
+    (["--cpython-ref=main", "--cpython-baseline=v1,v1"], "names a baseline twice"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), MORE_USAGE_ROWS, ids=[" ".join(a) for a, _ in MORE_USAGE_ROWS])
+def test_more_bad_option_values_are_usage_errors(args: list[str], message: str, tmp_path: Path,
+                                                 store: Path) -> None:
+    _check(_run(tmp_path, store, *args), USAGE, message)
+
+
+@pytest.mark.slow  # makes the test CPython repository once (cached)
+def test_the_same_commit_as_two_baselines(repo: Path, tmp_path: Path, store: Path) -> None:
+    done = _run(tmp_path, store, f"--cpython-repo={repo}", "--cpython-ref=slowdown",
+                "--cpython-baseline=v3.13.5,main")
+    _check(done, EXIT_INFRASTRUCTURE, "twice (v3.13.5 and main): name each commit once")

@@ -142,3 +142,8 @@ def test_a_session_in_a_cpython_clone_leaves_git_status_clean(repo: Path, cache_
     assert status == "", status
     assert list(results.rglob("*.json")), "the results went to the per-user store"
     assert f"stored in {results}" in done.stdout
+
+
+def test_a_node_id_outside_the_selection_is_still_collected(collect_args: list[str], tmp_path: Path) -> None:
+    done = pytest_run(*collect_args, "--cpython-benchmarks=-nbody", "pyperformance::nbody", cwd=tmp_path)
+    assert _ids(done.stdout) == ["pyperformance::nbody"], done.stdout

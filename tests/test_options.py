@@ -54,7 +54,7 @@ def test_results_dir_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     ("cpython-build", "fastest", "unknown build preset|not valid"),
     ("cpython-mode", "quick", "not valid: choose one of default, fast, rigorous, debug"),
     ("cpython-threshold", "lots", "cpython-threshold"),
-    ("cpython-timeout", "-5", "must not be negative"),
+    ("cpython-timeout", "-5", "not negative"),
     ("cpython-budget", "1", "too small to estimate the noise"),
     ("cpython-configure", "--with-x='unterminated", "check the quotes"),
     ("cpython-save", "maybe", "choose one of new, replace, no"),

@@ -1,0 +1,36 @@
+"""The controller/worker seam: an item's outcome survives the xdist wire with its verdicts."""
+
+from __future__ import annotations
+
+import json
+
+import pyperf
+from seed import BASE_3_10, HEAD_FILE
+
+from pytest_cpybench.engine import Engine, ItemOutcome
+from pytest_cpybench.options import Settings
+from pytest_cpybench.store import load_suite
+
+
+def _subset(path: object, names: list[str]) -> pyperf.BenchmarkSuite:
+    suite = load_suite(str(path))
+    return pyperf.BenchmarkSuite([suite.get_benchmark(name) for name in names])
+
+
+def test_an_outcome_comes_back_from_the_wire_with_the_same_verdicts() -> None:
+    engine = Engine(Settings(threshold=0.05, memory_threshold=0.10), log=lambda _message: None)
+    names = ["coverage", "nbody", "json_dumps"]  # a regression, and two others, in the seed
+    base, head = _subset(BASE_3_10, names), _subset(HEAD_FILE, names)
+    comparison = engine._compare("3.10.4", base, head)
+    outcome = ItemOutcome(benchmark="mixed", head_suite=head, comparisons=[comparison], seconds=1.5)
+
+    wire = outcome.to_wire()
+    json.loads(wire)  # plain JSON, as execnet needs
+    back = engine.outcome_from_wire(wire)
+
+    assert back.failures == outcome.failures and any("coverage" in line for line in back.failures)
+    assert back.inconclusive == outcome.inconclusive
+    assert back.comparisons[0].verdicts == comparison.verdicts
+    assert [rc.ratio for rc in back.comparisons[0].memory] == [rc.ratio for rc in comparison.memory]
+    assert back.head_suite.get_benchmark_names() == head.get_benchmark_names()
+    assert back.properties() == outcome.properties()
