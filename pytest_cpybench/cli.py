@@ -13,7 +13,10 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+import pyperf
 
 from . import builder, compare, gitrepo, options, pages, report, stats, store
 from . import metadata as md
@@ -129,35 +132,52 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compare(args: argparse.Namespace) -> int:
-    """The plugin's gate on stored files: the second file is the head, all others are baselines."""
+@dataclass
+class _Compared:
+    """The files of ``compare`` / ``report`` (the second is the head), read and compared."""
+
+    settings: options.Settings
+    head_path: Path
+    head: pyperf.BenchmarkSuite
+    base_paths: list[Path]
+    bases: list[pyperf.BenchmarkSuite]
+    comparisons: list[compare.SuiteComparison]
+
+
+def _compared(args: argparse.Namespace) -> _Compared:
+    """Parse the gate's options as the plugin does, read every file before any output, compare."""
     if len(args.files) < 2:
-        raise UsageError("compare needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
+        raise UsageError(f"{args.command} needs at least two files: BASE.json HEAD.json [BASE2.json ...]")
     try:
         settings = options.settings_from({
             "cpython-threshold": args.threshold,
             "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
             "cpython-confidence": args.confidence,
+            "cpython-memory-threshold": getattr(args, "memory_threshold", None),
         })
     except CpybenchError as exc:  # the plugin's message, in this command's option names
         raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
             from None
-    head = store.load_suite(args.files[1])
-    base_paths = [args.files[0], *args.files[2:]]
-    bases = [store.load_suite(path) for path in base_paths]  # every file is readable before any output
+    head_path, base_paths = args.files[1], [args.files[0], *args.files[2:]]
+    head = store.load_suite(head_path)
+    bases = [store.load_suite(path) for path in base_paths]
     metric = md.metric_of(head.get_metadata())
     for path, base in zip(base_paths, bases, strict=True):
         if md.metric_of(base.get_metadata()) != metric:
-            raise UsageError(f"{path} holds {md.metric_of(base.get_metadata())} results and {args.files[1]} "
+            raise UsageError(f"{path} holds {md.metric_of(base.get_metadata())} results and {head_path} "
                              f"{metric} results: compare files of the same metric")
     threshold = settings.threshold if args.threshold else stats.parse_threshold(options.DEFAULT_THRESHOLDS[metric])
-    comparisons = [
-        compare.compare_suites(base, head, threshold=threshold,
-                               overrides=compare.expand_overrides(head, settings.thresholds),
-                               confidence=settings.confidence)
-        for base in bases
-    ]
-    print(report.format_comparisons(comparisons, notes=[f"from file {path}" for path in base_paths]))
+    overrides = compare.expand_overrides(head, settings.thresholds)
+    comparisons = [compare.compare_suites(base, head, threshold=threshold, overrides=overrides,
+                                          confidence=settings.confidence) for base in bases]
+    return _Compared(settings, head_path, head, base_paths, bases, comparisons)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """The plugin's gate on stored files: the second file is the head, all others are baselines."""
+    done = _compared(args)
+    comparisons = done.comparisons
+    print(report.format_comparisons(comparisons, notes=[f"from file {path}" for path in done.base_paths]))
     failures = [report.format_failure_message(rc, cmp.base_label)
                 for cmp in comparisons for rc in cmp.results if rc.verdict is Verdict.REGRESSION]
     inconclusive = sum(len(cmp.inconclusive) for cmp in comparisons)
@@ -174,36 +194,12 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     """Pages for stored files: the second file is the head, all others are baselines (as compare)."""
-    if len(args.files) < 2:
-        raise UsageError("report needs at least two files: BASE.json HEAD.json [BASE2.json ...] -o DIR")
-    try:
-        settings = options.settings_from({
-            "cpython-threshold": args.threshold,
-            "cpython-thresholds": [line for value in args.thresholds for line in re.split(r"[,\n]", value)],
-            "cpython-confidence": args.confidence,
-        })
-    except CpybenchError as exc:
-        raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
-            from None
-    memory_threshold = pages.DEFAULT_MEMORY_THRESHOLD
-    if args.memory_threshold is not None:
-        try:
-            memory_threshold = stats.parse_threshold(args.memory_threshold)
-        except ValueError as exc:
-            raise UsageError(f"--memory-threshold={args.memory_threshold!r}: {exc}") from None
-    head_path = args.files[1]
-    base_paths = [args.files[0], *args.files[2:]]
-    head = store.load_suite(head_path)
-    bases = [store.load_suite(path) for path in base_paths]  # every file is readable before any output
-    overrides = compare.expand_overrides(head, settings.thresholds)
-    comparisons = [compare.compare_suites(base, head, threshold=settings.threshold, overrides=overrides,
-                                          confidence=settings.confidence)
-                   for base in bases]
-    written = pages.write_run(
-        args.output, head, str(head_path),
-        [pages.Side(base, str(path), cmp.base_label) for base, path, cmp in zip(bases, base_paths, comparisons,
-                                                                                strict=True)],
-        comparisons, memory_threshold=memory_threshold, plots=not args.no_plots)
+    done = _compared(args)
+    sides = [pages.Side(base, str(path), cmp.base_label)
+             for base, path, cmp in zip(done.bases, done.base_paths, done.comparisons, strict=True)]
+    written = pages.write_run(args.output, done.head, str(done.head_path), sides, done.comparisons,
+                              memory_threshold=done.settings.memory_threshold or pages.DEFAULT_MEMORY_THRESHOLD,
+                              plots=not args.no_plots)
     for path in written.paths:
         print(path)
     for note in written.notes:
