@@ -32,6 +32,22 @@ class UsageError(CpybenchError):
     """A bad option value: exit 2, like argparse's own errors."""
 
 
+def _add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The files and the verdict options ``compare`` and ``report`` share (parsed as the plugin's)."""
+    defaults = {option.name: option.default for option in options.OPTIONS}
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
+    parser.add_argument("--threshold", default=None,
+                        help="slowdown that counts as a regression, as --cpython-threshold "
+                             f"(default {options.DEFAULT_THRESHOLDS['time']}; "
+                             f"{options.DEFAULT_THRESHOLDS['instructions']} for instruction counts)".replace("%", "%%"))
+    parser.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
+                        help="threshold for one result or one benchmark's results, e.g. 'pidigits: 15%%', as the "
+                             "cpython_thresholds ini key; repeatable or comma separated")
+    parser.add_argument("--confidence", default=None,
+                        help="confidence level of the ratio intervals, as --cpython-confidence "
+                             f"(default {defaults['cpython-confidence']})".replace("%", "%%"))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_cpybench",
                                      description="Build CPython at a git ref and compare benchmark results.")
@@ -54,34 +70,19 @@ def _parser() -> argparse.ArgumentParser:
                        help="prune: remove builds not used for DAYS days")
     cache.add_argument("--json", action="store_true", help="list: print JSON")
 
-    defaults = {option.name: option.default for option in options.OPTIONS}
     cmp = commands.add_parser(
         "compare", help="compare pyperf JSON files: BASE HEAD [BASE2 ...]; exit 1 on a regression",
         description="Compare HEAD.json with each baseline file and gate like the pytest plugin: exit 1 when "
                     "a result is significantly slower than its threshold, 0 otherwise (inconclusive results "
                     "are warnings), 8 when a file cannot be read.")
-    cmp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
-    cmp.add_argument("--threshold", default=None,
-                     help="slowdown that counts as a regression, as --cpython-threshold "
-                          f"(default {options.DEFAULT_THRESHOLDS['time']}; "
-                          f"{options.DEFAULT_THRESHOLDS['instructions']} for instruction counts)".replace("%", "%%"))
-    cmp.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
-                     help="threshold for one result or one benchmark's results, e.g. 'pidigits: 15%%', as the "
-                          "cpython_thresholds ini key; repeatable or comma separated")
-    cmp.add_argument("--confidence", default=None,
-                     help="confidence level of the ratio intervals, as --cpython-confidence "
-                          f"(default {defaults['cpython-confidence']})".replace("%", "%%"))
+    _add_gate_arguments(cmp)
     pages_cmd = commands.add_parser(
         "report", help="write results pages for pyperf JSON files: BASE HEAD [BASE2 ...] -o DIR",
         description="Write faster-cpython-style pages for HEAD.json against each baseline file into "
                     "DIR/<run folder>/ (a table page per baseline, plots, the run's README) and rebuild "
                     "DIR/README.md, the index of every run in DIR. A second call adds to DIR.")
-    pages_cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="BASE.json HEAD.json [BASE2.json ...]")
+    _add_gate_arguments(pages_cmd)
     pages_cmd.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="where the pages go")
-    pages_cmd.add_argument("--threshold", default=None, help="as compare's --threshold")
-    pages_cmd.add_argument("--thresholds", action="append", default=[], metavar="'NAME: PCT'",
-                     help="as compare's --thresholds")
-    pages_cmd.add_argument("--confidence", default=None, help="as compare's --confidence")
     pages_cmd.add_argument("--memory-threshold", default=None,
                      help="peak-memory growth the pages call a regression "
                           f"(default {report.format_threshold(pages.DEFAULT_MEMORY_THRESHOLD)})".replace("%", "%%"))
