@@ -2,8 +2,8 @@
 
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
-Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions (benchmarks/README.md
-says what each measures and how to read it). Builds and venvs come from the test suite's
+Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection
+(benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
 
@@ -28,6 +28,7 @@ import cpython_repo  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchmarks import (  # noqa: E402
+    bisection,
     builds,
     false_alarms,
     instructions,
@@ -41,7 +42,7 @@ from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
 from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
-                                               instructions)}
+                                               instructions, bisection)}
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 

@@ -1,8 +1,9 @@
-"""Command line: ``python -m pytest_cpybench build|cache|compare|report``.
+"""Command line: ``python -m pytest_cpybench build|cache|compare|report|bisect``.
 
 ``build`` warms the build cache (CI) and prints the interpreter's path; ``cache list`` and
 ``cache prune`` look after the cache; ``compare`` prints the summary of stored pyperf JSON
-files without building anything; ``report`` writes their results pages.
+files without building anything; ``report`` writes their results pages; ``bisect`` finds the
+commit that changed a benchmark.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import builder, compare, gitrepo, options, pages, report, stats, store
+from . import bisection, builder, compare, engine, gitrepo, options, pages, report, stats, store
 from . import metadata as md
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
@@ -26,6 +27,7 @@ from .stats import Verdict
 
 EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
 EXIT_USAGE = 2  # as argparse: a bad option value
+EXIT_NOT_FOUND = 1  # bisect: no commit found (no change between the ends, or the steps ran out)
 
 
 class UsageError(CpybenchError):
@@ -87,7 +89,39 @@ def _parser() -> argparse.ArgumentParser:
                      help="peak-memory growth the pages call a regression "
                           f"(default {report.format_threshold(pages.DEFAULT_MEMORY_THRESHOLD)})".replace("%", "%%"))
     pages_cmd.add_argument("--no-plots", action="store_true", help="write no plots")
+    _add_bisect_parser(commands)
     return parser
+
+
+def _add_bisect_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    defaults = {option.name: option.default for option in options.OPTIONS}
+    cmd = commands.add_parser(
+        "bisect", help="find the commit that changed a benchmark between --good and --bad",
+        description="Build commits between GOOD and BAD (first-parent) through the build cache and find where "
+                    "the benchmarks' change entered: each step measures a commit interleaved with both ends. "
+                    "Exit 0 when the commit(s) were found, 1 when not (no change, or steps ran out), "
+                    "2 on a bad option, 8 when a ref, an end's build or a benchmark fails.")
+    cmd.add_argument("--good", required=True, help="a commit without the change (sha, tag, branch)")
+    cmd.add_argument("--bad", required=True, help="a later commit with it, on whose first-parent history GOOD is")
+    cmd.add_argument("-b", "--benchmarks", required=True, metavar="BENCH[,BENCH...]",
+                     help="benchmarks that changed (pyperformance names, or result names such as deepcopy_memo)")
+    cmd.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
+    cmd.add_argument("--build", default=builder.DEFAULT_PRESET, help=f"build preset (default {builder.DEFAULT_PRESET})")
+    cmd.add_argument("--configure", default="", help="extra ./configure flags, as one string")
+    cmd.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    cmd.add_argument("--jobs", default="0", help="make -j (default: all cores)")
+    cmd.add_argument("--mode", default="default", help="pyperf mode: default, fast or rigorous (default: default)")
+    cmd.add_argument("--metric", default="time", help="time or instructions (default: time)")
+    cmd.add_argument("--max-steps", type=int, default=None,
+                     help="most measured steps (default: about twice log2 of the number of commits, plus 4)")
+    cmd.add_argument("--budget", default="20", help="most rounds (or seconds, e.g. 300s) of one step (default 20)")
+    cmd.add_argument("--timeout", default=defaults["cpython-timeout"],
+                     help=f"seconds one benchmark may take in one step (default {defaults['cpython-timeout']})")
+    cmd.add_argument("--confidence", default=None, help="confidence level of the intervals (default 95%%)")
+    cmd.add_argument("--manifest", action="append", default=[], help="extra benchmark manifest; repeatable")
+    cmd.add_argument("--machine", default=None, help="machine name in the record (default: the host name)")
+    cmd.add_argument("--results-dir", default=None,
+                     help="where the bisect/ record goes (default: the results store of the plugin)")
 
 
 def _progress(message: str) -> None:
@@ -208,9 +242,50 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bisect_settings(args: argparse.Namespace) -> options.Settings:
+    raw: dict[str, object] = {
+        "cpython-repo": args.repo, "cpython-build": args.build, "cpython-configure": args.configure,
+        "cpython-cache-dir": str(args.cache_dir) if args.cache_dir else None, "cpython-jobs": args.jobs,
+        "cpython-benchmarks": args.benchmarks, "cpython-manifest": args.manifest, "cpython-mode": args.mode,
+        "cpython-metric": args.metric, "cpython-budget": args.budget, "cpython-timeout": args.timeout,
+        "cpython-confidence": args.confidence, "cpython-machine": args.machine,
+        "cpython-results-dir": args.results_dir,
+    }
+    try:
+        settings = options.settings_from(raw)
+    except CpybenchError as exc:
+        raise UsageError(str(exc).replace("--cpython-", "--")) from None
+    if args.max_steps is not None and args.max_steps < 1:
+        raise UsageError(f"--max-steps={args.max_steps}: give at least 1")
+    if settings.mode == "debug":
+        raise UsageError("--mode=debug takes one value per side: a bisection needs default, fast or rigorous")
+    return settings
+
+
+def _bisect(args: argparse.Namespace) -> int:
+    from .bisector import Bisector  # builds and measures: only this command needs it
+
+    settings = _bisect_settings(args)
+    steps = 0
+
+    def show_step(step: bisection.Step, history: list[gitrepo.LogEntry]) -> None:
+        nonlocal steps
+        steps += 1
+        print(report.format_bisect_step(steps, step, history), flush=True)
+
+    try:
+        benchmarks = engine.select_benchmarks(settings)
+    except CpybenchError as exc:
+        raise UsageError(str(exc)) from None
+    bisector = Bisector(settings, benchmarks, log=_progress, on_step=show_step)
+    found = bisector.run(args.good, args.bad, args.max_steps)
+    print(report.format_bisection(found))
+    return 0 if found.found else EXIT_NOT_FOUND
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "cache": _cache, "compare": _compare, "report": _report}
+    handlers = {"build": _build, "cache": _cache, "compare": _compare, "report": _report, "bisect": _bisect}
     try:
         return handlers[args.command](args)
     except BuildError as exc:

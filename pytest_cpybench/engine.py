@@ -216,6 +216,7 @@ class SessionResult:
     baselines: list[BaselineResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # results that could not be stored (exit 8)
+    bisections: list[str] = field(default_factory=list)  # --cpython-bisect=yes: what each bisection found
 
     @property
     def comparisons(self) -> list[tuple[str, compare.SuiteComparison]]:
@@ -394,15 +395,21 @@ class Engine:
 
     def _measure(self, bench: BenchmarkDef, sides: list[sampler.Side], options: runner.RunOptions,
                  labels: list[str]) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
-        """Every side measured: interleaved adaptive rounds of time, or instruction counts (deterministic:
-        a fixed number of repetitions per side, nothing to interleave)."""
+        return self.measure(bench, sides, options, self._decided(labels))
+
+    def measure(self, bench: BenchmarkDef, sides: list[sampler.Side], options: runner.RunOptions,
+                decided: Callable[[dict[str, pyperf.BenchmarkSuite]], bool],
+                ) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
+        """Every side measured: interleaved adaptive rounds of time until ``decided`` (or the budget),
+        or instruction counts (deterministic: a fixed number of repetitions per side, nothing to
+        interleave); returns the suites by side label and the rounds."""
         if self.settings.metric == md.METRIC_INSTRUCTIONS:
             suites = {side.label: runner.count_instructions(side.venv_python, bench,
                                                             replace(options, env={**options.env, **side.env}),
                                                             log=self.log)
                       for side in sides}
             return suites, runner.INSTRUCTION_REPETITIONS
-        return sampler.measure(bench, sides, options, self.settings.budget, self._decided(labels), self.log)
+        return sampler.measure(bench, sides, options, self.settings.budget, decided, self.log)
 
     def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:

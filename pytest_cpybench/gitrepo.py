@@ -324,3 +324,49 @@ def merge_base(commit: Commit, main_branch: str = "main") -> str:
                 return done.stdout.strip()
     raise RefError(f"no merge base of {commit.short} with {main_branch!r} in {commit.repo}: "
                    "name the baseline ref explicitly")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What a bisection shows of a commit."""
+
+    sha: str
+    subject: str
+    author_date: str  # ISO 8601
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+def first_parent_history(good: Commit, bad: Commit) -> list[LogEntry]:
+    """``good``, then every commit on ``bad``'s first-parent line after it, oldest first.
+
+    Raises when ``good`` is not on that line: bisecting across a merge's second parent would
+    mix two lines of history; give the merge base of the branch instead.
+    """
+    git_dir = bad.git_dir or bad.repo
+    if good.sha == bad.sha:
+        raise RefError(f"good and bad are the same commit ({good.short}): give an older good commit")
+    ancestor = git(git_dir, "merge-base", "--is-ancestor", "--end-of-options", good.sha, bad.sha, check=False)
+    if ancestor.returncode != 0:
+        raise RefError(f"good ({good.ref}, {good.short}) is not an ancestor of bad ({bad.ref}, {bad.short}): "
+                       "give a good commit older than the bad one, on its history")
+    # One field per line, a NUL between commits: subjects can hold any text but newlines.
+    out = git(git_dir, "log", "--first-parent", "--reverse", "-z", "--format=%H%n%P%n%aI%n%s",
+              "--end-of-options", f"{good.sha}..{bad.sha}").stdout
+    entries, parents = [], []
+    for record in filter(None, out.split("\0")):
+        sha, parent_line, date, subject = [*record.split("\n", 3), ""][:4]
+        entries.append(LogEntry(sha, subject, date))
+        parents.append(parent_line.split()[0] if parent_line.split() else "")
+    if not entries or parents[0] != good.sha:
+        raise RefError(f"good ({good.ref}, {good.short}) is not on the first-parent history of bad "
+                       f"({bad.ref}, {bad.short}): give a commit of that line, e.g. the branch's merge base")
+    return [describe(git_dir, good.sha), *entries]
+
+
+def describe(git_dir: str | Path, sha: str) -> LogEntry:
+    text = git(git_dir, "show", "-s", "--format=%H%n%aI%n%s", "--end-of-options", sha).stdout
+    full, date, subject = [*text.rstrip("\n").split("\n", 2), "", ""][:3]
+    return LogEntry(full, subject, date)

@@ -86,7 +86,10 @@ OPTIONS: tuple[Option, ...] = (
            "layout and plots, a README for the run and an index of the folder."),
     Option("cpython-pr-comment", "Write a short markdown summary fit for a pull-request comment to this file "
            "(also appended to $GITHUB_STEP_SUMMARY when that is set)."),
+    Option("cpython-bisect", "After the session, for the benchmarks that failed against a baseline commit, find "
+           "the commit(s) between that baseline and the head that made them slower: yes or no.", "no"),
 )
+BISECT_CHOICES = ("yes", "no")
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class Settings:
     memory_threshold: float | None = None  # None: memory is reported, never a failure
     report_dir: Path | None = None
     pr_comment: Path | None = None
+    bisect: bool = False  # --cpython-bisect=yes
 
     @property
     def enabled(self) -> bool:
@@ -291,4 +295,5 @@ def settings_from(raw: dict[str, object]) -> Settings:
         memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
         report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
         pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,
+        bisect=_choice("cpython-bisect", with_default("cpython-bisect"), BISECT_CHOICES) == "yes",
     )

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from . import _pyperformance, summary
+from . import _pyperformance, bisector, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, SessionResult
 from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
@@ -332,6 +332,9 @@ class CpybenchPlugin:
         try:
             self.result = self.engine.finish(list(self.outcomes.values()), self.selected)
             self.engine.publish(self.result)
+            if self.settings.bisect:
+                self.result.bisections = bisector.bisect_failures(self.engine, list(self.outcomes.values()),
+                                                                  self.selected)
             if self.result.errors:
                 session.exitstatus = EXIT_INFRASTRUCTURE
         except CpybenchError as exc:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from tabulate import tabulate
 
+from .bisection import Bisection, Culprit, Decision, Position, Step
 from .compare import ResultComparison, SuiteComparison
+from .gitrepo import LogEntry
 from .stats import MAX_INSTRUCTION_SPREAD, RatioEstimate, Verdict
 
 LEGEND = (
@@ -213,3 +216,95 @@ def _confidence(estimate: RatioEstimate) -> str:
 
 def _interval_header(cmp: SuiteComparison) -> str:
     return f"{cmp.confidence * 100:g}% interval"
+
+
+# -- bisection ---------------------------------------------------------------------------
+
+
+def format_share(position: Position) -> str:
+    """ "share 0.97 [0.88, 1.06]": where a commit sits between good (0) and bad (1)."""
+    if position.share != position.share:  # NaN: the ends measured alike
+        return "share n/a"
+    if position.low == -float("inf"):
+        return f"share {position.share:.2f} [n/a]"
+    return f"share {position.share:.2f} [{position.low:.2f}, {position.high:.2f}]"
+
+
+def format_bisect_step(number: int, step: Step, history: Sequence[LogEntry]) -> str:
+    """One line per step: the commit, its decision, where it sits, what bad/good was in the step."""
+    last = len(history) - 1
+    if step.probe is None:
+        what = f"ends {history[step.good].short}..{history[step.bad].short}"
+    else:
+        what = f"{history[step.probe].short} ({step.probe}/{last})"
+    parts = [f"step {number:>2}  {what}  {step.decision.value}"]
+    if step.decision is Decision.SKIPPED:
+        parts.append(step.note)
+    for name, position in step.positions.items():
+        label = f"{name}: " if len(step.positions) > 1 else ""
+        share = f"{format_share(position)}, " if step.probe is not None else ""
+        parts.append(f"{label}{share}bad/good {format_headline(position.change)}, {position.rounds} rounds")
+    parts.append(f"{step.seconds:.0f} s")
+    return "  ".join(parts)
+
+
+def _commit_line(entry: LogEntry) -> str:
+    return f"{entry.short} {entry.subject}"
+
+
+def _culprit_lines(culprit: Culprit, bisection: Bisection) -> list[str]:
+    history = bisection.history
+    if len(culprit.commits) > 1:
+        untested = [history[i].short for i in culprit.commits if i in bisection.search.skipped]
+        lines = [f"first bad commit is one of {len(culprit.commits)} (after {history[culprit.parent].short}; "
+                 f"untestable: {', '.join(untested) or 'none'}):"]
+        return lines + [f"  {_commit_line(history[i])}" for i in culprit.commits]
+    entry = history[culprit.commits[0]]
+    lines = [f"first bad commit: {_commit_line(entry)}", f"  author date {entry.author_date}"]
+    confirmation = next((c for c in bisection.confirmations if c.commit == culprit.commits[0]), None)
+    if confirmation is None:
+        return lines
+    for name, change in confirmation.changes.items():
+        whole = bisection.change.get(name)
+        share = ""
+        if whole is not None and whole.ratio != 1:
+            share = f"; {math.log(change.ratio) / math.log(whole.ratio):.0%} of good->bad ({format_ratio(whole.ratio)})"
+        lines.append(f"  {name}: {format_headline(change)} across it (vs its parent "
+                     f"{history[confirmation.parent].short}, interleaved, {confirmation.rounds} rounds){share}")
+    return lines
+
+
+def format_bisection(bisection: Bisection) -> str:
+    """The end of a bisection: the commits found (or why none), with the change across each."""
+    history, found = bisection.history, bisection.search
+    good, bad = history[0], history[-1]
+    lines = []
+    if not found.culprits and found.quiet and not found.unresolved:
+        changes = "; ".join(f"{name} {format_headline(change)}" for name, change in bisection.change.items())
+        lines.append(f"no change between good {good.short} and bad {bad.short}"
+                     + (f" ({changes})" if changes else "") + ": nothing to bisect")
+    if len(found.culprits) > 1:
+        lines.append(f"the change entered in {len(found.culprits)} places:")
+    for culprit in found.culprits:
+        lines.extend(_culprit_lines(culprit, bisection))
+    for low, high in found.unresolved:
+        lines.append(f"not searched for lack of steps: {history[low].short}..{history[high].short} "
+                     "(raise --max-steps)")
+    if found.culprits:
+        for low, high in found.quiet:
+            lines.append(f"no change found between {history[low].short} and {history[high].short}")
+    for step in found.ambiguous:
+        assert step.probe is not None
+        lines.append(f"ambiguous: {history[step.probe].short} (searched on both sides)")
+    states = list(bisection.builds.values())
+    built = f"{len(states)} builds ({states.count('built')} new, {states.count('cached')} cached, " \
+            f"{states.count('failed')} failed)"
+    lines.append(f"{built}, {len(found.steps)} steps, {_duration(bisection.seconds)}")
+    if bisection.record is not None:
+        lines.append(f"record: {bisection.record}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -56,5 +56,7 @@ def format_session(result: SessionResult, engine: Engine, errors: dict[str, str]
     if errors:
         parts.append("benchmarks that errored (absent from the results):\n"
                      + "\n".join(f"- {nodeid}: {reason}" for nodeid, reason in sorted(errors.items())))
+    if result.bisections:
+        parts.append("\n".join(result.bisections))
     parts.extend(result.notes)
     return "\n\n".join(parts)
