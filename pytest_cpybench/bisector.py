@@ -95,7 +95,7 @@ class Bisector:
                               change=_full_range_change(search, last))
         for culprit in search.culprits:
             if len(culprit.commits) == 1:
-                bisection.confirmations.append(self._confirm(culprit.parent, culprit.commits[0]))
+                bisection.confirmations.append(self._confirm(culprit.parent, culprit.commits[0], search.steps))
         bisection.builds = {self._history[i].sha: _build_state(b) for i, b in sorted(self._builds.items())}
         bisection.seconds = round(time.monotonic() - started, 1)
         bisection.record = self._write_record(bisection, good, bad)
@@ -148,8 +148,14 @@ class Bisector:
         self.on_step(step, self._history)
         return step
 
-    def _confirm(self, parent: int, commit: int) -> Confirmation:
-        """The change across one commit, measured interleaved with its parent."""
+    def _confirm(self, parent: int, commit: int, steps: list[Step]) -> Confirmation:
+        """The change across one commit, measured interleaved with its parent (an ends-only step of
+        the search that measured exactly that pair already is that measurement)."""
+        done = next((s for s in steps if s.probe is None and (s.good, s.bad) == (parent, commit) and s.positions),
+                    None)
+        if done is not None:
+            return Confirmation(parent, commit, {name: p.change for name, p in done.positions.items()},
+                                max(p.rounds for p in done.positions.values()), 0.0)
         started = time.monotonic()
         self.log(f"confirming {self._history[commit].short} against its parent {self._history[parent].short}")
         sides = [(GOOD, self._built(parent)), (BAD, self._built(commit))]

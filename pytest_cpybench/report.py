@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 from tabulate import tabulate
@@ -266,11 +265,10 @@ def _culprit_lines(culprit: Culprit, bisection: Bisection) -> list[str]:
         return lines
     for name, change in confirmation.changes.items():
         whole = bisection.change.get(name)
-        share = ""
-        if whole is not None and whole.ratio != 1:
-            share = f"; {math.log(change.ratio) / math.log(whole.ratio):.0%} of good->bad ({format_ratio(whole.ratio)})"
+        # The whole change as the first step measured it: to compare with, not to divide by (both are noisy).
+        context = f"; good->bad {format_headline(whole)}" if whole is not None else ""
         lines.append(f"  {name}: {format_headline(change)} across it (vs its parent "
-                     f"{history[confirmation.parent].short}, interleaved, {confirmation.rounds} rounds){share}")
+                     f"{history[confirmation.parent].short}, interleaved, {confirmation.rounds} rounds){context}")
     return lines
 
 
