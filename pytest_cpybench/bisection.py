@@ -60,6 +60,7 @@ class Position:
     high: float
     change: RatioEstimate  # bad / good, measured in the same rounds
     rounds: int
+    probe_change: RatioEstimate | None = None  # probe / good (None without a probe)
 
 
 def round_logs(good: pyperf.BenchmarkSuite, bad: pyperf.BenchmarkSuite,
@@ -105,17 +106,21 @@ def locate(pairs: Sequence[tuple[float, float]], confidence: float = DEFAULT_CON
     sxx, syy = statistics.variance(xs), statistics.variance(ys)
     sxy = statistics.covariance(xs, ys)
     t = t_quantile(confidence, n - 1)
-    y_se = math.sqrt(syy / n)
-    change = RatioEstimate(math.exp(my), math.exp(my - t * y_se), math.exp(my + t * y_se), confidence,
-                           n, n, y_se, n - 1)
+    change, probe_change = _log_mean_estimate(my, syy, n, t, confidence), _log_mean_estimate(mx, sxx, n, t, confidence)
     share = mx / my if my else math.nan
     a = my * my - t * t * syy / n
     b = mx * my - t * t * sxy / n
     c = mx * mx - t * t * sxx / n
     if a <= 0:
-        return Position(share, -math.inf, math.inf, change, n)
+        return Position(share, -math.inf, math.inf, change, n, probe_change)
     root = math.sqrt(max(b * b - a * c, 0.0))
-    return Position(share, (b - root) / a, (b + root) / a, change, n)
+    return Position(share, (b - root) / a, (b + root) / a, change, n, probe_change)
+
+
+def _log_mean_estimate(mean: float, variance: float, n: int, t: float, confidence: float) -> RatioEstimate:
+    """exp(mean of n paired log ratios), with its t-interval."""
+    se = math.sqrt(variance / n)
+    return RatioEstimate(math.exp(mean), math.exp(mean - t * se), math.exp(mean + t * se), confidence, n, n, se, n - 1)
 
 
 def classify(position: Position, min_change: float = 0.0) -> Decision:

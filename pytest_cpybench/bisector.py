@@ -256,7 +256,8 @@ def _position_data(position: Position) -> dict[str, object]:
         return value if value == value and abs(value) != float("inf") else None
 
     return {"share": number(position.share), "low": number(position.low), "high": number(position.high),
-            "change": _estimate_data(position.change), "rounds": position.rounds}
+            "change": _estimate_data(position.change), "rounds": position.rounds,
+            "vs_good": _estimate_data(position.probe_change) if position.probe_change else None}
 
 
 def record_data(bisection: Bisection, good: Commit, bad: Commit, settings: Settings) -> dict[str, object]:

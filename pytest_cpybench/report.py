@@ -235,14 +235,19 @@ def format_bisect_step(number: int, step: Step, history: Sequence[LogEntry]) -> 
     if step.probe is None:
         what = f"ends {history[step.good].short}..{history[step.bad].short}"
     else:
-        what = f"{history[step.probe].short} ({step.probe}/{last})"
+        entry = history[step.probe]
+        subject = entry.subject if len(entry.subject) <= 40 else entry.subject[:39] + "…"
+        what = f"{entry.short} ({step.probe}/{last}) {subject}"
     parts = [f"step {number:>2}  {what}  {step.decision.value}"]
     if step.decision is Decision.SKIPPED:
         parts.append(step.note)
     for name, position in step.positions.items():
         label = f"{name}: " if len(step.positions) > 1 else ""
-        share = f"{format_share(position)}, " if step.probe is not None else ""
-        parts.append(f"{label}{share}bad/good {format_headline(position.change)}, {position.rounds} rounds")
+        if step.probe is None or position.probe_change is None:
+            parts.append(f"{label}bad/good {format_headline(position.change)}, {position.rounds} rounds")
+        else:
+            parts.append(f"{label}vs good {format_headline(position.probe_change)} (bad "
+                         f"{format_headline(position.change)}), {format_share(position)}, {position.rounds} rounds")
     parts.append(f"{step.seconds:.0f} s")
     return "  ".join(parts)
 
