@@ -16,8 +16,11 @@ from dataclasses import asdict, dataclass, replace
 
 import cpython_repo
 
+from pytest_cpybench import report
+from pytest_cpybench.bisection import Step
 from pytest_cpybench.bisector import Bisector
 from pytest_cpybench.engine import select_benchmarks
+from pytest_cpybench.gitrepo import LogEntry
 
 from .common import Context, Goal, SectionResult, Stopwatch, Table, fmt_rate, fmt_seconds
 
@@ -73,9 +76,18 @@ def run(ctx: Context) -> SectionResult:
 def _bisect_once(ctx: Context, number: int, target: str) -> Run:
     settings = ctx.settings(mode=MODE, benchmarks=BENCHMARK, results_dir=ctx.fresh_dir("bisect-results"))
     settings = replace(settings, budget=replace(settings.budget, processes=ROUNDS_PER_STEP))
-    bisector = Bisector(settings, select_benchmarks(settings), log=ctx.engine_log)
+    printed = 0
+
+    def show_step(step: Step, history: list[LogEntry]) -> None:  # as the bisect command prints it
+        nonlocal printed
+        printed += 1
+        ctx.log(f"run {number}: {report.format_bisect_step(printed, step, history)}")
+
+    bisector = Bisector(settings, select_benchmarks(settings), log=ctx.engine_log, on_step=show_step)
     with Stopwatch() as watch:
         found = bisector.run(GOOD, BAD)
+    for line in report.format_bisection(found).splitlines():
+        ctx.log(f"run {number}: {line}")
     culprits = [[found.history[i].sha for i in c.commits] for c in found.search.culprits]
     steps = found.search.steps
     confirmed = found.confirmations[0].changes[BENCHMARK].ratio if found.confirmations else None
