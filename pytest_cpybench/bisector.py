@@ -319,6 +319,9 @@ def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: lis
         except CpybenchError as err:
             lines.append(f"bisect {what}: not possible: {err}")
             continue
+        except KeyboardInterrupt:  # the session's results are stored already: keep them, stop here
+            lines.append(f"bisect {what}: interrupted")
+            break
         lines.append(f"bisect {what}:")
         lines.extend(f"  {line}" for line in report.format_bisection(found).splitlines())
     return lines
