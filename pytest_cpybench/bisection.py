@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import math
 import statistics
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +47,7 @@ class Decision(enum.Enum):
     BETWEEN = "in between"
     AMBIGUOUS = "ambiguous"
     NO_CHANGE = "no change"  # the step's ends cannot be told apart
-    CHANGED = "changed"  # an ends-only check found a change (two adjacent commits)
+    CHANGED = "changed"  # an ends-only check (no commit left to probe inside the range) found a change
     SKIPPED = "skipped"  # does not build, or the benchmark crashed on it
 
 
@@ -64,14 +64,17 @@ class Position:
 
 
 def round_logs(good: pyperf.BenchmarkSuite, bad: pyperf.BenchmarkSuite,
-               probe: pyperf.BenchmarkSuite | None = None) -> list[tuple[float, float]]:
+               probe: pyperf.BenchmarkSuite | None = None,
+               results: Collection[str] | None = None) -> list[tuple[float, float]]:
     """Per interleaved round, ``(log probe/good, log bad/good)`` averaged over the results the
-    three suites share (without a probe: ``(0, log bad/good)``).
+    three suites share, or over ``results`` among them (without a probe: ``(0, log bad/good)``).
 
     Round r is the r-th worker process with values on every side, as the interleaving runs them.
     """
     sides = [good, bad] + ([probe] if probe is not None else [])
     names = sorted(set.intersection(*(set(s.get_benchmark_names()) for s in sides)))
+    if results:
+        names = [name for name in names if name in results]
     if not names:
         return []
     per_result = []
@@ -156,6 +159,16 @@ def ends_settled(change: RatioEstimate, min_change: float = 0.0) -> bool:
     return ends_decision(change, min_change) is Decision.CHANGED or (min_change > 0 and _within(change, min_change))
 
 
+def step_settled(position: Position, min_change: float, ends_only: bool) -> bool:
+    """A step may stop measuring: its decision is clear, or its ends confidently differ by less than
+    ``min_change`` (more rounds would not make that range hold the change)."""
+    if ends_only:
+        return ends_settled(position.change, min_change)
+    if min_change > 0 and position.change.has_interval and _within(position.change, min_change):
+        return True
+    return classify(position, min_change) not in (Decision.AMBIGUOUS, Decision.NO_CHANGE)
+
+
 def min_change_of(change: RatioEstimate) -> float:
     """The smallest change worth following, from the whole good-to-bad change (a log ratio)."""
     return SPLIT * abs(math.log(change.ratio))
@@ -177,8 +190,6 @@ def combine(decisions: Sequence[Decision]) -> Decision:
     telling = [d for d in decisions if d is not Decision.NO_CHANGE]
     if not telling:
         return Decision.NO_CHANGE
-    if Decision.SKIPPED in telling:
-        return Decision.SKIPPED
     if Decision.AMBIGUOUS in telling:
         return Decision.AMBIGUOUS
     kinds = set(telling)
@@ -232,6 +243,8 @@ class Confirmation:
     changes: dict[str, RatioEstimate]  # per benchmark: commit / parent
     rounds: int
     seconds: float
+    confirmed: bool = True  # the change across the commit is confidently a real part of the whole
+    note: str = ""  # why not
 
 
 @dataclass
@@ -246,11 +259,20 @@ class Bisection:
     builds: dict[str, str] = field(default_factory=dict)  # sha -> "built", "cached" or "failed"
     seconds: float = 0.0
     record: Path | None = None
+    metric: str = "time"
 
     @property
     def found(self) -> bool:
-        """True when the search ended on commits (and left no range for lack of budget)."""
-        return bool(self.search.culprits) and not self.search.unresolved
+        """True when the search ended on commits, each confirmed, and left no range unsearched."""
+        return (bool(self.search.culprits) and not self.search.unresolved
+                and all(c.confirmed for c in self.confirmations))
+
+    @property
+    def no_change(self) -> bool:
+        """The whole range measured without a change: there was nothing to bisect."""
+        first = next((s for s in self.search.steps if s.good == 0 and s.bad == len(self.history) - 1
+                      and s.decision is not Decision.SKIPPED), None)
+        return first is not None and first.decision is Decision.NO_CHANGE
 
 
 Probe = Callable[[int, int, int | None], Step]
@@ -309,7 +331,9 @@ def _next_ranges(found: Search, step: Step, low: int, high: int,
         if not verified:
             found.quiet.append((low, high))
             return []
-        decision = Decision.AMBIGUOUS  # the ends differed before: this step's noise hid it
+        # The ends differed before: this step's noise hid it. Search both halves, each checked.
+        step.decision = decision = Decision.AMBIGUOUS
+        step.note = "the ends measured alike in this step, though they differed before"
     if decision is Decision.GOOD:
         return [(middle, high, True)]
     if decision is Decision.BAD:

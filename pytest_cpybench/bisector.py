@@ -11,11 +11,12 @@ the results.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pyperf
@@ -27,16 +28,15 @@ from .bisection import (
     Confirmation,
     Decision,
     Position,
-    Search,
     Step,
     classify,
     combine,
     default_max_steps,
     ends_decision,
-    ends_settled,
     locate,
     min_change_of,
     round_logs,
+    step_settled,
 )
 from .bisection import search as bisection_search
 from .engine import Engine, ItemOutcome
@@ -51,26 +51,35 @@ RECORD_FOLDER = "bisect"  # under the results directory
 
 
 class Bisector:
-    """Bisect between two refs of the settings' repository, on the selected benchmarks."""
+    """Bisect between two refs of the settings' repository, on the selected benchmarks.
+
+    ``results`` narrows each benchmark to some of its results (``-b deepcopy_memo``, or the results
+    that failed in a session): the others would dilute the change with their own noise.
+    """
 
     def __init__(self, settings: Settings, benchmarks: list[BenchmarkDef],
                  log: Callable[[str], None] = print, on_step: Callable[[Step, list[LogEntry]], None] | None = None,
-                 ) -> None:
+                 results: Collection[str] = ()) -> None:
         if not benchmarks:
             raise CpybenchError("bisect needs a benchmark: give one with -b NAME")
+        if settings.mode == "debug":
+            raise CpybenchError("debug mode takes one value per side: a bisection needs default, fast or rigorous")
         self.settings = settings
         self.benchmarks = benchmarks
+        self.results = set(results)
         self.log = log
         self.on_step = on_step or (lambda _step, _history: None)
         self.engine = Engine(settings, log)
         self._history: list[LogEntry] = []
         self._good: Commit | None = None
+        self._fork = "python"
         self._builds: dict[int, Target | BuildError] = {}
         # Per benchmark, set by the first step over the whole range: see bisection.classify.
         self._min_change: dict[str, float] = {}
+        self._whole: dict[str, RatioEstimate] = {}  # the change good -> bad in that step
 
     def run(self, good_ref: str, bad_ref: str, max_steps: int | None = None) -> Bisection:
-        """Bisect; ``max_steps`` bounds the measured steps (default: :func:`default_max_steps`)."""
+        """Bisect; ``max_steps`` bounds the steps (default: :func:`default_max_steps`)."""
         good = targets.resolve(self.settings, good_ref)
         bad = targets.resolve(self.settings, bad_ref)
         return self.run_commits(good, bad, max_steps)
@@ -79,11 +88,14 @@ class Bisector:
         started = time.monotonic()
         if good.is_worktree or bad.is_worktree:
             raise CpybenchError("a working tree (WORKTREE) has no history to bisect: commit the change first")
-        self._good = good
+        self.engine.check_tools()
+        self._good, self._fork = good, bad.fork
         self._history = gitrepo.first_parent_history(good, bad)
         last = len(self._history) - 1
+        only = f" (results {', '.join(sorted(self.results))})" if self.results else ""
         self.log(f"bisect: {last} commit{'s' if last > 1 else ''} after {good.ref} ({good.short}) up to "
-                 f"{bad.ref} ({bad.short}), first-parent; benchmarks {', '.join(b.name for b in self.benchmarks)}")
+                 f"{bad.ref} ({bad.short}), first-parent; benchmarks {', '.join(b.name for b in self.benchmarks)}"
+                 + only)
         for index, end in ((0, "good"), (last, "bad")):
             built = self._build(index)
             if isinstance(built, BuildError):
@@ -92,10 +104,10 @@ class Bisector:
             self._check_supported(built)
         search = bisection_search(last, self._probe, max_steps or default_max_steps(last))
         bisection = Bisection(history=self._history, benchmarks=[b.name for b in self.benchmarks], search=search,
-                              change=_full_range_change(search, last))
+                              change=dict(self._whole), metric=self.settings.metric)
         for culprit in search.culprits:
             if len(culprit.commits) == 1:
-                bisection.confirmations.append(self._confirm(culprit.parent, culprit.commits[0], search.steps))
+                bisection.confirmations.append(self._confirm(culprit.parent, culprit.commits[0]))
         bisection.builds = {self._history[i].sha: _build_state(b) for i, b in sorted(self._builds.items())}
         bisection.seconds = round(time.monotonic() - started, 1)
         bisection.record = self._write_record(bisection, good, bad)
@@ -114,69 +126,74 @@ class Bisector:
                 return self._done(step, started)
             sides.append((PROBE, built))
         decisions = []
+        whole_range = (good, bad) == (0, len(self._history) - 1)
         for bench in self.benchmarks:
             min_change = self._min_change.get(bench.name, 0.0)
             try:
                 suites = self._measure(bench, sides, self._settled(probe is None, min_change))
             except BenchmarkError as err:
-                if probe is None:
+                if err.side != PROBE:  # an end that measured fine before fails now: not the probe's fault
                     raise
                 step.note = f"{bench.name} fails on it ({err})"
                 return self._done(step, started)
-            position = _position(suites, self._confidence)
+            position = self._position(suites)
             step.positions[bench.name] = position
             if probe is None:
                 decisions.append(ends_decision(position.change, min_change))
             else:
                 decisions.append(classify(position, min_change))
-            if (good, bad) == (0, len(self._history) - 1) and bench.name not in self._min_change:
+            if whole_range and bench.name not in self._whole:
+                self._whole[bench.name] = position.change
                 self._min_change[bench.name] = min_change_of(position.change)
         step.decision = combine(decisions)
         return self._done(step, started)
 
     def _settled(self, ends_only: bool, min_change: float) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
-        """When a step may stop measuring: its decision is clear (else rounds go on up to the budget)."""
+        """When a step may stop measuring (else rounds go on up to the budget)."""
         def settled(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
-            position = _position(suites, self._confidence)
-            if ends_only:
-                return ends_settled(position.change, min_change)
-            return classify(position, min_change) not in (Decision.AMBIGUOUS, Decision.NO_CHANGE)
+            return step_settled(self._position(suites), min_change, ends_only)
         return settled
+
+    def _position(self, suites: dict[str, pyperf.BenchmarkSuite]) -> Position:
+        pairs = round_logs(suites[GOOD], suites[BAD], suites.get(PROBE), results=self.results)
+        return locate(pairs, self.settings.confidence)
 
     def _done(self, step: Step, started: float) -> Step:
         step.seconds = round(time.monotonic() - started, 1)
         self.on_step(step, self._history)
         return step
 
-    def _confirm(self, parent: int, commit: int, steps: list[Step]) -> Confirmation:
-        """The change across one commit, measured interleaved with its parent (an ends-only step of
-        the search that measured exactly that pair already is that measurement)."""
-        done = next((s for s in steps if s.probe is None and (s.good, s.bad) == (parent, commit) and s.positions),
-                    None)
-        if done is not None:
-            return Confirmation(parent, commit, {name: p.change for name, p in done.positions.items()},
-                                max(p.rounds for p in done.positions.values()), 0.0)
+    def _confirm(self, parent: int, commit: int) -> Confirmation:
+        """The change across one commit, measured afresh interleaved with its parent; confirmed when it
+        is confidently more than the smallest change worth following, in the whole change's direction."""
         started = time.monotonic()
         self.log(f"confirming {self._history[commit].short} against its parent {self._history[parent].short}")
         sides = [(GOOD, self._built(parent)), (BAD, self._built(commit))]
-        changes, rounds = {}, 0
+        confirmation = Confirmation(parent, commit, {}, 0, 0.0)
         for bench in self.benchmarks:
-            suites = self._measure(bench, sides, self._settled(True, 0.0))
-            position = _position(suites, self._confidence)
-            changes[bench.name] = position.change
-            rounds = max(rounds, position.rounds)
-        return Confirmation(parent, commit, changes, rounds, round(time.monotonic() - started, 1))
-
-    @property
-    def _confidence(self) -> float:
-        return self.settings.confidence
+            min_change = self._min_change.get(bench.name, 0.0)
+            try:
+                suites = self._measure(bench, sides, self._settled(True, min_change))
+            except BenchmarkError as err:
+                confirmation.confirmed, confirmation.note = False, f"{bench.name} failed while confirming ({err})"
+                break
+            position = self._position(suites)
+            confirmation.changes[bench.name] = position.change
+            confirmation.rounds = max(confirmation.rounds, position.rounds)
+            whole = self._whole.get(bench.name)
+            same_direction = whole is None or (position.change.ratio > 1) == (whole.ratio > 1)
+            if ends_decision(position.change, min_change) is not Decision.CHANGED or not same_direction:
+                confirmation.confirmed = False
+                confirmation.note = f"{bench.name}: no confident change of that size across it when measured again"
+        confirmation.seconds = round(time.monotonic() - started, 1)
+        return confirmation
 
     def _measure(self, bench: BenchmarkDef, sides: list[tuple[str, Target]],
                  decided: Callable[[dict[str, pyperf.BenchmarkSuite]], bool]) -> dict[str, pyperf.BenchmarkSuite]:
         engine = self.engine
+        pyperf_sides = [engine.side(label, target, bench) for label, target in sides]  # venvs first: not timed
         # --timeout bounds one benchmark's measurement in one step, as it bounds an item.
         options = engine.run_options(deadline=time.monotonic() + self.settings.timeout)
-        pyperf_sides = [engine.side(label, target, bench) for label, target in sides]
         suites, _rounds = engine.measure(bench, pyperf_sides, options, decided)
         return suites
 
@@ -189,7 +206,7 @@ class Bisector:
             assert self._good is not None
             commit = Commit(repo=self._good.repo, ref=entry.short, sha=entry.sha,
                             date=gitrepo.commit_date(self._good.git_dir or self._good.repo, entry.sha),
-                            fork=self._good.fork, git_dir=self._good.git_dir)
+                            fork=self._fork, git_dir=self._good.git_dir)
             try:
                 self._builds[index] = targets.build(self.settings, commit, self.log)
             except BuildError as err:
@@ -226,17 +243,6 @@ class Bisector:
             self.log(f"bisect record not written to {folder}: {err.strerror or err}")
             return None
         return folder / name
-
-
-def _position(suites: dict[str, pyperf.BenchmarkSuite], confidence: float) -> Position:
-    return locate(round_logs(suites[GOOD], suites[BAD], suites.get(PROBE)), confidence)
-
-
-def _full_range_change(search: Search, last: int) -> dict[str, RatioEstimate]:
-    for step in search.steps:
-        if (step.good, step.bad) == (0, last) and step.positions:
-            return {name: position.change for name, position in step.positions.items()}
-    return {}
 
 
 def _build_state(built: Target | BuildError) -> str:
@@ -298,13 +304,15 @@ def record_data(bisection: Bisection, good: Commit, bad: Commit, settings: Setti
 
 
 def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[str]:
-    """``--cpython-bisect=yes``: for each baseline commit some benchmarks failed against, bisect them
-    between that commit and the head; the summary's lines (a bisection that cannot run says why)."""
+    """``--cpython-bisect=yes``: for each baseline commit some results regressed against (in time or
+    instructions; a peak-memory failure is not bisected), bisect those results between that commit
+    and the head. Returns the summary's lines; a bisection that cannot run says why in one line."""
     head = engine.head_commit
     lines: list[str] = []
     for baseline in engine.baselines:
-        failed = sorted({o.benchmark for o in outcomes for c in o.comparisons
-                         if c.baseline == baseline.label and c.failures})
+        regressed = {o.benchmark: [rc.name for c in o.comparisons if c.baseline == baseline.label and c.result
+                                   for rc in c.result.regressions] for o in outcomes}
+        failed = sorted(name for name, results in regressed.items() if results)
         if not failed:
             continue
         what = f"{', '.join(failed)}: {baseline.label} -> {engine.settings.ref}"
@@ -313,11 +321,15 @@ def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: lis
                          "(not WORKTREE, --cpython-python or a baseline file)")
             continue
         engine.log(f"bisecting {what}")
-        bisector = Bisector(engine.settings, [b for b in benchmarks if b.name in failed], log=engine.log)
         try:
+            bisector = Bisector(engine.settings, [b for b in benchmarks if b.name in failed], log=engine.log,
+                                on_step=step_printer(engine.log), results=[r for n in failed for r in regressed[n]])
             found = bisector.run_commits(baseline.commit, head)
         except CpybenchError as err:
             lines.append(f"bisect {what}: not possible: {err}")
+            continue
+        except OSError as err:
+            lines.append(f"bisect {what}: stopped: {err.strerror or err}: {err.filename or ''}")
             continue
         except KeyboardInterrupt:  # the session's results are stored already: keep them, stop here
             lines.append(f"bisect {what}: interrupted")
@@ -325,3 +337,12 @@ def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: lis
         lines.append(f"bisect {what}:")
         lines.extend(f"  {line}" for line in report.format_bisection(found).splitlines())
     return lines
+
+
+def step_printer(write: Callable[[str], None]) -> Callable[[Step, list[LogEntry]], None]:
+    """An ``on_step`` that writes each step as a numbered line, as the bisect command prints them."""
+    numbers = itertools.count(1)
+
+    def show(step: Step, history: list[LogEntry]) -> None:
+        write(report.format_bisect_step(next(numbers), step, history))
+    return show

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import bisection, builder, compare, engine, gitrepo, options, pages, report, stats, store
+from . import _pyperformance, builder, compare, engine, gitrepo, options, pages, report, stats, store
 from . import metadata as md
 from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from .options import default_cache_dir
@@ -113,7 +113,8 @@ def _add_bisect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     cmd.add_argument("--mode", default="default", help="pyperf mode: default, fast or rigorous (default: default)")
     cmd.add_argument("--metric", default="time", help="time or instructions (default: time)")
     cmd.add_argument("--max-steps", type=int, default=None,
-                     help="most measured steps (default: about twice log2 of the number of commits, plus 4)")
+                     help="most steps, commits that do not build included (default: about twice log2 of the "
+                          "number of commits, plus 4)")
     cmd.add_argument("--budget", default="20", help="most rounds (or seconds, e.g. 300s) of one step (default 20)")
     cmd.add_argument("--timeout", default=defaults["cpython-timeout"],
                      help=f"seconds one benchmark may take in one step (default {defaults['cpython-timeout']})")
@@ -263,22 +264,26 @@ def _bisect_settings(args: argparse.Namespace) -> options.Settings:
 
 
 def _bisect(args: argparse.Namespace) -> int:
-    from .bisector import Bisector  # builds and measures: only this command needs it
+    from .bisector import Bisector, step_printer  # builds and measures: only this command needs it
 
     settings = _bisect_settings(args)
-    steps = 0
-
-    def show_step(step: bisection.Step, history: list[gitrepo.LogEntry]) -> None:
-        nonlocal steps
-        steps += 1
-        print(report.format_bisect_step(steps, step, history), flush=True)
-
     try:
         benchmarks = engine.select_benchmarks(settings)
     except CpybenchError as exc:
         raise UsageError(str(exc)) from None
-    bisector = Bisector(settings, benchmarks, log=_progress, on_step=show_step)
-    found = bisector.run(args.good, args.bad, args.max_steps)
+    if not benchmarks:
+        raise UsageError(f"-b {args.benchmarks} selects no benchmark: name the benchmark(s) that changed")
+    # Result names (deepcopy_memo) narrow their benchmark to those results.
+    words = {word.strip() for word in args.benchmarks.split(",")}
+    not_results = {b.name for b in benchmarks} | set(_pyperformance.known_tags()) | {"all", "default", ""}
+    results = sorted(w for w in words if w not in not_results and not w.startswith("-"))
+    bisector = Bisector(settings, benchmarks, log=_progress, results=results,
+                        on_step=step_printer(lambda line: print(line, flush=True)))
+    try:
+        found = bisector.run(args.good, args.bad, args.max_steps)
+    except KeyboardInterrupt:
+        print("interrupted: the steps so far are above; no record was written", file=sys.stderr)
+        return 130
     print(report.format_bisection(found))
     return 0 if found.found else EXIT_NOT_FOUND
 

@@ -27,7 +27,7 @@ import pyperf
 from . import _pyperformance, compare, pages, report, runner, sampler, stats, store, targets, venvs
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
-from .errors import CpybenchError, StoreError
+from .errors import BenchmarkError, CpybenchError, StoreError
 from .gitrepo import Commit
 from .options import Settings
 from .targets import Target
@@ -404,10 +404,14 @@ class Engine:
         or instruction counts (deterministic: a fixed number of repetitions per side, nothing to
         interleave); returns the suites by side label and the rounds."""
         if self.settings.metric == md.METRIC_INSTRUCTIONS:
-            suites = {side.label: runner.count_instructions(side.venv_python, bench,
-                                                            replace(options, env={**options.env, **side.env}),
-                                                            log=self.log)
-                      for side in sides}
+            suites = {}
+            for side in sides:
+                try:
+                    suites[side.label] = runner.count_instructions(
+                        side.venv_python, bench, replace(options, env={**options.env, **side.env}), log=self.log)
+                except BenchmarkError as err:
+                    err.side = side.label
+                    raise
             return suites, runner.INSTRUCTION_REPETITIONS
         return sampler.measure(bench, sides, options, self.settings.budget, decided, self.log)
 

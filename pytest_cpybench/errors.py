@@ -50,3 +50,4 @@ class BenchmarkError(CpybenchError):
     stderr_tail: str = ""  # the benchmark's last lines of stderr
     output_tail: str = ""  # pip's last lines, when installing its requirements failed
     log_path: Path | None = None
+    side: str = ""  # in interleaved measurement: the label of the interpreter it failed on

@@ -295,5 +295,12 @@ def settings_from(raw: dict[str, object]) -> Settings:
         memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
         report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
         pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,
-        bisect=_choice("cpython-bisect", with_default("cpython-bisect"), BISECT_CHOICES) == "yes",
+        bisect=_bisect(with_default("cpython-bisect"), with_default("cpython-mode")),
     )
+
+
+def _bisect(value: str, mode: str) -> bool:
+    if _choice("cpython-bisect", value, BISECT_CHOICES) == "yes" and mode == "debug":
+        raise CpybenchError("--cpython-bisect=yes needs --cpython-mode default, fast or rigorous: debug mode "
+                            "measures one value per side, too few to bisect")
+    return value == "yes"

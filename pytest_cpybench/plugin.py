@@ -334,7 +334,7 @@ class CpybenchPlugin:
             self.engine.publish(self.result)
             if self.settings.bisect:
                 self.result.bisections = bisector.bisect_failures(self.engine, list(self.outcomes.values()),
-                                                                  self.selected)
+                                                                  self.known)
             if self.result.errors:
                 session.exitstatus = EXIT_INFRASTRUCTURE
         except CpybenchError as exc:

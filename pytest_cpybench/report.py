@@ -264,16 +264,22 @@ def _culprit_lines(culprit: Culprit, bisection: Bisection) -> list[str]:
                  f"untestable: {', '.join(untested) or 'none'}):"]
         return lines + [f"  {_commit_line(history[i])}" for i in culprit.commits]
     entry = history[culprit.commits[0]]
-    lines = [f"first bad commit: {_commit_line(entry)}", f"  author date {entry.author_date}"]
     confirmation = next((c for c in bisection.confirmations if c.commit == culprit.commits[0]), None)
+    confirmed = confirmation is None or confirmation.confirmed
+    title = "first bad commit" if confirmed else "candidate commit, NOT confirmed"
+    lines = [f"{title}: {_commit_line(entry)}", f"  author date {entry.author_date}"]
     if confirmation is None:
         return lines
+    how = (f"counted, {confirmation.rounds} repetitions" if bisection.metric == "instructions"
+           else f"interleaved, {confirmation.rounds} rounds")
     for name, change in confirmation.changes.items():
         whole = bisection.change.get(name)
         # The whole change as the first step measured it: to compare with, not to divide by (both are noisy).
         context = f"; good->bad {format_headline(whole)}" if whole is not None else ""
-        lines.append(f"  {name}: {format_headline(change)} across it (vs its parent "
-                     f"{history[confirmation.parent].short}, interleaved, {confirmation.rounds} rounds){context}")
+        lines.append(f"  {name}: {format_headline(change)} across it (measured again against its parent "
+                     f"{history[confirmation.parent].short}, {how}){context}")
+    if not confirmation.confirmed:
+        lines.append(f"  {confirmation.note}")
     return lines
 
 
@@ -282,10 +288,13 @@ def format_bisection(bisection: Bisection) -> str:
     history, found = bisection.history, bisection.search
     good, bad = history[0], history[-1]
     lines = []
-    if not found.culprits and found.quiet and not found.unresolved:
-        changes = "; ".join(f"{name} {format_headline(change)}" for name, change in bisection.change.items())
+    changes = "; ".join(f"{name} {format_headline(change)}" for name, change in bisection.change.items())
+    if bisection.no_change:
         lines.append(f"no change between good {good.short} and bad {bad.short}"
                      + (f" ({changes})" if changes else "") + ": nothing to bisect")
+    elif not found.culprits and not found.unresolved:
+        lines.append(f"a change between good {good.short} and bad {bad.short} was measured ({changes or 'n/a'}) "
+                     "but not localized: every range searched measured without it; try more rounds (--budget)")
     if len(found.culprits) > 1:
         lines.append(f"the change entered in {len(found.culprits)} places:")
     for culprit in found.culprits:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pyperf
 
 from ._pyperformance import BenchmarkDef
+from .errors import BenchmarkError
 from .options import Budget
 from .runner import RunOptions, run_benchmark
 
@@ -74,7 +75,12 @@ def measure(
         mode = "debug" if options.mode == "debug" else "default"
         opts = replace(options, mode=mode, processes=1, values=values, warmups=warmups, loops=loops,
                        env={**options.env, **side.env})
-        suites[side.label] = _merge(suites.get(side.label), run_benchmark(side.venv_python, bench, opts))
+        try:
+            suite = run_benchmark(side.venv_python, bench, opts)
+        except BenchmarkError as err:
+            err.side = side.label
+            raise
+        suites[side.label] = _merge(suites.get(side.label), suite)
 
     # The first process of the first side also calibrates the loops for everybody.
     one_process(sides[0], None)

@@ -65,10 +65,22 @@ def test_bisect_refuses_bad_input_in_one_line(repo: Path, cache_dir: Path, tmp_p
     assert not (tmp_path / "results").exists()  # refused before anything was built or written
 
 
-def test_bisect_refuses_an_unknown_benchmark(repo: Path, cache_dir: Path, tmp_path: Path) -> None:
-    done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", "-b", "deepcopyy")
+@pytest.mark.parametrize(("selection", "message"), [
+    ("deepcopyy", "unknown benchmark or group: 'deepcopyy' (did you mean deepcopy?)"),
+    ("-all", "leaves no benchmark to run"),
+])
+def test_bisect_refuses_a_selection_without_benchmarks(repo: Path, cache_dir: Path, tmp_path: Path,
+                                                       selection: str, message: str) -> None:
+    done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", f"--benchmarks={selection}")
     assert done.returncode == 2
-    assert "deepcopyy" in done.stderr and "Traceback" not in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_plugin_refuses_to_bisect_in_debug_mode(repo: Path, cache_dir: Path, tmp_path: Path) -> None:
+    done = pytest_run("--cpython-ref=slowdown", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+                      "--cpython-mode=debug", "--cpython-bisect=yes", cwd=tmp_path)
+    assert done.returncode == 4
+    assert "ERROR: --cpython-bisect=yes needs --cpython-mode default, fast or rigorous" in done.stderr
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from pytest_cpybench import report
 from pytest_cpybench.bisection import (
     SPLIT,
     Bisection,
+    Confirmation,
     Culprit,
     Decision,
     Position,
@@ -255,3 +256,46 @@ def test_the_summary_names_the_commit_and_the_change_across_it() -> None:
     assert f"first bad commit: {history[12].short} commit 12" in text
     line = report.format_bisect_step(1, found.steps[0], history)
     assert "skipped" in line and "does not build" in line and "(8/17)" in line
+
+
+def test_ends_that_measure_alike_after_a_change_was_seen_are_searched_on_both_sides() -> None:
+    # Scripted decisions: 8 is like bad; then the range 0..8 measures without a change (noise hid it).
+    script = {(0, 17, 8): Decision.BAD, (0, 8, 4): Decision.NO_CHANGE, (0, 4, 2): Decision.NO_CHANGE,
+              (4, 8, 6): Decision.GOOD, (6, 8, 7): Decision.BAD}
+
+    def probe(good: int, bad: int, middle: int | None) -> Step:
+        return Step(good, bad, middle, script.get((good, bad, middle), Decision.NO_CHANGE))
+
+    found = search(17, probe, default_max_steps(17))
+    assert found.steps[1].decision is Decision.AMBIGUOUS  # reported as what the search made of it
+    assert "differed before" in found.steps[1].note
+    assert found.culprits == [Culprit(6, (7,))]
+    assert found.quiet == [(0, 4)]
+
+
+def _history(n: int) -> list[LogEntry]:
+    return [LogEntry(f"{i:040x}", f"commit {i}", "2025-06-13T12:00:00+00:00") for i in range(n + 1)]
+
+
+def test_a_commit_whose_change_is_not_confirmed_is_not_called_the_first_bad_one() -> None:
+    history = _history(17)
+    found = Search(steps=[Step(0, 17, 8, Decision.BAD)], culprits=[Culprit(11, (12,))])
+    confirmation = Confirmation(11, 12, {"deepcopy": RatioEstimate(1.0, 0.99, 1.01, 0.95, 5, 5)}, 5, 30.0,
+                                confirmed=False, note="deepcopy: no confident change of that size across it")
+    bisection = Bisection(history=history, benchmarks=["deepcopy"], search=found, change={},
+                          confirmations=[confirmation])
+    text = report.format_bisection(bisection)
+    assert "first bad commit" not in text and "candidate commit, NOT confirmed" in text
+    assert not bisection.found
+
+
+def test_no_change_is_said_only_when_the_whole_range_measured_without_one() -> None:
+    history = _history(17)
+    change = {"deepcopy": RatioEstimate(1.10, 1.09, 1.11, 0.95, 5, 5)}
+    lost = Bisection(history=history, benchmarks=["deepcopy"], change=change,
+                     search=Search(steps=[Step(0, 17, 8, Decision.AMBIGUOUS), Step(0, 8, 4, Decision.NO_CHANGE)],
+                                   quiet=[(0, 8), (8, 17)]))
+    assert not lost.no_change and "but not localized" in report.format_bisection(lost)
+    nothing = Bisection(history=history, benchmarks=["deepcopy"], change={},
+                        search=Search(steps=[Step(0, 17, 8, Decision.NO_CHANGE)], quiet=[(0, 17)]))
+    assert nothing.no_change and "nothing to bisect" in report.format_bisection(nothing)
