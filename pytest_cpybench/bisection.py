@@ -289,7 +289,8 @@ def search(last: int, probe: Probe, max_steps: int) -> Search:
     """Bisect the history ``0..last`` (0 good, ``last`` bad) with at most ``max_steps`` probes.
 
     ``probe(good, bad, i)`` measures commit i against the two ends and returns its Step;
-    ``probe(good, bad, None)`` measures the ends alone (CHANGED or NO_CHANGE).
+    ``probe(good, bad, None)`` measures the ends alone (CHANGED or NO_CHANGE): the first step, and
+    the first of every range not yet known to hold a change.
     """
     found = Search()
     # (good, bad, verified): verified ranges are known to hold a change between their ends.
@@ -299,14 +300,18 @@ def search(last: int, probe: Probe, max_steps: int) -> Search:
         if len(found.steps) >= max_steps:
             found.unresolved.append((low, high))
             continue
+        if not verified:
+            # Do the ends differ at all? Measured with builds we have: a range without the change
+            # costs no new build.
+            step = probe(low, high, None)
+            found.steps.append(step)
+            if step.decision is not Decision.CHANGED:
+                found.quiet.append((low, high))
+                continue
+            pending.append((low, high, True))
+            continue
         inside = [i for i in middle_out(low, high) if i not in found.skipped]
         if not inside:
-            if not verified:
-                step = probe(low, high, None)
-                found.steps.append(step)
-                if step.decision is not Decision.CHANGED:
-                    found.quiet.append((low, high))
-                    continue
             found.culprits.append(Culprit(low, tuple(range(low + 1, high + 1))))
             continue
         step = probe(low, high, inside[0])

@@ -32,7 +32,7 @@ def test_bisect_finds_the_commit_past_one_that_does_not_build(repo: Path, cache_
     done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", "-b", "deepcopy", "--mode=fast")
     assert done.returncode == 0
     assert f"first bad commit: {first_bad[:7]} Slow down copy.deepcopy (bisect test fixture)" in done.stdout
-    assert f"step  1  {broken[:7]} ({BROKEN}/{COMMITS}) Break the build" in done.stdout
+    assert f"step  2  {broken[:7]} ({BROKEN}/{COMMITS}) Break the build" in done.stdout  # after the ends
     assert "  skipped  does not build" in done.stdout
     (record_path,) = (tmp_path / "results" / "bisect").glob("*.json")
     record = json.loads(record_path.read_text())

@@ -172,7 +172,8 @@ def test_a_single_change_is_found_past_a_commit_that_does_not_build() -> None:
         found = search(17, history.probe, default_max_steps(17))
         assert found.culprits == [Culprit(11, (12,))], seed_number
         assert found.skipped == {8}
-        assert len(history.probed) <= math.ceil(math.log2(17)) + 1  # one extra probe for the skip
+        built = [i for i in history.probed if i is not None]  # the ends-only first step builds nothing new
+        assert len(built) <= math.ceil(math.log2(17)) + 1  # one extra for the skip
         assert not found.unresolved
 
 
@@ -260,15 +261,16 @@ def test_the_summary_names_the_commit_and_the_change_across_it() -> None:
 
 def test_ends_that_measure_alike_after_a_change_was_seen_are_searched_on_both_sides() -> None:
     # Scripted decisions: 8 is like bad; then the range 0..8 measures without a change (noise hid it).
-    script = {(0, 17, 8): Decision.BAD, (0, 8, 4): Decision.NO_CHANGE, (0, 4, 2): Decision.NO_CHANGE,
-              (4, 8, 6): Decision.GOOD, (6, 8, 7): Decision.BAD}
+    script = {(0, 17, None): Decision.CHANGED, (0, 17, 8): Decision.BAD, (0, 8, 4): Decision.NO_CHANGE,
+              (4, 8, None): Decision.CHANGED, (4, 8, 6): Decision.GOOD, (6, 8, 7): Decision.BAD}
 
     def probe(good: int, bad: int, middle: int | None) -> Step:
         return Step(good, bad, middle, script.get((good, bad, middle), Decision.NO_CHANGE))
 
     found = search(17, probe, default_max_steps(17))
-    assert found.steps[1].decision is Decision.AMBIGUOUS  # reported as what the search made of it
-    assert "differed before" in found.steps[1].note
+    assert found.steps[2].decision is Decision.AMBIGUOUS  # reported as what the search made of it
+    assert "differed before" in found.steps[2].note
+    assert 2 not in [s.probe for s in found.steps]  # 0..4 measured alike at its ends: nothing built in it
     assert found.culprits == [Culprit(6, (7,))]
     assert found.quiet == [(0, 4)]
 
