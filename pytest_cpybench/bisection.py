@@ -156,7 +156,7 @@ def ends_decision(change: RatioEstimate, min_change: float = 0.0) -> Decision:
 
 def ends_settled(change: RatioEstimate, min_change: float = 0.0) -> bool:
     """More rounds cannot change :func:`ends_decision`'s answer much: changed, or confidently small."""
-    return ends_decision(change, min_change) is Decision.CHANGED or (min_change > 0 and _within(change, min_change))
+    return ends_decision(change, min_change) is Decision.CHANGED or _confidently_small(change, min_change)
 
 
 def step_settled(position: Position, min_change: float, ends_only: bool) -> bool:
@@ -164,7 +164,7 @@ def step_settled(position: Position, min_change: float, ends_only: bool) -> bool
     ``min_change`` (more rounds would not make that range hold the change)."""
     if ends_only:
         return ends_settled(position.change, min_change)
-    if min_change > 0 and position.change.has_interval and _within(position.change, min_change):
+    if _confidently_small(position.change, min_change):
         return True
     return classify(position, min_change) not in (Decision.AMBIGUOUS, Decision.NO_CHANGE)
 
@@ -172,6 +172,14 @@ def step_settled(position: Position, min_change: float, ends_only: bool) -> bool
 def min_change_of(change: RatioEstimate) -> float:
     """The smallest change worth following, from the whole good-to-bad change (a log ratio)."""
     return SPLIT * abs(math.log(change.ratio))
+
+
+def _confidently_small(change: RatioEstimate, min_change: float) -> bool:
+    """The whole interval lies within ``min_change`` of 1 (not merely "not significant": a wide
+    interval around 1 says nothing yet)."""
+    if min_change <= 0 or not change.has_interval:
+        return False
+    return max(abs(math.log(change.low)), abs(math.log(change.high))) < min_change
 
 
 def _within(change: RatioEstimate, min_change: float) -> bool:

@@ -29,11 +29,13 @@ from pytest_cpybench.bisection import (
     combine,
     default_max_steps,
     ends_decision,
+    ends_settled,
     locate,
     middle_out,
     min_change_of,
     round_logs,
     search,
+    step_settled,
 )
 from pytest_cpybench.gitrepo import LogEntry
 from pytest_cpybench.stats import RatioEstimate
@@ -301,3 +303,13 @@ def test_no_change_is_said_only_when_the_whole_range_measured_without_one() -> N
     nothing = Bisection(history=history, benchmarks=["deepcopy"], change={},
                         search=Search(steps=[Step(0, 17, 8, Decision.NO_CHANGE)], quiet=[(0, 17)]))
     assert nothing.no_change and "nothing to bisect" in report.format_bisection(nothing)
+
+
+def test_a_step_stops_early_only_on_a_clear_answer() -> None:
+    wide = _estimate(0.85, 1.37)  # not significant, but far from settled
+    small = _estimate(0.995, 1.01)  # confidently within a fifth of a 10% change
+    min_change = min_change_of(_estimate(1.09, 1.11))
+    assert not ends_settled(wide, min_change) and ends_settled(small, min_change)
+    assert not step_settled(Position(0.2, -3.0, 4.0, wide, 5), min_change, ends_only=False)
+    assert step_settled(Position(0.0, -3.0, 4.0, small, 5), min_change, ends_only=False)
+    assert step_settled(Position(0.1, 0.0, 0.3, _estimate(1.08, 1.12), 5), min_change, ends_only=False)
