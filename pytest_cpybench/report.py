@@ -311,7 +311,8 @@ def format_bisection(bisection: Bisection) -> str:
     states = list(bisection.builds.values())
     built = f"{len(states)} builds ({states.count('built')} new, {states.count('cached')} cached, " \
             f"{states.count('failed')} failed)"
-    lines.append(f"{built}, {len(found.steps)} steps, {_duration(bisection.seconds)}")
+    steps = len(found.steps)
+    lines.append(f"{built}, {steps} step{'s' if steps != 1 else ''}, {_duration(bisection.seconds)}")
     if bisection.record is not None:
         lines.append(f"record: {bisection.record}")
     return "\n".join(lines)
