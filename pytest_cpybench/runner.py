@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyperf
@@ -166,11 +166,12 @@ def run_benchmark(
 
 
 def _run_bounded(
-    command: list[str], options: RunOptions, workdir: str, name: str
+    command: list[str], options: RunOptions, workdir: str, name: str, environ: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run ``command`` in its own session; kill the whole group if it outlives the budget.
 
-    Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
+    The environment is the user's plus ``options.env`` (:func:`target_environ`), or exactly
+    ``environ``. Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
     """
     stdout_path = Path(workdir) / "stdout.txt"
     stderr_path = Path(workdir) / "stderr.txt"
@@ -180,7 +181,7 @@ def _run_bounded(
             process = subprocess.Popen(
                 command,
                 cwd=workdir,
-                env=target_environ(options.env),
+                env=environ if environ is not None else target_environ(options.env),
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,
@@ -306,14 +307,15 @@ def count_instructions(
     ``(count(2L) - count(L)) / L``: interpreter startup, imports, pyperf's metadata collection
     and the first, cold iterations are the same in both processes and cancel exactly. The
     worker runs on the venv's python, a symlink to the real interpreter (valgrind runs the
-    binary itself; no wrapper script), with PYTHONHASHSEED=0; child processes are counted too
-    (``--trace-children=yes``: benchmarks that run a command, such as python_startup). The result is a pyperf suite
-    with unit ``integer``, one value (instructions per loop) per repetition, and the
+    binary itself; no wrapper script), in a fixed environment (:func:`counting_environ`); child
+    processes are counted too (``--trace-children=yes``: benchmarks that run a command, such as
+    python_startup). The result is a pyperf suite with unit ``integer``, one value (instructions
+    per loop) per repetition, and the
     ``cpybench_metric`` metadata ``instructions``.
     """
     say = log or (lambda message: None)
     valgrind = check_valgrind()
-    env = {**options.env, "PYTHONHASHSEED": "0"}
+    env = counting_environ(options)
     started = time.monotonic()
     benchmarks: list[pyperf.Benchmark] = []
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
@@ -362,13 +364,34 @@ def count_instructions(
     return suite
 
 
+# The PATH a counted worker sees (a fixed value, see counting_environ).
+COUNTING_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def counting_environ(options: RunOptions) -> dict[str, str]:
+    """The exact environment of a counted worker: fixed content, never the caller's.
+
+    Environment strings are copied onto the heap at startup, so every object after them moves
+    with their total size: one more 100-byte variable moved v3.13.5's counts by up to 0.7%
+    (deepcopy_memo, chaos: dicts keyed by id() probe differently), while counts repeat to 1e-5
+    in one environment (benchmarks/README.md, instructions ``env`` part). So a count depends on
+    what the target needs (``options.env``: a shared build's LD_LIBRARY_PATH), the variables the
+    user asked to pass on (--cpython-inherit-env), and nothing else: not the shell's, not CI's,
+    not pytest's per-test variables.
+    """
+    env = {"PATH": COUNTING_PATH, "PYTHONHASHSEED": "0"}
+    env.update({name: os.environ[name] for name in options.inherit_environ if name in os.environ})
+    env.update(options.env)
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
 def _worker_output(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,
                    what: str) -> pyperf.BenchmarkSuite | None:
     """Run a pyperf worker; its results, or None when it ran no task (a task index past the last)."""
     output = Path(workdir) / f"{what}.json"
     _check_time_left(name, options)
-    returncode, stderr_tail = _run_bounded([*command, f"--output={output}"], replace(options, env=env),
-                                           workdir, name)
+    returncode, stderr_tail = _run_bounded([*command, f"--output={output}"], options, workdir, name, env)
     _check_exit(returncode, stderr_tail, name, options)
     if not output.is_file() or output.stat().st_size == 0:
         return None
@@ -380,7 +403,7 @@ def _counted(command: list[str], env: dict[str, str], options: RunOptions, workd
     """Instructions of ``command``'s process and all its child processes (one cachegrind file each in
     ``out``): a benchmark that runs a command (python_startup) counts the command too."""
     _check_time_left(name, options)
-    returncode, stderr_tail = _run_bounded(command, replace(options, env=env), workdir, name)
+    returncode, stderr_tail = _run_bounded(command, options, workdir, name, env)
     _check_exit(returncode, stderr_tail, name, options)
     counts = []
     for path in out.iterdir():
