@@ -14,14 +14,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance, gitrepo, report, targets
+from . import _pyperformance, gitrepo, report, store, targets
 from ._pyperformance import BenchmarkDef
 from .bisection import (
     Bisection,
@@ -234,11 +233,7 @@ class Bisector:
         data = record_data(bisection, good, bad, self.settings)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".json.tmp")
-            with os.fdopen(fd, "w") as out:
-                json.dump(data, out, indent=2)
-                out.write("\n")
-            os.replace(temp, folder / name)
+            store.write_text_atomically(folder / name, json.dumps(data, indent=2) + "\n")
         except OSError as err:
             self.log(f"bisect record not written to {folder}: {err.strerror or err}")
             return None

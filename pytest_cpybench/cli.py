@@ -34,6 +34,16 @@ class UsageError(CpybenchError):
     """A bad option value: exit 2, like argparse's own errors."""
 
 
+def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where CPython comes from and how it is built (``build`` and ``bisect``)."""
+    parser.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
+    parser.add_argument("--build", default=builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS),
+                        help=f"build preset (default {builder.DEFAULT_PRESET})")
+    parser.add_argument("--configure", default="", help="extra ./configure flags, as one string")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
+    parser.add_argument("--jobs", type=int, default=0, help="make -j (default: all cores)")
+
+
 def _add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     """The files and the verdict options ``compare`` and ``report`` share (parsed as the plugin's)."""
     defaults = {option.name: option.default for option in options.OPTIONS}
@@ -56,13 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="build CPython at a ref (cached) and print the interpreter path")
-    build.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
     build.add_argument("--ref", required=True, help="sha, tag, branch, owner:branch or WORKTREE")
-    build.add_argument("--build", default=builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS),
-                       help=f"build preset (default {builder.DEFAULT_PRESET})")
-    build.add_argument("--configure", default="", help="extra ./configure flags, as one string")
-    build.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
-    build.add_argument("--jobs", type=int, default=0, help="make -j (default: all cores)")
+    _add_build_arguments(build)
 
     cache = commands.add_parser("cache", help="list or prune cached builds")
     cache.add_argument("action", choices=("list", "prune"))
@@ -105,11 +110,7 @@ def _add_bisect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     cmd.add_argument("--bad", required=True, help="a later commit with it, on whose first-parent history GOOD is")
     cmd.add_argument("-b", "--benchmarks", required=True, metavar="BENCH[,BENCH...]",
                      help="benchmarks that changed (pyperformance names, or result names such as deepcopy_memo)")
-    cmd.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
-    cmd.add_argument("--build", default=builder.DEFAULT_PRESET, help=f"build preset (default {builder.DEFAULT_PRESET})")
-    cmd.add_argument("--configure", default="", help="extra ./configure flags, as one string")
-    cmd.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
-    cmd.add_argument("--jobs", default="0", help="make -j (default: all cores)")
+    _add_build_arguments(cmd)
     cmd.add_argument("--mode", default="default", help="pyperf mode: default, fast or rigorous (default: default)")
     cmd.add_argument("--metric", default="time", help="time or instructions (default: time)")
     cmd.add_argument("--max-steps", type=int, default=None,
@@ -246,7 +247,7 @@ def _report(args: argparse.Namespace) -> int:
 def _bisect_settings(args: argparse.Namespace) -> options.Settings:
     raw: dict[str, object] = {
         "cpython-repo": args.repo, "cpython-build": args.build, "cpython-configure": args.configure,
-        "cpython-cache-dir": str(args.cache_dir) if args.cache_dir else None, "cpython-jobs": args.jobs,
+        "cpython-cache-dir": str(args.cache_dir) if args.cache_dir else None, "cpython-jobs": str(args.jobs),
         "cpython-benchmarks": args.benchmarks, "cpython-manifest": args.manifest, "cpython-mode": args.mode,
         "cpython-metric": args.metric, "cpython-budget": args.budget, "cpython-timeout": args.timeout,
         "cpython-confidence": args.confidence, "cpython-machine": args.machine,

@@ -585,14 +585,15 @@ def write_run(
                     written.notes.append(reason)
         page = folder / f"{page_stem}.md"
         plot_note = None if plot_links else (written.notes[0] if written.notes else None)
-        _write_text(page, comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note))
+        text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note)
+        store.write_text_atomically(page, text)
         written.paths.append(page)
         written.pages[base.display_label] = page
         entries.append(_baseline_entry(base, cmp, mem, page.name, plot_links))
     sidecar = folder / f".{info.stem}{SIDECAR_SUFFIX}"
     record = {"version": _SIDECAR_VERSION, "run": dataclasses.asdict(info),
               "raw": raw.name if raw.exists() else None, "baselines": entries}
-    _write_text(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    store.write_text_atomically(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
     written.readme = write_run_readme(folder)
     written.paths.append(written.readme)
     if index:
@@ -661,7 +662,7 @@ def write_run_readme(folder: Path) -> Path:
         for entry in record["baselines"]:
             lines += _readme_baseline(entry)
     path = folder / README
-    _write_text(path, "\n".join(lines) + "\n")
+    store.write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -739,7 +740,7 @@ def write_index(results_root: Path) -> Path:
         lines.append("No runs yet.")
     path = results_root / README
     results_root.mkdir(parents=True, exist_ok=True)
-    _write_text(path, "\n".join(lines) + "\n")
+    store.write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -877,13 +878,6 @@ def _dump_new(suite: pyperf.BenchmarkSuite, path: Path) -> bool:
     finally:
         tmp.unlink(missing_ok=True)
     return True
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write atomically: a reader (or a crash) never sees half a page."""
-    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 __all__ = [

@@ -533,6 +533,17 @@ class ResultsStore:
         return sorted(path for path in self.root.iterdir() if path.name.startswith("bm-") and path.is_dir())
 
 
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader (or a crash)
+    never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def load_suite(path: Path | str) -> pyperf.BenchmarkSuite:
     """Read a pyperf JSON file (``.json`` or ``.json.gz``) or raise a one-line StoreError.
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance, locks
+from . import _pyperformance, locks, store
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
 
@@ -186,7 +186,7 @@ def install_requirements(
         if returncode != 0:
             raise _install_error(f"could not install requirements of {bench.name}", output, pip_log)
         _record_pins(state / "pins.json", bench.name, pins)
-        _write_atomically(marker, json.dumps({"benchmark": bench.name, "requirements": extra}))
+        store.write_text_atomically(marker, json.dumps({"benchmark": bench.name, "requirements": extra}))
 
 
 #######################################
@@ -216,7 +216,7 @@ def _create(python: Path, root: Path, environ: dict[str, str], log: Log) -> None
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (root / STATE_DIR).mkdir(exist_ok=True)
-    _write_atomically(root / COMPLETE_MARKER, json.dumps(info, indent=2) + "\n")
+    store.write_text_atomically(root / COMPLETE_MARKER, json.dumps(info, indent=2) + "\n")
 
 
 def _checked_interpreter(python: Path) -> Path:
@@ -316,7 +316,7 @@ def _record_pins(pins_file: Path, bench_name: str, pins: dict[str, str]) -> None
     installed = json.loads(pins_file.read_text("utf-8")) if pins_file.is_file() else {}
     for name, version in pins.items():
         installed.setdefault(name, {"version": version, "benchmark": bench_name})
-    _write_atomically(pins_file, json.dumps(installed, indent=1, sort_keys=True))
+    store.write_text_atomically(pins_file, json.dumps(installed, indent=1, sort_keys=True))
 
 
 #######################################
@@ -365,7 +365,3 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, "utf-8")
-    os.replace(temporary, path)
