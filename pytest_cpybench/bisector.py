@@ -288,7 +288,7 @@ def record_data(bisection: Bisection, good: Commit, bad: Commit, settings: Setti
         "first_bad": [{"parent": history[c.parent].sha, "candidates": [commit(i) for i in c.commits]}
                       for c in bisection.search.culprits],
         "confirmations": [{"parent": history[c.parent].sha, **commit(c.commit), "rounds": c.rounds,
-                           "seconds": c.seconds,
+                           "seconds": c.seconds, "confirmed": c.confirmed, "note": c.note,
                            "changes": {name: _estimate_data(e) for name, e in c.changes.items()}}
                           for c in bisection.confirmations],
         "no_change": [[history[a].sha, history[b].sha] for a, b in bisection.search.quiet],

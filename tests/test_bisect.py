@@ -29,7 +29,8 @@ def test_bisect_finds_the_commit_past_one_that_does_not_build(repo: Path, cache_
                                                               tmp_path: Path) -> None:
     first_bad = sha(repo, f"bisect~{COMMITS - SLOWDOWN}")
     broken = sha(repo, f"bisect~{COMMITS - BROKEN}")
-    done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", "-b", "deepcopy", "--mode=fast")
+    done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", "-b", "deepcopy", "--mode=fast",
+                   "--budget=40")  # a noisy CI machine needed 19 of the default 20 rounds to see the change
     assert done.returncode == 0
     assert f"first bad commit: {first_bad[:7]} Slow down copy.deepcopy (bisect test fixture)" in done.stdout
     assert f"step  2  {broken[:7]} ({BROKEN}/{COMMITS}) Break the build" in done.stdout  # after the ends
@@ -42,8 +43,10 @@ def test_bisect_finds_the_commit_past_one_that_does_not_build(repo: Path, cache_
     assert record["builds"][broken] == "failed"
     (confirmation,) = record["confirmations"]
     assert confirmation["sha"] == first_bad and confirmation["parent"] == sha(repo, f"{first_bad}~1")
-    across = confirmation["changes"]["deepcopy"]
-    assert across["low"] > 1.03  # ~1.10x slower across the commit, confirmed interleaved with its parent
+    # ~1.10x slower across the commit, measured again interleaved with its parent: the interval may be
+    # wide on a noisy machine, but it must exclude "no change" for the commit to count as confirmed.
+    assert confirmation["confirmed"] and not confirmation["note"]
+    assert confirmation["changes"]["deepcopy"]["low"] > 1.0
     assert f"record: {record_path}" in done.stdout
 
 
