@@ -15,7 +15,7 @@ from typing import Literal, cast
 
 import platformdirs
 
-from . import builder, stats
+from . import builder, hosts, stats
 from . import metadata as md
 from .errors import CpybenchError
 from .runner import MODES
@@ -61,7 +61,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
     Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
     Option("cpython-json", "Also write this session's pyperf JSON to this path."),
-    Option("cpython-machine", "Machine name recorded in results (default: the host name)."),
+    Option("cpython-machine", "Machine name recorded in results (default: $CPYBENCH_MACHINE, else the host name)."),
     Option("cpython-results-dir", "Results store: every session's pyperf JSON, by commit (default: "
            "$CPYBENCH_RESULTS_DIR, else the user data directory)."),
     Option("cpython-save", "Store this run's results: new (add a file), replace (the previous file of the "
@@ -278,7 +278,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         manifests=tuple(Path(p) for p in lines("cpython-manifest")),
         mode=_choice("cpython-mode", with_default("cpython-mode"), MODES),
         timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
-        affinity=text("cpython-affinity"),
+        affinity=hosts.format_cpu_list(hosts.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,
         machine=_machine(text("cpython-machine")),

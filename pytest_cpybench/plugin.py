@@ -17,12 +17,13 @@ import sys
 import time
 import warnings
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import _pyperformance, bisector, summary
+from . import _pyperformance, bisector, hosts, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, SessionResult
 from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
@@ -30,6 +31,7 @@ from .options import OPTIONS, Settings, settings_from
 
 COLLECTOR_NAME = "pyperformance"
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
+CPUS_KEY = "cpybench_cpus"  # workerinput: the CPUs a local worker's benchmarks are pinned to
 OUTCOME_ATTR = "cpybench_outcome"  # report attribute: an item's outcome on the xdist wire
 VERDICT_ATTR = "cpybench_verdict"  # report attribute: "inconclusive" when it is
 PLUGIN_NAME = "cpybench-session"
@@ -66,12 +68,24 @@ def pytest_configure(config: pytest.Config) -> None:
         selected = _pyperformance.select(known, settings.benchmarks)
         notes = _pyperformance.selection_notes(known, settings.benchmarks)
         requested = _take_benchmark_args(config, known)
+        worker_cpus = None if hasattr(config, "workerinput") else _check_workers(config, settings)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     for tag in _pyperformance.known_tags(known):
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     plugin = CpybenchPlugin(config, settings, selected, known, requested, notes)
+    plugin.worker_cpus = worker_cpus
     config.pluginmanager.register(plugin, PLUGIN_NAME)
+
+
+def _check_workers(config: pytest.Config, settings: Settings) -> list[str] | None:
+    """Refuse xdist distributions the results would not survive; CPUs per local worker, if pinned."""
+    specs = getattr(config.option, "tx", None) or []  # xdist sets it from -n or --tx
+    dist = getattr(config.option, "dist", "no")
+    if not specs or dist == "no":
+        return None
+    hosts.check_distribution(hosts.gateways(specs), dist, settings.machine)
+    return hosts.local_worker_cpus(specs, settings.affinity)
 
 
 def _take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set[str] | None:
@@ -147,6 +161,16 @@ def _known_failure_text(exc: BaseException) -> str | None:
     return None
 
 
+def _local_index(node: Any) -> int:
+    """Which local worker an xdist node is: its spec's place among the local specs, so that a
+    worker xdist restarts after a crash gets the CPUs of the one it replaces."""
+    specs = [spec for spec in getattr(getattr(node, "nodemanager", None), "specs", []) if spec.popen]
+    index = next((i for i, spec in enumerate(specs) if spec is node.gateway.spec), None)
+    if index is not None:
+        return index
+    return int(re.sub(r"\D", "", node.gateway.id) or 0)  # "gw1": xdist numbers gateways in --tx order
+
+
 class BenchmarkCollector(pytest.Collector):
     """The benchmarks of the session, below the session in pytest's collection tree."""
 
@@ -185,6 +209,7 @@ class CpybenchPlugin:
         self.infrastructure_error: str | None = None
         self.result: SessionResult | None = None
         self.is_worker = hasattr(config, "workerinput")
+        self.worker_cpus: list[str] | None = None  # controller, -n N: per local worker, in --tx order
         self.in_item = False
         self.started = time.monotonic()
 
@@ -209,10 +234,15 @@ class CpybenchPlugin:
     @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.is_worker:
-            self.engine.load_wire(self.config.workerinput[WIRE_KEY])  # type: ignore[attr-defined]  # set by xdist
+            workerinput = self.config.workerinput  # type: ignore[attr-defined]  # set by xdist
+            self.engine.load_wire(workerinput[WIRE_KEY])
+            if workerinput.get(CPUS_KEY):
+                self.engine.settings = replace(self.engine.settings, affinity=workerinput[CPUS_KEY])
             return
         for note in self.notes:
             self._log(note)
+        if self.worker_cpus:
+            self._log(f"{len(self.worker_cpus)} workers, each pinned to its own CPUs: {', '.join(self.worker_cpus)}")
         try:
             self.engine.resolve()
             if self.config.option.collectonly:
@@ -242,6 +272,8 @@ class CpybenchPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
         node.workerinput[WIRE_KEY] = self.engine.to_wire()
+        if self.worker_cpus:
+            node.workerinput[CPUS_KEY] = self.worker_cpus[_local_index(node) % len(self.worker_cpus)]
 
     # -- collection --------------------------------------------------------------
 

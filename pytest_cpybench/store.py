@@ -77,8 +77,13 @@ _MAX_REASON_LENGTH = 200
 _CORRUPT_CONTENT = (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError)
 
 
+MACHINE_ENV = "CPYBENCH_MACHINE"
+
+
 def default_machine() -> str:
-    return socket.gethostname() or "unknown"
+    """$CPYBENCH_MACHINE (one name for a machine whatever its host name, e.g. per xdist gateway),
+    else the host name."""
+    return os.environ.get(MACHINE_ENV, "").strip() or socket.gethostname() or "unknown"
 
 
 def default_arch() -> str:

@@ -80,6 +80,13 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "--cpython-baseline=v1..v2"], "--cpython-baseline='v1..v2' is a range"),
     (["--cpython-ref=main", "--cpython-benchmarks=nbdy"], "unknown benchmark or group: 'nbdy'"),
     (["--cpython-ref=main", "pyperformance::nope"], "no pyperformance benchmark (or result) is called 'nope'"),
+    (["--cpython-ref=main", "--cpython-affinity=0-"], "--cpython-affinity='0-' is not a CPU list"),
+    (["--cpython-ref=main", "--cpython-affinity=0", "-n", "2"], "-n 2: 2 workers would share the 1 CPU"),
+    (["--cpython-ref=main", "--tx", "ssh=nobody@127.0.0.1//python=python3", "--dist", "load"],
+     "runs items on another machine"),
+    (["--cpython-ref=main", "--cpython-machine=here", "--tx", "popen//env:CPYBENCH_MACHINE=alpha",
+      "--tx", "popen//env:CPYBENCH_MACHINE=beta", "--dist", "each"], "names another machine (CPYBENCH_MACHINE=alpha)"),
+    (["--cpython-ref=main", "--tx", "2*popen", "--dist", "each"], "--dist each runs every benchmark on each of 2"),
 ]
 
 

@@ -12,7 +12,7 @@ from helpers import pytest_run, write_manifest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from pytest_cpybench import _pyperformance
+from pytest_cpybench import _pyperformance, hosts
 from pytest_cpybench import metadata as md
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,7 @@ def test_run_cheap_benchmarks_writes_full_pyperf_json(ref_args: list[str], cpyth
     assert compared.returncode == 0, compared.stderr
 
 
+@pytest.mark.skipif(len(hosts.usable_cpus(None)) < 2, reason="-n 2 needs two CPUs: it is refused on one")
 def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpython_3135,
                                                       tmp_path: Path) -> None:
     out = tmp_path / "xdist.json"
@@ -86,8 +87,14 @@ def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpyt
                       f"--cpython-json={out}", f"--cpython-results-dir={tmp_path / 'results'}", cwd=tmp_path)
     assert done.returncode == 0, done.stdout
     assert "3 passed" in done.stdout
-    assert set(pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names()) == {
-        "nbody", "richards", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    assert set(suite.get_benchmark_names()) == {"nbody", "richards", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
+    # Each worker's benchmark processes ran on CPUs of their own: pyperf records the affinity it set.
+    halves = hosts.local_worker_cpus(["popen", "popen"], None)
+    assert halves is not None
+    assert f"2 workers, each pinned to its own CPUs: {', '.join(halves)}" in done.stdout
+    for bench in suite.get_benchmarks():
+        assert {run.get_metadata().get("cpu_affinity") for run in bench.get_runs()} <= set(halves), bench.get_name()
 
 
 def _host_version() -> str:
