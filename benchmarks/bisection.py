@@ -50,7 +50,7 @@ def run(ctx: Context) -> SectionResult:
     commits = cpython_repo.BISECT_COMMITS
     target = _sha(ctx, f"{BAD}~{commits - cpython_repo.BISECT_SLOWDOWN}")
     build_limit = math.ceil(math.log2(commits)) + 2
-    runs = [_bisect_once(ctx, number, target) for number in range(1, RUNS[ctx.plan.name] + 1)]
+    runs = [_bisect_once(ctx, number, target) for number in range(1, (ctx.runs or RUNS[ctx.plan.name]) + 1)]
     rows = [[number, "yes" if r.correct else "NO: " + ", ".join(c[0][:7] for c in r.culprits), r.steps,
              f"{len(r.builds)} ({r.builds.count('built')} new, {r.builds.count('failed')} failed)",
              " ".join(map(str, r.rounds)), "-" if r.ratio_across is None else f"{r.ratio_across:.3f}",

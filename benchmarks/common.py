@@ -28,6 +28,7 @@ class Context:
     work_dir: Path  # kept across runs: pyperformance's venvs
     tmp: Path  # removed at the end: results stores, fresh build caches
     verbose: bool = False
+    runs: int | None = None  # --runs: overrides the variant's repetitions of a repeated experiment
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -59,12 +59,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="the plugin's build and venv cache (default: the test suite's cache)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="repetitions of a section that repeats one experiment (bisection); default: the variant's")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
     names = [name.strip().replace("-", "_") for name in args.only.split(",") if name.strip()]
     unknown = [name for name in names if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    if args.runs is not None and args.runs < 1:
+        parser.error(f"--runs={args.runs}: give at least 1")
     args.sections = names or list(SECTIONS)
     return args
 
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     document: dict[str, object] = {"variant": plan.name, "sections": {}}
     try:
         ctx = Context(plan=plan, repo=cpython_repo.ensure_repo(), cache_dir=args.cache_dir or cache_root / "cache",
-                      work_dir=work_dir, tmp=tmp, verbose=args.verbose)
+                      work_dir=work_dir, tmp=tmp, verbose=args.verbose, runs=args.runs)
         try:
             target_version = ctx.build(BASE_REF).version
         except CpybenchError as exc:
