@@ -55,6 +55,10 @@ class Plan:
     # instruction counts (--cpython-metric=instructions): A/A, heads at 1%, cost
     instr_benchmarks: str = "nbody,richards"
     instr_heads: tuple[str, ...] = ()
+    # A/A through pytest, one process against -n 2 with pinned workers (issue 14)
+    xdist_benchmarks: str = "nbody,richards"
+    xdist_mode: str = "fast"
+    xdist_reps: int = 1
 
 
 QUICK = Plan(
@@ -70,6 +74,7 @@ QUICK = Plan(
     ttv_benchmarks="deepcopy", ttv_mode="fast", ttv_reps=1, ttv_heads=(SLOW_SMALL_REF,),
     cold_builds=False,
     instr_benchmarks="nbody,richards,float",
+    xdist_benchmarks="nbody,richards", xdist_mode="fast", xdist_reps=1,
 )
 
 FULL = Plan(
@@ -89,6 +94,8 @@ FULL = Plan(
     instr_benchmarks="nbody,richards,float,json_dumps,chaos,go,spectral_norm,unpack_sequence,hexiom,nqueens,"
                      "deepcopy,generators,coroutines,async_tree_none",
     instr_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
+    xdist_benchmarks="nbody,richards,float,json_dumps,chaos,go,spectral_norm,unpack_sequence,hexiom,nqueens",
+    xdist_mode="default", xdist_reps=10,
 )
 
 # The measurement the closing notes quote: every target gets a verdict in under an hour on
@@ -107,6 +114,9 @@ STANDARD = Plan(
     cold_builds=True,
     instr_benchmarks="nbody,richards,float,json_dumps,chaos,spectral_norm,unpack_sequence,deepcopy",
     instr_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
+    # 10 single-result benchmarks x 10 sessions = 100 verdicts per arm (about 25 minutes in all).
+    xdist_benchmarks="nbody,richards,float,json_dumps,chaos,go,spectral_norm,unpack_sequence,hexiom,nqueens",
+    xdist_mode="fast", xdist_reps=10,
 )
 
 PLANS = {plan.name: plan for plan in (QUICK, STANDARD, FULL)}

@@ -2,7 +2,8 @@
 
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
-Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection
+Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
+pinned_workers
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -34,6 +35,7 @@ from benchmarks import (  # noqa: E402
     instructions,
     machine,
     overhead,
+    pinned_workers,
     sensitivity,
     time_to_verdict,
 )
@@ -42,7 +44,7 @@ from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
 from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
-                                               instructions, bisection)}
+                                               instructions, bisection, pinned_workers)}
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 
