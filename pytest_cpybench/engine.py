@@ -279,7 +279,12 @@ class Engine:
             raise CpybenchError(f"--cpython-baseline={ref} is the same commit as --cpython-ref="
                                 f"{settings.ref} ({commit.short}): name a different baseline ref")
         label = ref if ref != targets.MERGE_BASE else commit.ref
-        found = self.results_store().baseline(commit.sha, settings.machine, settings.preset,
+        return self._stored_or_measured(label, commit, settings.machine)
+
+    def _stored_or_measured(self, label: str, commit: Commit, machine: str) -> Baseline:
+        """The baseline ``machine``'s stored results of ``commit``, or one to measure in the session."""
+        settings = self.settings
+        found = self.results_store().baseline(commit.sha, machine, settings.preset,
                                              " ".join(settings.configure_flags), settings.metric)
         for warning in found.skipped:
             self.log(f"warning: {warning}")
@@ -318,6 +323,33 @@ class Engine:
         if self._store is None:
             self._store = store.ResultsStore(self.settings.results_dir)
         return self._store
+
+    # -- another machine (an xdist host): its plan, then its own builds ----------------
+
+    def host_plan(self, machine: str) -> str:
+        """What a host needs to measure this session for itself (after :meth:`resolve`): the
+        commits, and the baselines as ``machine``'s store has them; no local path."""
+        assert self.head_commit is not None, "hosts build at a ref: --cpython-python names a local file"
+        baselines = [b if b.commit is None else self._stored_or_measured(b.label, b.commit, machine)
+                     for b in self.baselines]
+        return json.dumps({"machine": machine, "head": asdict(self.head_commit), "label": self.settings.ref,
+                           "baselines": [b.to_wire() for b in baselines]})
+
+    def load_host_plan(self, text: str, repo: str) -> None:
+        """A host: take the controller's plan and find its commits in ``repo``, this host's
+        repository (by sha: the controller's refs may not exist here)."""
+        data = json.loads(text)
+        self.settings = replace(self.settings, machine=data["machine"], repo=repo)
+        self.head_commit = self._here(Commit(**data["head"]))
+        self.head_version = targets.source_version(self.head_commit)
+        self.baselines = [Baseline.from_wire(b) for b in data["baselines"]]
+        for baseline in self.baselines:
+            if baseline.commit is not None:
+                baseline.commit = self._here(baseline.commit)
+
+    def _here(self, commit: Commit) -> Commit:
+        found = targets.resolve(self.settings, commit.sha)
+        return replace(commit, git_dir=found.git_dir)  # the controller's name for the repository stays
 
     # -- wire format for xdist workers ----------------------------------------------
 
@@ -506,10 +538,11 @@ class Engine:
                 result.baselines.append(BaselineResult(baseline.note, *compared, base_name=base_name))
         return result
 
-    def publish(self, result: SessionResult) -> None:
+    def publish(self, result: SessionResult, heading: str = "", append: bool = False) -> None:
         """The report pages (--cpython-report) and the CI summaries (--cpython-pr-comment,
         $GITHUB_STEP_SUMMARY); what was written goes into ``result.notes``, failures into
-        ``result.errors``."""
+        ``result.errors``. With several machines each publishes under a ``heading``, the later
+        ones ``append``-ing to the pull-request comment."""
         s = self.settings
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if result.head_suite is None or not (s.report_dir or s.pr_comment or step_summary):
@@ -531,9 +564,12 @@ class Engine:
                 result.notes.append(f"report written to {written.folder} (index: {written.index or '-'})")
                 links = written.links()
             text = pages.summary_markdown(head_name, comparisons, links, memory=memory)
+            if heading:
+                text = f"## {heading}\n\n{text}"
             if s.pr_comment:
                 s.pr_comment.parent.mkdir(parents=True, exist_ok=True)
-                s.pr_comment.write_text(text)
+                with open(s.pr_comment, "a" if append else "w", encoding="utf-8") as comment_file:
+                    comment_file.write(text if not append else "\n" + text)
                 result.notes.append(f"pull-request comment written to {s.pr_comment}")
             if step_summary:
                 with open(step_summary, "a", encoding="utf-8") as summary_file:

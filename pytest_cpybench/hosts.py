@@ -1,13 +1,17 @@
 """Where items run under xdist: which machine each gateway is, and which CPUs each local worker gets.
 
 A verdict compares runs of one machine, and two benchmarks measured at once on one CPU disturb
-each other. So a session refuses the distributions whose results it would mislabel (items on
-another machine stored under this machine's name, or every item measured once per local worker
-and kept once), and pins the pyperf processes of each local worker (``-n N``) to CPUs no other
-worker uses, refusing ``-n N`` when there are fewer CPUs than workers.
+each other. So:
+
+* gateways to other machines (``--tx ssh=…``, or ``popen//env:CPYBENCH_MACHINE=alpha``) are
+  *hosts*: with ``--dist each`` every host builds and measures the whole selection for itself and
+  its results are kept, compared and stored under its own machine name; spreading items over
+  machines (``--dist load``) is refused, as is ``--dist each`` over workers of one machine;
+* the pyperf processes of each local worker (``-n N``) are pinned to CPUs no other worker uses,
+  and ``-n N`` with fewer CPUs than workers is refused.
 
 Plain Python: the plugin passes in xdist's ``--tx`` specs (``-n 2`` is ``["popen", "popen"]``)
-and ``--dist`` mode; execnet's public :class:`execnet.XSpec` parses the specs.
+and ``--dist`` mode; execnet's public API parses the specs and asks a host its name.
 """
 
 from __future__ import annotations
@@ -16,11 +20,18 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import execnet
 
 from .errors import CpybenchError
+from .gitrepo import WORKTREE
 from .store import MACHINE_ENV
+
+if TYPE_CHECKING:  # options imports this module
+    from .options import Settings
+
+REPO_ENV = "CPYBENCH_REPO"  # on a host: the CPython repository (path or URL) holding the commits
 
 _CPU_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
 
@@ -46,20 +57,67 @@ def gateways(specs: Sequence[str]) -> list[Gateway]:
     return found
 
 
-def check_distribution(found: Sequence[Gateway], dist: str, machine: str) -> None:
-    """Refuse what would store another machine's runs under ``machine``, or keep one of N runs."""
-    for gateway in found:
-        elsewhere = ("runs items on another machine" if not gateway.local
-                     else f"names another machine ({MACHINE_ENV}={gateway.machine})"
-                     if gateway.machine not in (None, machine) else "")
-        if elsewhere:
-            raise CpybenchError(
-                f"--tx {gateway.spec} {elsewhere}: this version measures on the machine pytest runs on "
-                f"({machine}) only, and would store those results under its name; run pytest on each "
-                "machine with --cpython-machine=NAME instead")
+def is_elsewhere(gateway: Gateway, machine: str) -> bool:
+    """Does the gateway measure on a machine other than ``machine`` (the controller's)?"""
+    return not gateway.local or gateway.machine not in (None, machine)
+
+
+def check_distribution(found: Sequence[Gateway], dist: str, machine: str) -> bool:
+    """True when the gateways are hosts (machines of their own, ``--dist each``); refuse what would
+    mix two machines' runs in one verdict, or measure each benchmark N times on one machine."""
+    hosts = [gateway for gateway in found if is_elsewhere(gateway, machine)]
+    if hosts and dist != "each":
+        raise CpybenchError(
+            f"--dist {dist} would spread the benchmarks over machines (--tx {hosts[0].spec}), and a verdict "
+            "compares runs of one machine: use --dist each (every machine measures every benchmark)")
+    if hosts:
+        named = [gateway.machine for gateway in found if gateway.machine]
+        twice = sorted({name for name in named if named.count(name) > 1})
+        if twice:
+            raise CpybenchError(f"--tx names machine {twice[0]} twice ({MACHINE_ENV}={twice[0]}): "
+                                "give each host a name of its own")
+        return True
     if dist == "each" and len(found) > 1:
         raise CpybenchError(f"--dist each runs every benchmark on each of {len(found)} workers of this one "
                             "machine, at the same time; use -n N (--dist load) to share the benchmarks out")
+    return False
+
+
+def check_host_settings(settings: Settings) -> None:
+    """Refuse what names something on this machine only, when hosts measure for themselves."""
+    refused = ("--cpython-python names an interpreter of this machine: give --cpython-ref, every host builds it"
+               if settings.python else
+               "--cpython-ref=WORKTREE is this machine's working tree: commit it to a branch the hosts can fetch"
+               if settings.ref == WORKTREE else
+               "--cpython-json names one file: with hosts, each machine's results go to --cpython-results-dir"
+               if settings.json_path else
+               "--cpython-bisect=yes builds on this machine: bisect on the machine that regressed"
+               if settings.bisect else "")
+    if refused:
+        raise CpybenchError(f"{refused} (--dist each over other machines)")
+
+
+# Sent to a host through execnet (gateway.remote_exec): its machine name, as default_machine() there.
+_MACHINE_QUERY = f"""
+import os, socket
+channel.send(os.environ.get({MACHINE_ENV!r}, "").strip() or socket.gethostname() or "unknown")
+"""
+
+
+def machine_of(gateway: execnet.Gateway, controller_machine: str, timeout: float = 60.0) -> str:
+    """A host's machine name: the spec's CPYBENCH_MACHINE, this machine's name for a plain local
+    gateway, else what the host says (its CPYBENCH_MACHINE, else its host name)."""
+    spec = gateway.spec
+    named = spec.env.get(MACHINE_ENV)
+    if named:
+        return str(named)
+    if spec.popen:
+        return controller_machine
+    channel = gateway.remote_exec(_MACHINE_QUERY)
+    try:
+        return str(channel.receive(timeout))
+    finally:
+        channel.close()
 
 
 def parse_cpu_list(text: str) -> list[int]:
@@ -122,3 +180,9 @@ def local_worker_cpus(specs: Sequence[str], affinity: str | None) -> list[str] |
     if len(local) < 2:
         return None
     return [format_cpu_list(group) for group in cpu_groups(usable_cpus(affinity), len(local))]
+
+
+def host_repo(repo_option: str | None) -> str | None:
+    """The repository a host finds the session's commits in: its $CPYBENCH_REPO, else
+    --cpython-repo as the host reads it (a URL works anywhere; a path must exist there)."""
+    return os.environ.get(REPO_ENV, "").strip() or repo_option

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from . import _pyperformance, bisector, hosts, summary
+from . import _pyperformance, bisector, hosts, hostsession, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, SessionResult
 from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
@@ -32,6 +32,8 @@ from .options import OPTIONS, Settings, settings_from
 COLLECTOR_NAME = "pyperformance"
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
 CPUS_KEY = "cpybench_cpus"  # workerinput: the CPUs a local worker's benchmarks are pinned to
+PLAN_KEY = "cpybench_host_plan"  # workerinput: what a host builds and measures for itself
+HOST_KEY = "cpybench_host"  # workeroutput: a host's machine, engine (its builds) and error
 OUTCOME_ATTR = "cpybench_outcome"  # report attribute: an item's outcome on the xdist wire
 VERDICT_ATTR = "cpybench_verdict"  # report attribute: "inconclusive" when it is
 PLUGIN_NAME = "cpybench-session"
@@ -68,24 +70,27 @@ def pytest_configure(config: pytest.Config) -> None:
         selected = _pyperformance.select(known, settings.benchmarks)
         notes = _pyperformance.selection_notes(known, settings.benchmarks)
         requested = _take_benchmark_args(config, known)
-        worker_cpus = None if hasattr(config, "workerinput") else _check_workers(config, settings)
+        hosts_mode, worker_cpus = (False, None) if hasattr(config, "workerinput") else _check_workers(config, settings)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     for tag in _pyperformance.known_tags(known):
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     plugin = CpybenchPlugin(config, settings, selected, known, requested, notes)
-    plugin.worker_cpus = worker_cpus
+    plugin.worker_cpus, plugin.hosts_mode = worker_cpus, hosts_mode
     config.pluginmanager.register(plugin, PLUGIN_NAME)
 
 
-def _check_workers(config: pytest.Config, settings: Settings) -> list[str] | None:
-    """Refuse xdist distributions the results would not survive; CPUs per local worker, if pinned."""
+def _check_workers(config: pytest.Config, settings: Settings) -> tuple[bool, list[str] | None]:
+    """Refuse xdist distributions the results would not survive. Returns whether the workers are
+    hosts (other machines, each measuring for itself) and the CPUs per local worker, if pinned."""
     specs = getattr(config.option, "tx", None) or []  # xdist sets it from -n or --tx
     dist = getattr(config.option, "dist", "no")
     if not specs or dist == "no":
-        return None
-    hosts.check_distribution(hosts.gateways(specs), dist, settings.machine)
-    return hosts.local_worker_cpus(specs, settings.affinity)
+        return False, None
+    hosts_mode = hosts.check_distribution(hosts.gateways(specs), dist, settings.machine)
+    if hosts_mode:
+        hosts.check_host_settings(settings)
+    return hosts_mode, hosts.local_worker_cpus(specs, settings.affinity)
 
 
 def _take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set[str] | None:
@@ -124,6 +129,9 @@ class BenchmarkItem(pytest.Item):
     def setup(self) -> None:
         # Measuring happens in setup so that a crash or hang is an *error*, while a
         # regression found in runtest is a *failure*.
+        plugin = self.config.pluginmanager.get_plugin(PLUGIN_NAME)
+        if plugin is not None and plugin.host_error:  # a host whose build failed
+            raise CpybenchError(plugin.host_error)
         self.outcome = self.engine.run(self.bench)
         self.user_properties.extend(self.outcome.properties())
 
@@ -145,6 +153,11 @@ class Regression(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+def error_line(report: pytest.TestReport) -> str:
+    """The first line of an item's error, for the summary's list of benchmarks that errored."""
+    return str(report.longrepr).splitlines()[0] if report.longrepr else "error"
 
 
 def _known_failure_text(exc: BaseException) -> str | None:
@@ -210,6 +223,9 @@ class CpybenchPlugin:
         self.result: SessionResult | None = None
         self.is_worker = hasattr(config, "workerinput")
         self.worker_cpus: list[str] | None = None  # controller, -n N: per local worker, in --tx order
+        self.hosts_mode = False  # controller: the workers are machines of their own (--dist each)
+        self.host_error: str | None = None  # a host: why it cannot measure (its build failed)
+        self.hosts = hostsession.HostSessions(settings, self._log)  # controller, hosts mode
         self.in_item = False
         self.started = time.monotonic()
 
@@ -234,10 +250,7 @@ class CpybenchPlugin:
     @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.is_worker:
-            workerinput = self.config.workerinput  # type: ignore[attr-defined]  # set by xdist
-            self.engine.load_wire(workerinput[WIRE_KEY])
-            if workerinput.get(CPUS_KEY):
-                self.engine.settings = replace(self.engine.settings, affinity=workerinput[CPUS_KEY])
+            self._start_worker(self.config.workerinput)  # type: ignore[attr-defined]  # set by xdist
             return
         for note in self.notes:
             self._log(note)
@@ -247,8 +260,12 @@ class CpybenchPlugin:
             self.engine.resolve()
             if self.config.option.collectonly:
                 return  # collecting builds nothing: the version came from the sources
-            self.engine.check_tools()
+            if not self.hosts_mode:  # a host checks its own tools
+                self.engine.check_tools()
             self.engine.check_outputs()
+            if self.hosts_mode:
+                self._log("hosts: each machine builds and measures the whole selection for itself")
+                return
             self.engine.build()
         except BuildError as exc:
             self._abort(exc.details())
@@ -263,6 +280,15 @@ class CpybenchPlugin:
         for baseline in self.engine.baselines:
             self._log(f"baseline {baseline.label}: {baseline.note}")
 
+    def _start_worker(self, workerinput: dict[str, Any]) -> None:
+        if workerinput.get(CPUS_KEY):
+            self.engine.settings = replace(self.engine.settings, affinity=workerinput[CPUS_KEY])
+        if PLAN_KEY not in workerinput:
+            self.engine.load_wire(workerinput[WIRE_KEY])
+            return
+        # A host: build for itself through its own cache; a failure errors this host's items only.
+        self.host_error = hostsession.prepare_host(self.engine, workerinput[PLAN_KEY])
+
     def _abort(self, message: str) -> None:
         lines = message.splitlines()
         if len(lines) > 1:
@@ -271,7 +297,10 @@ class CpybenchPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
-        node.workerinput[WIRE_KEY] = self.engine.to_wire()
+        if self.hosts_mode:
+            node.workerinput[PLAN_KEY] = self.hosts.plan_for(node.gateway, self.engine)
+        else:
+            node.workerinput[WIRE_KEY] = self.engine.to_wire()
         if self.worker_cpus:
             node.workerinput[CPUS_KEY] = self.worker_cpus[_local_index(node) % len(self.worker_cpus)]
 
@@ -327,6 +356,9 @@ class CpybenchPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if self.is_worker:
             return
+        if self.hosts_mode:
+            self._take_host_report(report)
+            return
         if report.when == "call":
             wire = getattr(report, OUTCOME_ATTR, None)
             if wire is not None:
@@ -335,7 +367,20 @@ class CpybenchPlugin:
             if outcome is not None and self.config.option.verbose > 0:
                 self._write_result_lines(outcome)
         elif report.when == "setup" and report.failed:
-            self.errors[report.nodeid] = str(report.longrepr).splitlines()[0] if report.longrepr else "error"
+            self.errors[report.nodeid] = error_line(report)
+
+    def _take_host_report(self, report: pytest.TestReport) -> None:
+        gateway_id = report.node.gateway.id  # xdist: the worker the report came from
+        wire = getattr(report, OUTCOME_ATTR, None)
+        if report.when == "call" and wire is not None:
+            self.hosts.add_outcome(gateway_id, report.nodeid, self.engine.outcome_from_wire(wire))
+        elif report.when == "setup" and report.failed:
+            self.hosts.add_error(gateway_id, report.nodeid, error_line(report))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:  # an xdist worker is done
+        if self.hosts_mode:
+            self.hosts.take_output(node.gateway.id, getattr(node, "workeroutput", {}).get(HOST_KEY), error)
 
     def _write_result_lines(self, outcome: ItemOutcome) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -355,11 +400,20 @@ class CpybenchPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.is_worker or self.engine.head is None or self.config.option.collectonly:
+        if self.is_worker:
+            if PLAN_KEY in self.config.workerinput:  # type: ignore[attr-defined]  # set by xdist
+                self.config.workeroutput[HOST_KEY] = hostsession.host_output(  # type: ignore[attr-defined]
+                    self.engine, self.host_error)
+            return
+        if self.config.option.collectonly or (self.engine.head is None and not self.hosts_mode):
             return
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             # Half a session is not a baseline anyone should compare with later.
             self.infrastructure_error = "interrupted: nothing was stored"
+            return
+        if self.hosts_mode:
+            if not self.hosts.finish(self.selected):
+                session.exitstatus = EXIT_INFRASTRUCTURE
             return
         try:
             self.result = self.engine.finish(list(self.outcomes.values()), self.selected)
@@ -378,11 +432,15 @@ class CpybenchPlugin:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
                                 config: pytest.Config) -> None:
-        if self.is_worker or self.engine.head is None or config.option.collectonly:
+        if self.is_worker or config.option.collectonly or (self.engine.head is None and not self.hosts_mode):
             return
         terminalreporter.section("cpybench")
         if self.infrastructure_error:
             terminalreporter.write_line(f"cpybench: {self.infrastructure_error}", red=True)
+        if self.hosts_mode:
+            for line, is_error in self.hosts.summary_lines(elapsed=time.monotonic() - self.started):
+                terminalreporter.write_line(line, red=is_error)
+            return
         if self.result is None:
             return
         text = summary.format_session(self.result, self.engine, self.errors,

@@ -83,9 +83,11 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "--cpython-affinity=0-"], "--cpython-affinity='0-' is not a CPU list"),
     (["--cpython-ref=main", "--cpython-affinity=0", "-n", "2"], "-n 2: 2 workers would share the 1 CPU"),
     (["--cpython-ref=main", "--tx", "ssh=nobody@127.0.0.1//python=python3", "--dist", "load"],
-     "runs items on another machine"),
-    (["--cpython-ref=main", "--cpython-machine=here", "--tx", "popen//env:CPYBENCH_MACHINE=alpha",
-      "--tx", "popen//env:CPYBENCH_MACHINE=beta", "--dist", "each"], "names another machine (CPYBENCH_MACHINE=alpha)"),
+     "--dist load would spread the benchmarks over machines"),
+    (["--cpython-ref=main", "--tx", "popen//env:CPYBENCH_MACHINE=alpha", "--tx", "popen//env:CPYBENCH_MACHINE=alpha",
+      "--dist", "each"], "--tx names machine alpha twice"),
+    (["--cpython-ref=WORKTREE", "--tx", "popen//env:CPYBENCH_MACHINE=alpha", "--dist", "each"],
+     "--cpython-ref=WORKTREE is this machine's working tree"),
     (["--cpython-ref=main", "--tx", "2*popen", "--dist", "each"], "--dist each runs every benchmark on each of 2"),
 ]
 

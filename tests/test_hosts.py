@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import getpass
+import os
 import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from helpers import pytest_run
 
 from pytest_cpybench import hosts
 from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.options import settings_from
 
 
 @pytest.mark.parametrize(("text", "cpus", "normal"), [
@@ -63,22 +77,176 @@ def test_local_workers_are_pinned_only_when_there_are_several() -> None:
 
 
 @pytest.mark.parametrize(("specs", "dist", "message"), [
-    (["ssh=me@box//python=python3"], "load", "--tx ssh=me@box//python=python3 runs items on another machine"),
-    (["popen//env:CPYBENCH_MACHINE=alpha", "popen//env:CPYBENCH_MACHINE=beta"], "each",
-     "names another machine (CPYBENCH_MACHINE=alpha)"),
+    (["ssh=me@box//python=python3"], "load", "--dist load would spread the benchmarks over machines"),
+    (["popen", "popen//env:CPYBENCH_MACHINE=alpha"], "loadscope", "--dist loadscope would spread the benchmarks"),
+    (["popen//env:CPYBENCH_MACHINE=alpha", "ssh=me@box//env:CPYBENCH_MACHINE=alpha"], "each",
+     "--tx names machine alpha twice"),
     (["popen", "popen"], "each", "--dist each runs every benchmark on each of 2 workers of this one machine"),
 ])
-def test_distributions_that_would_mislabel_results_are_refused(specs: list[str], dist: str, message: str) -> None:
+def test_distributions_that_would_mix_machines_or_repeat_one_are_refused(specs: list[str], dist: str,
+                                                                         message: str) -> None:
     with pytest.raises(CpybenchError) as raised:
         hosts.check_distribution(hosts.gateways(specs), dist, "here")
     assert message in str(raised.value)
 
 
-@pytest.mark.parametrize(("specs", "dist"), [
-    (["popen", "popen"], "load"),
-    (["popen", "popen"], "loadscope"),
-    (["popen//env:CPYBENCH_MACHINE=here", "popen"], "load"),  # names this very machine
-    (["popen"], "each"),
+@pytest.mark.parametrize(("specs", "dist", "is_hosts"), [
+    (["popen", "popen"], "load", False),
+    (["popen", "popen"], "loadscope", False),
+    (["popen//env:CPYBENCH_MACHINE=here", "popen"], "load", False),  # names this very machine
+    (["popen"], "each", False),
+    (["popen//env:CPYBENCH_MACHINE=alpha", "popen//env:CPYBENCH_MACHINE=beta"], "each", True),
+    (["ssh=me@box//python=python3", "popen"], "each", True),  # this machine is one of the hosts
 ])
-def test_distributions_on_this_machine_are_accepted(specs: list[str], dist: str) -> None:
-    hosts.check_distribution(hosts.gateways(specs), dist, "here")
+def test_distributions_kept_apart_by_machine_are_accepted(specs: list[str], dist: str, is_hosts: bool) -> None:
+    assert hosts.check_distribution(hosts.gateways(specs), dist, "here") is is_hosts
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"python": Path("/usr/bin/python3"), "ref": None}, "--cpython-python names an interpreter of this machine"),
+    ({"ref": "WORKTREE"}, "WORKTREE is this machine's working tree"),
+    ({"json_path": Path("out.json")}, "--cpython-json names one file"),
+    ({"bisect": True}, "--cpython-bisect=yes builds on this machine"),
+])
+def test_hosts_refuse_what_names_this_machine_only(fields: dict[str, object], message: str) -> None:
+    settings = replace(settings_from({"cpython-ref": "main"}), **fields)  # type: ignore[arg-type]
+    with pytest.raises(CpybenchError, match=re.escape(message)):
+        hosts.check_host_settings(settings)
+    hosts.check_host_settings(settings_from({"cpython-ref": "main"}))
+
+
+# -- sessions over hosts: real builds, real benchmarks ----------------------------------------
+
+ALPHA, BETA = "popen//env:CPYBENCH_MACHINE=alpha", "popen//env:CPYBENCH_MACHINE=beta"
+
+
+def _outcomes(stdout: str) -> dict[str, int]:
+    """pytest's last line as counts: one item per host, none failed (an A/A) or errored."""
+    last = stdout.strip().splitlines()[-1]
+    return {word: int(number) for number, word in re.findall(r"(\d+) (passed|failed|errors?|inconclusive)", last)}
+
+
+def _stored(results: Path) -> list[str]:
+    return sorted(path.name for path in results.rglob("bm-*.json"))
+
+
+@pytest.mark.slow
+def test_each_host_measures_for_itself_against_its_own_baselines(repo: Path, cache_dir: Path, cpython_3135,
+                                                                 tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    common = [f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}", f"--cpython-results-dir={results}",
+              "--cpython-mode=fast", "--cpython-benchmarks=nbody", "--dist", "each"]
+    # Only alpha has stored results of v3.13.5 ...
+    first = pytest_run("--cpython-ref=v3.13.5", "--tx", ALPHA, *common, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout
+    assert _stored(results) == ["bm-20250611-alpha-x86_64-python-v3.13.5-3.13.5-287b767.json"]
+    # ... so against v3.13.5, alpha compares with them and beta measures v3.13.5 in the session.
+    done = pytest_run("--cpython-ref=neutral", "--cpython-baseline=v3.13.5", "--tx", ALPHA, "--tx", BETA, *common,
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stdout
+    assert _outcomes(done.stdout) in ({"passed": 2}, {"passed": 1, "inconclusive": 1}, {"inconclusive": 2})
+    alpha, beta = done.stdout.split(f"== machine alpha ({ALPHA})")[1].split(f"== machine beta ({BETA})")
+    assert "neutral: Python 3.13.5 (alpha" in alpha and "stored results:" in alpha and "-alpha-" in alpha
+    assert "neutral: Python 3.13.5 (beta" in beta and "not in the results store: built and measured" in beta
+    assert "2 workers, each pinned to its own CPUs" in done.stdout
+    assert [name for name in _stored(results) if "neutral" in name] == [
+        "bm-20250612-alpha-x86_64-python-neutral-3.13.5-7d5d924.json",
+        "bm-20250612-beta-x86_64-python-neutral-3.13.5-7d5d924.json"]
+
+
+@pytest.mark.slow
+def test_a_host_that_cannot_build_errors_its_items_and_the_others_go_on(repo: Path, cache_dir: Path,
+                                                                         cpython_3135, tmp_path: Path) -> None:
+    missing = tmp_path / "no-clone-here"
+    done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug",
+                      "--cpython-benchmarks=nbody", "--tx", ALPHA, "--tx", f"{BETA}//env:CPYBENCH_REPO={missing}",
+                      "--dist", "each", cwd=tmp_path)
+    assert done.returncode == 8, done.stdout  # infrastructure: a host could not measure
+    assert _outcomes(done.stdout) == {"passed": 1, "error": 1}
+    assert f"cpybench: machine beta could not measure: {missing} is not a git repository" in done.stdout
+    assert "a host finds the commits in its $CPYBENCH_REPO, else in --cpython-repo" in done.stdout
+    assert "results of v3.13.5 stored in" in done.stdout.split("== machine alpha")[1].split("== machine beta")[0]
+    assert _stored(tmp_path / "results") == ["bm-20250611-alpha-x86_64-python-v3.13.5-3.13.5-287b767.json"]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
+    """An sshd on 127.0.0.1 with keys made here, for this user only; yields an ssh_config naming it
+    ``cpybench-loopback`` (that host's CPYBENCH_MACHINE is ``faraway``, passed with SetEnv)."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(sshd).exists():
+        if os.environ.get("CI"):
+            pytest.fail("sshd is missing: .ci/run installs openssh-server", pytrace=False)
+        pytest.skip("sshd is not installed (Debian: openssh-server)")
+    folder = tmp_path / "ssh"
+    folder.mkdir()
+    for key in ("host_key", "client_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / key)], check=True)
+    authorized = folder / "authorized_keys"
+    authorized.write_text((folder / "client_key.pub").read_text())
+    authorized.chmod(0o600)
+    with socket.socket() as probe:  # a free port (the race with another process is harmless here)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (folder / "sshd_config").write_text(textwrap.dedent(f"""\
+        Port {port}
+        ListenAddress 127.0.0.1
+        HostKey {folder / 'host_key'}
+        PidFile {folder / 'sshd.pid'}
+        AuthorizedKeysFile {authorized}
+        StrictModes no
+        UsePAM no
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        PermitRootLogin prohibit-password
+        AcceptEnv CPYBENCH_MACHINE
+        LogLevel ERROR
+        """))
+    (folder / "ssh_config").write_text(textwrap.dedent(f"""\
+        Host cpybench-loopback
+          HostName 127.0.0.1
+          Port {port}
+          User {getpass.getuser()}
+          IdentityFile {folder / 'client_key'}
+          IdentitiesOnly yes
+          StrictHostKeyChecking no
+          UserKnownHostsFile /dev/null
+          BatchMode yes
+          ConnectTimeout 10
+          SetEnv CPYBENCH_MACHINE=faraway
+          LogLevel ERROR
+        """))
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    server = subprocess.Popen([sshd, "-D", "-e", "-f", str(folder / "sshd_config")], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"sshd did not start: {server.stderr.read() if server.stderr else ''}", pytrace=False)
+            time.sleep(0.1)
+        yield folder / "ssh_config"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.mark.slow
+def test_a_benchmark_runs_on_a_host_reached_over_ssh(loopback_ssh: Path, repo: Path, cache_dir: Path,
+                                                     cpython_3135, tmp_path: Path) -> None:
+    spec = f"ssh=cpybench-loopback//ssh_config={loopback_ssh}//python={sys.executable}"
+    done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug",
+                      "--cpython-benchmarks=nbody", "--tx", spec, "--dist", "each", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stdout
+    assert _outcomes(done.stdout) == {"passed": 1}
+    assert f"host gw0 ({spec}): machine faraway" in done.stdout  # the host said its name
+    assert "v3.13.5: Python 3.13.5 (faraway, debug mode" in done.stdout
+    assert _stored(tmp_path / "results") == ["bm-20250611-faraway-x86_64-python-v3.13.5-3.13.5-287b767.json"]
