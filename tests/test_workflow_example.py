@@ -7,14 +7,12 @@ would give it: the benchmark step against the test repository (``--collect-only`
 push step against a local results repository that another machine pushed to first, the comment
 step with a stand-in for ``gh``.
 
-PyYAML is not a dependency of this project, so the workflow is read by a small reader of the YAML
-subset workflows are written in (below), which refuses anything outside it rather than guess;
-when PyYAML is importable, one test checks that both read the workflow alike.
+The workflow is read with PyYAML (a test dependency), as GitHub reads it: the key ``on`` is a
+string there, a YAML 1.1 boolean for PyYAML.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helpers import run
 
 from pytest_cpybench import pages
@@ -34,197 +33,14 @@ WORKFLOW = EXAMPLE / "benchmark.yml"
 EXPRESSION = "${{"
 
 
-# --- a reader for the YAML subset of GitHub workflows ---------------------------------------------
-
-_KEY = re.compile(r"""^(?P<key>[A-Za-z0-9_][\w.-]*|"[^"\\]*"|'[^']*'):(?:[ ]+(?P<rest>.*))?$""")
-# YAML 1.1 readers (PyYAML) take these as booleans, GitHub as strings: quote them.
-_AMBIGUOUS = {"yes", "no", "on", "off", "y", "n", "True", "False", "TRUE", "FALSE", "Yes", "No", "On", "Off"}
-
-
-class YamlSubsetError(ValueError):
-    pass
-
-
-def _is_item(text: str) -> bool:
-    return text == "-" or text.startswith("- ")
-
-
-def _strip_comment(text: str) -> str:
-    """``text`` without a trailing `` # comment`` (a ``#`` inside quotes is kept)."""
-    quote = ""
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'" and (index == 0 or text[index - 1] in " [,"):
-            quote = char
-        elif char == "#" and (index == 0 or text[index - 1] == " "):
-            return text[:index].rstrip()
-        index += 1
-    return text.rstrip()
-
-
-def _flow_sequence(text: str) -> list[Any]:
-    if not text.endswith("]"):
-        raise YamlSubsetError(f"unterminated flow sequence: {text}")
-    items, current, quote = [], "", ""
-    for char in text[1:-1]:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "\"'" and not current.strip():
-            quote = char
-        elif char in "[]{}":
-            raise YamlSubsetError(f"nested flow collections are not supported: {text}")
-        elif char == ",":
-            items.append(current.strip())
-            current = ""
-            continue
-        current += char
-    if current.strip() or items:
-        items.append(current.strip())
-    if any(not item for item in items):
-        raise YamlSubsetError(f"empty item in {text}")
-    return [_scalar(item) for item in items]
-
-
-def _scalar(text: str) -> Any:
-    if text.startswith('"'):
-        try:
-            return json.loads(text)  # YAML's double-quoted escapes that a workflow needs are JSON's
-        except ValueError as err:
-            raise YamlSubsetError(f"not one double-quoted string: {text}") from err
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'"):
-            raise YamlSubsetError(f"not one single-quoted string: {text}")
-        return text[1:-1].replace("''", "'")
-    if text.startswith("["):
-        return _flow_sequence(text)
-    if text[0] in "{&*!|>%@`":
-        raise YamlSubsetError(f"unsupported YAML construct: {text}")
-    if text in ("true", "false"):
-        return text == "true"
-    if text in ("null", "~"):
-        return None
-    if text in _AMBIGUOUS:
-        raise YamlSubsetError(f"{text!r} is a boolean to some YAML readers and a string to others: quote it")
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    return text
-
-
-class _Reader:
-    """Block mappings and sequences, ``|`` literal blocks, quoted and plain scalars, one-level flow
-    sequences, comments. Anchors, tags, flow mappings, folded blocks and tabs are refused."""
-
-    def __init__(self, text: str) -> None:
-        if "\t" in text:
-            raise YamlSubsetError("tab character in YAML")
-        self.lines = text.splitlines()
-        self.pos = 0
-
-    def read(self) -> Any:
-        line = self._peek()
-        if line is None:
-            return None
-        value = self._node(line[0])
-        if self._peek() is not None:
-            raise YamlSubsetError(f"line {self.pos + 1}: unexpected indentation")
-        return value
-
-    def _peek(self) -> tuple[int, str] | None:
-        """Indentation and text of the next line that is neither blank nor a comment."""
-        while self.pos < len(self.lines):
-            raw = self.lines[self.pos]
-            text = raw.strip()
-            if text in ("---", "..."):
-                raise YamlSubsetError("documents markers are not supported")
-            if text and not text.startswith("#"):
-                return len(raw) - len(raw.lstrip(" ")), text
-            self.pos += 1
-        return None
-
-    def _node(self, indent: int) -> Any:
-        line = self._peek()
-        assert line is not None
-        return self._sequence(indent) if _is_item(line[1]) else self._mapping(indent)
-
-    def _mapping(self, indent: int) -> dict[Any, Any]:
-        result: dict[Any, Any] = {}
-        while (line := self._peek()) is not None and line[0] >= indent:
-            match = _KEY.match(line[1])
-            if line[0] > indent or match is None:
-                raise YamlSubsetError(f"line {self.pos + 1}: expected 'key:' at column {indent}: {line[1]}")
-            key = match["key"]
-            key = _scalar(key) if key[0] in "\"'" else key
-            if key in result:
-                raise YamlSubsetError(f"line {self.pos + 1}: duplicate key {key!r}")
-            self.pos += 1
-            result[key] = self._value(match["rest"] or "", indent)
-        return result
-
-    def _value(self, rest: str, indent: int) -> Any:
-        rest = _strip_comment(rest)
-        if rest == "|":
-            return self._literal(indent)
-        if rest:
-            return _scalar(rest)
-        line = self._peek()  # the value is the block below: deeper, or a sequence at the key's column
-        if line is not None and (line[0] > indent or (line[0] == indent and _is_item(line[1]))):
-            return self._node(line[0])
-        return None
-
-    def _literal(self, indent: int) -> str:
-        lines: list[str] = []
-        block_indent: int | None = None
-        while self.pos < len(self.lines):
-            raw = self.lines[self.pos]
-            if raw.strip():
-                column = len(raw) - len(raw.lstrip(" "))
-                if column <= indent or (block_indent is not None and column < block_indent):
-                    break
-                block_indent = column if block_indent is None else block_indent
-                lines.append(raw[block_indent:])
-            else:
-                lines.append("")
-            self.pos += 1
-        while lines and not lines[-1]:
-            lines.pop()
-        return "\n".join(lines) + "\n" if lines else ""  # "|": one final newline kept
-
-    def _sequence(self, indent: int) -> list[Any]:
-        items: list[Any] = []
-        while (line := self._peek()) is not None and line[0] == indent and _is_item(line[1]):
-            content = line[1][1:]
-            body = content.lstrip(" ")
-            if not body:  # "-" alone: the item is the block below it
-                self.pos += 1
-                below = self._peek()
-                items.append(self._node(below[0]) if below is not None and below[0] > indent else None)
-            elif _KEY.match(body):  # "- key: value": a mapping that starts on this line
-                column = indent + 1 + len(content) - len(body)
-                self.lines[self.pos] = " " * column + body
-                items.append(self._mapping(column))
-            else:
-                self.pos += 1
-                items.append(_scalar(_strip_comment(body)))
-        return items
-
-
-def load_yaml(text: str) -> Any:
-    return _Reader(text).read()
-
-
 # --- the workflow ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def workflow() -> dict[str, Any]:
-    data = load_yaml(WORKFLOW.read_text(encoding="utf-8"))
+    data = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
+    data["on"] = data.pop(True)  # YAML 1.1 reads the key `on` as a boolean; GitHub as "on"
     return data
 
 
@@ -484,32 +300,3 @@ def test_comment_step_links_the_results_repository(workflow: dict[str, Any], tmp
     body = (workspace / argv[argv.index("--body-file") + 1]).read_text()
     assert f"([table]({base}bm-20250611-3.13.5-287b767/x-vs-3.13.5.md))" in body
     assert f"[Full report]({base}bm-20250611-3.13.5-287b767/README.md)" in body
-
-
-# --- the reader itself ----------------------------------------------------------------------------
-
-
-def test_yaml_subset_reader() -> None:
-    text = (
-        "on:\n  push:\n    branches: [main, 'release-*']  # comment\n"
-        "jobs:\n  a:\n    runs-on: [self-hosted, \"${{ matrix.x }}\"]\n    steps:\n"
-        "      - name: \"one # not a comment\"\n        run: |\n          # a shell comment\n          echo 'a: b'\n\n"
-        "          done\n      - uses: x@v1\n        with:\n          n: 3\n    flag: false\n    empty:\n"
-    )
-    assert load_yaml(text) == {
-        "on": {"push": {"branches": ["main", "release-*"]}},
-        "jobs": {"a": {"runs-on": ["self-hosted", "${{ matrix.x }}"],
-                       "steps": [{"name": "one # not a comment", "run": "# a shell comment\necho 'a: b'\n\ndone\n"},
-                                 {"uses": "x@v1", "with": {"n": 3}}],
-                       "flag": False, "empty": None}}}
-    for bad in ("a: &anchor x\n", "a: {b: c}\n", "a: >\n  folded\n", "a: yes\n", "a:\n\tb: c\n", "a: 1\n a: 2\n"):
-        with pytest.raises(YamlSubsetError):
-            load_yaml(bad)
-
-
-def test_yaml_subset_reader_agrees_with_pyyaml() -> None:
-    yaml = pytest.importorskip("yaml")
-    text = WORKFLOW.read_text(encoding="utf-8")
-    theirs = yaml.safe_load(text)
-    theirs["on"] = theirs.pop(True)  # YAML 1.1: the key `on` is a boolean there
-    assert load_yaml(text) == theirs
