@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pyperf
+
 from . import hosts, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, Log, SessionResult
@@ -98,7 +100,8 @@ class HostSessions:
         """The terminal summary, one section per machine: (line, is an error)."""
         lines: list[tuple[str, bool]] = []
         for host in self.hosts.values():
-            lines.append((f"== machine {host.machine} ({host.spec})", False))
+            measured_on = _measured_on(host.result.head_suite if host.result else None)
+            lines.append((f"== machine {host.machine} ({host.spec}){measured_on}", False))
             if host.result is not None and host.engine is not None:
                 text = summary.format_session(host.result, host.engine, host.errors, elapsed=elapsed)
                 lines += [(line, False) for line in text.splitlines()]
@@ -108,6 +111,15 @@ class HostSessions:
                 lines.append((f"cpybench: {first}", True))
                 lines += [(line, False) for line in rest]
         return lines
+
+
+def _measured_on(suite: pyperf.BenchmarkSuite | None) -> str:
+    """", CPU, platform" as pyperf recorded them on the host."""
+    if suite is None or not suite.get_benchmarks():
+        return ""
+    metadata = suite.get_benchmarks()[0].get_metadata()
+    found = [str(metadata[key]) for key in ("cpu_model_name", "platform") if metadata.get(key)]
+    return "".join(f", {part}" for part in found)
 
 
 # -- the host's side ---------------------------------------------------------------------

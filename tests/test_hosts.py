@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import platform
 import re
 import shutil
 import socket
@@ -141,17 +142,25 @@ def test_each_host_measures_for_itself_against_its_own_baselines(repo: Path, cac
     assert first.returncode == 0, first.stdout
     assert _stored(results) == ["bm-20250611-alpha-x86_64-python-v3.13.5-3.13.5-287b767.json"]
     # ... so against v3.13.5, alpha compares with them and beta measures v3.13.5 in the session.
+    comment, report = tmp_path / "comment.md", tmp_path / "report"
     done = pytest_run("--cpython-ref=neutral", "--cpython-baseline=v3.13.5", "--tx", ALPHA, "--tx", BETA, *common,
-                      cwd=tmp_path)
+                      f"--cpython-pr-comment={comment}", f"--cpython-report={report}", cwd=tmp_path)
     assert done.returncode == 0, done.stdout
     assert _outcomes(done.stdout) in ({"passed": 2}, {"passed": 1, "inconclusive": 1}, {"inconclusive": 2})
-    alpha, beta = done.stdout.split(f"== machine alpha ({ALPHA})")[1].split(f"== machine beta ({BETA})")
+    alpha, beta = done.stdout.split(f"== machine alpha ({ALPHA}), ")[1].split(f"== machine beta ({BETA}), ")
+    assert platform.machine() in alpha and platform.machine() in beta  # pyperf's platform of each host
     assert "neutral: Python 3.13.5 (alpha" in alpha and "stored results:" in alpha and "-alpha-" in alpha
     assert "neutral: Python 3.13.5 (beta" in beta and "not in the results store: built and measured" in beta
     assert "2 workers, each pinned to its own CPUs" in done.stdout
     assert [name for name in _stored(results) if "neutral" in name] == [
         "bm-20250612-alpha-x86_64-python-neutral-3.13.5-7d5d924.json",
         "bm-20250612-beta-x86_64-python-neutral-3.13.5-7d5d924.json"]
+    # One part per machine in the pull-request comment and in the report's pages.
+    text = comment.read_text()
+    assert text.index("## machine alpha") < text.index("## machine beta")
+    pages = {path.name for path in report.rglob("*.md")}
+    assert {"bm-20250612-alpha-x86_64-python-neutral-3.13.5-7d5d924-vs-v3.13.5.md",
+            "bm-20250612-beta-x86_64-python-neutral-3.13.5-7d5d924-vs-v3.13.5.md"} <= pages, pages
 
 
 @pytest.mark.slow
