@@ -100,6 +100,8 @@ class HostSessions:
         """The terminal summary, one section per machine: (line, is an error)."""
         lines: list[tuple[str, bool]] = []
         for host in self.hosts.values():
+            if host.result is None and host.error is None:
+                continue  # interrupted before it finished: the session says so
             measured_on = _measured_on(host.result.head_suite if host.result else None)
             lines.append((f"== machine {host.machine} ({host.spec}){measured_on}", False))
             if host.result is not None and host.engine is not None:
@@ -125,8 +127,9 @@ def _measured_on(suite: pyperf.BenchmarkSuite | None) -> str:
 # -- the host's side ---------------------------------------------------------------------
 
 
-def prepare_host(engine: Engine, plan: str) -> str | None:
-    """Take the controller's plan and build for this host; why it cannot measure, or None."""
+def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
+    """Take the controller's plan and build for this host (unless only collecting); why it
+    cannot measure, or None."""
     data = json.loads(plan)
     if data.get("error"):
         return str(data["error"])
@@ -135,6 +138,8 @@ def prepare_host(engine: Engine, plan: str) -> str | None:
         engine.load_host_plan(plan, hosts.host_repo(engine.settings.repo) or "")
     except CpybenchError as exc:
         return f"{where}: {exc} (a host finds the commits in its ${hosts.REPO_ENV}, else in --cpython-repo)"
+    if not build:
+        return None
     try:
         engine.check_tools()
         engine.build()

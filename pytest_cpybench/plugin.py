@@ -287,7 +287,8 @@ class CpybenchPlugin:
             self.engine.load_wire(workerinput[WIRE_KEY])
             return
         # A host: build for itself through its own cache; a failure errors this host's items only.
-        self.host_error = hostsession.prepare_host(self.engine, workerinput[PLAN_KEY])
+        self.host_error = hostsession.prepare_host(self.engine, workerinput[PLAN_KEY],
+                                                   build=not self.config.option.collectonly)
 
     def _abort(self, message: str) -> None:
         lines = message.splitlines()
