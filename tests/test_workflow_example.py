@@ -160,15 +160,21 @@ def _argv_of(done: subprocess.CompletedProcess[str], argv_file: Path) -> list[st
     return argv_file.read_text().split("\0")[:-1]
 
 
+def _recording_command(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A folder with a stand-in ``name`` that writes its arguments to $ARGV_FILE, and a workspace."""
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / name).write_text('#!/bin/sh\nprintf \'%s\\0\' "$@" > "$ARGV_FILE"\n')
+    (stub / name).chmod(0o755)
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    return stub, workspace
+
+
 def test_benchmark_step_passes_each_input_as_one_argument(workflow: dict[str, Any], tmp_path: Path) -> None:
     """With a stand-in `python` that records its arguments: quoting holds for hostile inputs, and
     optional inputs add their option only when given."""
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "python").write_text('#!/bin/sh\nprintf \'%s\\0\' "$@" > "$ARGV_FILE"\n')
-    (stub / "python").chmod(0o755)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    stub, workspace = _recording_command(tmp_path, "python")
     step = _step(workflow, "bench")
     runner = _runners(workflow)[0]
     hostile = 'main"; touch pwned; echo "'
@@ -279,12 +285,7 @@ def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any
 def test_comment_step_links_the_results_repository(workflow: dict[str, Any], tmp_path: Path) -> None:
     """The plugin's comment links pages relative to the report folder; on the pull request they
     must point into the results repository."""
-    stub = tmp_path / "bin"
-    stub.mkdir()
-    (stub / "gh").write_text('#!/bin/sh\nprintf \'%s\\0\' "$@" > "$ARGV_FILE"\n')
-    (stub / "gh").chmod(0o755)
-    workspace = tmp_path / "workspace"
-    workspace.mkdir()
+    stub, workspace = _recording_command(tmp_path, "gh")
     (workspace / "comment.md").write_text(
         "### pytest-cpybench: head\n\n"
         "**vs. 3.13.5**: 1.01x faster ([table](bm-20250611-3.13.5-287b767/x-vs-3.13.5.md))\n\n"
