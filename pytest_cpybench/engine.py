@@ -308,15 +308,22 @@ class Engine:
         if self.settings.json_path:
             _check_writable_dir(self.settings.json_path.parent, "--cpython-json", "")
 
-    def build(self) -> None:
-        """Build (or find in the cache) the head and every baseline measured in this session."""
+    def build(self, for_confirmations: bool = False) -> None:
+        """Build (or find in the cache) the head and every baseline measured in this session; with
+        ``for_confirmations`` also the stored baselines a confirmation would re-measure (xdist
+        workers: a build inside an item would run beside another worker's measurements)."""
         if self.head is None:
             assert self.head_commit is not None
             self.head = targets.build(self.settings, self.head_commit, self.log)
             self.head.label = self.settings.ref or self.head.label
+        # Instruction counts do not drift: a stored count is never re-measured.
+        confirms = (for_confirmations and self.settings.confirm != "never"
+                    and self.settings.metric != md.METRIC_INSTRUCTIONS)
         for baseline in self.baselines:
-            if baseline.kind is BaselineKind.MEASURE and baseline.target is None:
-                assert baseline.commit is not None
+            measured = baseline.kind is BaselineKind.MEASURE
+            if baseline.target is None and baseline.commit is not None and (measured or confirms):
+                if not measured:
+                    self.log(f"baseline {baseline.label}: built now for confirmations, before the workers start")
                 baseline.target = targets.build(self.settings, baseline.commit, self.log)
 
     def results_store(self) -> store.ResultsStore:
@@ -500,7 +507,7 @@ class Engine:
     def _confirm(self, baseline: Baseline, bench: BenchmarkDef, options: runner.RunOptions) -> Comparison:
         """Re-measure baseline and head interleaved: drift since the stored run cancels out."""
         assert self.head is not None and baseline.commit is not None
-        target = self._confirm_targets.get(baseline.label)
+        target = self._confirm_targets.get(baseline.label) or baseline.target
         if target is None:
             self.log(f"{bench.name}: confirming against {baseline.label} by interleaved re-measurement")
             build_started = time.monotonic()

@@ -266,7 +266,7 @@ class CpybenchPlugin:
             if self.hosts_mode:
                 self._log("hosts: each machine builds and measures the whole selection for itself")
                 return
-            self.engine.build()
+            self.engine.build(for_confirmations=bool(self.worker_cpus))
         except BuildError as exc:
             self._abort(exc.details())
         except CpybenchError as exc:

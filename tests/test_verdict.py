@@ -53,11 +53,17 @@ def test_slowdown_fails_exactly_the_slowed_items(base_args: list[str], tmp_path:
     assert "not in the results store: built and measured in this session" in out
     # The baseline measured in this session was stored: the next session finds it.
     assert any("-v3.13.5-" in name for name in _stored(tmp_path))
+    # With xdist workers, the controller builds what a confirmation re-measures before they start:
+    # no build runs beside another worker's measurement.
     again = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5", BENCHMARKS,
-                       cwd=tmp_path)
+                       "-n", "2", cwd=tmp_path)
     assert again.returncode == 1
     assert "baseline v3.13.5: stored results:" in again.stdout
-    assert "pyperformance::deepcopy FAILED" in again.stdout
+    before_workers = again.stdout.split("created: 2/2 workers")[0]
+    assert "baseline v3.13.5: built now for confirmations, before the workers start" in before_workers
+    assert "confirmed by interleaved re-measurement" in again.stdout  # deepcopy's result lines (-v)
+    # An item that had to build says so in its captured output, shown with its failure.
+    assert "confirming against v3.13.5 by interleaved re-measurement" not in again.stdout
 
 
 def test_speedup_passes_as_faster(base_args: list[str], tmp_path: Path) -> None:
