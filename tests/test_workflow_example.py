@@ -13,11 +13,17 @@ string there, a YAML 1.1 boolean for PyYAML.
 
 from __future__ import annotations
 
+import base64
+import http.server
 import os
 import re
+import secrets
+import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +134,31 @@ def test_every_dispatch_input_reaches_the_scripts(workflow: dict[str, Any]) -> N
     for name in inputs:
         assert f"inputs.{name}" in environment, f"input {name!r} is never used"
     # Pull requests: only when a maintainer labels one (the runners build and run its code).
-    assert workflow["on"]["pull_request"] == {"types": ["labeled"]}
+    assert workflow["on"]["pull_request_target"] == {"types": ["labeled"]}
     assert "github.event.label.name == 'benchmark'" in _job(workflow)["if"]
+
+
+def test_pull_requests_run_the_base_repositorys_workflow(workflow: dict[str, Any]) -> None:
+    """For `pull_request` GitHub runs the workflow file of the pull request's merge commit: the pull
+    request could drop the label check. `pull_request_target` runs the base repository's file, and
+    gets its secrets: acceptable because no step checks out the pull request's code (the plugin
+    fetches the head sha itself)."""
+    assert set(workflow["on"]) == {"workflow_dispatch", "pull_request_target"}
+    assert _job(workflow)["if"] == ("${{ github.event_name == 'workflow_dispatch' || (github.event_name == "
+                                    "'pull_request_target' && github.event.label.name == 'benchmark') }}")
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert not re.search(r"event_name\s*[!=]=\s*'pull_request'", text), "a condition still tests for pull_request"
+    env = _job(workflow)["env"]
+    assert env["CPYTHON_REF"] == ("${{ github.event_name == 'pull_request_target' && "
+                                  "github.event.pull_request.head.sha || inputs.ref }}")
+    assert env["CPYTHON_REPO"] == ("${{ github.event_name == 'pull_request_target' && format('{0}/{1}', "
+                                   "github.server_url, github.repository) || inputs.repo }}")
+    assert env["CPYTHON_BASELINE"].startswith("${{ github.event_name == 'pull_request_target' && 'merge-base'")
+    # The pull request's code is never checked out or run by a step: only the plugin fetches it.
+    for step in _job(workflow)["steps"]:
+        if step.get("uses", "").startswith("actions/checkout"):
+            assert step["with"]["repository"] == "${{ vars.RESULTS_REPO }}" and "ref" not in step["with"]
+        assert "github.event.pull_request.head" not in str(step), f"step {step['name']!r} uses the head"
 
 
 def test_results_are_pushed_and_published_when_the_gate_fails(workflow: dict[str, Any]) -> None:
@@ -140,8 +169,33 @@ def test_results_are_pushed_and_published_when_the_gate_fails(workflow: dict[str
     for step in after:
         assert "!cancelled()" in step.get("if", ""), f"step {step['name']!r} is skipped when the gate fails"
     comment = [step for step in after if "gh pr comment" in step.get("run", "")]
-    assert len(comment) == 1 and "github.event_name == 'pull_request'" in comment[0]["if"]
+    assert len(comment) == 1 and "github.event_name == 'pull_request_target'" in comment[0]["if"]
     assert workflow["defaults"]["run"]["shell"] == "bash", "the scripts need bash -eo pipefail"
+
+
+def test_only_the_push_step_has_the_results_token(workflow: dict[str, Any]) -> None:
+    """The Benchmark step builds and runs code of the ref (a pull request's): the checkout keeps
+    no credentials in results/.git/config, and the token is in the push step's environment alone."""
+    job = _job(workflow)
+    assert "RESULTS_TOKEN" not in str(job["env"]) and "token" not in str(job["env"]).lower()
+    checkout = next(step for step in job["steps"] if step.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["persist-credentials"] is False, "the token would stay in results/.git/config"
+    assert _step(workflow, "push")["env"] == {"RESULTS_TOKEN": "${{ secrets.RESULTS_TOKEN || github.token }}"}
+    for step in job["steps"]:
+        if step is checkout or step.get("id") == "push":
+            continue
+        assert "RESULTS_TOKEN" not in str(step), f"step {step['name']!r} gets the results token"
+    for step in job["steps"][:[step.get("id") for step in job["steps"]].index("bench") + 1]:
+        assert "token" not in str(step.get("env", {})).lower(), f"step {step['name']!r} gets a token"
+
+
+def test_scripts_use_no_gnu_only_options(workflow: dict[str, Any]) -> None:
+    """A runner may be a Mac: BSD's cp has no --parents or -t, and xargs -r is GNU's."""
+    for step in _job(workflow)["steps"]:
+        script = "\n".join(line for line in step.get("run", "").splitlines() if not line.lstrip().startswith("#"))
+        for gnu in (r"cp\b[^\n|;]*\s(--parents|-t)\b", r"xargs\b[^\n|;]*\s(-r|--no-run-if-empty)\b",
+                    r"readlink -f", r"sed -i", r"\bstat -c"):
+            assert not re.search(gnu, script), f"step {step['name']!r}: {gnu}"
 
 
 def test_every_option_named_is_the_plugins() -> None:
@@ -235,9 +289,107 @@ def _store_run(workspace: Path, machine: str) -> Path:
     return path
 
 
+class _GitServer(http.server.ThreadingHTTPServer):
+    """Git's smart HTTP (`git http-backend`) for the bare repositories in ``root``, answering only
+    requests authenticated as with a GitHub token (basic auth, user x-access-token, the token as
+    password), like a private results repository. Keeps what each request asked for."""
+
+    def __init__(self, root: Path, token: str) -> None:
+        super().__init__(("127.0.0.1", 0), _GitHandler)
+        self.root = root
+        self.expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        self.requests: list[tuple[str, bool]] = []  # (path and query, authenticated)
+
+
+class _GitHandler(http.server.BaseHTTPRequestHandler):
+    server: _GitServer
+
+    def do_GET(self) -> None:
+        self._backend()
+
+    def do_POST(self) -> None:
+        self._backend()
+
+    def log_message(self, format: str, *args: Any) -> None:  # no access log in the output
+        pass
+
+    def _backend(self) -> None:
+        authenticated = self.headers.get("Authorization") == self.server.expected
+        self.server.requests.append((self.path, authenticated))
+        if not authenticated:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="results"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        path, _, query = self.path.partition("?")
+        env = {"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+               "GIT_PROJECT_ROOT": str(self.server.root), "GIT_HTTP_EXPORT_ALL": "1", "REMOTE_USER": "x-access-token",
+               "REMOTE_ADDR": "127.0.0.1", "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body))}
+        for header, variable in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "HTTP_GIT_PROTOCOL")):
+            if self.headers.get(header):
+                env[variable] = self.headers[header]
+        done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        status, headers = 200, []
+        for line in head.decode().splitlines():
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+@contextmanager
+def _git_server(root: Path, token: str) -> Iterator[_GitServer]:
+    server = _GitServer(root, token)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _bsd_like_tools(folder: Path) -> Path:
+    """Stand-ins for cp, mkdir and xargs that refuse GNU-only options, which a Mac runner's BSD tools
+    lack (long options such as cp --parents, cp -t, xargs -r); else they run the real command."""
+    folder.mkdir()
+    for name, gnu_only in (("cp", "|-t"), ("mkdir", ""), ("xargs", "|-r")):
+        real = shutil.which(name)
+        assert real, name
+        (folder / name).write_text(f"""#!/bin/sh
+for arg in "$@"; do
+  case "$arg" in
+    --) break ;;
+    --*{gnu_only}) echo "{name}: illegal option -- $arg (GNU only)" >&2; exit 64 ;;
+    -*) ;;
+    *) break ;;
+  esac
+done
+exec "{real}" "$@"
+""")
+        (folder / name).chmod(0o755)
+    return folder
+
+
 def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any], tmp_path: Path) -> None:
     """Two machines benchmark at once; the other pushes first. Both rewrote the index: the push
-    step rebases, rebuilds the index from both runs' files, and pushes."""
+    step rebases, rebuilds the index from both runs' files, and pushes.
+
+    The results repository wants the token for every request (a private one), and the checkout
+    kept no credentials: the step's token reaches git for the fetch and the push, and is written
+    nowhere. Its tools are BSD's, as on a Mac."""
     seed = tmp_path / "seed"
     seed.mkdir()
     _git("init", "-q", "-b", "main", cwd=seed)
@@ -251,6 +403,8 @@ def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any
         workspace.mkdir()
         _git("clone", "-q", str(remote), "results", cwd=workspace)
     ours = _store_run(alpha, "alpha")
+    spaced = ours.with_name("a note, with spaces.txt")  # the artifact's copy loop quotes names
+    spaced.write_text("note\n")
     _store_run(beta, "beta")
     _git("add", "-A", cwd=beta / "results")
     _git("commit", "-q", "-m", "beta", cwd=beta / "results")
@@ -258,10 +412,28 @@ def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any
 
     step = _step(workflow, "push")
     output = tmp_path / "github-output"
+    home = tmp_path / "home"  # where a credential store would write the token
+    home.mkdir()
+    token = "ghs_" + secrets.token_hex(16)
+    bsd = _bsd_like_tools(tmp_path / "bsd")
     env = {**_with_values(_job(workflow)["env"], _dispatch_values("alpha", CPYTHON_REF="v3.13.5")),
-           **_with_values(step.get("env"), {}), "GITHUB_OUTPUT": str(output)}
-    done = _bash_step(step["run"], alpha, env)
-    assert done.returncode == 0, done.stderr
+           **_with_values(step.get("env"), {"RESULTS_TOKEN": token}), "GITHUB_OUTPUT": str(output),
+           "HOME": str(home), "GIT_TERMINAL_PROMPT": "0",
+           "PATH": os.pathsep.join([str(bsd), os.path.dirname(sys.executable), os.environ["PATH"]])}
+    with _git_server(tmp_path, token) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/results.git"
+        _git("remote", "set-url", "origin", url, cwd=alpha / "results")
+        done = _bash_step(step["run"], alpha, env)
+        assert done.returncode == 0, done.stderr
+        assert "push rejected (attempt 1)" in done.stdout, "the other machine's push was not seen"
+        # Asked with the token: the fetch of the rebase, and the push.
+        assert ("/results.git/git-upload-pack", True) in server.requests, server.requests
+        assert ("/results.git/git-receive-pack", True) in server.requests, server.requests
+        again = _bash_step(step["run"], alpha, env)  # nothing new: no empty commit
+    assert token not in done.stdout + done.stderr + again.stdout + again.stderr
+    for folder in (alpha, home):
+        for path in folder.rglob("*"):
+            assert not path.is_file() or token.encode() not in path.read_bytes(), f"the token is in {path}"
 
     pushed = _git("rev-parse", "main", cwd=remote)
     assert output.read_text() == f"sha={pushed}\n"
@@ -275,9 +447,9 @@ def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any
     assert _git("log", "-1", "--format=%s", cwd=check) == "Results of v3.13.5 on alpha"
     # The artifact holds this run's files only.
     assert (alpha / "report" / ours.relative_to(alpha / "results")).exists()
+    assert (alpha / "report" / spaced.relative_to(alpha / "results")).read_text() == "note\n"
     assert not list((alpha / "report").glob("**/*beta*"))
 
-    again = _bash_step(step["run"], alpha, env)  # nothing new: no empty commit
     assert again.returncode == 0 and "no new results to push" in again.stdout
     assert _git("rev-parse", "main", cwd=remote) == pushed
 
