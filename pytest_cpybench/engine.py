@@ -234,6 +234,7 @@ class Engine:
         self._venvs: dict[str, Path] = {}
         self._confirm_targets: dict[str, Target] = {}
         self._store: store.ResultsStore | None = None
+        self.arch = store.default_arch()  # of the machine measured (a host's, for its results)
 
     # -- preparation (controller) -------------------------------------------------
 
@@ -554,7 +555,8 @@ class Engine:
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if result.head_suite is None or not (s.report_dir or s.pr_comment or step_summary):
             return
-        head_name = Path(result.head_path).stem if result.head_path else f"head-{self.head_version or 'unknown'}"
+        unstored = f"head-{s.machine}-" if heading else "head-"  # several machines: pages must not collide
+        head_name = Path(result.head_path).stem if result.head_path else f"{unstored}{self.head_version or 'unknown'}"
         comparisons = [b.comparison for b in result.baselines]
         memory = [compare.compare_memory(b.base, b.head, threshold=s.memory_threshold or pages.DEFAULT_MEMORY_THRESHOLD,
                                          confidence=s.confidence) for b in result.baselines]
@@ -596,7 +598,7 @@ class Engine:
                 identity = store.RunIdentity(
                     commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
                     fork=target.fork, ref=target.ref, machine=self.settings.machine,
-                    arch=store.default_arch(), preset=target.preset,
+                    arch=self.arch, preset=target.preset,
                     configure_flags=" ".join(target.configure_flags), metric=self.settings.metric)
                 path = self.results_store().save(identity, stamped, self.settings.save)
                 if path is not None:

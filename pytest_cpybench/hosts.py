@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import execnet
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # options imports this module
 REPO_ENV = "CPYBENCH_REPO"  # on a host: the CPython repository (path or URL) holding the commits
 
 _CPU_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
+MAX_CPU = 8191  # Linux's largest CPU count (NR_CPUS) less one
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Gateway:
     """One ``--tx`` spec as this plugin sees it."""
 
     spec: str
-    local: bool  # popen: a process on this machine
+    local: bool  # popen, not through a proxy (via=): a process on this machine
     machine: str | None  # what CPYBENCH_MACHINE says in the spec's env, if it says anything
 
 
@@ -52,9 +54,14 @@ def gateways(specs: Sequence[str]) -> list[Gateway]:
         count, star, rest = spec.partition("*")
         repeat, one = (int(count), rest) if star and count.isdigit() else (1, spec)
         parsed = execnet.XSpec(one)
-        machine = parsed.env.get(MACHINE_ENV)
-        found += [Gateway(one, bool(parsed.popen), str(machine) if machine else None)] * repeat
+        machine = str(parsed.env.get(MACHINE_ENV) or "").strip()
+        found += [Gateway(one, is_local(parsed), machine or None)] * repeat
     return found
+
+
+def is_local(spec: execnet.XSpec) -> bool:
+    """A process on this machine: ``popen``, but not ``popen//via=box`` (a process on box)."""
+    return bool(spec.popen) and not spec.via
 
 
 def is_elsewhere(gateway: Gateway, machine: str) -> bool:
@@ -83,8 +90,9 @@ def check_distribution(found: Sequence[Gateway], dist: str, machine: str) -> boo
     return False
 
 
-def check_host_settings(settings: Settings) -> None:
-    """Refuse what names something on this machine only, when hosts measure for themselves."""
+def check_host_settings(settings: Settings, remote: bool) -> None:
+    """Refuse what names something on this machine only, when hosts measure for themselves
+    (``remote``: some are other machines, where this machine's files do not exist)."""
     refused = ("--cpython-python names an interpreter of this machine: give --cpython-ref, every host builds it"
                if settings.python else
                "--cpython-ref=WORKTREE is this machine's working tree: commit it to a branch the hosts can fetch"
@@ -92,7 +100,10 @@ def check_host_settings(settings: Settings) -> None:
                "--cpython-json names one file: with hosts, each machine's results go to --cpython-results-dir"
                if settings.json_path else
                "--cpython-bisect=yes builds on this machine: bisect on the machine that regressed"
-               if settings.bisect else "")
+               if settings.bisect else
+               "--cpython-manifest names files of this machine: install the benchmarks on each host and run "
+               "there, or use pyperformance's own benchmarks"
+               if settings.manifests and remote else "")
     if refused:
         raise CpybenchError(f"{refused} (--dist each over other machines)")
 
@@ -108,10 +119,10 @@ def machine_of(gateway: execnet.Gateway, controller_machine: str, timeout: float
     """A host's machine name: the spec's CPYBENCH_MACHINE, this machine's name for a plain local
     gateway, else what the host says (its CPYBENCH_MACHINE, else its host name)."""
     spec = gateway.spec
-    named = spec.env.get(MACHINE_ENV)
+    named = str(spec.env.get(MACHINE_ENV) or "").strip()
     if named:
-        return str(named)
-    if spec.popen:
+        return named
+    if is_local(spec):
         return controller_machine
     channel = gateway.remote_exec(_MACHINE_QUERY)
     try:
@@ -128,6 +139,8 @@ def parse_cpu_list(text: str) -> list[int]:
         if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
             raise CpybenchError(f"--cpython-affinity={text!r} is not a CPU list: give e.g. 1, 0-3 or 0,2")
         last = int(match[2]) if match[2] is not None else int(match[1])
+        if last > MAX_CPU:
+            raise CpybenchError(f"--cpython-affinity={text!r}: CPU numbers go up to {MAX_CPU}")
         cpus.extend(range(int(match[1]), last + 1))
     return sorted(set(cpus))
 
@@ -146,29 +159,61 @@ def format_cpu_list(cpus: Sequence[int]) -> str:
 
 
 def usable_cpus(affinity: str | None) -> list[int]:
-    """The CPUs a session may use: ``--cpython-affinity``, else this process's own affinity."""
-    if affinity:
-        return parse_cpu_list(affinity)
-    if hasattr(os, "sched_getaffinity"):
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
+    """The CPUs a session may use: ``--cpython-affinity`` (refused when it names CPUs this process
+    may not run on), else this process's own affinity."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
+        range(os.cpu_count() or 1))
+    if not affinity:
+        return allowed
+    asked = parse_cpu_list(affinity)
+    outside = sorted(set(asked) - set(allowed))
+    if outside:
+        raise CpybenchError(f"--cpython-affinity={affinity} names CPUs this process may not run on "
+                            f"({format_cpu_list(outside)}); it may use {format_cpu_list(allowed)}")
+    return asked
 
 
-def cpu_groups(cpus: Sequence[int], workers: int) -> list[list[int]]:
-    """Disjoint CPU sets, one per local worker, as equal as the count allows (neighbours together:
-    on most machines CPU numbers close together share caches)."""
-    if workers > len(cpus):
-        listed = format_cpu_list(cpus)
+def cores_of(cpus: Sequence[int], siblings: Callable[[int], list[int]] | None = None) -> list[list[int]]:
+    """``cpus`` grouped by physical core (hyperthreads of one core together), in CPU order;
+    ``siblings(cpu)`` says which CPUs share ``cpu``'s core (default: Linux's sysfs topology)."""
+    sibling_list = siblings or _sysfs_siblings
+    chosen = set(cpus)
+    cores: list[list[int]] = []
+    seen: set[int] = set()
+    for cpu in sorted(chosen):
+        if cpu in seen:
+            continue
+        core = sorted((set(sibling_list(cpu)) | {cpu}) & chosen)
+        seen.update(core)
+        cores.append(core)
+    return cores
+
+
+def _sysfs_siblings(cpu: int) -> list[int]:
+    try:
+        text = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip()
+        return parse_cpu_list(text)
+    except (OSError, CpybenchError):
+        return [cpu]  # no topology (another system, a container hiding it): each CPU its own core
+
+
+def cpu_groups(cores: Sequence[Sequence[int]], workers: int) -> list[list[int]]:
+    """Disjoint CPU sets, one per local worker: whole cores (two hyperthreads of one core would slow
+    each other's benchmarks down), as many each as the count allows, neighbours together (CPU
+    numbers close together usually share caches)."""
+    cpus = sorted(cpu for core in cores for cpu in core)
+    if workers > len(cores):
+        threads = f" ({len(cpus)} CPUs)" if len(cpus) > len(cores) else ""
+        unit = "core" if threads else "CPU"
         raise CpybenchError(
-            f"-n {workers}: {workers} workers would share the {len(cpus)} CPU{'s' if len(cpus) > 1 else ''} "
-            f"this session may use ({listed}), and benchmarks sharing a CPU slow each other down; "
-            f"give -n {len(cpus)} or fewer" + ("" if len(cpus) > 1 else " (or no -n)"))
-    ordered = sorted(cpus)
-    size, extra = divmod(len(ordered), workers)
+            f"-n {workers}: {workers} workers would share the {len(cores)} {unit}{'s' if len(cores) > 1 else ''}"
+            f"{threads} this session may use ({format_cpu_list(cpus)}), and benchmarks sharing a {unit} slow "
+            f"each other down; give -n {len(cores)} or fewer" + ("" if len(cores) > 1 else " (or no -n)"))
+    size, extra = divmod(len(cores), workers)
     groups, start = [], 0
     for index in range(workers):
         end = start + size + (1 if index < extra else 0)
-        groups.append(ordered[start:end])
+        groups.append(sorted(cpu for core in cores[start:end] for cpu in core))
         start = end
     return groups
 
@@ -179,7 +224,7 @@ def local_worker_cpus(specs: Sequence[str], affinity: str | None) -> list[str] |
     local = [g for g in gateways(specs) if g.local]
     if len(local) < 2:
         return None
-    return [format_cpu_list(group) for group in cpu_groups(usable_cpus(affinity), len(local))]
+    return [format_cpu_list(group) for group in cpu_groups(cores_of(usable_cpus(affinity)), len(local))]
 
 
 def host_repo(repo_option: str | None) -> str | None:

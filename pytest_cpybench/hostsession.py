@@ -10,18 +10,24 @@ that cannot build errors its own items, is listed with why, and the others go on
 from __future__ import annotations
 
 import json
+import os
+import platform
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import execnet
 import pyperf
 
-from . import hosts, summary
+from . import __version__, hosts, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, Log, SessionResult
 from .errors import BuildError, CpybenchError
 from .options import Settings
 from .store import MACHINE_ENV
+
+# What asking a host its name can raise: it is unreachable, it answered nothing, or it failed.
+GATEWAY_ERRORS = (execnet.HostNotFound, execnet.TimeoutError, execnet.RemoteError, EOFError, OSError)
 
 
 @dataclass
@@ -29,10 +35,12 @@ class Host:
     """One gateway's machine and what came back from it."""
 
     machine: str
-    spec: str
+    spec: str  # as shown: the user's spec, credentials in URLs masked
+    spec_object: object = None  # xdist's spec: a worker restarted after a crash has the same one
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # by node id
     errors: dict[str, str] = field(default_factory=dict)  # node id -> first line of its error
     engine_wire: str | None = None  # its engine after building: the targets its results came from
+    arch: str = ""  # its CPU architecture (platform.machine() there)
     error: str | None = None  # why it could not measure
     engine: Engine | None = None  # after finish
     result: SessionResult | None = None
@@ -48,17 +56,36 @@ class HostSessions:
 
     def plan_for(self, gateway: Any, engine: Engine) -> str:
         """The plan a host's worker receives (``workerinput``); asks a remote host its name."""
-        machine = hosts.machine_of(gateway, self.settings.machine)
+        restarted = next((h for h in self.hosts.values() if h.spec_object is gateway.spec), None)
+        if restarted is not None:  # xdist replaced a crashed worker: the same host goes on
+            self.hosts[gateway.id] = restarted
+            restarted.error = None
+            self.log(f"host {gateway.id} ({restarted.spec}): machine {restarted.machine}, restarted")
+            return self._plan(restarted, gateway, engine)
+        shown = display_spec(str(gateway.spec))
+        try:
+            machine = hosts.machine_of(gateway, self.settings.machine)
+        except GATEWAY_ERRORS as exc:
+            host = self.hosts[gateway.id] = Host(shown, shown, gateway.spec)
+            host.error = f"machine behind {shown} could not measure: it did not say its name ({exc})"
+            return json.dumps({"error": host.error})
         taken = next((h for h in self.hosts.values() if h.machine == machine), None)
-        # xdist puts its own execmodel in front of the user's spec.
-        host = self.hosts[gateway.id] = Host(machine, re.sub(r"^execmodel=[^/]*//", "", str(gateway.spec)))
+        host = self.hosts[gateway.id] = Host(machine, shown, gateway.spec)
         if taken is not None:
             host.error = (f"machine {machine} could not measure: it is measured through {taken.spec} already: "
-                          f"give each host a name of "
-                          f"its own ({MACHINE_ENV} in its environment, e.g. --tx '…//env:{MACHINE_ENV}=NAME')")
+                          f"give each host a name of its own ({MACHINE_ENV} in its environment, e.g. "
+                          f"--tx '…//env:{MACHINE_ENV}=NAME')")
             return json.dumps({"error": host.error})
         self.log(f"host {gateway.id} ({host.spec}): machine {machine}")
-        return engine.host_plan(machine)
+        return self._plan(host, gateway, engine)
+
+    @staticmethod
+    def _plan(host: Host, gateway: Any, engine: Engine) -> str:
+        plan = json.loads(engine.host_plan(host.machine))
+        # Local hosts share this machine: building inside an item would run beside another host's
+        # measurement, so they build everything a confirmation may need first.
+        plan.update(local=hosts.is_local(gateway.spec), version=__version__)
+        return json.dumps(plan)
 
     def add_outcome(self, gateway_id: str, nodeid: str, outcome: ItemOutcome) -> None:
         self.hosts[gateway_id].outcomes[nodeid] = outcome
@@ -66,40 +93,65 @@ class HostSessions:
     def add_error(self, gateway_id: str, nodeid: str, line: str) -> None:
         self.hosts[gateway_id].errors[nodeid] = line
 
-    def take_output(self, gateway_id: str, output: str | None, crash: object) -> None:
-        """What a host's worker sent back when it finished (``workeroutput``), or why it did not."""
+    def take_output(self, gateway_id: str, output: str | None, crash: object = None) -> None:
+        """What a host sent back (its first report carries it, and again when it finished), or
+        why its worker stopped without finishing."""
         host = self.hosts.get(gateway_id)
         if host is None:
             return
         if output is not None:
             data = json.loads(output)
-            host.engine_wire = data["engine"]
+            host.engine_wire = data["engine"] or host.engine_wire
+            host.arch = data.get("arch") or host.arch
             host.error = host.error or data["error"]
-        if crash is not None or output is None:
+        if crash is not None:
             host.error = host.error or (f"machine {host.machine} could not measure: its worker stopped before "
-                                        f"sending results back ({crash or 'no output'})")
+                                        f"it finished ({crash})")
 
     def finish(self, benchmarks: list[BenchmarkDef]) -> bool:
         """Store, compare and publish each machine's results; False when a host failed or a store did."""
         ok = True
         published = 0
-        for host in self.hosts.values():
-            if host.engine_wire is None or not host.outcomes:
+        for host in self._distinct():
+            if host.engine_wire is None:
                 host.error = host.error or f"machine {host.machine} could not measure: no results came back"
+            if host.error:
                 ok = False
+            if host.engine_wire is None:
+                self._publish_failure(host, append=published > 0)
+                published += 1
                 continue
             engine = Engine(replace(self.settings, machine=host.machine), log=self.log)
             engine.load_wire(host.engine_wire)
+            engine.arch = host.arch or engine.arch
             host.engine, host.result = engine, engine.finish(list(host.outcomes.values()), benchmarks)
             engine.publish(host.result, heading=f"machine {host.machine}", append=published > 0)
+            if host.error:
+                self._publish_failure(host, append=True)
             published += 1
-            ok = ok and not host.result.errors and host.error is None
+            ok = ok and not host.result.errors
         return ok
+
+    def _distinct(self) -> list[Host]:
+        """Each host once (a restarted worker maps its new gateway id to the same host)."""
+        return list({id(host): host for host in self.hosts.values()}.values())
+
+    def _publish_failure(self, host: Host, append: bool) -> None:
+        """A failed host is part of the CI summaries too: a reader must see it broke."""
+        assert host.error is not None
+        text = f"## machine {host.machine}\n\n**could not measure**: {host.error.splitlines()[0]}\n"
+        targets = [p for p in (self.settings.pr_comment, os.environ.get("GITHUB_STEP_SUMMARY")) if p]
+        for index, target in enumerate(targets):
+            try:
+                with open(target, "a" if append or index else "w", encoding="utf-8") as out:
+                    out.write(("\n" if append else "") + text)
+            except OSError as err:
+                self.log(f"warning: could not write {target}: {err.strerror or err}")
 
     def summary_lines(self, elapsed: float) -> list[tuple[str, bool]]:
         """The terminal summary, one section per machine: (line, is an error)."""
         lines: list[tuple[str, bool]] = []
-        for host in self.hosts.values():
+        for host in self._distinct():
             if host.result is None and host.error is None:
                 continue  # interrupted before it finished: the session says so
             measured_on = _measured_on(host.result.head_suite if host.result else None)
@@ -113,6 +165,13 @@ class HostSessions:
                 lines.append((f"cpybench: {first}", True))
                 lines += [(line, False) for line in rest]
         return lines
+
+
+def display_spec(spec: str) -> str:
+    """A ``--tx`` spec as the session prints it: without xdist's execmodel prefix, and without the
+    password or token of a URL in it (``https://user:token@host`` -> ``https://***@host``)."""
+    shown = re.sub(r"^execmodel=[^/]*//", "", spec)
+    return re.sub(r"(://)[^/@\s]+@", r"\1***@", shown)
 
 
 def _measured_on(suite: pyperf.BenchmarkSuite | None) -> str:
@@ -134,6 +193,9 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
     if data.get("error"):
         return str(data["error"])
     where = f"machine {data['machine']} could not measure"
+    if data.get("version") != __version__:
+        return (f"{where}: pytest-cpybench {__version__} is installed there, {data.get('version')} on the "
+                "controller: install the same version on every host")
     try:
         engine.load_host_plan(plan, hosts.host_repo(engine.settings.repo) or "")
     except CpybenchError as exc:
@@ -142,7 +204,7 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
         return None
     try:
         engine.check_tools()
-        engine.build()
+        engine.build(for_confirmations=bool(data.get("local")))
     except BuildError as exc:
         return f"{where}: {exc.details()}"
     except CpybenchError as exc:
@@ -153,5 +215,6 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
 
 
 def host_output(engine: Engine, error: str | None) -> str:
-    """What a host sends back when its items are done (``workeroutput``)."""
-    return json.dumps({"engine": engine.to_wire() if engine.head is not None else None, "error": error})
+    """What a host sends back (with its first report, and when its items are done)."""
+    return json.dumps({"engine": engine.to_wire() if engine.head is not None else None, "error": error,
+                       "arch": platform.machine()})

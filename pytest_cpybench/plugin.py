@@ -33,7 +33,7 @@ COLLECTOR_NAME = "pyperformance"
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
 CPUS_KEY = "cpybench_cpus"  # workerinput: the CPUs a local worker's benchmarks are pinned to
 PLAN_KEY = "cpybench_host_plan"  # workerinput: what a host builds and measures for itself
-HOST_KEY = "cpybench_host"  # workeroutput: a host's machine, engine (its builds) and error
+HOST_KEY = "cpybench_host"  # workeroutput (and the first report's attribute): a host's engine and error
 OUTCOME_ATTR = "cpybench_outcome"  # report attribute: an item's outcome on the xdist wire
 VERDICT_ATTR = "cpybench_verdict"  # report attribute: "inconclusive" when it is
 PLUGIN_NAME = "cpybench-session"
@@ -85,12 +85,30 @@ def _check_workers(config: pytest.Config, settings: Settings) -> tuple[bool, lis
     hosts (other machines, each measuring for itself) and the CPUs per local worker, if pinned."""
     specs = getattr(config.option, "tx", None) or []  # xdist sets it from -n or --tx
     dist = getattr(config.option, "dist", "no")
+    if settings.affinity:
+        hosts.usable_cpus(settings.affinity)  # CPUs this process may not use: refused now, not per item
     if not specs or dist == "no":
         return False, None
-    hosts_mode = hosts.check_distribution(hosts.gateways(specs), dist, settings.machine)
+    found = hosts.gateways(specs)
+    hosts_mode = hosts.check_distribution(found, dist, settings.machine)
     if hosts_mode:
-        hosts.check_host_settings(settings)
+        hosts.check_host_settings(settings, remote=not all(gateway.local for gateway in found))
     return hosts_mode, hosts.local_worker_cpus(specs, settings.affinity)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionstart(session: pytest.Session) -> Generator[None, None, None]:
+    """xdist reaches its ``--tx`` hosts when the session starts: one it cannot reach is a one-line
+    error, not a page of INTERNALERROR."""
+    try:
+        return (yield)
+    except hostsession.GATEWAY_ERRORS as exc:
+        if session.config.pluginmanager.get_plugin(PLUGIN_NAME) is None:
+            raise
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        pytest.exit(f"cpybench: cannot reach an xdist host ({reason}): check its --tx spec, that ssh to it works "
+                    "without a password, and that python= names an interpreter with this plugin there",
+                    returncode=EXIT_INFRASTRUCTURE)
 
 
 def _take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set[str] | None:
@@ -133,6 +151,8 @@ class BenchmarkItem(pytest.Item):
         if plugin is not None and plugin.host_error:  # a host whose build failed
             raise CpybenchError(plugin.host_error)
         self.outcome = self.engine.run(self.bench)
+        if plugin is not None and plugin.host_machine:  # one JUnit file holds every machine's items
+            self.user_properties.append(("cpybench.machine", plugin.host_machine))
         self.user_properties.extend(self.outcome.properties())
 
     def runtest(self) -> None:
@@ -177,7 +197,7 @@ def _known_failure_text(exc: BaseException) -> str | None:
 def _local_index(node: Any) -> int:
     """Which local worker an xdist node is: its spec's place among the local specs, so that a
     worker xdist restarts after a crash gets the CPUs of the one it replaces."""
-    specs = [spec for spec in getattr(getattr(node, "nodemanager", None), "specs", []) if spec.popen]
+    specs = [spec for spec in getattr(getattr(node, "nodemanager", None), "specs", []) if hosts.is_local(spec)]
     index = next((i for i, spec in enumerate(specs) if spec is node.gateway.spec), None)
     if index is not None:
         return index
@@ -225,6 +245,8 @@ class CpybenchPlugin:
         self.worker_cpus: list[str] | None = None  # controller, -n N: per local worker, in --tx order
         self.hosts_mode = False  # controller: the workers are machines of their own (--dist each)
         self.host_error: str | None = None  # a host: why it cannot measure (its build failed)
+        self.host_machine = ""  # a host: its machine name
+        self.host_output_sent = False  # a host: its engine went back with a report
         self.hosts = hostsession.HostSessions(settings, self._log)  # controller, hosts mode
         self.in_item = False
         self.started = time.monotonic()
@@ -281,14 +303,15 @@ class CpybenchPlugin:
             self._log(f"baseline {baseline.label}: {baseline.note}")
 
     def _start_worker(self, workerinput: dict[str, Any]) -> None:
-        if workerinput.get(CPUS_KEY):
-            self.engine.settings = replace(self.engine.settings, affinity=workerinput[CPUS_KEY])
+        if CPUS_KEY in workerinput:  # "" on another machine: the controller's CPU list means nothing there
+            self.engine.settings = replace(self.engine.settings, affinity=workerinput[CPUS_KEY] or None)
         if PLAN_KEY not in workerinput:
             self.engine.load_wire(workerinput[WIRE_KEY])
             return
         # A host: build for itself through its own cache; a failure errors this host's items only.
         self.host_error = hostsession.prepare_host(self.engine, workerinput[PLAN_KEY],
                                                    build=not self.config.option.collectonly)
+        self.host_machine = self.engine.settings.machine
 
     def _abort(self, message: str) -> None:
         lines = message.splitlines()
@@ -302,7 +325,9 @@ class CpybenchPlugin:
             node.workerinput[PLAN_KEY] = self.hosts.plan_for(node.gateway, self.engine)
         else:
             node.workerinput[WIRE_KEY] = self.engine.to_wire()
-        if self.worker_cpus:
+        if not hosts.is_local(node.gateway.spec):
+            node.workerinput[CPUS_KEY] = ""  # a host of its own: pyperf's default CPUs there
+        elif self.worker_cpus:
             node.workerinput[CPUS_KEY] = self.worker_cpus[_local_index(node) % len(self.worker_cpus)]
 
     # -- collection --------------------------------------------------------------
@@ -350,6 +375,9 @@ class CpybenchPlugin:
                 setattr(report, VERDICT_ATTR, "inconclusive")
             if self.is_worker:
                 setattr(report, OUTCOME_ATTR, item.outcome.to_wire())
+                if self.host_machine and not self.host_output_sent:  # a crash later must not lose it all
+                    setattr(report, HOST_KEY, hostsession.host_output(self.engine, self.host_error))
+                    self.host_output_sent = True
             else:
                 self.outcomes[item.nodeid] = item.outcome
         return report
@@ -372,9 +400,13 @@ class CpybenchPlugin:
 
     def _take_host_report(self, report: pytest.TestReport) -> None:
         gateway_id = report.node.gateway.id  # xdist: the worker the report came from
+        self.hosts.take_output(gateway_id, getattr(report, HOST_KEY, None))
         wire = getattr(report, OUTCOME_ATTR, None)
         if report.when == "call" and wire is not None:
-            self.hosts.add_outcome(gateway_id, report.nodeid, self.engine.outcome_from_wire(wire))
+            outcome = self.engine.outcome_from_wire(wire)
+            self.hosts.add_outcome(gateway_id, report.nodeid, outcome)
+            if self.config.option.verbose > 0:
+                self._write_result_lines(outcome, prefix=f"[{self.hosts.hosts[gateway_id].machine}] ")
         elif report.when == "setup" and report.failed:
             self.hosts.add_error(gateway_id, report.nodeid, error_line(report))
 
@@ -383,12 +415,12 @@ class CpybenchPlugin:
         if self.hosts_mode:
             self.hosts.take_output(node.gateway.id, getattr(node, "workeroutput", {}).get(HOST_KEY), error)
 
-    def _write_result_lines(self, outcome: ItemOutcome) -> None:
+    def _write_result_lines(self, outcome: ItemOutcome, prefix: str = "") -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return
         for line in summary.format_outcome_lines(outcome):
-            reporter.write_line(f"    {line}")
+            reporter.write_line(f"    {prefix}{line}")
 
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config

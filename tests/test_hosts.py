@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
-import platform
 import re
 import shutil
 import socket
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from helpers import pytest_run
 
-from pytest_cpybench import hosts
+from pytest_cpybench import hosts, hostsession
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.options import settings_from
 
@@ -43,38 +42,86 @@ def test_a_cpu_list_that_is_not_one_says_so(text: str) -> None:
         hosts.parse_cpu_list(text)
 
 
-@pytest.mark.parametrize(("cpus", "workers", "groups"), [
-    ([0, 1], 2, [[0], [1]]),
-    ([0, 1, 2, 3, 4], 2, [[0, 1, 2], [3, 4]]),
-    ([4, 6, 5, 7], 2, [[4, 5], [6, 7]]),
-    ([0, 1, 2], 3, [[0], [1], [2]]),
+def test_a_cpu_list_beyond_any_machine_is_refused_before_it_is_expanded() -> None:
+    with pytest.raises(CpybenchError, match="CPU numbers go up to 8191"):
+        hosts.parse_cpu_list("0-20000000")
+
+
+def test_affinity_naming_cpus_this_process_may_not_use_is_refused() -> None:
+    allowed = sorted(os.sched_getaffinity(0))
+    assert hosts.usable_cpus(None) == allowed
+    assert hosts.usable_cpus(str(allowed[0])) == [allowed[0]]
+    beyond = max(allowed) + 1
+    with pytest.raises(CpybenchError) as raised:
+        hosts.usable_cpus(f"{allowed[0]},{beyond}")
+    assert str(raised.value) == (f"--cpython-affinity={allowed[0]},{beyond} names CPUs this process may not run on "
+                                 f"({beyond}); it may use {hosts.format_cpu_list(allowed)}")
+
+
+FOUR_CORES_EIGHT_THREADS = {cpu: [cpu % 4, cpu % 4 + 4] for cpu in range(8)}  # Linux numbers siblings i, i+4
+
+
+@pytest.mark.parametrize(("cpus", "siblings", "workers", "groups"), [
+    ([0, 1], {}, 2, [[0], [1]]),
+    ([0, 1, 2, 3, 4], {}, 2, [[0, 1, 2], [3, 4]]),
+    ([4, 6, 5, 7], {}, 2, [[4, 5], [6, 7]]),
+    ([0, 1, 2], {}, 3, [[0], [1], [2]]),
+    # Hyperthreads of one core stay with one worker: never 0-3 and 4-7 (each core shared by both).
+    (list(range(8)), FOUR_CORES_EIGHT_THREADS, 2, [[0, 1, 4, 5], [2, 3, 6, 7]]),
+    ([0, 1, 4, 5], FOUR_CORES_EIGHT_THREADS, 2, [[0, 4], [1, 5]]),
 ])
-def test_each_local_worker_gets_cpus_of_its_own(cpus: list[int], workers: int, groups: list[list[int]]) -> None:
-    found = hosts.cpu_groups(cpus, workers)
+def test_each_local_worker_gets_whole_cores_of_its_own(cpus: list[int], siblings: dict[int, list[int]],
+                                                      workers: int, groups: list[list[int]]) -> None:
+    cores = hosts.cores_of(cpus, lambda cpu: siblings.get(cpu, [cpu]))
+    found = hosts.cpu_groups(cores, workers)
     assert found == groups
     flat = [cpu for group in found for cpu in group]
     assert sorted(flat) == sorted(cpus) and len(flat) == len(set(flat))  # disjoint, none left idle
 
 
-def test_more_workers_than_cpus_is_refused_with_what_to_give() -> None:
+def test_more_workers_than_cpus_or_cores_is_refused_with_what_to_give() -> None:
     with pytest.raises(CpybenchError) as raised:
-        hosts.cpu_groups([0, 1], 3)
+        hosts.cpu_groups(hosts.cores_of([0, 1], lambda cpu: [cpu]), 3)
     assert str(raised.value) == ("-n 3: 3 workers would share the 2 CPUs this session may use (0-1), and "
                                  "benchmarks sharing a CPU slow each other down; give -n 2 or fewer")
+    with pytest.raises(CpybenchError) as raised:
+        hosts.cpu_groups(hosts.cores_of([0, 1, 4, 5], FOUR_CORES_EIGHT_THREADS.__getitem__), 3)
+    assert str(raised.value) == ("-n 3: 3 workers would share the 2 cores (4 CPUs) this session may use (0-1,4-5), "
+                                 "and benchmarks sharing a core slow each other down; give -n 2 or fewer")
+
+
+def test_this_machines_topology_is_read_from_sysfs() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    cores = hosts.cores_of(cpus)
+    assert sorted(cpu for core in cores for cpu in core) == cpus
+    for core in cores:
+        siblings = Path(f"/sys/devices/system/cpu/cpu{core[0]}/topology/thread_siblings_list")
+        if siblings.exists():
+            assert core == [cpu for cpu in hosts.parse_cpu_list(siblings.read_text()) if cpu in cpus]
 
 
 def test_gateways_expand_xdist_shorthand_and_read_the_machine_name() -> None:
-    found = hosts.gateways(["2*popen", "popen//env:CPYBENCH_MACHINE=alpha", "ssh=me@box//python=python3"])
+    found = hosts.gateways(["2*popen", "popen//env:CPYBENCH_MACHINE= alpha ", "ssh=me@box//python=python3",
+                            "popen//via=box"])
     assert [(g.spec, g.local, g.machine) for g in found] == [
-        ("popen", True, None), ("popen", True, None), ("popen//env:CPYBENCH_MACHINE=alpha", True, "alpha"),
-        ("ssh=me@box//python=python3", False, None)]
+        ("popen", True, None), ("popen", True, None), ("popen//env:CPYBENCH_MACHINE= alpha ", True, "alpha"),
+        ("ssh=me@box//python=python3", False, None),
+        ("popen//via=box", False, None)]  # a process on box, through xdist's proxy gateway
 
 
 def test_local_workers_are_pinned_only_when_there_are_several() -> None:
-    assert hosts.local_worker_cpus(["popen"], "0-1") is None
-    assert hosts.local_worker_cpus(["2*popen"], "0-3") == ["0-1", "2-3"]
-    with pytest.raises(CpybenchError, match="-n 2: 2 workers would share the 1 CPU this session may use"):
-        hosts.local_worker_cpus(["popen", "popen"], "3")
+    allowed = sorted(os.sched_getaffinity(0))
+    first = str(allowed[0])
+    assert hosts.local_worker_cpus(["popen"], None) is None
+    assert hosts.local_worker_cpus(["popen", "ssh=me@box"], None) is None  # one of them is here
+    shared = f"2 workers would share the 1 CPU this session may use ({first})"
+    with pytest.raises(CpybenchError, match=re.escape(shared)):
+        hosts.local_worker_cpus(["popen", "popen"], first)
+    if len(hosts.cores_of(allowed)) >= 2:
+        pinned = hosts.local_worker_cpus(["2*popen"], None)
+        assert pinned is not None and len(pinned) == 2
+        halves = [hosts.parse_cpu_list(group) for group in pinned]
+        assert not set(halves[0]) & set(halves[1]) and sorted(halves[0] + halves[1]) == allowed
 
 
 @pytest.mark.parametrize(("specs", "dist", "message"), [
@@ -83,6 +130,7 @@ def test_local_workers_are_pinned_only_when_there_are_several() -> None:
     (["popen//env:CPYBENCH_MACHINE=alpha", "ssh=me@box//env:CPYBENCH_MACHINE=alpha"], "each",
      "--tx names machine alpha twice"),
     (["popen", "popen"], "each", "--dist each runs every benchmark on each of 2 workers of this one machine"),
+    (["2*popen//via=box"], "load", "--dist load would spread the benchmarks over machines (--tx popen//via=box)"),
 ])
 def test_distributions_that_would_mix_machines_or_repeat_one_are_refused(specs: list[str], dist: str,
                                                                          message: str) -> None:
@@ -108,12 +156,24 @@ def test_distributions_kept_apart_by_machine_are_accepted(specs: list[str], dist
     ({"ref": "WORKTREE"}, "WORKTREE is this machine's working tree"),
     ({"json_path": Path("out.json")}, "--cpython-json names one file"),
     ({"bisect": True}, "--cpython-bisect=yes builds on this machine"),
+    ({"manifests": (Path("MANIFEST"),)}, "--cpython-manifest names files of this machine"),
 ])
 def test_hosts_refuse_what_names_this_machine_only(fields: dict[str, object], message: str) -> None:
     settings = replace(settings_from({"cpython-ref": "main"}), **fields)  # type: ignore[arg-type]
     with pytest.raises(CpybenchError, match=re.escape(message)):
-        hosts.check_host_settings(settings)
-    hosts.check_host_settings(settings_from({"cpython-ref": "main"}))
+        hosts.check_host_settings(settings, remote=True)
+    hosts.check_host_settings(settings_from({"cpython-ref": "main"}), remote=True)
+    # Local hosts (popen gateways naming other machines) read this machine's files.
+    hosts.check_host_settings(replace(settings_from({"cpython-ref": "main"}), manifests=(Path("M"),)), remote=False)
+
+
+@pytest.mark.parametrize(("spec", "shown"), [
+    ("execmodel=main_thread_only//popen//env:CPYBENCH_MACHINE=alpha", "popen//env:CPYBENCH_MACHINE=alpha"),
+    ("ssh=box//env:CPYBENCH_REPO=https://me:s3cret@example.org/cpython.git",
+     "ssh=box//env:CPYBENCH_REPO=https://***@example.org/cpython.git"),
+])
+def test_specs_are_shown_without_xdists_prefix_or_credentials(spec: str, shown: str) -> None:
+    assert hostsession.display_spec(spec) == shown
 
 
 # -- sessions over hosts: real builds, real benchmarks ----------------------------------------
@@ -147,8 +207,10 @@ def test_each_host_measures_for_itself_against_its_own_baselines(repo: Path, cac
                       f"--cpython-pr-comment={comment}", f"--cpython-report={report}", cwd=tmp_path)
     assert done.returncode == 0, done.stdout
     assert _outcomes(done.stdout) in ({"passed": 2}, {"passed": 1, "inconclusive": 1}, {"inconclusive": 2})
-    alpha, beta = done.stdout.split(f"== machine alpha ({ALPHA}), ")[1].split(f"== machine beta ({BETA}), ")
-    assert platform.machine() in alpha and platform.machine() in beta  # pyperf's platform of each host
+    # Each section is headed by the host's machine, spec, CPU and platform (pyperf's, measured there).
+    for name, spec in (("alpha", ALPHA), ("beta", BETA)):
+        assert re.search(rf"^== machine {name} \({re.escape(spec)}\), [^,]+, Linux-\S+$", done.stdout, re.MULTILINE)
+    alpha, beta = done.stdout.split("== machine alpha")[1].split("== machine beta")
     assert "neutral: Python 3.13.5 (alpha" in alpha and "stored results:" in alpha and "-alpha-" in alpha
     assert "neutral: Python 3.13.5 (beta" in beta and "not in the results store: built and measured" in beta
     assert "2 workers, each pinned to its own CPUs" in done.stdout
@@ -163,21 +225,43 @@ def test_each_host_measures_for_itself_against_its_own_baselines(repo: Path, cac
             "bm-20250612-beta-x86_64-python-neutral-3.13.5-7d5d924-vs-v3.13.5.md"} <= pages, pages
 
 
-@pytest.mark.slow
-def test_a_host_that_cannot_build_errors_its_items_and_the_others_go_on(repo: Path, cache_dir: Path,
-                                                                         cpython_3135, tmp_path: Path) -> None:
-    missing = tmp_path / "no-clone-here"
-    done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+def _two_hosts(repo: Path, cache_dir: Path, tmp_path: Path, beta: str):  # type: ignore[no-untyped-def]
+    return pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
                       f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug",
-                      "--cpython-benchmarks=nbody", "--tx", ALPHA, "--tx", f"{BETA}//env:CPYBENCH_REPO={missing}",
-                      "--dist", "each", cwd=tmp_path)
+                      "--cpython-benchmarks=nbody", f"--cpython-pr-comment={tmp_path / 'comment.md'}",
+                      "--tx", ALPHA, "--tx", beta, "--dist", "each", cwd=tmp_path)
+
+
+def _only_alpha_measured(done: subprocess.CompletedProcess[str], tmp_path: Path) -> None:
     assert done.returncode == 8, done.stdout  # infrastructure: a host could not measure
     assert _outcomes(done.stdout) == {"passed": 1, "error": 1}
-    assert f"cpybench: machine beta could not measure: {missing} is not a git repository" in done.stdout
-    assert "a host finds the commits in its $CPYBENCH_REPO, else in --cpython-repo" in done.stdout
     assert "results of v3.13.5 stored in" in done.stdout.split("== machine alpha")[1].split("== machine beta")[0]
     assert _stored(tmp_path / "results") == ["bm-20250611-alpha-x86_64-python-v3.13.5-3.13.5-287b767.json"]
     assert "Traceback" not in done.stdout + done.stderr
+    comment = (tmp_path / "comment.md").read_text()  # the CI summary shows the broken host too
+    assert "## machine alpha" in comment and "## machine beta\n\n**could not measure**: machine beta" in comment
+
+
+@pytest.mark.slow
+def test_a_host_whose_build_fails_errors_its_items_with_the_log_and_the_others_go_on(
+        repo: Path, cache_dir: Path, cpython_3135, tmp_path: Path) -> None:
+    # A compiler flag that does not exist, in beta's environment only: its configure fails (and the
+    # flags are part of the build key, so the cached build does not hide it).
+    done = _two_hosts(repo, cache_dir, tmp_path, f"{BETA}//env:CFLAGS=-fcpybench-no-such-flag")
+    _only_alpha_measured(done, tmp_path)
+    beta = done.stdout.split("== machine beta")[1]
+    assert "cpybench: machine beta could not measure: configure failed" in beta
+    assert "last lines of the build log:" in beta and "-fcpybench-no-such-flag" in beta
+
+
+@pytest.mark.slow
+def test_a_host_without_the_commits_errors_its_items_and_the_others_go_on(
+        repo: Path, cache_dir: Path, cpython_3135, tmp_path: Path) -> None:
+    missing = tmp_path / "no-clone-here"
+    done = _two_hosts(repo, cache_dir, tmp_path, f"{BETA}//env:CPYBENCH_REPO={missing}")
+    _only_alpha_measured(done, tmp_path)
+    assert f"cpybench: machine beta could not measure: {missing} is not a git repository" in done.stdout
+    assert "a host finds the commits in its $CPYBENCH_REPO, else in --cpython-repo" in done.stdout
 
 
 @pytest.fixture
@@ -259,3 +343,44 @@ def test_a_benchmark_runs_on_a_host_reached_over_ssh(loopback_ssh: Path, repo: P
     assert f"host gw0 ({spec}): machine faraway" in done.stdout  # the host said its name
     assert "v3.13.5: Python 3.13.5 (faraway, debug mode" in done.stdout
     assert _stored(tmp_path / "results") == ["bm-20250611-faraway-x86_64-python-v3.13.5-3.13.5-287b767.json"]
+
+
+@pytest.mark.slow
+def test_a_host_that_cannot_be_reached_is_one_line(repo: Path, cache_dir: Path, tmp_path: Path) -> None:
+    unreachable = "ssh=-oBatchMode=yes -oConnectTimeout=5 -p 1 nobody@127.0.0.1//python=python3"
+    done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug",
+                      "--cpython-benchmarks=nbody", "--tx", unreachable, "--tx", ALPHA, "--dist", "each",
+                      cwd=tmp_path, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 8, out
+    assert "cpybench: cannot reach an xdist host (-oBatchMode=yes -oConnectTimeout=5 -p 1 nobody@127.0.0.1)" in out
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    assert not (tmp_path / "results").exists() or not _stored(tmp_path / "results")
+
+
+@pytest.mark.slow
+def test_a_host_worker_that_crashes_is_replaced_and_its_machine_goes_on(repo: Path, cache_dir: Path, cpython_3135,
+                                                                         tmp_path: Path) -> None:
+    # alpha's worker dies in its first item, once; xdist starts another worker for the same gateway.
+    crashed = tmp_path / "crashed-once"
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(f"""\
+        import os
+
+        def pytest_runtest_setup(item):
+            if os.environ.get("CPYBENCH_MACHINE") == "alpha" and not os.path.exists({str(crashed)!r}):
+                open({str(crashed)!r}, "w").close()
+                os._exit(1)
+        """))
+    done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
+                      f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug",
+                      "--cpython-benchmarks=nbody,richards", "--tx", ALPHA, "--tx", BETA, "--dist", "each",
+                      cwd=tmp_path)
+    assert crashed.exists()
+    assert done.returncode == 1, done.stdout  # the item that crashed fails; nothing else is wrong
+    assert _outcomes(done.stdout) == {"passed": 3, "failed": 1}
+    assert done.stdout.count("== machine alpha") == 1 and done.stdout.count("== machine beta") == 1
+    out = done.stdout + done.stderr  # the restart is said while an item is under way: on stderr
+    assert "machine alpha, restarted" in out and "could not measure" not in out
+    assert _stored(tmp_path / "results") == ["bm-20250611-alpha-x86_64-python-v3.13.5-3.13.5-287b767.json",
+                                             "bm-20250611-beta-x86_64-python-v3.13.5-3.13.5-287b767.json"]
