@@ -82,6 +82,8 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "pyperformance::nope"], "no pyperformance benchmark (or result) is called 'nope'"),
     (["--cpython-ref=main", "--cpython-affinity=0-"], "--cpython-affinity='0-' is not a CPU list"),
     (["--cpython-ref=main", "--cpython-affinity=0", "-n", "2"], "-n 2: 2 workers would share the 1 CPU"),
+    (["--cpython-ref=main", "--cpython-affinity=8191"], "--cpython-affinity=8191 names CPUs this process may not"),
+    (["--cpython-ref=main", "--cpython-affinity=0-20000000"], "CPU numbers go up to 8191"),
     (["--cpython-ref=main", "--tx", "ssh=nobody@127.0.0.1//python=python3", "--dist", "load"],
      "--dist load would spread the benchmarks over machines"),
     (["--cpython-ref=main", "--tx", "popen//env:CPYBENCH_MACHINE=alpha", "--tx", "popen//env:CPYBENCH_MACHINE=alpha",
