@@ -53,10 +53,21 @@ def gateways(specs: Sequence[str]) -> list[Gateway]:
     for spec in specs:
         count, star, rest = spec.partition("*")
         repeat, one = (int(count), rest) if star and count.isdigit() else (1, spec)
-        parsed = execnet.XSpec(one)
+        parsed = _parse_spec(one)
         machine = str(parsed.env.get(MACHINE_ENV) or "").strip()
         found += [Gateway(one, is_local(parsed), machine or None)] * repeat
     return found
+
+
+def _parse_spec(spec: str) -> execnet.XSpec:
+    try:
+        parsed = execnet.XSpec(spec)
+    except (ValueError, IndexError, AttributeError):
+        parsed = None
+    if parsed is None or not any(getattr(parsed, kind) for kind in ("popen", "ssh", "socket", "vagrant_ssh")):
+        raise CpybenchError(f"--tx {spec!r} is not an xdist gateway: give e.g. popen, ssh=user@host or "
+                            "socket=host:port (with //python=… and //env:NAME=value parts if needed)")
+    return parsed
 
 
 def is_local(spec: execnet.XSpec) -> bool:

@@ -109,6 +109,12 @@ def test_gateways_expand_xdist_shorthand_and_read_the_machine_name() -> None:
         ("popen//via=box", False, None)]  # a process on box, through xdist's proxy gateway
 
 
+@pytest.mark.parametrize("spec", ["foo", "", "python=python3"])
+def test_a_spec_that_names_no_gateway_says_so(spec: str) -> None:
+    with pytest.raises(CpybenchError, match=re.escape(f"--tx {spec!r} is not an xdist gateway: give e.g. popen")):
+        hosts.gateways([spec])
+
+
 def test_local_workers_are_pinned_only_when_there_are_several() -> None:
     allowed = sorted(os.sched_getaffinity(0))
     first = str(allowed[0])
