@@ -38,7 +38,8 @@ class Session:
 def run(ctx: Context) -> SectionResult:
     result = SectionResult(NAME, TITLE)
     plan = ctx.plan
-    sessions = [_session(ctx, arm, rep) for rep in range(1, plan.xdist_reps + 1) for arm in ARMS]
+    reps = ctx.runs or plan.xdist_reps
+    sessions = [_session(ctx, arm, rep, reps) for rep in range(1, reps + 1) for arm in ARMS]
     rows = []
     for arm in ARMS:
         mine = [s for s in sessions if s.arm == arm]
@@ -48,7 +49,7 @@ def run(ctx: Context) -> SectionResult:
                      fmt_seconds(sum(s.seconds for s in mine) / len(mine))])
         result.goals.append(Goal(f"{arm}: 0 false failures", fmt_rate(failures, len(verdicts)), failures == 0))
     result.tables.append(Table(f"{plan.xdist_benchmarks}, {plan.xdist_mode} mode, threshold {THRESHOLD:.0%}, "
-                               f"{plan.xdist_reps} sessions per arm",
+                               f"{reps} sessions per arm",
                                ["arm", "sessions", "verdicts", "false failures", "inconclusive",
                                 "seconds per session"], rows))
     result.data = {"sessions": [asdict(s) for s in sessions], "benchmarks": plan.xdist_benchmarks,
@@ -56,7 +57,7 @@ def run(ctx: Context) -> SectionResult:
     return result
 
 
-def _session(ctx: Context, arm: str, rep: int) -> Session:
+def _session(ctx: Context, arm: str, rep: int, reps: int) -> Session:
     plan = ctx.plan
     xml = ctx.fresh_dir("xdist-junit") / "junit.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
@@ -72,7 +73,7 @@ def _session(ctx: Context, arm: str, rep: int) -> Session:
     if done.returncode not in (0, 1) or not xml.exists():
         raise RuntimeError(f"{arm} session {rep} ended with exit code {done.returncode}:\n{done.stdout[-2000:]}")
     verdicts = _verdicts(xml)
-    ctx.log(f"{arm} {rep}/{plan.xdist_reps}: {watch.seconds:.0f} s, "
+    ctx.log(f"{arm} {rep}/{reps}: {watch.seconds:.0f} s, "
             + ", ".join(f"{name}={verdict}" for name, verdict in sorted(verdicts.items())))
     return Session(arm, rep, round(watch.seconds, 1), done.returncode, verdicts)
 
