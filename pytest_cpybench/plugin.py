@@ -247,7 +247,7 @@ class CpybenchPlugin:
         self.host_error: str | None = None  # a host: why it cannot measure (its build failed)
         self.host_machine = ""  # a host: its machine name
         self.host_output_sent = False  # a host: its engine went back with a report
-        self.hosts = hostsession.HostSessions(settings, self._log)  # controller, hosts mode
+        self.host_sessions = hostsession.HostSessions(settings, self._log)  # controller, hosts mode
         self.in_item = False
         self.started = time.monotonic()
 
@@ -322,7 +322,7 @@ class CpybenchPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
         if self.hosts_mode:
-            node.workerinput[PLAN_KEY] = self.hosts.plan_for(node.gateway, self.engine)
+            node.workerinput[PLAN_KEY] = self.host_sessions.plan_for(node.gateway, self.engine)
         else:
             node.workerinput[WIRE_KEY] = self.engine.to_wire()
         if not hosts.is_local(node.gateway.spec):
@@ -400,20 +400,20 @@ class CpybenchPlugin:
 
     def _take_host_report(self, report: pytest.TestReport) -> None:
         gateway_id = report.node.gateway.id  # xdist: the worker the report came from
-        self.hosts.take_output(gateway_id, getattr(report, HOST_KEY, None))
+        self.host_sessions.take_output(gateway_id, getattr(report, HOST_KEY, None))
         wire = getattr(report, OUTCOME_ATTR, None)
         if report.when == "call" and wire is not None:
             outcome = self.engine.outcome_from_wire(wire)
-            self.hosts.add_outcome(gateway_id, report.nodeid, outcome)
+            self.host_sessions.add_outcome(gateway_id, report.nodeid, outcome)
             if self.config.option.verbose > 0:
-                self._write_result_lines(outcome, prefix=f"[{self.hosts.hosts[gateway_id].machine}] ")
+                self._write_result_lines(outcome, prefix=f"[{self.host_sessions.hosts[gateway_id].machine}] ")
         elif report.when == "setup" and report.failed:
-            self.hosts.add_error(gateway_id, report.nodeid, error_line(report))
+            self.host_sessions.add_error(gateway_id, report.nodeid, error_line(report))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:  # an xdist worker is done
         if self.hosts_mode:
-            self.hosts.take_output(node.gateway.id, getattr(node, "workeroutput", {}).get(HOST_KEY), error)
+            self.host_sessions.take_output(node.gateway.id, getattr(node, "workeroutput", {}).get(HOST_KEY), error)
 
     def _write_result_lines(self, outcome: ItemOutcome, prefix: str = "") -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -445,7 +445,7 @@ class CpybenchPlugin:
             self.infrastructure_error = "interrupted: nothing was stored"
             return
         if self.hosts_mode:
-            if not self.hosts.finish(self.selected):
+            if not self.host_sessions.finish(self.selected):
                 session.exitstatus = EXIT_INFRASTRUCTURE
             return
         try:
@@ -471,7 +471,7 @@ class CpybenchPlugin:
         if self.infrastructure_error:
             terminalreporter.write_line(f"cpybench: {self.infrastructure_error}", red=True)
         if self.hosts_mode:
-            for line, is_error in self.hosts.summary_lines(elapsed=time.monotonic() - self.started):
+            for line, is_error in self.host_sessions.summary_lines(elapsed=time.monotonic() - self.started):
                 terminalreporter.write_line(line, red=is_error)
             return
         if self.result is None:
