@@ -111,40 +111,45 @@ class HostSessions:
     def finish(self, benchmarks: list[BenchmarkDef]) -> bool:
         """Store, compare and publish each machine's results; False when a host failed or a store did."""
         ok = True
-        published = 0
+        self._start_comment()
         for host in self._distinct():
             if host.engine_wire is None:
                 host.error = host.error or f"machine {host.machine} could not measure: no results came back"
+            else:
+                engine = Engine(replace(self.settings, machine=host.machine), log=self.log)
+                engine.load_wire(host.engine_wire)
+                engine.arch = host.arch or engine.arch
+                host.engine, host.result = engine, engine.finish(list(host.outcomes.values()), benchmarks)
+                engine.publish(host.result, heading=f"machine {host.machine}", append=True)
+                ok = ok and not host.result.errors
             if host.error:
                 ok = False
-            if host.engine_wire is None:
-                self._publish_failure(host, append=published > 0)
-                published += 1
-                continue
-            engine = Engine(replace(self.settings, machine=host.machine), log=self.log)
-            engine.load_wire(host.engine_wire)
-            engine.arch = host.arch or engine.arch
-            host.engine, host.result = engine, engine.finish(list(host.outcomes.values()), benchmarks)
-            engine.publish(host.result, heading=f"machine {host.machine}", append=published > 0)
-            if host.error:
-                self._publish_failure(host, append=True)
-            published += 1
-            ok = ok and not host.result.errors
+                self._publish_failure(host)
         return ok
 
     def _distinct(self) -> list[Host]:
         """Each host once (a restarted worker maps its new gateway id to the same host)."""
         return list({id(host): host for host in self.hosts.values()}.values())
 
-    def _publish_failure(self, host: Host, append: bool) -> None:
+    def _start_comment(self) -> None:
+        """Every machine appends its part to the pull-request comment: it starts empty."""
+        if self.settings.pr_comment:
+            try:
+                self.settings.pr_comment.parent.mkdir(parents=True, exist_ok=True)
+                self.settings.pr_comment.write_text("")
+            except OSError as err:
+                self.log(f"warning: could not write {self.settings.pr_comment}: {err.strerror or err}")
+
+    def _publish_failure(self, host: Host) -> None:
         """A failed host is part of the CI summaries too: a reader must see it broke."""
         assert host.error is not None
-        text = f"## machine {host.machine}\n\n**could not measure**: {host.error.splitlines()[0]}\n"
-        targets = [p for p in (self.settings.pr_comment, os.environ.get("GITHUB_STEP_SUMMARY")) if p]
-        for index, target in enumerate(targets):
+        text = f"\n## machine {host.machine}\n\n**could not measure**: {host.error.splitlines()[0]}\n"
+        for target in (self.settings.pr_comment, os.environ.get("GITHUB_STEP_SUMMARY")):
+            if not target:
+                continue
             try:
-                with open(target, "a" if append or index else "w", encoding="utf-8") as out:
-                    out.write(("\n" if append else "") + text)
+                with open(target, "a", encoding="utf-8") as out:  # never truncate GitHub's step summary
+                    out.write(text)
             except OSError as err:
                 self.log(f"warning: could not write {target}: {err.strerror or err}")
 
