@@ -340,7 +340,7 @@ class Engine:
         assert self.head_commit is not None, "hosts build at a ref: --cpython-python names a local file"
         baselines = [b if b.commit is None else self._stored_or_measured(b.label, b.commit, machine)
                      for b in self.baselines]
-        return json.dumps({"machine": machine, "head": asdict(self.head_commit), "label": self.settings.ref,
+        return json.dumps({"machine": machine, "head": asdict(self.head_commit),
                            "baselines": [b.to_wire() for b in baselines]})
 
     def load_host_plan(self, text: str, repo: str) -> None:

@@ -83,12 +83,12 @@ def is_elsewhere(gateway: Gateway, machine: str) -> bool:
 def check_distribution(found: Sequence[Gateway], dist: str, machine: str) -> bool:
     """True when the gateways are hosts (machines of their own, ``--dist each``); refuse what would
     mix two machines' runs in one verdict, or measure each benchmark N times on one machine."""
-    hosts = [gateway for gateway in found if is_elsewhere(gateway, machine)]
-    if hosts and dist != "each":
+    elsewhere = [gateway for gateway in found if is_elsewhere(gateway, machine)]
+    if elsewhere and dist != "each":
         raise CpybenchError(
-            f"--dist {dist} would spread the benchmarks over machines (--tx {hosts[0].spec}), and a verdict "
+            f"--dist {dist} would spread the benchmarks over machines (--tx {elsewhere[0].spec}), and a verdict "
             "compares runs of one machine: use --dist each (every machine measures every benchmark)")
-    if hosts:
+    if elsewhere:
         named = [gateway.machine for gateway in found if gateway.machine]
         twice = sorted({name for name in named if named.count(name) > 1})
         if twice:
