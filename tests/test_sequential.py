@@ -1,0 +1,62 @@
+"""The stopping rule of the interleaved measurement: where it looks (stats.check_rounds), at what
+confidence (stats.check_confidence), and that it keeps its promise on real process means where
+looking after every round (the old rule) does not (benchmarks/stopping_rule.py simulates both)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from benchmarks import stopping_rule
+from pytest_cpybench import stats
+from pytest_cpybench.sampler import MIN_ROUNDS
+
+
+@pytest.mark.parametrize(("budget", "expected"), [
+    (5, (5,)),
+    (6, (5, 6)),
+    (10, (5, 7, 10)),
+    (40, (5, 7, 10, 14, 20, 28, 40)),
+    (100, (5, 7, 10, 14, 20, 28, 39, 55, 77, 100)),
+])
+def test_check_rounds(budget: int, expected: tuple[int, ...]) -> None:
+    rounds = stats.check_rounds(MIN_ROUNDS, budget)
+    assert rounds == expected
+    assert rounds[0] == MIN_ROUNDS and rounds[-1] == budget
+    assert all(earlier < later for earlier, later in itertools.pairwise(rounds))
+
+
+def test_check_confidence_splits_the_error_over_the_looks() -> None:
+    assert stats.check_confidence(0.95, 7) == pytest.approx(1 - 0.05 / 7)
+    assert stats.check_confidence(0.95, 1) == 0.95
+
+
+def test_check_confidence_needs_a_look() -> None:
+    with pytest.raises(ValueError, match="at least one check"):
+        stats.check_confidence(0.95, 0)
+
+
+# Two everyday results of the seed files, 60 simulated measurements each at a true slowdown of
+# exactly the 5% threshold (seeded: the same numbers every run, about a second). On them the new
+# rule says REGRESSION 1/120 times, the old rule (every round at 95%) 16/120 times: above 5%, so this
+# test fails if the engine's rule goes back to looking after every round at 95%.
+SAMPLES = ("3.11.0:deepcopy", "3.11.0:nbody")
+EXPERIMENTS = 60
+
+
+def _regression_rate(rule: stopping_rule.Rule) -> float:
+    samples = {sample.label: sample for sample in stopping_rule.load_samples()}
+    total = stopping_rule.Tally()
+    for label in SAMPLES:
+        total.merge(stopping_rule.simulate(samples[label], 1.05, [rule], EXPERIMENTS)[rule.name])
+    return total.p_regression
+
+
+def test_new_rule_keeps_its_promise_at_the_threshold() -> None:
+    assert _regression_rate(stopping_rule.new_rule()) <= 0.05
+
+
+def test_old_rule_breaks_it_on_the_same_data() -> None:
+    """The test above can fail: on its data, looking after every round errs more than 5%."""
+    assert _regression_rate(stopping_rule.old_rule()) > 0.05
