@@ -310,12 +310,16 @@ def compare_suites(
     base_label: str | None = None,
     head_label: str | None = None,
     paired: bool | Collection[str] = False,
+    paired_confidence: float | None = None,
 ) -> SuiteComparison:
     """Compare every result both suites have.
 
     ``overrides``: thresholds by result name (:func:`expand_overrides` makes them from names of
     results or benchmarks); every other result gets ``threshold``.
     ``paired``: True when all results were measured interleaved, or the names of those that were.
+    ``paired_confidence``: the confidence of those results' intervals, when not ``confidence``
+    (interleaved measurement that checked its verdicts several times: :func:`sampler.check_confidence`);
+    the headline keeps ``confidence``.
     """
     overrides = overrides or {}
     base_names = set(base.get_benchmark_names())
@@ -326,10 +330,11 @@ def compare_suites(
             base.get_benchmark(name),
             head.get_benchmark(name),
             threshold=overrides.get(name, threshold),
-            confidence=confidence,
-            paired=paired if isinstance(paired, bool) else name in paired,
+            confidence=paired_confidence if is_paired and paired_confidence else confidence,
+            paired=is_paired,
         )
         for name in shared
+        for is_paired in [paired if isinstance(paired, bool) else name in paired]
     ]
     headline = geometric_mean_estimate([rc.estimate for rc in results], confidence) if results else None
     return SuiteComparison(

@@ -401,7 +401,8 @@ class Engine:
         return venv_python
 
     def side(self, label: str, target: Target, bench: BenchmarkDef) -> sampler.Side:
-        return sampler.Side(label=label, venv_python=self.venv_for(target, bench), env=target.env)
+        return sampler.Side(label=label, venv_python=self.venv_for(target, bench), env=target.env,
+                            identity=target.build_key or target.python)
 
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
         """Measure one benchmark on the head (and the measured baselines) and compare."""
@@ -453,7 +454,15 @@ class Engine:
                     err.side = side.label
                     raise
             return suites, runner.INSTRUCTION_REPETITIONS
-        return sampler.measure(bench, sides, options, self.settings.budget, decided, self.log)
+        return sampler.measure(bench, sides, options, self.settings.budget, decided, self.log,
+                               # Loops: calibrated once per benchmark and baseline interpreter, kept in the cache.
+                               calibration=sampler.Calibration(self.settings.cache_dir, self.settings.machine),
+                               cpus=self._parallel_cpus(len(sides)))
+
+    def _parallel_cpus(self, sides: int) -> list[str] | None:
+        if self.settings.parallel == "no":
+            return None
+        return sampler.parallel_cpus(self.settings.affinity, sides)
 
     def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
@@ -470,7 +479,14 @@ class Engine:
         return compare.compare_suites(base, head, threshold=s.threshold,
                                       overrides=compare.expand_overrides(head, s.thresholds),
                                       confidence=s.confidence, base_label=label, head_label=HEAD,
-                                      paired=paired)
+                                      paired=paired, paired_confidence=self.interleaved_confidence())
+
+    def interleaved_confidence(self) -> float:
+        """The confidence of each check of interleaved rounds of time, such that all the checks of one
+        measurement together keep --cpython-confidence (instruction counts are not checked as they go)."""
+        if self.settings.metric == md.METRIC_INSTRUCTIONS:
+            return self.settings.confidence
+        return sampler.check_confidence(self.settings.confidence, self.settings.budget)
 
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
                  confirmed: bool = False, rounds: int = 0) -> Comparison:

@@ -59,6 +59,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-timeout", "Seconds one benchmark may take, all its processes on every side together; "
            "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900"),
     Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
+    Option("cpython-parallel", "Interleaved sides: auto runs the head's and the baseline's worker of a round at "
+           "the same time, each on its own physical core (when there is one per side); no runs them one after "
+           "another.", "auto"),
     Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
     Option("cpython-json", "Also write this session's pyperf JSON to this path."),
     Option("cpython-machine", "Machine name recorded in results (default: $CPYBENCH_MACHINE, else the host name)."),
@@ -90,6 +93,9 @@ OPTIONS: tuple[Option, ...] = (
            "the commit(s) between that baseline and the head that made them slower: yes or no.", "no"),
 )
 BISECT_CHOICES = ("yes", "no")
+PARALLEL_CHOICES = ("auto", "no")
+# With a budget in seconds, the most rounds: the checks of the verdict need a known last round.
+SECONDS_BUDGET_ROUNDS = 200
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ class Settings:
     mode: str = "default"
     timeout: float = 900.0
     affinity: str | None = None
+    parallel: str = "auto"  # --cpython-parallel
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
     machine: str = field(default_factory=default_machine)
@@ -221,7 +228,7 @@ def parse_budget(value: str) -> Budget:
     if text.endswith("s"):
         if not number > 0 or not math.isfinite(number):
             raise CpybenchError(f"--cpython-budget={value!r} must be positive: {hint}")
-        return Budget(processes=10_000, seconds=number)
+        return Budget(processes=SECONDS_BUDGET_ROUNDS, seconds=number)
     if number < 2:
         raise CpybenchError(f"--cpython-budget={value!r} is too small to estimate the noise: {hint}")
     return Budget(processes=int(number))
@@ -279,6 +286,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         mode=_choice("cpython-mode", with_default("cpython-mode"), MODES),
         timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
         affinity=hosts.format_cpu_list(hosts.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
+        parallel=_choice("cpython-parallel", with_default("cpython-parallel"), PARALLEL_CHOICES),
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,
         machine=_machine(text("cpython-machine")),

@@ -48,6 +48,7 @@ STDERR_TAIL_LINES = 20
 _GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
 _PYPERF_WORKER_FAILED = re.compile(r"^RuntimeError: .* failed with exit code -?\d+$")
 _TRACEBACK_START = "Traceback (most recent call last):"
+_OUTPUT_NUMBERS = itertools.count()  # unique names for the output files of processes in one work dir
 
 
 @dataclass
@@ -152,13 +153,110 @@ def run_benchmark(
         if returncode != 0:
             raise _error(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
         suite = _load_suite(result_path, bench.name, stderr_tail)
-        # As `pyperformance run` does, so our files read like its files.
-        md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
-                                  md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
-                                  "tags": list(bench.tags) or None})
+        stamp(suite, bench)
         names = suite.get_benchmark_names()
         say(f"{bench.name}: {len(names)} result(s) in {elapsed:.1f} s ({', '.join(names)})")
         return suite
+
+
+def stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> pyperf.BenchmarkSuite:
+    """Add what ``pyperformance run`` adds to every result, so our files read like its files."""
+    md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
+                              md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
+                              "tags": list(bench.tags) or None})
+    return suite
+
+
+#######################################
+# pyperf workers started directly (interleaved measurement)
+
+# The variables pyperf's manager passes on to its workers (pyperf 2.11, _utils.create_environ), besides
+# the ones named by --inherit-environ: a worker started here sees what it would under pyperf.
+PYPERF_WORKER_VARIABLES = ("PATH", "HOME", "TEMP", "COMSPEC", "SystemRoot", "SystemDrive", "PYTHONPATH",
+                           "PYTHON_CPU_COUNT", "PYTHON_GIL", "PYPERF_PERF_RECORD_DATA_DIR",
+                           "PYPERF_PERF_RECORD_EXTRA_OPTS", "PYPERF_TACHYON_OPTS")
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """One result of a benchmark script: its pyperf worker task number, its name, its loops per value."""
+
+    index: int
+    name: str
+    loops: int
+
+
+@dataclass(frozen=True)
+class WorkerRun:
+    """One worker process to start: the interpreter, the task, the side's variables, the CPUs."""
+
+    venv_python: Path
+    task: WorkerTask
+    env: dict[str, str]
+    affinity: str | None = None
+    label: str = ""  # the side it measures, named when it fails
+
+
+def worker_environ(options: RunOptions, env: dict[str, str]) -> dict[str, str]:
+    """What a pyperf worker of this run sees: the variables pyperf passes on, those the user asked to
+    inherit, the target's and the side's own (``env``)."""
+    available = target_environ({**options.env, **env})
+    names = [*PYPERF_WORKER_VARIABLES, *options.inherit_environ]
+    return {**{name: available[name] for name in names if name in available}, **options.env, **env}
+
+
+def calibrate(venv_python: Path, bench: BenchmarkDef, options: RunOptions, env: dict[str, str],
+              *, warmups: int = 1) -> list[WorkerTask]:
+    """Every result of ``bench`` with its loops: one calibration worker per pyperf task, as pyperf's
+    manager starts one before the measuring workers (loops such that one value takes pyperf's
+    minimum time, 100 ms). The tasks are found by asking for the next until a worker runs none."""
+    tasks: list[WorkerTask] = []
+    environ = worker_environ(options, env)
+    affinity = [f"--affinity={options.affinity}"] if options.affinity else []
+    with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
+        for index in itertools.count():
+            command = [*_worker_command(venv_python, bench), "--calibrate-loops", f"--warmups={warmups}",
+                       f"--worker-task={index}", *affinity]
+            calibration = _worker_output(command, environ, options, workdir, bench.name, f"calibration-{index}")
+            if calibration is None:  # no such task: every result is calibrated
+                if index == 0:
+                    raise BenchmarkError(f"{bench.name} produced no results")
+                return tasks
+            result = calibration.get_benchmarks()[0]
+            tasks.append(WorkerTask(index, result.get_name(), int(result.get_metadata().get("loops", 1))))
+    raise AssertionError("unreachable")
+
+
+def run_workers(bench: BenchmarkDef, runs: list[WorkerRun], options: RunOptions, *, values: int,
+                warmups: int) -> list[pyperf.Benchmark]:
+    """Start every worker at once (each pinned to its CPUs), wait for all, and return each one's
+    result: a pyperf benchmark of one run, ``values`` values after ``warmups`` warmups."""
+    _check_time_left(bench.name, options)
+    with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
+        outputs = [Path(workdir) / f"run-{number}.json" for number in range(len(runs))]
+        commands = [([*_worker_command(run.venv_python, bench), f"--worker-task={run.task.index}",
+                      f"--loops={run.task.loops}", f"--values={values}", f"--warmups={warmups}",
+                      *([f"--affinity={run.affinity}"] if run.affinity else []), f"--output={output}"],
+                     worker_environ(options, run.env))
+                    for run, output in zip(runs, outputs, strict=True)]
+        finished = _run_together(commands, options, workdir, bench.name)
+        results = []
+        for run, output, (returncode, stderr_tail) in zip(runs, outputs, finished, strict=True):
+            try:
+                _check_exit(returncode, stderr_tail, bench.name, options)
+                result = _load_suite(output, bench.name, stderr_tail).get_benchmarks()[0]
+                if result.get_name() != run.task.name:
+                    raise _error(f"{bench.name}: worker task {run.task.index} measured {result.get_name()!r}, "
+                                 f"not {run.task.name!r} as when its loops were calibrated", stderr_tail)
+            except BenchmarkError as err:
+                err.side = run.label
+                raise
+            results.append(result)
+    return results
+
+
+def _worker_command(venv_python: Path, bench: BenchmarkDef) -> list[str]:
+    return [str(venv_python), "-u", bench.runscript, *bench.extra_opts, "--worker"]
 
 
 #######################################
@@ -173,32 +271,42 @@ def _run_bounded(
     The environment is the user's plus ``options.env`` (:func:`target_environ`), or exactly
     ``environ``. Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
     """
-    stdout_path = Path(workdir) / "stdout.txt"
-    stderr_path = Path(workdir) / "stderr.txt"
-    # The work directory is the cwd too: some benchmarks write files where they run.
-    with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
-        try:
-            process = subprocess.Popen(
-                command,
-                cwd=workdir,
-                env=environ if environ is not None else target_environ(options.env),
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise BenchmarkError(f"{name} could not start: {exc}") from None
-        try:
-            returncode = process.wait(timeout=options.kill_after())
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            returncode = PYPERF_TIMEOUT_EXIT
-        finally:
-            # Also on KeyboardInterrupt: never leave a benchmark running behind the caller.
+    env = environ if environ is not None else target_environ(options.env)
+    return _run_together([(command, env)], options, workdir, name)[0]
+
+
+def _run_together(
+    commands: list[tuple[list[str], dict[str, str]]], options: RunOptions, workdir: str, name: str,
+) -> list[tuple[int, str]]:
+    """Start every ``(command, environment)`` at once, each in its own session, and wait for all;
+    kill every group still running when the budget is out, on an error or on Ctrl-C.
+    Returns each command's exit code (PYPERF_TIMEOUT_EXIT when killed) and tail of stderr."""
+    stderr_paths = [Path(workdir) / f"stderr-{next(_OUTPUT_NUMBERS)}.txt" for _ in commands]
+    processes: list[subprocess.Popen] = []
+    returncodes: list[int] = []
+    deadline = time.monotonic() + options.kill_after()
+    try:
+        for (command, env), stderr_path in zip(commands, stderr_paths, strict=True):
+            # The work directory is the cwd too: some benchmarks write files where they run.
+            with open(stderr_path.with_name(stderr_path.name.replace("stderr", "stdout")), "wb") as stdout, \
+                    open(stderr_path, "wb") as stderr:
+                try:
+                    processes.append(subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                                      stdout=stdout, stderr=stderr, start_new_session=True))
+                except OSError as exc:
+                    raise BenchmarkError(f"{name} could not start: {exc}") from None
+        for process in processes:
+            try:
+                returncodes.append(process.wait(timeout=max(0.0, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                _kill_group(process)
+                returncodes.append(PYPERF_TIMEOUT_EXIT)
+    finally:
+        # Also on KeyboardInterrupt: never leave a benchmark running behind the caller.
+        for process in processes:
             if process.poll() is None:
                 _kill_group(process)
-    return returncode, _tail(stderr_path, STDERR_TAIL_LINES)
+    return [(code, _tail(path, STDERR_TAIL_LINES)) for code, path in zip(returncodes, stderr_paths, strict=True)]
 
 
 def _kill_group(process: subprocess.Popen) -> None:
@@ -319,7 +427,7 @@ def count_instructions(
     started = time.monotonic()
     benchmarks: list[pyperf.Benchmark] = []
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
-        base = [str(venv_python), "-u", bench.runscript, *bench.extra_opts, "--worker"]
+        base = _worker_command(venv_python, bench)
         for task in itertools.count():
             calibration = _worker_output(
                 [*base, "--calibrate-loops", f"--min-time={INSTRUCTION_MIN_TIME}", f"--worker-task={task}"],
@@ -354,10 +462,7 @@ def count_instructions(
                                          md.METRIC: md.METRIC_INSTRUCTIONS})
                     for value in values]
             benchmarks.append(pyperf.Benchmark(runs))
-    suite = pyperf.BenchmarkSuite(benchmarks)
-    md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
-                              md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
-                              "tags": list(bench.tags) or None})
+    suite = stamp(pyperf.BenchmarkSuite(benchmarks), bench)
     names = suite.get_benchmark_names()
     say(f"{bench.name}: instructions of {len(names)} result(s) counted in {time.monotonic() - started:.1f} s "
         f"({', '.join(names)})")

@@ -2,30 +2,61 @@
 
 Drift between runs a few minutes apart (2-10 % on a shared VM) is larger than the noise
 inside a run, so comparing a head measured now with a baseline measured earlier mixes the
-change with the drift. Here each round starts one pyperf worker process per interpreter,
-alternating the order (A B, B A, A B, ...) so that slow drift hits every side alike, with
-the same ``--loops`` for all sides from one calibration (see :func:`shared_loops`).
-Rounds continue until the caller's ``decided`` callback is satisfied (every ratio interval
-is clearly on one side of its threshold) or the budget runs out.
+change with the drift. Here each round runs one pyperf worker process per interpreter and
+result, started directly (no pyperf manager process in between) with the loops calibrated
+once (:mod:`loops`), so every side runs the same loops:
+
+* with a physical core per side (:func:`parallel_cpus`), the sides' workers of a round run at
+  the same time, each pinned to its core, and the sides swap cores every round: the pair
+  shares the machine's state even more closely, and a round takes the time of one process;
+* otherwise one after another, alternating the order (A B, B A, ...) so that slow drift hits
+  every side alike.
+
+The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
+20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio interval
+clearly on one side of its threshold) or when the budget runs out. The caller's intervals must
+then be at :func:`check_confidence`, so that looking several times does not raise the error rate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyperf
 
+from . import hosts, loops, stats
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError
 from .options import Budget
-from .runner import RunOptions, run_benchmark
+from .runner import RunOptions, WorkerRun, WorkerTask, calibrate, run_benchmark, run_workers, stamp
 
 # Values and warmups per worker process, by mode (pyperf's own per-process settings).
 PER_PROCESS = {"default": (3, 1), "fast": (2, 1), "rigorous": (3, 1), "debug": (1, 0)}
 MIN_ROUNDS = 5  # fewer process pairs give intervals that cannot be trusted
+
+
+def checks(budget: Budget) -> tuple[int, ...]:
+    """The rounds after which the verdicts are checked (see :func:`stats.check_rounds`)."""
+    return stats.check_rounds(MIN_ROUNDS, max(MIN_ROUNDS, budget.processes))
+
+
+def check_confidence(confidence: float, budget: Budget) -> float:
+    """The confidence of each check, such that all checks together keep ``confidence``."""
+    return stats.check_confidence(confidence, len(checks(budget)))
+
+
+def parallel_cpus(affinity: str | None, sides: int) -> list[str] | None:
+    """One CPU list per side when the CPUs this session may use (``affinity``, else the process's)
+    hold a physical core per side; None when they do not (the sides then take turns)."""
+    if sides < 2:
+        return None
+    cores = hosts.cores_of(hosts.usable_cpus(affinity))
+    if len(cores) < sides:
+        return None
+    return [hosts.format_cpu_list(group) for group in hosts.cpu_groups(cores, sides)]
 
 
 @dataclass
@@ -35,26 +66,30 @@ class Side:
     label: str
     venv_python: Path
     env: dict[str, str]
+    identity: str = ""  # the interpreter's build key (or path): what its loops calibration is kept under
 
 
-def _merge(into: pyperf.BenchmarkSuite | None, new: pyperf.BenchmarkSuite) -> pyperf.BenchmarkSuite:
-    if into is None:
-        return new
-    for bench in new.get_benchmarks():
-        into.add_runs(bench)
-    return into
+@dataclass
+class Calibration:
+    """Where calibrated loops are kept, and under which machine; no cache dir: calibrate every time."""
 
+    cache_dir: Path | None = None
+    machine: str = ""
+    calibrated: list[str] = field(default_factory=list)  # benchmarks calibrated (not found kept)
 
-def shared_loops(suite: pyperf.BenchmarkSuite) -> int | None:
-    """One ``--loops`` for every later process, when the script's results agree on it.
-
-    ``--loops`` applies to every result of a script. When the results calibrated to
-    different loop counts (deepcopy: ~300 us and ~3 us per call), any single count makes
-    some values either tiny and noisy or needlessly long: then every process calibrates
-    its own loops (one more short process per round), which per-loop values absorb.
-    """
-    loops = {bench.get_loops() for bench in suite.get_benchmarks()}
-    return loops.pop() if len(loops) == 1 else None
+    def tasks(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> list[WorkerTask]:
+        entry = loops.key(self.machine, bench.name, bench.definition_hash, side.identity or str(side.venv_python))
+        if self.cache_dir is not None and (kept := loops.load(self.cache_dir, entry)) is not None:
+            return kept
+        try:
+            found = calibrate(side.venv_python, bench, options, side.env)
+        except BenchmarkError as err:
+            err.side = side.label
+            raise
+        self.calibrated.append(bench.name)
+        if self.cache_dir is not None:
+            loops.save(self.cache_dir, entry, found)
+        return found
 
 
 def measure(
@@ -64,46 +99,76 @@ def measure(
     budget: Budget,
     decided: Callable[[dict[str, pyperf.BenchmarkSuite]], bool],
     log: Callable[[str], None] = lambda _msg: None,
+    *,
+    calibration: Calibration | None = None,
+    cpus: list[str] | None = None,
 ) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
-    """Run rounds of one process per side; return the suites by side label and the rounds run."""
+    """Run rounds of one worker per side and result; return the suites by side label and the rounds run.
+
+    ``cpus``: one CPU list per side to run the sides at the same time (:func:`parallel_cpus`);
+    None: one after another.
+    """
+    if options.mode == "debug":  # one value of one process: nothing to interleave or calibrate
+        return _debug_round(bench, sides, options), 1
     values, warmups = PER_PROCESS.get(options.mode, PER_PROCESS["default"])
     started = time.monotonic()
+    # The last side is the baseline: its loops serve every head measured against it, session after session.
+    tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
+    check_at = checks(budget)
     suites: dict[str, pyperf.BenchmarkSuite] = {}
-
-    def one_process(side: Side, loops: int | None) -> None:
-        # pyperf's --fast/--rigorous would override -p; the per-process values carry the mode.
-        mode = "debug" if options.mode == "debug" else "default"
-        opts = replace(options, mode=mode, processes=1, values=values, warmups=warmups, loops=loops,
-                       env={**options.env, **side.env})
-        try:
-            suite = run_benchmark(side.venv_python, bench, opts)
-        except BenchmarkError as err:
-            err.side = side.label
-            raise
-        suites[side.label] = _merge(suites.get(side.label), suite)
-
-    # The first process of the first side also calibrates the loops for everybody.
-    one_process(sides[0], None)
-    loops = shared_loops(suites[sides[0].label])
-    for side in sides[1:]:
-        one_process(side, loops)
-    rounds = 1
-    longest_round = time.monotonic() - started
+    rounds = 0
+    longest_round = 0.0
     while True:
-        enough = rounds >= MIN_ROUNDS and decided(suites)
+        round_started = time.monotonic()
+        for task in tasks:
+            for batch in _batches(sides, cpus, rounds, options.affinity):
+                runs = [WorkerRun(side.venv_python, task, {**options.env, **side.env}, affinity, side.label)
+                        for side, affinity in batch]
+                for (side, _affinity), result in zip(batch, run_workers(bench, runs, options, values=values,
+                                                                         warmups=warmups), strict=True):
+                    suites[side.label] = _add(suites.get(side.label), result)
+        rounds += 1
+        longest_round = max(longest_round, time.monotonic() - round_started)
+        log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
         out_of_budget = rounds >= budget.processes or (
             budget.seconds is not None and time.monotonic() - started >= budget.seconds)
         # Stop while a round still fits in --cpython-timeout: the data so far makes the verdict
         # (inconclusive if it must), rather than a round cut off and the whole item lost.
         out_of_time = options.deadline is not None and (
             options.deadline - time.monotonic() < 1.5 * longest_round)
-        if enough or out_of_budget or out_of_time or options.mode == "debug":
+        if out_of_budget or out_of_time or (rounds in check_at and decided(suites)):
             break
-        round_started = time.monotonic()
-        order = sides if rounds % 2 == 0 else list(reversed(sides))
-        for side in order:
-            one_process(side, loops)
-        rounds += 1
-        longest_round = max(longest_round, time.monotonic() - round_started)
-        log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
+    for suite in suites.values():
+        stamp(suite, bench)
     return suites, rounds
+
+
+def _batches(sides: list[Side], cpus: list[str] | None, rounds: int,
+             affinity: str | None) -> list[list[tuple[Side, str | None]]]:
+    """The workers of one round, as batches started together with their CPUs: every side at once,
+    each on its own CPUs, the sides swapping CPUs round by round; or one side at a time, in
+    alternating order, on the session's CPUs."""
+    if cpus is not None and len(cpus) >= len(sides):
+        shift = rounds % len(sides)
+        return [[(side, cpus[(index + shift) % len(sides)]) for index, side in enumerate(sides)]]
+    order = sides if rounds % 2 == 0 else list(reversed(sides))
+    return [[(side, affinity)] for side in order]
+
+
+def _add(suite: pyperf.BenchmarkSuite | None, result: pyperf.Benchmark) -> pyperf.BenchmarkSuite:
+    if suite is None:
+        return pyperf.BenchmarkSuite([result])
+    suite.add_runs(result)
+    return suite
+
+
+def _debug_round(bench: BenchmarkDef, sides: list[Side], options: RunOptions) -> dict[str, pyperf.BenchmarkSuite]:
+    suites = {}
+    for side in sides:
+        try:
+            side_options = replace(options, env={**options.env, **side.env})
+            suites[side.label] = run_benchmark(side.venv_python, bench, side_options)
+        except BenchmarkError as err:
+            err.side = side.label
+            raise
+    return suites

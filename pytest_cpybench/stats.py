@@ -175,6 +175,40 @@ def _t_central_probability(t: float, dof: int) -> float:
     return math.sin(theta) * series
 
 
+def check_rounds(min_rounds: int, max_rounds: int, growth: float = 1.4) -> tuple[int, ...]:
+    """The rounds after which an interleaved measurement checks its verdicts: ``min_rounds``, then
+    each about ``growth`` times the one before (the interval then narrows by about sqrt(growth)),
+    and ``max_rounds``: 5, 7, 10, 14, 20, 28, 40 for 5 and 40.
+
+    Few checks on a growing grid, not one after every round: every check is a chance to stop on
+    noise, and :func:`check_confidence` pays for each with a wider interval.
+    """
+    if max_rounds <= min_rounds:
+        return (max(1, max_rounds),)
+    rounds = [min_rounds]
+    # A check just before the last one would cost as much as the last and tell little more.
+    while (following := max(rounds[-1] + 1, round(rounds[-1] * growth))) * math.sqrt(growth) <= max_rounds:
+        rounds.append(following)
+    rounds.append(max_rounds)
+    return tuple(rounds)
+
+
+def check_confidence(confidence: float, checks: int) -> float:
+    """The confidence of each of ``checks`` looks at the same growing data, such that all of them
+    together err with probability at most ``1 - confidence`` (Bonferroni's split of the error over
+    the looks; an alpha-spending design with equal spending, as Pocock's, but without assuming
+    how the looks correlate).
+
+    Checking a 95% interval after every round and stopping at the first clear verdict is optional
+    stopping: a result whose true slowdown sits at the threshold is called a regression far more
+    often than 2.5% of the time. With this confidence at every look, the chance that any look
+    wrongly excludes the true ratio, hence of a wrong stop, stays within ``1 - confidence``.
+    """
+    if checks < 1:
+        raise ValueError(f"at least one check is needed, got {checks}")
+    return 1 - (1 - confidence) / checks
+
+
 class Verdict(enum.Enum):
     REGRESSION = "regression"
     FASTER = "faster"
