@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
 Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
-pinned_workers
+pinned_workers, stopping_rule, full_suite
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -32,11 +32,13 @@ from benchmarks import (  # noqa: E402
     bisection,
     builds,
     false_alarms,
+    full_suite,
     instructions,
     machine,
     overhead,
     pinned_workers,
     sensitivity,
+    stopping_rule,
     time_to_verdict,
 )
 from benchmarks.common import Context, SectionResult  # noqa: E402
@@ -44,7 +46,8 @@ from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
 from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
-                                               instructions, bisection, pinned_workers)}
+                                               instructions, bisection, pinned_workers, stopping_rule,
+                                               full_suite)}
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 

@@ -188,7 +188,7 @@ class ItemOutcome:
 def _memory_failure(rc: compare.ResultComparison, baseline: str) -> str:
     return (f"{rc.name}: peak memory {rc.ratio:.2f}x that of {baseline} "
             f"({rc.base_mean / 2**20:.1f} MiB -> {rc.head_mean / 2**20:.1f} MiB, memory threshold "
-            f"{report.format_threshold(rc.threshold)}, {rc.estimate.confidence:.0%} interval "
+            f"{report.format_threshold(rc.threshold)}, {report.format_confidence(rc.estimate.confidence)} interval "
             f"{report.format_interval(rc.estimate)})")
 
 

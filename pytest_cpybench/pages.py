@@ -47,7 +47,14 @@ import pyperf
 from . import _pyperf, compare, store
 from . import metadata as md
 from .compare import ResultComparison, SuiteComparison
-from .report import format_headline, format_ratio, format_ratio_interval, format_tags, format_threshold
+from .report import (
+    format_confidence,
+    format_headline,
+    format_ratio,
+    format_ratio_interval,
+    format_tags,
+    format_threshold,
+)
 from .stats import RatioEstimate, Verdict
 
 DEFAULT_MEMORY_THRESHOLD = 0.10  # peak-memory growth classified as a regression on the pages
@@ -404,7 +411,7 @@ def verdict_section(
         "threshold, and is inconclusive when the interval straddles it. Intervals are over worker-process "
         "means; the tables above hide what pyperf's t-test over all values calls not significant, a "
         "different test. The interval of a geometric mean covers the noise between worker processes, "
-        "not a shift of the whole machine between two sessions measured apart.",
+        "not a shift of the whole machine between two sessions measured apart." + _checked_note(cmp),
         "",
     ]
     if cmp.headline is not None:
@@ -509,6 +516,17 @@ def _verdict_text(rc: ResultComparison) -> str:
     if rc.verdict is Verdict.INCONCLUSIVE:
         return f"inconclusive (threshold {format_threshold(rc.threshold)})"
     return rc.verdict.value
+
+
+def _checked_note(cmp: SuiteComparison) -> str:
+    """Interleaved results were checked several times as they were measured: each check's interval is
+    wider than ``cmp.confidence`` so that all of them together keep it; say so when it shows."""
+    checked = sorted({rc.estimate.confidence for rc in cmp.results} - {cmp.confidence})
+    if not checked:
+        return ""
+    levels = " or ".join(format_confidence(c) for c in checked)
+    return (f" Results measured interleaved were checked as their rounds came in; their intervals are at "
+            f"{levels}, so that all the checks together keep {format_confidence(cmp.confidence)}.")
 
 
 def _simple_table(headers: list[str], rows: list[list[str]]) -> list[str]:

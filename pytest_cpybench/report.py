@@ -210,7 +210,12 @@ def _bracketed_interval(estimate: RatioEstimate) -> str:
 
 
 def _confidence(estimate: RatioEstimate) -> str:
-    return f"{estimate.confidence * 100:g}%"
+    return format_confidence(estimate.confidence)
+
+
+def format_confidence(confidence: float) -> str:
+    """0.95 -> "95%", 0.992857 -> "99.3%" (the confidence of each of 7 checks at 95% overall)."""
+    return f"{confidence * 100:.3g}%"
 
 
 def _interval_header(cmp: SuiteComparison) -> str:
