@@ -48,6 +48,8 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
                                                full_suite)}
+# Sections that run only when named in --only: the whole suite takes hours.
+OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 
@@ -59,7 +61,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     variant.add_argument("--full", action="store_true",
                          help="hours: more benchmarks and repetitions (default: the standard variant, < 1 h)")
     parser.add_argument("--only", default="",
-                        help=f"comma-separated sections to run (default: all): {', '.join(SECTIONS)}")
+                        help=f"comma-separated sections to run (default: all but {', '.join(OPT_IN)}): "
+                             f"{', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
                         help=f"where to write the results (default: {DEFAULT_JSON.relative_to(ROOT)})")
     parser.add_argument("--cache-dir", type=Path, default=None,
@@ -75,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown section(s) {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
     if args.runs is not None and args.runs < 1:
         parser.error(f"--runs={args.runs}: give at least 1")
-    args.sections = names or list(SECTIONS)
+    args.sections = names or [name for name in SECTIONS if name not in OPT_IN]
     return args
 
 
