@@ -49,14 +49,17 @@ def check_confidence(confidence: float, budget: Budget) -> float:
 
 
 def parallel_cpus(affinity: str | None, sides: int) -> list[str] | None:
-    """One CPU list per side when the CPUs this session may use (``affinity``, else the process's)
-    hold a physical core per side; None when they do not (the sides then take turns)."""
+    """One physical core per side (its CPU list) when the CPUs this session may use (``affinity``,
+    else the process's) hold one per side; None when they do not (the sides then take turns).
+
+    A worker runs one thread: a core is all it can use. The last cores are taken, since the first
+    CPU of a machine usually serves more interrupts and housekeeping than the others."""
     if sides < 2:
         return None
     cores = hosts.cores_of(hosts.usable_cpus(affinity))
     if len(cores) < sides:
         return None
-    return [hosts.format_cpu_list(group) for group in hosts.cpu_groups(cores, sides)]
+    return [hosts.format_cpu_list(core) for core in cores[-sides:]]
 
 
 @dataclass
