@@ -82,16 +82,17 @@ def benchmark_seconds(lines: Sequence[tuple[float, str]], end: float) -> dict[st
     return {name: round(stop - start, 2) for (start, name), stop in zip(starts, ends, strict=True)}
 
 
-def pyperformance_part(ctx: Context) -> dict[str, object]:
+def pyperformance_part(ctx: Context, benchmarks: str | None = None) -> dict[str, object]:
     python = ctx.build(NEIGHBOUR_REF).python
+    selection = ["-b", benchmarks] if benchmarks else []
     cwd = ctx.work_dir / "pyperformance"  # its ./venv survives between runs
     cwd.mkdir(parents=True, exist_ok=True)
     output = ctx.fresh_dir("full-suite-pyperformance") / "head.json"
     # Untimed: creating the venv and installing every benchmark's requirements.
     ctx.log("full suite: pyperformance venv (untimed)")
-    _pyperformance(["venv", "create", "-p", str(python)], cwd)
+    _pyperformance(["venv", "create", "-p", str(python), *selection], cwd)
     ctx.log("full suite: pyperformance run, default mode")
-    seconds, lines = _pyperformance(["run", "-p", str(python), "-o", str(output)], cwd)
+    seconds, lines = _pyperformance(["run", "-p", str(python), *selection, "-o", str(output)], cwd)
     first = next((at for at, line in lines if _PROGRESS.match(line)), 0.0)
     last_output = lines[-1][0] if lines else seconds
     per_benchmark = benchmark_seconds(lines, last_output)
@@ -101,13 +102,14 @@ def pyperformance_part(ctx: Context) -> dict[str, object]:
             f"{len(per_benchmark)} benchmarks, {len(suite.get_benchmark_names())} results")
     return {"python": str(python), "seconds": round(seconds, 1), "measuring_seconds": round(last_output - first, 1),
             "benchmark_seconds": per_benchmark, "results": sorted(suite.get_benchmark_names()), "errors": errors,
-            "command": ["python", "-m", "pyperformance", "run", "-p", "PYTHON", "-o", "OUT.json"]}
+            "command": ["python", "-m", "pyperformance", "run", "-p", "PYTHON", *selection, "-o", "OUT.json"]}
 
 
-def gate_part(ctx: Context, head: str) -> dict[str, object]:
-    """One session of the gate on the whole suite: ``head`` against BASE_REF measured in the session."""
+def gate_part(ctx: Context, head: str, benchmarks: str | None = None) -> dict[str, object]:
+    """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
+    in the session."""
     started = time.monotonic()
-    settings = ctx.settings(ref=head, baselines=(BASE_REF,), mode="default",
+    settings = ctx.settings(ref=head, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
                             results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no")
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
@@ -130,10 +132,12 @@ def gate_part(ctx: Context, head: str) -> dict[str, object]:
             "items": items}
 
 
-def run_parts(ctx: Context, parts: Sequence[str]) -> dict[str, object]:
-    data: dict[str, object] = {}
+def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None) -> dict[str, object]:
+    """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b)."""
+    data: dict[str, object] = {"benchmarks": benchmarks or "default"}
     for part in parts:
-        data[part] = pyperformance_part(ctx) if part == "pyperformance" else gate_part(ctx, HEADS[part])
+        data[part] = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
+                      else gate_part(ctx, HEADS[part], benchmarks))
     return data
 
 
@@ -146,6 +150,8 @@ def run(ctx: Context) -> SectionResult:
 
 def summarize(data: dict[str, object]) -> SectionResult:
     section = SectionResult(NAME, TITLE, data=data)
+    if data.get("benchmarks", "default") != "default":
+        section.notes.append(f"a subset of the suite: {data['benchmarks']}")
     reference = data.get("pyperformance")
     gates = {part: data[part] for part in ("aa", "slowdown") if part in data}
     per_bench_reference: dict[str, float] = reference["benchmark_seconds"] if reference else {}  # type: ignore[index]
@@ -228,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Parts of the full_suite section (see benchmarks/README.md).")
     parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--merge", type=Path, nargs="+", default=[], help="JSON files of parts run earlier")
+    parser.add_argument("--benchmarks", default=None,
+                        help="a subset, in pyperformance's -b syntax (default: the whole default group)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
@@ -240,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         data: dict[str, object] = {}
         for document in documents:
             data.update(document["sections"][NAME]["data"])
+        if len({d["sections"][NAME]["data"].get("benchmarks") for d in documents}) > 1:
+            parser.error("--merge: the files measured different benchmarks")
         machine_details = documents[0]["machine"]
         commands = [d.get("command", "") for d in documents]
     else:
@@ -251,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                       cache_dir=cache_root / "cache", work_dir=work_dir, tmp=tmp, verbose=args.verbose)
         try:
             machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
-            data = run_parts(ctx, parts)
+            data = run_parts(ctx, parts, args.benchmarks)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         commands = [" ".join(["python -m benchmarks.full_suite", *(argv if argv is not None else sys.argv[1:])])]

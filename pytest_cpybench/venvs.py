@@ -31,7 +31,8 @@ from .errors import BenchmarkError, CpybenchError
 Log = Callable[[str], None]
 
 # Bump when the way a venv is populated changes, so old venvs are not reused.
-VENV_LAYOUT = "1"
+VENV_LAYOUT = "2"  # 2: setuptools and wheel installed, as pyperformance does
+INSTALLER_REQUIREMENTS = ("setuptools", "wheel")
 COMPLETE_MARKER = ".complete"
 STATE_DIR = ".cpybench"  # inside a venv: install markers, pins, pip logs, the install lock
 
@@ -209,6 +210,12 @@ def _create(python: Path, root: Path, environ: dict[str, str], log: Log) -> None
         returncode, output = _run([*pip, "--no-deps", requirement], environ)
         if returncode != 0:
             raise _install_error(f"could not install {requirement} into {root}", output, None)
+    # As pyperformance's venvs (its _pip.ensure_installer): benchmarks whose requirements still
+    # import distutils (django_template, sympy on 3.12+) find it in setuptools.
+    returncode, output = _run([*pip, "--upgrade", *INSTALLER_REQUIREMENTS], environ)
+    if returncode != 0:
+        log(f"installing {' '.join(INSTALLER_REQUIREMENTS)} into the venv failed (benchmarks that import "
+            f"distutils will fail): {_last_line(output)}")
     info = {
         "python": str(python),
         "pyperf": pyperf.__version__,
