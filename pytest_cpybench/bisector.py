@@ -117,13 +117,14 @@ class Bisector:
     def _probe(self, good: int, bad: int, probe: int | None) -> Step:
         started = time.monotonic()
         step = Step(good, bad, probe, Decision.SKIPPED)
-        sides = [(GOOD, self._built(good)), (BAD, self._built(bad))]
+        # Good last: the last side calibrates the loops, and good's are kept for every later step.
+        sides = [(BAD, self._built(bad)), (GOOD, self._built(good))]
         if probe is not None:
             built = self._build(probe)
             if isinstance(built, BuildError):
                 step.note = f"does not build ({built}; log: {built.log_path})"
                 return self._done(step, started)
-            sides.append((PROBE, built))
+            sides.insert(1, (PROBE, built))
         decisions = []
         whole_range = (good, bad) == (0, len(self._history) - 1)
         for bench in self.benchmarks:
@@ -167,7 +168,7 @@ class Bisector:
         is confidently more than the smallest change worth following, in the whole change's direction."""
         started = time.monotonic()
         self.log(f"confirming {self._history[commit].short} against its parent {self._history[parent].short}")
-        sides = [(GOOD, self._built(parent)), (BAD, self._built(commit))]
+        sides = [(BAD, self._built(commit)), (GOOD, self._built(parent))]
         confirmation = Confirmation(parent, commit, {}, 0, 0.0)
         for bench in self.benchmarks:
             min_change = self._min_change.get(bench.name, 0.0)
