@@ -67,6 +67,8 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "--cpython-budget=0"], "--cpython-budget='0' is too small"),
     (["--cpython-ref=main", "--cpython-budget=-3s"], "--cpython-budget='-3s' must be positive"),
     (["--cpython-ref=main", "--cpython-mode=quick"], "--cpython-mode='quick' is not valid"),
+    (["--cpython-ref=main", "--cpython-parallel=yes"], "--cpython-parallel='yes' is not valid: choose one of auto, no"),
+    (["--cpython-ref=main", "--cpython-parallel=2"], "--cpython-parallel='2' is not valid: choose one of auto, no"),
     (["--cpython-ref="], "--cpython-ref is empty"),
     (["--cpython-ref=main", "--cpython-timeout=inf"], "--cpython-timeout='inf' must be a finite number"),
     (["--cpython-ref=main", "--cpython-timeout=0"], "--cpython-timeout='0' must be more than 0 seconds"),
