@@ -22,6 +22,7 @@ from .runner import WorkerTask
 
 FILE_NAME = "loops.json"
 FORMAT = 1
+MAX_LOOPS = 2**32  # more is a corrupt file: the worker would run until --cpython-timeout
 
 
 def key(machine: str, benchmark: str, definition_hash: str, interpreter: str) -> str:
@@ -36,9 +37,9 @@ def load(cache_dir: Path, entry: str) -> list[WorkerTask] | None:
         return None
     try:
         found = [WorkerTask(int(t["index"]), str(t["name"]), int(t["loops"])) for t in tasks]
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, OverflowError):  # 1e999 in the file: int(inf)
         return None
-    if [t.index for t in found] != list(range(len(found))) or any(t.loops < 1 for t in found):
+    if [t.index for t in found] != list(range(len(found))) or any(not 1 <= t.loops <= MAX_LOOPS for t in found):
         return None
     return found
 
