@@ -460,7 +460,7 @@ class Engine:
                                cpus=self._parallel_cpus(len(sides)))
 
     def _parallel_cpus(self, sides: int) -> list[str] | None:
-        if self.settings.parallel == "no":
+        if self.settings.parallel != "yes":
             return None
         return sampler.parallel_cpus(self.settings.affinity, sides)
 

@@ -59,9 +59,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-timeout", "Seconds one benchmark may take, all its processes on every side together; "
            "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900"),
     Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
-    Option("cpython-parallel", "Interleaved sides: auto runs the head's and the baseline's worker of a round at "
-           "the same time, each on its own physical core (when there is one per side); no runs them one after "
-           "another.", "auto"),
+    Option("cpython-parallel", "Interleaved sides: yes runs the head's and the baseline's worker of a round at "
+           "the same time, each on its own physical core (when there is one per side); no (default) runs them one "
+           "after another.", "no"),
     Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
     Option("cpython-json", "Also write this session's pyperf JSON to this path."),
     Option("cpython-machine", "Machine name recorded in results (default: $CPYBENCH_MACHINE, else the host name)."),
@@ -93,7 +93,7 @@ OPTIONS: tuple[Option, ...] = (
            "the commit(s) between that baseline and the head that made them slower: yes or no.", "no"),
 )
 BISECT_CHOICES = ("yes", "no")
-PARALLEL_CHOICES = ("auto", "no")
+PARALLEL_CHOICES = ("yes", "no")
 # With a budget in seconds, the most rounds: the checks of the verdict need a known last round.
 SECONDS_BUDGET_ROUNDS = 200
 
@@ -120,7 +120,7 @@ class Settings:
     mode: str = "default"
     timeout: float = 900.0
     affinity: str | None = None
-    parallel: str = "auto"  # --cpython-parallel
+    parallel: str = "no"  # --cpython-parallel
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
     machine: str = field(default_factory=default_machine)

@@ -6,11 +6,13 @@ change with the drift. Here each round runs one pyperf worker process per interp
 result, started directly (no pyperf manager process in between) with the loops calibrated
 once (:mod:`loops`), so every side runs the same loops:
 
-* with a physical core per side (:func:`parallel_cpus`), the sides' workers of a round run at
-  the same time, each pinned to its core, and the sides swap cores every round: the pair
-  shares the machine's state even more closely, and a round takes the time of one process;
-* otherwise one after another, alternating the order (A B, B A, ...) so that slow drift hits
-  every side alike.
+* one after another, alternating the order (A B, B A, ...) so that slow drift hits every side
+  alike;
+* or, with --cpython-parallel=yes and a physical core per side (:func:`parallel_cpus`), at the
+  same time, each pinned to its core, the sides swapping cores every round: a round takes the
+  time of one process. Opt-in: on the 2-vCPU VM this was measured on, two benchmarks at once
+  slowed each other unevenly (benchmarks/README.md), and a benchmark that cannot run twice at
+  once (a fixed TCP port) falls back to taking turns.
 
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
 20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio interval
@@ -124,12 +126,17 @@ def measure(
     while True:
         round_started = time.monotonic()
         for task in tasks:
-            for batch in _batches(sides, cpus, rounds, options.affinity):
-                runs = [WorkerRun(side.venv_python, task, {**options.env, **side.env}, affinity, side.label)
-                        for side, affinity in batch]
-                for (side, _affinity), result in zip(batch, run_workers(bench, runs, options, values=values,
-                                                                         warmups=warmups), strict=True):
-                    suites[side.label] = _add(suites.get(side.label), result)
+            try:
+                results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+            except BenchmarkError as err:
+                if cpus is None:
+                    raise
+                # Two copies at once can collide (a fixed TCP port: asyncio_tcp): take turns from now on.
+                log(f"{bench.name}: {err}, with the sides at the same time; the sides take turns from now on")
+                cpus = None
+                results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+            for side, result in results:
+                suites[side.label] = _add(suites.get(side.label), result)
         rounds += 1
         longest_round = max(longest_round, time.monotonic() - round_started)
         log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
@@ -144,6 +151,18 @@ def measure(
     for suite in suites.values():
         stamp(suite, bench)
     return suites, rounds
+
+
+def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: list[str] | None, rounds: int,
+              options: RunOptions, values: int, warmups: int) -> list[tuple[Side, pyperf.Benchmark]]:
+    """One worker of ``task`` per side, the sides at once (``cpus``) or in turn; each side's result."""
+    done = []
+    for batch in _batches(sides, cpus, rounds, options.affinity):
+        runs = [WorkerRun(side.venv_python, task, {**options.env, **side.env}, affinity, side.label)
+                for side, affinity in batch]
+        results = run_workers(bench, runs, options, values=values, warmups=warmups)
+        done += [(side, result) for (side, _affinity), result in zip(batch, results, strict=True)]
+    return done
 
 
 def _batches(sides: list[Side], cpus: list[str] | None, rounds: int,
