@@ -1,4 +1,6 @@
-"""False alarms (A/A): the same build as head and baseline, so every REGRESSION is a false failure.
+"""False alarms (A/A): head ``neutral`` (one comment changed on top of the baseline, nothing benchmarked
+touches it) against baseline ``v3.13.5``, so every REGRESSION is a false failure. (The same commit as
+its own baseline is refused by the plugin.)
 
 Two variants, both through the Engine API as the plugin uses it:
 
@@ -31,10 +33,10 @@ from .common import (
     run_items,
     verdicts_of,
 )
-from .plan import BASE_REF, THRESHOLD
+from .plan import BASE_REF, NEIGHBOUR_REF, THRESHOLD
 
 NAME = "false_alarms"
-TITLE = f"False alarms (A/A): {BASE_REF} against itself"
+TITLE = f"False alarms (A/A): {NEIGHBOUR_REF} (a comment changed) against {BASE_REF}"
 MIN_VERDICTS = 100
 MAX_INCONCLUSIVE = 0.10
 TARGET_MODE = "default"
@@ -44,7 +46,7 @@ V = stats.Verdict
 
 def interleaved(ctx: Context) -> list[Verdict]:
     plan = ctx.plan
-    return repeated_verdicts(ctx, head=BASE_REF, benchmarks=plan.aa_benchmarks, mode=plan.aa_mode,
+    return repeated_verdicts(ctx, head=NEIGHBOUR_REF, benchmarks=plan.aa_benchmarks, mode=plan.aa_mode,
                              reps=plan.aa_reps, label="A/A interleaved", folder="aa-interleaved")
 
 
@@ -52,8 +54,8 @@ def stored(ctx: Context) -> tuple[list[Verdict], float]:
     """Verdicts against a baseline stored once, and the seconds that storing took."""
     plan = ctx.plan
     results_dir = ctx.fresh_dir("aa-stored")
-    common = dict(ref=BASE_REF, benchmarks=plan.aa_benchmarks, mode=plan.aa_mode, results_dir=results_dir)
-    engine, benches = open_session(ctx, ctx.settings(**common, save="new"))
+    common = dict(benchmarks=plan.aa_benchmarks, mode=plan.aa_mode, results_dir=results_dir)
+    engine, benches = open_session(ctx, ctx.settings(**common, ref=BASE_REF, save="new"))
     outcomes = run_items(ctx, engine, benches, "A/A storing the baseline")
     stored_result = engine.finish(outcomes, benches)
     if not stored_result.head_path:
@@ -61,8 +63,8 @@ def stored(ctx: Context) -> tuple[list[Verdict], float]:
     store_seconds = sum(o.seconds for o in outcomes)
     found: list[Verdict] = []
     for rep in range(1, plan.aa_stored_reps + 1):
-        engine, benches = open_session(ctx, ctx.settings(**common, baselines=(BASE_REF,), confirm="auto",
-                                                         save="no"))
+        engine, benches = open_session(ctx, ctx.settings(**common, ref=NEIGHBOUR_REF, baselines=(BASE_REF,),
+                                                         confirm="auto", save="no"))
         kinds = {b.kind for b in engine.baselines}
         if kinds != {BaselineKind.STORED}:
             raise RuntimeError(f"expected the stored baseline to be found, got {kinds}")

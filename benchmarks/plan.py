@@ -89,7 +89,7 @@ FULL = Plan(
     sens_heads=(SLOW_SMALL_REF, SLOW_REF), sens_benchmarks="deepcopy,nbody", sens_mode="default", sens_reps=20,
     true_mode="default", true_rounds=40,
     ttv_benchmarks="nbody,richards,deepcopy", ttv_mode="default", ttv_reps=5,
-    ttv_heads=(BASE_REF, SLOW_SMALL_REF),
+    ttv_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
     cold_builds=True,
     instr_benchmarks="nbody,richards,float,json_dumps,chaos,go,spectral_norm,unpack_sequence,hexiom,nqueens,"
                      "deepcopy,generators,coroutines,async_tree_none",
@@ -110,7 +110,7 @@ STANDARD = Plan(
     aa_mode="default", aa_reps=10, aa_stored_reps=1,
     sens_heads=(SLOW_SMALL_REF, SLOW_REF), sens_benchmarks="deepcopy,nbody", sens_mode="fast", sens_reps=4,
     true_mode="fast", true_rounds=12,
-    ttv_benchmarks="nbody,json_dumps", ttv_mode="default", ttv_reps=2, ttv_heads=(BASE_REF,),
+    ttv_benchmarks="nbody,json_dumps", ttv_mode="default", ttv_reps=2, ttv_heads=(NEIGHBOUR_REF,),
     cold_builds=True,
     instr_benchmarks="nbody,richards,float,json_dumps,chaos,spectral_norm,unpack_sequence,deepcopy",
     instr_heads=(NEIGHBOUR_REF, SLOW_SMALL_REF),
