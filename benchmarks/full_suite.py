@@ -275,14 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     result = summarize(data)
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)
-    document = {"variant": "standard", "commands": commands, "machine": machine_details,
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - result.seconds)),
-                "seconds": round(result.seconds, 1), "load_average_at_end": bench_run.machine.load_average(),
-                "sections": {NAME: {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
-                                    "tables": [t.__dict__ for t in result.tables],
-                                    "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
-                                    "notes": result.notes, "data": result.data}}}
-    bench_run.write_json(args.json, document)
+    bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
+                                                   "machine": machine_details})
     print(f"\n{result.seconds / 60:.1f} min; results in {args.json}")
     return 0
 

@@ -272,15 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)
     command = " ".join(["python -m benchmarks.instructions", *(argv if argv is not None else sys.argv[1:])])
-    document = {"variant": plan.name, "command": command,
-                "machine": bench_run.machine.details(version), "plan": plan.__dict__,
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - result.seconds)),
-                "seconds": round(result.seconds, 1), "load_average_at_end": bench_run.machine.load_average(),
-                "sections": {NAME: {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
-                                    "tables": [t.__dict__ for t in result.tables],
-                                    "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
-                                    "notes": result.notes, "data": result.data}}}
-    bench_run.write_json(args.json, document)
+    bench_run.write_standalone(args.json, result, {"variant": plan.name, "command": command,
+                                                   "machine": bench_run.machine.details(version),
+                                                   "plan": plan.__dict__})
     print(f"\n{result.seconds / 60:.1f} min; results in {args.json}")
     return 0
 

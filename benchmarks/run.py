@@ -105,6 +105,22 @@ def write_json(path: Path, document: dict[str, object]) -> None:
     os.replace(temporary, path)
 
 
+def section_entry(result: SectionResult) -> dict[str, object]:
+    """A section as the JSON file holds it: tables and targets as printed, notes, raw data."""
+    return {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
+            "tables": [t.__dict__ for t in result.tables],
+            "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
+            "notes": result.notes, "data": result.data}
+
+
+def write_standalone(path: Path, result: SectionResult, header: dict[str, object]) -> None:
+    """The JSON file of one section run on its own (``python -m benchmarks.<section>``)."""
+    document = {**header, "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - result.seconds)),
+                "seconds": round(result.seconds, 1), "load_average_at_end": machine.load_average(),
+                "sections": {result.name: section_entry(result)}}
+    write_json(path, document)
+
+
 def run_section(ctx: Context, name: str) -> SectionResult:
     module = SECTIONS[name]
     started = time.monotonic()
@@ -155,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.sections:
             result = run_section(ctx, name)
             print_section(result)
-            sections[name] = {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
-                              "tables": [t.__dict__ for t in result.tables],
-                              "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
-                              "notes": result.notes, "data": result.data}
+            sections[name] = section_entry(result)
             write_json(args.json, document)  # after every section: an interrupted run keeps what it has
     except KeyboardInterrupt:
         print("\ninterrupted: the JSON file has the sections that finished", file=sys.stderr)

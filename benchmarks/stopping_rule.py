@@ -305,14 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)
     command = " ".join(["python -m benchmarks.stopping_rule", *(argv if argv is not None else sys.argv[1:])])
-    document = {"command": command, "machine": bench_run.machine.details(),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - result.seconds)),
-                "seconds": round(result.seconds, 1), "load_average_at_end": bench_run.machine.load_average(),
-                "sections": {NAME: {"title": result.title, "seconds": round(result.seconds, 1), "error": result.error,
-                                    "tables": [t.__dict__ for t in result.tables],
-                                    "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
-                                    "notes": result.notes, "data": result.data}}}
-    bench_run.write_json(args.json, document)
+    bench_run.write_standalone(args.json, result, {"command": command, "machine": bench_run.machine.details()})
     print(f"\n{result.seconds:.0f} s; results in {args.json}")
     return 0
 
