@@ -495,8 +495,9 @@ class Engine:
         result = self.compare_pair(base, head, label, paired=rounds > 0)
         memory = []
         if self.settings.memory_threshold is not None:
+            confidence = self.interleaved_confidence() if rounds > 0 else self.settings.confidence
             memory = compare.compare_memory(base, head, threshold=self.settings.memory_threshold,
-                                            confidence=self.settings.confidence, paired=rounds > 0)
+                                            confidence=confidence, paired=rounds > 0)
         return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory)
 
     def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef, head: pyperf.BenchmarkSuite,

@@ -51,3 +51,4 @@ class BenchmarkError(CpybenchError):
     output_tail: str = ""  # pip's last lines, when installing its requirements failed
     log_path: Path | None = None
     side: str = ""  # in interleaved measurement: the label of the interpreter it failed on
+    timed_out: bool = False  # killed at --cpython-timeout (not a crash)

@@ -18,10 +18,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import locks
+from .errors import CpybenchError
 from .runner import WorkerTask
 
 FILE_NAME = "loops.json"
 FORMAT = 1
+LOCK_WAIT = 30.0  # seconds; saving takes milliseconds
 MAX_LOOPS = 2**32  # more is a corrupt file: the worker would run until --cpython-timeout
 
 
@@ -47,19 +50,24 @@ def load(cache_dir: Path, entry: str) -> list[WorkerTask] | None:
 def save(cache_dir: Path, entry: str, tasks: list[WorkerTask]) -> None:
     """Store ``tasks`` under ``entry`` (best effort: a cache that cannot be written is recalibrated)."""
     path = cache_dir / FILE_NAME
-    entries = _read(path)
-    entries[entry] = [{"index": t.index, "name": t.name, "loops": t.loops} for t in tasks]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=path.parent)
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"format": FORMAT, "loops": entries}, out, indent=1, sort_keys=True)
-        os.replace(temporary, path)
-    except OSError:
-        try:
-            os.unlink(temporary)
-        except (OSError, UnboundLocalError):
-            pass
+        # Read, add, replace under a lock: two xdist workers saving at once keep both entries.
+        with locks.exclusive(path.with_name(f"{FILE_NAME}.lock"), purpose="saving calibrated loops",
+                             waiting_for="another process saving calibrated loops", timeout=LOCK_WAIT,
+                             log=lambda _message: None):
+            entries = _read(path)
+            entries[entry] = [{"index": t.index, "name": t.name, "loops": t.loops} for t in tasks]
+            handle, temporary = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=path.parent)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump({"format": FORMAT, "loops": entries}, out, indent=1, sort_keys=True)
+                os.replace(temporary, path)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+    except (OSError, CpybenchError):
+        pass  # a cache that cannot be written (or stays locked) is recalibrated next time
 
 
 def _read(path: Path) -> dict[str, object]:

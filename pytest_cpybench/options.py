@@ -82,7 +82,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
            "stored baseline: auto (when needed), always or never.", "auto"),
     Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
-           "may use while sampling adaptively.", "40"),
+           "may use while sampling adaptively (in seconds: at most 200 rounds).", "40"),
     Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
            "(default: off; memory is reported either way)."),
     Option("cpython-report", "Write results pages here: per baseline a markdown table in faster-cpython's "

@@ -186,7 +186,8 @@ def _known_failure_text(exc: BaseException) -> str | None:
         return "\n".join(exc.lines)
     if isinstance(exc, BenchmarkError):
         tail = exc.stderr_tail or exc.output_tail
-        return str(exc) + (f"\n{tail}" if tail else "")
+        where = f" (on {exc.side})" if exc.side else ""  # interleaved: which interpreter it failed on
+        return str(exc) + where + (f"\n{tail}" if tail else "")
     if isinstance(exc, CpybenchError):
         return str(exc)
     if isinstance(exc, OSError):

@@ -239,7 +239,7 @@ def run_workers(bench: BenchmarkDef, runs: list[WorkerRun], options: RunOptions,
                       *([f"--affinity={run.affinity}"] if run.affinity else []), f"--output={output}"],
                      worker_environ(options, run.env))
                     for run, output in zip(runs, outputs, strict=True)]
-        finished = _run_together(commands, options, workdir, bench.name)
+        finished = _run_together(commands, options, workdir, bench.name, kill_after=_worker_kill_after(options))
         results = []
         for run, output, (returncode, stderr_tail) in zip(runs, outputs, finished, strict=True):
             try:
@@ -253,6 +253,11 @@ def run_workers(bench: BenchmarkDef, runs: list[WorkerRun], options: RunOptions,
                 raise
             results.append(result)
     return results
+
+
+def _worker_kill_after(options: RunOptions) -> float:
+    """A worker started directly has no pyperf manager to stop it at --timeout: killed at the time left."""
+    return max(1.0, options.remaining()) + _GRACE_SECONDS
 
 
 def _worker_command(venv_python: Path, bench: BenchmarkDef) -> list[str]:
@@ -277,6 +282,7 @@ def _run_bounded(
 
 def _run_together(
     commands: list[tuple[list[str], dict[str, str]]], options: RunOptions, workdir: str, name: str,
+    kill_after: float | None = None,
 ) -> list[tuple[int, str]]:
     """Start every ``(command, environment)`` at once, each in its own session, and wait for all;
     kill every group still running when the budget is out, on an error or on Ctrl-C.
@@ -284,7 +290,7 @@ def _run_together(
     stderr_paths = [Path(workdir) / f"stderr-{next(_OUTPUT_NUMBERS)}.txt" for _ in commands]
     processes: list[subprocess.Popen] = []
     returncodes: list[int] = []
-    deadline = time.monotonic() + options.kill_after()
+    deadline = time.monotonic() + (options.kill_after() if kill_after is None else kill_after)
     try:
         for (command, env), stderr_path in zip(commands, stderr_paths, strict=True):
             # The work directory is the cwd too: some benchmarks write files where they run.
@@ -496,7 +502,8 @@ def _worker_output(command: list[str], env: dict[str, str], options: RunOptions,
     """Run a pyperf worker; its results, or None when it ran no task (a task index past the last)."""
     output = Path(workdir) / f"{what}.json"
     _check_time_left(name, options)
-    returncode, stderr_tail = _run_bounded([*command, f"--output={output}"], options, workdir, name, env)
+    ((returncode, stderr_tail),) = _run_together([([*command, f"--output={output}"], env)], options, workdir, name,
+                                                 kill_after=_worker_kill_after(options))
     _check_exit(returncode, stderr_tail, name, options)
     if not output.is_file() or output.stat().st_size == 0:
         return None
@@ -522,14 +529,18 @@ def _counted(command: list[str], env: dict[str, str], options: RunOptions, workd
 
 def _check_exit(returncode: int, stderr_tail: str, name: str, options: RunOptions) -> None:
     if returncode == PYPERF_TIMEOUT_EXIT or (returncode != 0 and options.remaining() <= 0):
-        raise _error(f"{name} timed out after {_whole_seconds(options.timeout)} s "
+        err = _error(f"{name} timed out after {_whole_seconds(options.timeout)} s "
                      "(--cpython-timeout: the most one benchmark may run, all its processes together)",
                      stderr_tail)
+        err.timed_out = True
+        raise err
     if returncode != 0:
         raise _error(f"{name} crashed ({_describe_exit(returncode)})", stderr_tail)
 
 
 def _check_time_left(name: str, options: RunOptions) -> None:
     if options.remaining() <= 0:
-        raise BenchmarkError(f"{name} timed out: its {_whole_seconds(options.timeout)} s (--cpython-timeout) "
+        err = BenchmarkError(f"{name} timed out: its {_whole_seconds(options.timeout)} s (--cpython-timeout) "
                              "were used up")
+        err.timed_out = True
+        raise err

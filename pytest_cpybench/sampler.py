@@ -129,14 +129,18 @@ def measure(
             try:
                 results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
             except BenchmarkError as err:
-                if cpus is None:
+                if cpus is None or err.timed_out:
                     raise
                 # Two copies at once can collide (a fixed TCP port: asyncio_tcp): take turns from now on.
                 log(f"{bench.name}: {err}, with the sides at the same time; the sides take turns from now on")
                 cpus = None
-                results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+                try:
+                    results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+                except BenchmarkError:
+                    raise err from None  # it fails in turn too: the first error says where and why
             for side, result in results:
-                suites[side.label] = _add(suites.get(side.label), result)
+                # Stamped now, not at the end: the checks map per-benchmark thresholds through it.
+                suites[side.label] = _add(suites.get(side.label), _stamped(result, bench))
         rounds += 1
         longest_round = max(longest_round, time.monotonic() - round_started)
         log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
@@ -148,8 +152,6 @@ def measure(
             options.deadline - time.monotonic() < 1.5 * longest_round)
         if out_of_budget or out_of_time or (rounds in check_at and decided(suites)):
             break
-    for suite in suites.values():
-        stamp(suite, bench)
     return suites, rounds
 
 
@@ -175,6 +177,10 @@ def _batches(sides: list[Side], cpus: list[str] | None, rounds: int,
         return [[(side, cpus[(index + shift) % len(sides)]) for index, side in enumerate(sides)]]
     order = sides if rounds % 2 == 0 else list(reversed(sides))
     return [[(side, affinity)] for side in order]
+
+
+def _stamped(result: pyperf.Benchmark, bench: BenchmarkDef) -> pyperf.Benchmark:
+    return stamp(pyperf.BenchmarkSuite([result]), bench).get_benchmarks()[0]
 
 
 def _add(suite: pyperf.BenchmarkSuite | None, result: pyperf.Benchmark) -> pyperf.BenchmarkSuite:

@@ -56,7 +56,7 @@ def test_loops_round_trip_keeps_every_entry(tmp_path: Path) -> None:
     assert loops.load(cache, ENTRY) == DEEPCOPY_TASKS  # the first entry is kept
     loops.save(cache, ENTRY, DEEPCOPY_TASKS[:1])  # a new calibration replaces the entry
     assert loops.load(cache, ENTRY) == DEEPCOPY_TASKS[:1]
-    assert sorted(p.name for p in cache.iterdir()) == [loops.FILE_NAME]  # no temporary file left
+    assert _left(cache) == [loops.FILE_NAME]  # no temporary file left
 
 
 def _document(entry: str, tasks: object, format: int = loops.FORMAT) -> bytes:
@@ -108,12 +108,17 @@ def test_a_corrupt_loops_file_means_calibrate_again(content: bytes, tmp_path: Pa
     assert loops.load(tmp_path, ENTRY) == DEEPCOPY_TASKS
 
 
+def _left(folder: Path) -> list[str]:
+    """The files in ``folder`` but the lock that saving holds (it stays, as every lock file of the cache)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(f"{loops.FILE_NAME}.lock"))
+
+
 def test_a_loops_file_that_is_a_folder_is_no_error(tmp_path: Path) -> None:
     (tmp_path / loops.FILE_NAME).mkdir()
     assert loops.load(tmp_path, ENTRY) is None
     loops.save(tmp_path, ENTRY, DEEPCOPY_TASKS)  # cannot replace a folder: recalibrated next time, no error
     assert loops.load(tmp_path, ENTRY) is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == [loops.FILE_NAME]  # no temporary file left
+    assert _left(tmp_path) == [loops.FILE_NAME]  # no temporary file left
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
     loops.save(not_a_folder, ENTRY, DEEPCOPY_TASKS)  # a cache dir that cannot be made: no error
@@ -494,3 +499,16 @@ def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmar
     assert {label: len(runs) for label, runs in _runs_per_side(suites, "nbody").items()} == {
         "head": 7, "v3.13.5": 7}
     assert os.listdir(tmp_path) == [loops.FILE_NAME]
+
+
+def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> None:
+    # A per-benchmark threshold ("deepcopy: 20%") reaches deepcopy_memo through the benchmark name that
+    # stamping adds: the checks between rounds must see it, not only the final comparison.
+    seed = load_suite(BASE_3_11)
+    deepcopy = next(b for b in load_benchmarks(()) if b.name == "deepcopy")
+    result = sampler._stamped(seed.get_benchmark("deepcopy_memo"), deepcopy)
+    suite = sampler._add(None, result)
+    assert compare.expand_overrides(suite, {"deepcopy": 0.20})["deepcopy_memo"] == 0.20
+    # A later round's result joins with the same stamp: pyperf keeps only metadata common to every run.
+    suite = sampler._add(suite, sampler._stamped(load_suite(BASE_3_11).get_benchmark("deepcopy_memo"), deepcopy))
+    assert compare.expand_overrides(suite, {"deepcopy": 0.20})["deepcopy_memo"] == 0.20
