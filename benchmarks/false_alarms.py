@@ -47,7 +47,7 @@ V = stats.Verdict
 def interleaved(ctx: Context) -> list[Verdict]:
     plan = ctx.plan
     return repeated_verdicts(ctx, head=NEIGHBOUR_REF, benchmarks=plan.aa_benchmarks, mode=plan.aa_mode,
-                             reps=plan.aa_reps, label="A/A interleaved", folder="aa-interleaved")
+                             reps=ctx.runs or plan.aa_reps, label="A/A interleaved", folder="aa-interleaved")
 
 
 def stored(ctx: Context) -> tuple[list[Verdict], float]:

@@ -68,8 +68,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="the plugin's build and venv cache (default: the test suite's cache)")
     parser.add_argument("--runs", type=int, default=None,
-                        help="repetitions of the sections that repeat one experiment (bisection, pinned_workers); "
-                             "default: the variant's")
+                        help="repetitions of the sections that repeat one experiment (bisection, pinned_workers, "
+                             "false_alarms' interleaved sessions); default: the variant's")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
     names = [name.strip().replace("-", "_") for name in args.only.split(",") if name.strip()]
