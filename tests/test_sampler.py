@@ -9,7 +9,6 @@ cached, see tests/conftest.py), in fast mode and a few rounds.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -498,7 +497,7 @@ def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmar
     assert checked == [5]  # round 7 is the last: the budget decides, no check before it
     assert {label: len(runs) for label, runs in _runs_per_side(suites, "nbody").items()} == {
         "head": 7, "v3.13.5": 7}
-    assert os.listdir(tmp_path) == [loops.FILE_NAME]
+    assert _left(tmp_path) == [loops.FILE_NAME]  # the loops file, nothing else (no temporary file)
 
 
 def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> None:
