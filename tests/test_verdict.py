@@ -140,6 +140,12 @@ def test_baseline_from_another_machine_says_so(base_args: list[str], tmp_path: P
 MEASURING = re.compile(r"\[cpybench\] \w+: (running|round \d+)")
 
 
+def _default_sigint() -> None:
+    # A background job (`cmd &` in a script, as CI runners may start the suite) inherits SIGINT
+    # ignored, and Python then never raises KeyboardInterrupt: give the session Ctrl-C back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_interrupted_session_leaves_the_store_intact(base_args: list[str], tmp_path: Path) -> None:
     first = pytest_run(*base_args, "--cpython-ref=v3.13.5", "--cpython-benchmarks=nbody", cwd=tmp_path)
     assert first.returncode == 0
@@ -150,7 +156,7 @@ def test_interrupted_session_leaves_the_store_intact(base_args: list[str], tmp_p
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *base_args, "-s",
                              "--cpython-ref=v3.13.5", "--cpython-baseline=neutral", BENCHMARKS],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            stdin=subprocess.DEVNULL, env=env)
+                            stdin=subprocess.DEVNULL, env=env, preexec_fn=_default_sigint)
     lines: queue.Queue[str | None] = queue.Queue()
 
     def read() -> None:
