@@ -22,7 +22,6 @@ Each part takes most of an hour on 2 cores, so they can run on their own and be 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import pyperf
 
+from . import overhead
 from .common import Context, Goal, SectionResult, Table, fmt_rate, fmt_seconds, open_session, verdicts_of
 from .plan import BASE_REF, NEIGHBOUR_REF, SLOW_REF
 
@@ -50,17 +50,11 @@ TIMEOUT = 4 * 3600
 _PROGRESS = re.compile(r"^\[\s*(\d+)/(\d+)\] (\S+)\.\.\.$")
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
-    return env
-
-
 def _pyperformance(args: Sequence[str], cwd: Path) -> tuple[float, list[tuple[float, str]]]:
     """Run pyperformance; its wall time and its stdout lines, each with the seconds since the start."""
     lines: list[tuple[float, str]] = []
     started = time.monotonic()
-    with subprocess.Popen([sys.executable, "-m", "pyperformance", *args], cwd=cwd, env=_env(),
+    with subprocess.Popen([sys.executable, "-m", "pyperformance", *args], cwd=cwd, env=overhead.user_environ(),
                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True) as process:
         assert process.stdout is not None

@@ -29,7 +29,8 @@ _PYPERFORMANCE_MODE = {"default": [], "fast": ["--fast"], "rigorous": ["--rigoro
                        "debug": ["--debug-single-value"]}
 
 
-def _env() -> dict[str, str]:
+def user_environ() -> dict[str, str]:
+    """The environment a user's command runs in, without the user's pytest options."""
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)  # the user's pytest options would change what the plugin does
     return env
@@ -51,7 +52,7 @@ def pyperformance_command(ctx: Context, python: Path, output: Path) -> list[str]
 
 def _run(argv: list[str], cwd: Path, what: str) -> float:
     with Stopwatch() as watch:
-        done = subprocess.run(argv, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, capture_output=True,
+        done = subprocess.run(argv, cwd=cwd, env=user_environ(), stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=TIMEOUT)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])

@@ -39,10 +39,12 @@ def load(cache_dir: Path, entry: str) -> list[WorkerTask] | None:
     if not isinstance(tasks, list) or not tasks:
         return None
     try:
-        found = [WorkerTask(int(t["index"]), str(t["name"]), int(t["loops"])) for t in tasks]
+        found = [WorkerTask(int(t["index"]), str(t["name"]), int(t["loops"]), int(t.get("inner_loops", 1)))
+                 for t in tasks]
     except (TypeError, KeyError, ValueError, OverflowError):  # 1e999 in the file: int(inf)
         return None
-    if [t.index for t in found] != list(range(len(found))) or any(not 1 <= t.loops <= MAX_LOOPS for t in found):
+    if [t.index for t in found] != list(range(len(found))) or any(
+            not (1 <= t.loops <= MAX_LOOPS and 1 <= t.inner_loops <= MAX_LOOPS) for t in found):
         return None
     return found
 
@@ -57,7 +59,8 @@ def save(cache_dir: Path, entry: str, tasks: list[WorkerTask]) -> None:
                              waiting_for="another process saving calibrated loops", timeout=LOCK_WAIT,
                              log=lambda _message: None):
             entries = _read(path)
-            entries[entry] = [{"index": t.index, "name": t.name, "loops": t.loops} for t in tasks]
+            entries[entry] = [{"index": t.index, "name": t.name, "loops": t.loops, "inner_loops": t.inner_loops}
+                              for t in tasks]
             handle, temporary = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=path.parent)
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as out:

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyperf
@@ -184,6 +184,7 @@ class WorkerTask:
     index: int
     name: str
     loops: int
+    inner_loops: int = 1  # pyperf's inner loops: calls of the benchmarked code per loop
 
 
 @dataclass(frozen=True)
@@ -206,24 +207,30 @@ def worker_environ(options: RunOptions, env: dict[str, str]) -> dict[str, str]:
 
 
 def calibrate(venv_python: Path, bench: BenchmarkDef, options: RunOptions, env: dict[str, str],
-              *, warmups: int = 1) -> list[WorkerTask]:
+              *, warmups: int | None = 1, min_time: float | None = None,
+              environ: dict[str, str] | None = None) -> list[WorkerTask]:
     """Every result of ``bench`` with its loops: one calibration worker per pyperf task, as pyperf's
-    manager starts one before the measuring workers (loops such that one value takes pyperf's
-    minimum time, 100 ms). The tasks are found by asking for the next until a worker runs none."""
+    manager starts one before the measuring workers (loops such that one value takes ``min_time``,
+    by default pyperf's 100 ms). The tasks are found by asking for the next until a worker runs none.
+    The workers see :func:`worker_environ` of ``env``, or exactly ``environ``."""
     tasks: list[WorkerTask] = []
-    environ = worker_environ(options, env)
-    affinity = [f"--affinity={options.affinity}"] if options.affinity else []
+    environ = worker_environ(options, env) if environ is None else environ
+    options_args = [*([f"--warmups={warmups}"] if warmups is not None else []),
+                    *([f"--min-time={min_time}"] if min_time is not None else []),
+                    *([f"--affinity={options.affinity}"] if options.affinity else [])]
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
         for index in itertools.count():
-            command = [*_worker_command(venv_python, bench), "--calibrate-loops", f"--warmups={warmups}",
-                       f"--worker-task={index}", *affinity]
+            command = [*_worker_command(venv_python, bench), "--calibrate-loops", *options_args,
+                       f"--worker-task={index}"]
             calibration = _worker_output(command, environ, options, workdir, bench.name, f"calibration-{index}")
             if calibration is None:  # no such task: every result is calibrated
                 if index == 0:
                     raise BenchmarkError(f"{bench.name} produced no results")
                 return tasks
             result = calibration.get_benchmarks()[0]
-            tasks.append(WorkerTask(index, result.get_name(), int(result.get_metadata().get("loops", 1))))
+            metadata = result.get_metadata()
+            tasks.append(WorkerTask(index, result.get_name(), int(metadata.get("loops", 1)),
+                                    int(metadata.get("inner_loops", 1))))
     raise AssertionError("unreachable")
 
 
@@ -432,20 +439,11 @@ def count_instructions(
     env = counting_environ(options)
     started = time.monotonic()
     benchmarks: list[pyperf.Benchmark] = []
+    tasks = calibrate(venv_python, bench, replace(options, affinity=None), {}, warmups=None,
+                      min_time=INSTRUCTION_MIN_TIME, environ=env)
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
         base = _worker_command(venv_python, bench)
-        for task in itertools.count():
-            calibration = _worker_output(
-                [*base, "--calibrate-loops", f"--min-time={INSTRUCTION_MIN_TIME}", f"--worker-task={task}"],
-                env, options, workdir, bench.name, f"calibration-{task}")
-            if calibration is None:  # no such task: every result is counted
-                if task == 0:
-                    raise BenchmarkError(f"{bench.name} produced no results")
-                break
-            result = calibration.get_benchmarks()[0]
-            name = result.get_name()
-            loops = int(result.get_metadata().get("loops", 1))
-            inner_loops = int(result.get_metadata().get("inner_loops", 1))
+        for task, name, loops, inner_loops in ((t.index, t.name, t.loops, t.inner_loops) for t in tasks):
             values = []
             for repetition in range(repetitions):
                 counts = []
