@@ -18,7 +18,7 @@ import platformdirs
 from . import builder, hosts, stats
 from . import metadata as md
 from .errors import CpybenchError
-from .runner import MODES
+from .runner import MODE_PROCESSES, MODES
 from .store import SAVE_MODES, SaveMode, default_machine
 
 CONFIRM_MODES = ("auto", "always", "never")
@@ -82,7 +82,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
            "stored baseline: auto (when needed), always or never.", "auto"),
     Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
-           "may use while sampling adaptively (in seconds: at most 200 rounds).", "40"),
+           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: as many as pyperf gives "
+           "one benchmark in the mode (20; fast 10, rigorous 40).", "auto"),
     Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
            "(default: off; memory is reported either way)."),
     Option("cpython-report", "Write results pages here: per baseline a markdown table in faster-cpython's "
@@ -100,7 +101,7 @@ SECONDS_BUDGET_ROUNDS = 200
 
 @dataclass(frozen=True)
 class Budget:
-    processes: int = 40
+    processes: int = MODE_PROCESSES["default"]
     seconds: float | None = None
 
 
@@ -218,9 +219,11 @@ def _ref(option: str, value: str | None) -> str | None:
     return value
 
 
-def parse_budget(value: str) -> Budget:
+def parse_budget(value: str, mode: str = "default") -> Budget:
     text = value.strip().lower()
-    hint = "give a number of processes per side (at least 2, e.g. 40) or of seconds (e.g. 300s)"
+    if text == "auto":
+        return Budget(processes=MODE_PROCESSES[mode])
+    hint = "give a number of processes per side (at least 2, e.g. 40), of seconds (e.g. 300s) or auto"
     try:
         number = float(text[:-1]) if text.endswith("s") else int(text)
     except ValueError:
@@ -268,6 +271,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
     python = text("cpython-python")
     raw_ref = raw.get("cpython-ref")
     metric = _choice("cpython-metric", with_default("cpython-metric"), md.METRICS)
+    mode = _choice("cpython-mode", with_default("cpython-mode"), MODES)
     baselines = tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip())
     for baseline in baselines:
         _ref("cpython-baseline", baseline)
@@ -283,7 +287,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         jobs=int(_number("cpython-jobs", with_default("cpython-jobs"), int)),
         benchmarks=text("cpython-benchmarks"),
         manifests=tuple(Path(p) for p in lines("cpython-manifest")),
-        mode=_choice("cpython-mode", with_default("cpython-mode"), MODES),
+        mode=mode,
         timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
         affinity=hosts.format_cpu_list(hosts.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
         parallel=_choice("cpython-parallel", with_default("cpython-parallel"), PARALLEL_CHOICES),
@@ -299,11 +303,11 @@ def settings_from(raw: dict[str, object]) -> Settings:
         thresholds=thresholds,
         confidence=confidence,
         confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),
-        budget=parse_budget(with_default("cpython-budget")),
+        budget=parse_budget(with_default("cpython-budget"), mode),
         memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
         report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
         pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,
-        bisect=_bisect(with_default("cpython-bisect"), with_default("cpython-mode")),
+        bisect=_bisect(with_default("cpython-bisect"), mode),
     )
 
 

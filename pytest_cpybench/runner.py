@@ -42,6 +42,10 @@ MODE_FLAGS = {
     "debug": ("--debug-single-value",),
 }
 MODES = tuple(MODE_FLAGS)
+# Worker processes pyperf gives one benchmark in each mode (its --processes: 20, halved by --fast,
+# doubled by --rigorous): the default budget per side, so that a gate measuring two sides never
+# measures either more than ``pyperformance run`` measures its one.
+MODE_PROCESSES = {"default": 20, "fast": 10, "rigorous": 40, "debug": 1}
 # pyperf exits with this code when a worker exceeded --timeout.
 PYPERF_TIMEOUT_EXIT = 124
 STDERR_TAIL_LINES = 20
