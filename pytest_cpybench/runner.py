@@ -299,14 +299,14 @@ def _run_together(
     kill every group still running when the budget is out, on an error or on Ctrl-C.
     Returns each command's exit code (PYPERF_TIMEOUT_EXIT when killed) and tail of stderr."""
     stderr_paths = [Path(workdir) / f"stderr-{next(_OUTPUT_NUMBERS)}.txt" for _ in commands]
+    stdout_paths = [path.with_name(path.name.replace("stderr", "stdout")) for path in stderr_paths]
     processes: list[subprocess.Popen] = []
     returncodes: list[int] = []
     deadline = time.monotonic() + (options.kill_after() if kill_after is None else kill_after)
     try:
-        for (command, env), stderr_path in zip(commands, stderr_paths, strict=True):
+        for (command, env), stderr_path, stdout_path in zip(commands, stderr_paths, stdout_paths, strict=True):
             # The work directory is the cwd too: some benchmarks write files where they run.
-            with open(stderr_path.with_name(stderr_path.name.replace("stderr", "stdout")), "wb") as stdout, \
-                    open(stderr_path, "wb") as stderr:
+            with open(stdout_path, "wb") as stdout, open(stderr_path, "wb") as stderr:
                 try:
                     processes.append(subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                                                       stdout=stdout, stderr=stderr, start_new_session=True))
@@ -323,7 +323,9 @@ def _run_together(
         for process in processes:
             if process.poll() is None:
                 _kill_group(process)
-    return [(code, _tail(path, STDERR_TAIL_LINES)) for code, path in zip(returncodes, stderr_paths, strict=True)]
+    # pyperf prints its own argument errors to stdout: its tail when stderr says nothing.
+    return [(code, _tail(err, STDERR_TAIL_LINES) or _tail(out, STDERR_TAIL_LINES))
+            for code, err, out in zip(returncodes, stderr_paths, stdout_paths, strict=True)]
 
 
 def _kill_group(process: subprocess.Popen) -> None:

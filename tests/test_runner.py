@@ -20,7 +20,7 @@ import pytest
 from pytest_cpybench import venvs
 from pytest_cpybench._pyperformance import BenchmarkDef, load_benchmarks, pyperformance_version
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
-from pytest_cpybench.runner import RunOptions, run_benchmark
+from pytest_cpybench.runner import RunOptions, WorkerRun, WorkerTask, run_benchmark, run_workers
 from pytest_cpybench.venvs import interpreter_version
 
 HOST_PYTHON = Path(sys.executable)
@@ -417,3 +417,17 @@ def test_the_example_manifest_runs(venv_python):
         result = run_benchmark(venv_python, bench, RunOptions(mode="debug"))
         assert result.get_benchmark_names() == [bench.name]
         assert result.get_benchmarks()[0].get_values()[0] > 0
+
+
+def test_a_worker_error_printed_on_stdout_is_shown(tmp_path: Path) -> None:
+    """pyperf prints its argument errors on stdout ("ERROR: --worker requires --loops=N …"):
+    with nothing on stderr, the failure shows stdout's tail instead of nothing."""
+    (bench,) = write_benchmarks(tmp_path, {"fine": """
+        import pyperf
+        pyperf.Runner().bench_func("fine", lambda: None)
+    """})
+    run = WorkerRun(Path(sys.executable), WorkerTask(0, "fine", loops=0), {}, label="head")
+    with pytest.raises(BenchmarkError, match=r"^fine crashed \(exit 1\)$") as excinfo:
+        run_workers(bench, [run], RunOptions(mode="fast", timeout=60), values=1, warmups=0)
+    assert "ERROR: --worker requires --loops=N" in excinfo.value.stderr_tail
+    assert excinfo.value.side == "head"
