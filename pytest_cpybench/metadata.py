@@ -31,6 +31,7 @@ PYTHON_VERSION = "cpybench_python_version"  # e.g. "3.13.5"
 WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommitted changes
 BENCHMARK_NAME = "cpybench_benchmark"  # per result: the pyperformance benchmark that produced it
 DEFINITION_HASH = "cpybench_definition"  # per result: hash of that benchmark's definition files
+VENV_LAYOUT = "cpybench_venv"  # per result: the layout of the venv it ran in (what it had installed)
 MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
 # What the values are: "time" (pyperf's seconds; also when the key is absent) or "instructions"
 # (instructions per loop counted by cachegrind, unit "integer"). Never compared with each other.

@@ -30,7 +30,7 @@ from . import _pyperformance
 from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError, CpybenchError
-from .venvs import target_environ
+from .venvs import VENV_LAYOUT, target_environ
 
 Log = Callable[[str], None]
 
@@ -167,7 +167,9 @@ def stamp(suite: pyperf.BenchmarkSuite, bench: BenchmarkDef) -> pyperf.Benchmark
     """Add what ``pyperformance run`` adds to every result, so our files read like its files."""
     md.add_to_results(suite, {"performance_version": _pyperformance.pyperformance_version(),
                               md.BENCHMARK_NAME: bench.name, md.DEFINITION_HASH: bench.definition_hash[:12],
-                              "tags": list(bench.tags) or None})
+                              # Layouts differ in what starts with the interpreter (setuptools' .pth
+                              # since 2): startup benchmarks of two layouts differ by that.
+                              md.VENV_LAYOUT: VENV_LAYOUT, "tags": list(bench.tags) or None})
     return suite
 
 

@@ -299,6 +299,7 @@ def test_nbody_debug_run(venv_python, suite, tmp_path):
     nbody = result.get_benchmark("nbody")
     assert len(nbody.get_values()) == 1 and nbody.get_values()[0] > 0
     assert nbody.get_metadata()["performance_version"] == pyperformance_version()
+    assert nbody.get_metadata()["cpybench_venv"] == venvs.VENV_LAYOUT
     assert messages[0] == "nbody: running (debug mode)"
     assert messages[-1].startswith("nbody: 1 result(s) in ")
 
