@@ -128,10 +128,11 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None) -> dict[st
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b)."""
-    data: dict[str, object] = {"benchmarks": benchmarks or "default"}
+    data: dict[str, object] = {}
     for part in parts:
-        data[part] = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
-                      else gate_part(ctx, HEADS[part], benchmarks))
+        measured = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
+                    else gate_part(ctx, HEADS[part], benchmarks))
+        data[part] = {**measured, "benchmarks": benchmarks or "default"}
     return data
 
 
@@ -144,8 +145,11 @@ def run(ctx: Context) -> SectionResult:
 
 def summarize(data: dict[str, object]) -> SectionResult:
     section = SectionResult(NAME, TITLE, data=data)
-    if data.get("benchmarks", "default") != "default":
-        section.notes.append(f"a subset of the suite: {data['benchmarks']}")
+    for part in PARTS:
+        # Parts measured apart may cover different selections (files of before: one for all parts).
+        selection = data[part].get("benchmarks", data.get("benchmarks")) if part in data else None  # type: ignore[attr-defined]
+        if selection not in (None, "default"):
+            section.notes.append(f"{part}: a subset of the suite: {selection}")
     reference = data.get("pyperformance")
     gates = {part: data[part] for part in ("aa", "slowdown") if part in data}
     per_bench_reference: dict[str, float] = reference["benchmark_seconds"] if reference else {}  # type: ignore[index]
@@ -248,9 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     if documents:
         data: dict[str, object] = {}
         for document in documents:
-            data.update(document["sections"][NAME]["data"])
-        if len({d["sections"][NAME]["data"].get("benchmarks") for d in documents}) > 1:
-            parser.error("--merge: the files measured different benchmarks")
+            parts_of = document["sections"][NAME]["data"]
+            data.update({part: {"benchmarks": parts_of.get("benchmarks", "default"), **parts_of[part]}
+                         for part in PARTS if part in parts_of})
         machine_details = documents[0]["machine"]
         commands = [d.get("command", "") for d in documents]
     else:
