@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_cpybench import _pyperformance, builder, gitrepo, stats
 from pytest_cpybench._pyperformance import BenchmarkDef
 from pytest_cpybench.engine import Engine, ItemOutcome, select_benchmarks
-from pytest_cpybench.options import Budget, Settings
+from pytest_cpybench.options import Budget, Settings, parse_budget
 
 from .plan import BASE_REF, THRESHOLD, Plan
 
@@ -51,6 +51,8 @@ class Context:
                         machine="cpybench-benchmarks")
         if self.plan.budget is not None:
             base = replace(base, budget=self.plan.budget)
+        elif "budget" not in fields:  # what users get: the budget of the mode asked for
+            base = replace(base, budget=parse_budget("auto", str(fields.get("mode", base.mode))))
         return replace(base, **fields)  # type: ignore[arg-type]
 
 

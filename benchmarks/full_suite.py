@@ -146,9 +146,7 @@ def run(ctx: Context) -> SectionResult:
 def summarize(data: dict[str, object]) -> SectionResult:
     section = SectionResult(NAME, TITLE, data=data)
     for part in PARTS:
-        # Parts measured apart may cover different selections (files of before: one for all parts).
-        selection = data[part].get("benchmarks", data.get("benchmarks")) if part in data else None  # type: ignore[attr-defined]
-        if selection not in (None, "default"):
+        if (selection := _selection(data, part)) not in (None, "default"):
             section.notes.append(f"{part}: a subset of the suite: {selection}")
     reference = data.get("pyperformance")
     gates = {part: data[part] for part in ("aa", "slowdown") if part in data}
@@ -176,9 +174,12 @@ def summarize(data: dict[str, object]) -> SectionResult:
                 gate_seconds = gate["prepare_seconds"] + sum(i["seconds"] for i in common)  # type: ignore[index,operator]
                 ratio = gate_seconds / reference["seconds"]  # type: ignore[index,operator]
                 skipped = sorted({i["benchmark"] for i in items} - set(per_bench_reference))
+                same_selection = _selection(data, "aa") == _selection(data, "pyperformance")
                 section.goals.append(Goal(f"A/A wall time <= {TARGET_WALL_RATIO} x pyperformance run on the head",
                                           f"{gate_seconds:.0f} s / {reference['seconds']:.0f} s = {ratio:.2f} "  # type: ignore[index]
-                                          f"({len(common)} benchmarks both ran)", ratio <= TARGET_WALL_RATIO))
+                                          f"({len(common)} benchmarks both ran)",
+                                          ratio <= TARGET_WALL_RATIO if same_selection else None,
+                                          "" if same_selection else "the two measured different selections"))
                 if skipped:
                     section.notes.append(f"pyperformance run did not run {', '.join(skipped)} (its -b did not "
                                          "select them): left out of the wall-time ratio")
@@ -194,7 +195,8 @@ def summarize(data: dict[str, object]) -> SectionResult:
                       if i["benchmark"] == SLOWED_BENCHMARK}
             section.goals.append(Goal(f"slowdown: the {len(slowed)} {SLOWED_BENCHMARK} results fail, nothing else",
                                       ", ".join(failed) or "nothing failed",
-                                      bool(slowed) and set(failed) == slowed))
+                                      set(failed) == slowed if slowed else None,
+                                      "" if slowed else f"{SLOWED_BENCHMARK} was not measured"))
     section.tables.append(Table("the gate, default mode, whole suite",
                                 ["session", "benchmarks", "wall s", "median rounds", "max rounds", "verdicts",
                                  "failed", "inconclusive"], rows))
@@ -207,6 +209,14 @@ def summarize(data: dict[str, object]) -> SectionResult:
                                       len(reference["errors"])]]))  # type: ignore[index,arg-type]
     section.tables.append(_per_benchmark_table(gates, per_bench_reference))
     return section
+
+
+def _selection(data: dict[str, object], part: str) -> str | None:
+    """The benchmarks ``part`` measured (pyperformance's -b, or "default"); None if it did not run.
+    Parts measured apart may cover different selections (older files: one for all parts)."""
+    if part not in data:
+        return None
+    return str(data[part].get("benchmarks", data.get("benchmarks", "default")))  # type: ignore[attr-defined]
 
 
 def _per_benchmark_table(gates: dict[str, object], reference: dict[str, float]) -> Table:

@@ -7,8 +7,9 @@ t-interval of head/base over the process means. Two rules decide when it stops:
 * old: look at the 95% interval after every round from ``MIN_ROUNDS`` on, stop at the first
   clear verdict. Every look is another chance to stop on noise (optional stopping), so the
   promised error is not the error made;
-* new: look only at ``stats.check_rounds(MIN_ROUNDS, budget)`` (5, 7, 10, 14, 20, 28, 40), each
-  look, the final one included, at ``stats.check_confidence(0.95, looks)`` (Bonferroni);
+* new: look only at ``stats.check_rounds(MIN_ROUNDS, budget)`` (5, 7, 10, 14, 20 for the default
+  budget of 20), each look, the final one included, at ``stats.check_confidence(0.95, looks)``
+  (Bonferroni: 99% for 5 looks);
 * new40 is the new rule with the budget the plugin had before (40 rounds), new with today's
   default (20 rounds in default mode: pyperf's own processes per benchmark). Their difference is
   what the smaller budget costs: verdicts left inconclusive near the threshold.

@@ -47,7 +47,7 @@ class StoreError(CpybenchError):
 class BenchmarkError(CpybenchError):
     """A benchmark crashed, hung or could not be installed."""
 
-    stderr_tail: str = ""  # the benchmark's last lines of stderr
+    stderr_tail: str = ""  # the benchmark's last lines of stderr (of stdout, labelled, when stderr had none)
     output_tail: str = ""  # pip's last lines, when installing its requirements failed
     log_path: Path | None = None
     side: str = ""  # in interleaved measurement: the label of the interpreter it failed on

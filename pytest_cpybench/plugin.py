@@ -27,7 +27,7 @@ from . import _pyperformance, bisector, hosts, hostsession, summary
 from ._pyperformance import BenchmarkDef
 from .engine import Engine, ItemOutcome, SessionResult
 from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
-from .options import OPTIONS, Settings, settings_from
+from .options import OPTIONS, Budget, Settings, settings_from
 
 COLLECTOR_NAME = "pyperformance"
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
@@ -485,6 +485,10 @@ class CpybenchPlugin:
             terminalreporter.write_line(f"cpybench: {error}", red=True)
 
 
+def _budget_text(budget: Budget) -> str:
+    return f"{budget.seconds:g}s" if budget.seconds is not None else str(budget.processes)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     plugin = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is None:
@@ -492,5 +496,5 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     s = plugin.settings
     return [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} "
             f"{'metric=instructions (cachegrind)' if s.metric == 'instructions' else 'mode=' + s.mode} "
-            f"threshold={s.threshold:.0%} baselines={','.join(s.baselines) or '-'} "
+            f"threshold={s.threshold:.0%} budget={_budget_text(s.budget)} baselines={','.join(s.baselines) or '-'} "
             f"cache={s.cache_dir} results={s.results_dir}"]

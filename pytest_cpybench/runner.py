@@ -45,7 +45,7 @@ MODES = tuple(MODE_FLAGS)
 # Worker processes pyperf gives one benchmark in each mode (its --processes: 20, halved by --fast,
 # doubled by --rigorous): the default budget per side, so that a gate measuring two sides never
 # measures either more than ``pyperformance run`` measures its one.
-MODE_PROCESSES = {"default": 20, "fast": 10, "rigorous": 40, "debug": 1}
+MODE_PROCESSES = {"default": 20, "fast": 10, "rigorous": 40, "debug": 1}  # debug: one value, never rounds
 # pyperf exits with this code when a worker exceeded --timeout.
 PYPERF_TIMEOUT_EXIT = 124
 STDERR_TAIL_LINES = 20
@@ -287,7 +287,8 @@ def _run_bounded(
     """Run ``command`` in its own session; kill the whole group if it outlives the budget.
 
     The environment is the user's plus ``options.env`` (:func:`target_environ`), or exactly
-    ``environ``. Returns the exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of stderr.
+    ``environ``. Returns the exit code (PYPERF_TIMEOUT_EXIT when killed)
+    and the tail of its output (:func:`_failure_tail`).
     """
     env = environ if environ is not None else target_environ(options.env)
     return _run_together([(command, env)], options, workdir, name)[0]
@@ -299,7 +300,7 @@ def _run_together(
 ) -> list[tuple[int, str]]:
     """Start every ``(command, environment)`` at once, each in its own session, and wait for all;
     kill every group still running when the budget is out, on an error or on Ctrl-C.
-    Returns each command's exit code (PYPERF_TIMEOUT_EXIT when killed) and tail of stderr."""
+    Returns each command's exit code (PYPERF_TIMEOUT_EXIT when killed) and the tail of its output."""
     stderr_paths = [Path(workdir) / f"stderr-{next(_OUTPUT_NUMBERS)}.txt" for _ in commands]
     stdout_paths = [path.with_name(path.name.replace("stderr", "stdout")) for path in stderr_paths]
     processes: list[subprocess.Popen] = []
@@ -325,9 +326,18 @@ def _run_together(
         for process in processes:
             if process.poll() is None:
                 _kill_group(process)
-    # pyperf prints its own argument errors to stdout: its tail when stderr says nothing.
-    return [(code, _tail(err, STDERR_TAIL_LINES) or _tail(out, STDERR_TAIL_LINES))
-            for code, err, out in zip(returncodes, stderr_paths, stdout_paths, strict=True)]
+    return [(code, _failure_tail(code, err, out)) for code, err, out in
+            zip(returncodes, stderr_paths, stdout_paths, strict=True)]
+
+
+def _failure_tail(returncode: int, stderr_path: Path, stdout_path: Path) -> str:
+    """The tail of stderr; for a crash that printed nothing there, stdout's (pyperf prints its own
+    argument errors there), labelled as such."""
+    tail = _tail(stderr_path, STDERR_TAIL_LINES)
+    if tail or returncode in (0, PYPERF_TIMEOUT_EXIT):
+        return tail
+    stdout_tail = _tail(stdout_path, STDERR_TAIL_LINES - 1)
+    return f"(stdout)\n{stdout_tail}" if stdout_tail else ""
 
 
 def _kill_group(process: subprocess.Popen) -> None:

@@ -92,6 +92,7 @@ def test_a_failing_item_is_bisected_after_the_session(repo: Path, cache_dir: Pat
     # slowdown is one commit on top of v3.13.5: the bisection checks that the two differ and names it.
     done = pytest_run("--cpython-ref=slowdown", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
                       "--cpython-baseline=v3.13.5", "--cpython-benchmarks=deepcopy", "--cpython-mode=fast",
+                      "--cpython-budget=20",  # the session's budget is the bisection's (fast mode's auto: 10)
                       f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-bisect=yes", cwd=tmp_path)
     assert done.returncode == 1  # the regression fails the item; the bisection only explains it
     assert "bisect deepcopy: v3.13.5 -> slowdown:" in done.stdout

@@ -430,5 +430,6 @@ def test_a_worker_error_printed_on_stdout_is_shown(tmp_path: Path) -> None:
     run = WorkerRun(Path(sys.executable), WorkerTask(0, "fine", loops=0), {}, label="head")
     with pytest.raises(BenchmarkError, match=r"^fine crashed \(exit 1\)$") as excinfo:
         run_workers(bench, [run], RunOptions(mode="fast", timeout=60), values=1, warmups=0)
+    assert excinfo.value.stderr_tail.splitlines()[0] == "(stdout)"
     assert "ERROR: --worker requires --loops=N" in excinfo.value.stderr_tail
     assert excinfo.value.side == "head"
