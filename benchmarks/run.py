@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
 Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
-pinned_workers, stopping_rule, full_suite
+pinned_workers, stopping_rule, warmups, full_suite
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -40,6 +40,7 @@ from benchmarks import (  # noqa: E402
     sensitivity,
     stopping_rule,
     time_to_verdict,
+    warmups,
 )
 from benchmarks.common import Context, SectionResult  # noqa: E402
 from benchmarks.plan import BASE_REF, PLANS  # noqa: E402
@@ -47,7 +48,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               full_suite)}
+                                               warmups, full_suite)}
 # Sections that run only when named in --only: the whole suite takes hours.
 OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"

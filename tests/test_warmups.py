@@ -1,0 +1,47 @@
+"""benchmarks/warmups.py: what a worker process without pyperf's warmup would measure, read from
+the seed files (the reason the gate's workers keep their warmup)."""
+
+from __future__ import annotations
+
+import statistics
+
+import pyperf
+import pytest
+
+from benchmarks import warmups
+
+SEED_311 = next(warmups.SEED_DIR.glob("bm-*-3.11.0-*.json"))
+
+
+def _effect(name: str) -> warmups.WarmupEffect:
+    bench = pyperf.BenchmarkSuite.load(str(SEED_311)).get_benchmark(name)
+    effect = warmups.effect_of(f"3.11.0:{name}", bench)
+    assert effect is not None
+    return effect
+
+
+def test_pylints_first_call_is_twice_as_slow_as_the_rest() -> None:
+    pylint = _effect("pylint")
+    assert pylint.warmup_ratio > 1.5
+    # A process of the warmup and the first two values would read about a third slower: far beyond
+    # its noise and the gate's threshold.
+    assert pylint.shift > 0.2 > 0.05 > 10 * pylint.noise
+
+
+def test_nbody_measures_the_same_from_its_first_call() -> None:
+    nbody = _effect("nbody")
+    assert abs(nbody.warmup_ratio - 1) < 0.01 and abs(nbody.shift) < nbody.noise
+
+
+def test_the_shift_is_the_process_mean_with_the_warmup_as_a_value() -> None:
+    bench = pyperf.BenchmarkSuite.load(str(SEED_311)).get_benchmark("deepcopy")
+    shifts = [statistics.fmean([run.warmups[-1][1], *run.values[:-1]]) / statistics.fmean(run.values) - 1
+              for run in bench.get_runs() if run.values]
+    assert warmups.effect_of("x", bench).shift == pytest.approx(statistics.median(shifts))  # type: ignore[union-attr]
+
+
+def test_the_section_reports_that_the_warmup_stays() -> None:
+    section = warmups.evaluate(lambda _message: None)
+    assert section.data["results"] == 285
+    (goal,) = section.goals
+    assert goal.met is None and "the warmup stays" in goal.why
