@@ -9,7 +9,9 @@ processes (medians, so one odd process does not decide):
 * warmup / values: the warmup's value against the mean of the process's values;
 * shift: what the process mean would become if the warmup were measured as a value, i.e. a process
   of 3 values without a warmup (the warmup and the first two values) against the one pyperf ran;
-* noise: the result's process-to-process coefficient of variation, what a shift is small against.
+* noise: the result's process-to-process coefficient of variation, what a shift is small against;
+  and the same of each process's first value alone: whether a process of one value instead of three
+  (the other way to a cheaper process) would be much noisier.
 
 A shift well inside the noise everywhere would make the warmup a cost without a use. Where it is
 not, dropping it changes what is measured (the first call's caches, specialisation, allocation),
@@ -49,6 +51,7 @@ class WarmupEffect:
     warmup_ratio: float  # median over processes of warmup / mean(values)
     shift: float  # median over processes of mean(warmup, values[:-1]) / mean(values) - 1
     noise: float  # coefficient of variation of the process means
+    one_value_noise: float  # the same of each process's first value alone (a process of one value)
 
 
 def effect_of(label: str, bench: pyperf.Benchmark) -> WarmupEffect | None:
@@ -62,10 +65,14 @@ def effect_of(label: str, bench: pyperf.Benchmark) -> WarmupEffect | None:
         ratios.append(warmup / mean)
         shifts.append(statistics.fmean([warmup, *run.values[:-1]]) / mean - 1)
     means = stats.process_means(bench)
+    firsts = [run.values[0] for run in bench.get_runs() if len(run.values) >= 2]
     if len(ratios) < 2 or len(means) < 2:
         return None
-    return WarmupEffect(label, statistics.median(ratios), statistics.median(shifts),
-                        statistics.stdev(means) / statistics.fmean(means))
+    return WarmupEffect(label, statistics.median(ratios), statistics.median(shifts), _cv(means), _cv(firsts))
+
+
+def _cv(values: list[float]) -> float:
+    return statistics.stdev(values) / statistics.fmean(values)
 
 
 def load_effects(seed_dir: Path = SEED_DIR) -> list[WarmupEffect]:
@@ -99,6 +106,12 @@ def evaluate(log: Callable[[str], None]) -> SectionResult:
         rows.append([name, *(f"{spread[key] - 1:+.1%}" for key in ("min", "p5", "median", "p95", "max"))])
     result.tables.append(Table(f"{len(effects)} seed results, medians over each result's worker processes "
                                "(as a difference from 1)", ["", "min", "p5", "median", "p95", "max"], rows))
+    # The other way to a cheaper process: fewer values. What one value alone costs in precision.
+    noise_ratios = [e.one_value_noise / e.noise for e in effects if e.noise > 0]
+    spread = distribution(noise_ratios)
+    result.tables.append(Table("a process of one value instead of three: its CV / the 3-value CV",
+                               ["min", "p5", "median", "p95", "max"],
+                               [[f"{spread[key]:.2f}" for key in ("min", "p5", "median", "p95", "max")]]))
     result.tables.append(Table("results whose process mean would shift without the warmup",
                                ["shift more than", "results"],
                                [[f"{cut:.0%}", fmt_rate(sum(s > cut for s in shifts), len(shifts))] for cut in CUTS]
@@ -114,6 +127,7 @@ def evaluate(log: Callable[[str], None]) -> SectionResult:
     result.data = {"results": len(effects), "share_shift_over": {f"{cut:.0%}": sum(s > cut for s in shifts)
                                                                   / len(shifts) for cut in CUTS},
                    "share_shift_beyond_noise": len(beyond_noise) / len(effects),
+                   "one_value_noise_ratio": spread,
                    "effects": [e.__dict__ for e in effects]}
     return result
 
