@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
 Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
-pinned_workers, stopping_rule, warmups, full_suite
+pinned_workers, stopping_rule, warmups, noise, full_suite
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -35,6 +35,7 @@ from benchmarks import (  # noqa: E402
     full_suite,
     instructions,
     machine,
+    noise,
     overhead,
     pinned_workers,
     sensitivity,
@@ -48,7 +49,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, full_suite)}
+                                               warmups, noise, full_suite)}
 # Sections that run only when named in --only: the whole suite takes hours.
 OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"

@@ -1,0 +1,222 @@
+"""Noise: what one interleaved A/A round is made of on this machine, and whether a robust interval
+would decide sooner. Every process is kept (no early stop), so the shape of the noise is visible.
+
+Head ``neutral`` against ``v3.13.5``, both built, a fixed number of rounds per benchmark (the
+gate's own rounds: :meth:`Engine.measure` with a ``decided`` that never says yes). Per result:
+
+* process CV per side, and within a process (its values): how far one process wanders;
+* pair SD: the standard deviation of the rounds' log(head/base), what the gate's interval is made of;
+* slow outliers: processes more than 10% slower than their side's median (host contention only
+  ever slows a process down, so the tail is one-sided);
+* order: the mean log-ratio of rounds where head ran first against those where it ran second;
+* half-widths, at the gate's check rounds, of the gate's paired t-interval at 99% and of the
+  Wilcoxon signed-rank interval (Hodges-Lehmann's) at 99% on the same rounds: whether a
+  robust interval would be narrower. It has no interval below 8 rounds at 99% (2/2^n > 1%).
+
+2026-11-30's run explained why the whole-suite A/A ran out of budget (see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_cpybench import stats
+from pytest_cpybench.engine import HEAD
+from pytest_cpybench.options import Budget
+
+from .common import Context, Goal, SectionResult, Table, open_session
+from .plan import BASE_REF, NEIGHBOUR_REF
+
+NAME = "noise"
+TITLE = f"Noise: the rounds of an A/A ({NEIGHBOUR_REF} vs {BASE_REF}) kept whole"
+BENCHMARKS = {"quick": "nbody,json_dumps", "standard": "argparse,nbody,json_dumps,2to3,async_generators"}
+ROUNDS = {"quick": 10, "standard": 24}
+CONFIDENCE = 0.99  # the gate's per-check confidence with the default budget (5 checks)
+CHECKS = (5, 8, 10, 14, 20, 24)
+OUTLIER = 0.10  # a process this much slower than its side's median
+
+# Per result and side: each process's values, in the order the rounds ran.
+Processes = list[list[float]]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The noise of one result over its A/A rounds."""
+
+    result: str
+    rounds: int
+    head_cv: float
+    base_cv: float
+    within_cv: float  # median over processes of the CV of a process's values
+    pair_sd: float  # of log(head/base) per round
+    outliers: int  # processes (of 2 x rounds) more than OUTLIER slower than their side's median
+    slowest: float  # the slowest process against its side's median
+    order: float  # mean log-ratio with head first minus with head second
+    t_half: dict[int, float]  # check round -> half-width of the gate's t-interval (as a ratio)
+    wilcoxon_half: dict[int, float | None]  # the same of the Wilcoxon signed-rank interval
+
+
+def shape_of(result: str, head: Processes, base: Processes, checks: Sequence[int] = CHECKS) -> Shape:
+    rounds = min(len(head), len(base))
+    head_means = [statistics.fmean(v) for v in head[:rounds]]
+    base_means = [statistics.fmean(v) for v in base[:rounds]]
+    logs = [math.log(h / b) for h, b in zip(head_means, base_means, strict=True)]
+    relative = [m / statistics.median(means) for means in (head_means, base_means) for m in means]
+    # Round 0 ran head first (the sides alternate: A B, B A, …).
+    first, second = logs[0::2], logs[1::2]
+    return Shape(
+        result=result, rounds=rounds, head_cv=_cv(head_means), base_cv=_cv(base_means),
+        within_cv=statistics.median(_cv(v) for v in head[:rounds] + base[:rounds] if len(v) > 1),
+        pair_sd=statistics.stdev(logs), outliers=sum(r > 1 + OUTLIER for r in relative), slowest=max(relative),
+        order=statistics.fmean(first) - statistics.fmean(second) if second else 0.0,
+        t_half={n: _t_half_width(logs[:n]) for n in checks if n <= rounds},
+        wilcoxon_half={n: _half(wilcoxon_interval(logs[:n], CONFIDENCE)) for n in checks if n <= rounds})
+
+
+def _cv(values: Sequence[float]) -> float:
+    return statistics.stdev(values) / statistics.fmean(values)
+
+
+def _t_half_width(logs: Sequence[float]) -> float:
+    """Half the width of the gate's paired interval on these rounds, as a ratio (log scale, exp'd)."""
+    spread = stats.t_quantile(CONFIDENCE, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return _half((statistics.fmean(logs) - spread, statistics.fmean(logs) + spread))
+
+
+def _half(interval: tuple[float, float] | None) -> float | None:
+    return None if interval is None else (math.exp(interval[1]) - math.exp(interval[0])) / 2
+
+
+def wilcoxon_interval(logs: Sequence[float], confidence: float) -> tuple[float, float] | None:
+    """The distribution-free interval of the median difference from the signed-rank test: the k-th
+    smallest and largest Walsh average (a pair's mean), k from the statistic's exact null
+    distribution; None when too few rounds reach ``confidence``."""
+    n = len(logs)
+    walsh = sorted((a + b) / 2 for i, a in enumerate(logs) for b in logs[i:])
+    counts = [1]  # ways to reach each signed-rank sum with ranks 1..k
+    for rank in range(1, n + 1):
+        grown = [0] * (len(counts) + rank)
+        for total, ways in enumerate(counts):
+            grown[total] += ways
+            grown[total + rank] += ways
+        counts = grown
+    tail = (1 - confidence) / 2 * 2 ** n
+    cumulative, k = 0, 0
+    while cumulative + counts[k] <= tail:  # P(T <= k) stays within the tail
+        cumulative += counts[k]
+        k += 1
+    if k == 0:
+        return None
+    return walsh[k - 1], walsh[-k]
+
+
+def measure(ctx: Context, benchmarks: str, rounds: int) -> dict[str, dict[str, dict[str, Processes]]]:
+    """``rounds`` rounds of each benchmark, every process kept: result -> side -> values per process."""
+    settings = ctx.settings(ref=NEIGHBOUR_REF, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
+                            results_dir=ctx.fresh_dir("noise"), save="no", budget=Budget(rounds))
+    engine, benches = open_session(ctx, settings)
+    assert engine.head is not None
+    (baseline,) = engine.baselines
+    assert baseline.target is not None
+    kept: dict[str, dict[str, dict[str, Processes]]] = {}
+    for bench in benches:
+        started = time.monotonic()
+        sides = [engine.side(HEAD, engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
+        suites, _rounds = engine.measure(bench, sides, engine.run_options(), lambda _suites: False)
+        for label, suite in suites.items():
+            for result in suite.get_benchmarks():
+                processes = [list(run.values) for run in result.get_runs() if run.values]
+                kept.setdefault(bench.name, {}).setdefault(result.get_name(), {})[
+                    "head" if label == HEAD else "base"] = processes
+        ctx.log(f"{NAME}: {bench.name}: {rounds} rounds in {time.monotonic() - started:.0f} s")
+    return kept
+
+
+def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult:
+    section = SectionResult(NAME, TITLE, data={"processes": kept})
+    shapes = [shape_of(f"{bench}:{result}", sides["head"], sides["base"])
+              for bench, results in kept.items() for result, sides in results.items()]
+    section.tables.append(Table(
+        "per result: process CV by side and within a process, the rounds' pair SD, slow outliers (> 10% "
+        "over the side's median), the order effect",
+        ["result", "rounds", "head CV", "base CV", "within CV", "pair SD", "outliers", "slowest", "order"],
+        [[s.result, s.rounds, f"{s.head_cv:.1%}", f"{s.base_cv:.1%}", f"{s.within_cv:.1%}", f"{s.pair_sd:.1%}",
+          f"{s.outliers}/{2 * s.rounds}", f"{s.slowest:.2f}x", f"{s.order:+.1%}"] for s in shapes]))
+    checks = [n for n in CHECKS if any(n in s.t_half for s in shapes)]
+    section.tables.append(Table(
+        f"half-width of the {CONFIDENCE:.0%} interval after n rounds: the gate's t-interval / Wilcoxon signed-rank",
+        ["result", *(f"n={n}" for n in checks)],
+        [[s.result, *(_pair(s.t_half.get(n), s.wilcoxon_half.get(n)) for n in checks)] for s in shapes]))
+    widths = [(s.t_half[n], w) for s in shapes for n in checks
+              if n >= 20 and n in s.t_half and (w := s.wilcoxon_half.get(n)) is not None]
+    if widths:
+        median_ratio = statistics.median(w / t for t, w in widths)
+        section.goals.append(Goal("Wilcoxon / t half-width from round 20 (median)", f"{median_ratio:.2f}", None,
+                                  "report only: below 1 means the robust interval decides sooner"))
+    typical = statistics.median(s.pair_sd for s in shapes) if shapes else math.nan
+    section.goals.append(Goal("median pair SD (the issue assumed process CV ~2.5%, pair SD ~3.5%)",
+                              f"{typical:.1%}", None, "report only"))
+    return section
+
+
+def _pair(t_half: float | None, wilcoxon_half: float | None) -> str:
+    if t_half is None:
+        return "-"
+    return f"±{t_half:.1%} / " + ("-" if wilcoxon_half is None else f"±{wilcoxon_half:.1%}")
+
+
+def run(ctx: Context) -> SectionResult:
+    variant = ctx.plan.name if ctx.plan.name in BENCHMARKS else "standard"
+    return summarize(measure(ctx, BENCHMARKS[variant], ROUNDS[variant]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The section on its own, or its tables again from a results file (``--from``)."""
+    import json
+
+    from benchmarks import run as bench_run
+
+    parser = argparse.ArgumentParser(description="The noise section (see benchmarks/README.md).")
+    parser.add_argument("--benchmarks", default=BENCHMARKS["standard"])
+    parser.add_argument("--rounds", type=int, default=ROUNDS["standard"])
+    parser.add_argument("--from", dest="source", type=Path, help="a results file of this section: summarize it")
+    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    args = parser.parse_args(argv)
+    if args.rounds < 2:
+        parser.error("--rounds: give at least 2")
+    started = time.monotonic()
+    if args.source:
+        document = json.loads(args.source.read_text())
+        kept, machine_details = document["sections"][NAME]["data"]["processes"], document["machine"]
+    else:
+        cache_root = bench_run.cpython_repo.cache_root()
+        work_dir = cache_root / "benchmarks"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="noise-", dir=work_dir))
+        ctx = Context(plan=bench_run.PLANS["standard"], repo=bench_run.cpython_repo.ensure_repo(),
+                      cache_dir=cache_root / "cache", work_dir=work_dir, tmp=tmp)
+        try:
+            machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
+            kept = measure(ctx, args.benchmarks, args.rounds)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    result = summarize(kept)
+    result.seconds = time.monotonic() - started
+    bench_run.print_section(result)
+    command = " ".join(["python -m benchmarks.noise", *(argv if argv is not None else sys.argv[1:])])
+    bench_run.write_standalone(args.json, result, {"command": command, "machine": machine_details})
+    print(f"\n{result.seconds:.0f} s; results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

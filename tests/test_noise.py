@@ -1,0 +1,54 @@
+"""benchmarks/noise.py's pure parts, on the A/A rounds kept whole on 2026-11-30
+(benchmarks/results/noise-2026-11-30.json: neutral vs v3.13.5, 24 rounds, every process)."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+import pytest
+
+from benchmarks import noise
+
+KEPT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
+                   "noise-2026-11-30.json").read_text())["sections"]["noise"]["data"]["processes"]
+
+
+def test_the_signed_rank_interval_has_no_99_percent_below_8_rounds() -> None:
+    logs = [0.01 * k for k in range(1, 9)]
+    assert noise.wilcoxon_interval(logs[:7], 0.99) is None
+    # With 8 rounds only all signs alike are that rare (2/256): the interval is the extremes.
+    assert noise.wilcoxon_interval(logs, 0.99) == (min(logs), max(logs))
+
+
+def test_the_signed_rank_interval_matches_the_tables_critical_values() -> None:
+    """n = 8 at 95%: T <= 3 rejects (published tables), so the 4th smallest and largest Walsh averages."""
+    logs = [-0.03, -0.01, 0.0, 0.004, 0.02, 0.05, 0.07, 0.11]
+    walsh = sorted((a + b) / 2 for i, a in enumerate(logs) for b in logs[i:])
+    assert noise.wilcoxon_interval(logs, 0.95) == (walsh[3], walsh[-4])
+
+
+def test_an_outlier_widens_the_t_interval_more_than_the_signed_rank_one() -> None:
+    nbody = KEPT["nbody"]["nbody"]
+    shape = noise.shape_of("nbody", nbody["head"], nbody["base"])
+    assert shape.rounds == 24 and shape.slowest > 1.5  # one base process ran 1.79x its median
+    assert shape.t_half[24] > shape.wilcoxon_half[24] > 0  # type: ignore[operator]
+
+
+def test_the_shape_is_the_rounds_log_ratios() -> None:
+    sides = KEPT["2to3"]["2to3"]
+    shape = noise.shape_of("2to3", sides["head"], sides["base"])
+    logs = [math.log(statistics.fmean(h) / statistics.fmean(b))
+            for h, b in zip(sides["head"], sides["base"], strict=True)]
+    assert shape.pair_sd == pytest.approx(statistics.stdev(logs))
+    assert shape.order == pytest.approx(statistics.fmean(logs[0::2]) - statistics.fmean(logs[1::2]))
+    assert set(shape.t_half) == {5, 8, 10, 14, 20, 24} and shape.wilcoxon_half[5] is None
+
+
+def test_the_section_reads_its_own_file() -> None:
+    section = noise.summarize(KEPT)
+    assert len(section.tables[0].rows) == 5
+    assert [g.name.split(" (")[0] for g in section.goals] == ["Wilcoxon / t half-width from round 20",
+                                                             "median pair SD"]
