@@ -6,6 +6,7 @@ gate's own rounds: :meth:`Engine.measure` with a ``decided`` that never says yes
 
 * process CV per side, and within a process (its values): how far one process wanders;
 * pair SD: the standard deviation of the rounds' log(head/base), what the gate's interval is made of;
+  and the same from each process's fastest value instead of its mean (a slow value dropped);
 * slow outliers: processes more than 10% slower than their side's median (host contention only
   ever slows a process down, so the tail is one-sided);
 * order: the mean log-ratio of rounds where head ran first against those where it ran second;
@@ -58,6 +59,7 @@ class Shape:
     base_cv: float
     within_cv: float  # median over processes of the CV of a process's values
     pair_sd: float  # of log(head/base) per round
+    pair_sd_min: float  # the same with each process's fastest value instead of its mean
     outliers: int  # processes (of 2 x rounds) more than OUTLIER slower than their side's median
     slowest: float  # the slowest process against its side's median
     order: float  # mean log-ratio with head first minus with head second
@@ -76,7 +78,10 @@ def shape_of(result: str, head: Processes, base: Processes, checks: Sequence[int
     return Shape(
         result=result, rounds=rounds, head_cv=_cv(head_means), base_cv=_cv(base_means),
         within_cv=statistics.median(_cv(v) for v in head[:rounds] + base[:rounds] if len(v) > 1),
-        pair_sd=statistics.stdev(logs), outliers=sum(r > 1 + OUTLIER for r in relative), slowest=max(relative),
+        pair_sd=statistics.stdev(logs),
+        pair_sd_min=statistics.stdev([math.log(min(h) / min(b)) for h, b in zip(head[:rounds], base[:rounds],
+                                                                                  strict=True)]),
+        outliers=sum(r > 1 + OUTLIER for r in relative), slowest=max(relative),
         order=statistics.fmean(first) - statistics.fmean(second) if second else 0.0,
         t_half={n: _t_half_width(logs[:n]) for n in checks if n <= rounds},
         wilcoxon_half={n: _half(wilcoxon_interval(logs[:n], CONFIDENCE)) for n in checks if n <= rounds})
@@ -148,9 +153,11 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
     section.tables.append(Table(
         "per result: process CV by side and within a process, the rounds' pair SD, slow outliers (> 10% "
         "over the side's median), the order effect",
-        ["result", "rounds", "head CV", "base CV", "within CV", "pair SD", "outliers", "slowest", "order"],
+        ["result", "rounds", "head CV", "base CV", "within CV", "pair SD", "pair SD (min)", "outliers", "slowest",
+         "order"],
         [[s.result, s.rounds, f"{s.head_cv:.1%}", f"{s.base_cv:.1%}", f"{s.within_cv:.1%}", f"{s.pair_sd:.1%}",
-          f"{s.outliers}/{2 * s.rounds}", f"{s.slowest:.2f}x", f"{s.order:+.1%}"] for s in shapes]))
+          f"{s.pair_sd_min:.1%}", f"{s.outliers}/{2 * s.rounds}", f"{s.slowest:.2f}x", f"{s.order:+.1%}"]
+         for s in shapes]))
     checks = [n for n in CHECKS if any(n in s.t_half for s in shapes)]
     section.tables.append(Table(
         f"half-width of the {CONFIDENCE:.0%} interval after n rounds: the gate's t-interval / Wilcoxon signed-rank",
