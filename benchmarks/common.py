@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pyperf
+
 from pytest_cpybench import _pyperformance, builder, gitrepo, stats
 from pytest_cpybench._pyperformance import BenchmarkDef
 from pytest_cpybench.engine import Engine, ItemOutcome, select_benchmarks
@@ -92,6 +94,22 @@ class SectionResult:
 
 
 # -- descriptive statistics of what we measured -------------------------------------------
+
+
+def cv(values: Sequence[float]) -> float:
+    """Coefficient of variation: sample standard deviation over the mean."""
+    return statistics.stdev(values) / statistics.fmean(values)
+
+
+SEED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed"
+
+
+def seed_results(seed_dir: Path = SEED_DIR) -> Iterable[tuple[str, pyperf.Benchmark]]:
+    """Every result of the faster-cpython seed files, labelled ``<python version>:<result name>``."""
+    for path in sorted(seed_dir.glob("bm-*.json")):
+        version = path.stem.split("-")[6]  # bm-DATE-OS-ARCH-python-SHA-VERSION-SHA7
+        for bench in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+            yield f"{version}:{bench.get_name()}", bench
 
 
 def distribution(values: Sequence[float]) -> dict[str, float]:

@@ -119,6 +119,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         except Exception as exc:  # a benchmark that cannot run here is listed, the others go on
             ctx.log(f"full suite {head}: {bench.name} failed: {str(exc).splitlines()[0]}")
             items.append({"benchmark": bench.name, "error": str(exc).splitlines()[0]})
+            checkpoint(_gate_record(head, started, prepared, items, complete=False))
             continue
         verdicts = verdicts_of(engine, outcome)
         rounds = max((c.rounds for c in outcome.comparisons), default=0)
@@ -187,9 +188,9 @@ def summarize(data: dict[str, object]) -> SectionResult:
             section.goals.append(Goal(f"A/A: <= {TARGET_INCONCLUSIVE:.0%} inconclusive",
                                       fmt_rate(inconclusive, len(verdicts)),
                                       inconclusive <= TARGET_INCONCLUSIVE * len(verdicts)))
-            if reference:
-                # Over the benchmarks both measured (pyperformance's -b skips some names it lists).
-                common = [i for i in items if i["benchmark"] in per_bench_reference]
+            # Over the benchmarks both measured (pyperformance's -b skips some names it lists).
+            common = [i for i in items if i["benchmark"] in per_bench_reference]
+            if reference and common:
                 gate_seconds = gate["prepare_seconds"] + sum(i["seconds"] for i in common)  # type: ignore[index,operator]
                 skipped = sorted({i["benchmark"] for i in items} - set(per_bench_reference))
                 whole = (_selection(data, "aa") == _selection(data, "pyperformance")
@@ -202,7 +203,7 @@ def summarize(data: dict[str, object]) -> SectionResult:
                                           f"{gate_seconds:.0f} s / {reference_seconds:.0f} s = {ratio:.2f} "
                                           f"({len(common)} benchmarks both ran"
                                           + ("" if whole else "; pyperformance's seconds for those alone") + ")",
-                                          ratio <= TARGET_WALL_RATIO,
+                                          ratio <= TARGET_WALL_RATIO if whole else None,
                                           "" if whole else "not the whole suite"))
                 if skipped:
                     section.notes.append(f"pyperformance run did not run {', '.join(skipped)} (its -b did not "
@@ -285,12 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     documents = [json.loads(path.read_text()) for path in args.merge]
     if documents:
         data: dict[str, object] = {}
-        for document in documents:
+        for path, document in zip(args.merge, documents, strict=True):
             parts_of = document["sections"][NAME]["data"]
-            data.update({part: {"benchmarks": parts_of.get("benchmarks", "default"), **parts_of[part]}
-                         for part in PARTS if part in parts_of})
+            for part in (p for p in PARTS if p in parts_of):
+                if part in data:
+                    parser.error(f"--merge: {path} has the {part} part a file before it has: give each part once")
+                data[part] = {"benchmarks": parts_of.get("benchmarks", "default"), **parts_of[part]}
         machine_details = documents[0]["machine"]
-        commands = [d.get("command", "") for d in documents]
+        commands = [c for d in documents for c in d.get("commands") or [d.get("command", "")]]
     else:
         cache_root = bench_run.cpython_repo.cache_root()
         work_dir = cache_root / "benchmarks"

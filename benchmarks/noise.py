@@ -9,10 +9,12 @@ gate's own rounds: :meth:`Engine.measure` with a ``decided`` that never says yes
   and the same from each process's fastest value instead of its mean (a slow value dropped);
 * slow outliers: processes more than 10% slower than their side's median (host contention only
   ever slows a process down, so the tail is one-sided);
-* order: the mean log-ratio of rounds where head ran first against those where it ran second;
-* half-widths, at the gate's check rounds, of the gate's paired t-interval at 99% and of the
-  Wilcoxon signed-rank interval (Hodges-Lehmann's) at 99% on the same rounds: whether a
-  robust interval would be narrower. It has no interval below 8 rounds at 99% (2/2^n > 1%).
+* order: the mean log-ratio of rounds where head ran first against those where it ran second
+  (no interval: read it against the pair SD);
+* half-widths, at the gate's check rounds (and round 8), of the gate's own paired interval and of
+  the Wilcoxon signed-rank interval (Hodges-Lehmann's) on the same rounds, both at the gate's
+  per-check confidence for a budget of that many rounds: whether a robust interval would be
+  narrower. The signed-rank one has no interval below 8 rounds at 99% (2/2^n > 1%).
 
 2026-11-30's run explained why the whole-suite A/A ran out of budget (see benchmarks/README.md).
 """
@@ -30,19 +32,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_cpybench import stats
+from pytest_cpybench import sampler, stats
 from pytest_cpybench.engine import HEAD
-from pytest_cpybench.options import Budget
 
-from .common import Context, Goal, SectionResult, Table, open_session
+from .common import Context, Goal, SectionResult, Table, budget_for, cv, open_session
 from .plan import BASE_REF, NEIGHBOUR_REF
 
 NAME = "noise"
 TITLE = f"Noise: the rounds of an A/A ({NEIGHBOUR_REF} vs {BASE_REF}) kept whole"
 BENCHMARKS = {"quick": "nbody,json_dumps", "standard": "argparse,nbody,json_dumps,2to3,async_generators"}
 ROUNDS = {"quick": 10, "standard": 24}
-CONFIDENCE = 0.99  # the gate's per-check confidence with the default budget (5 checks)
-CHECKS = (5, 8, 10, 14, 20, 24)
+# The signed-rank interval reaches 99% from 8 rounds: looked at there too, besides the gate's checks.
+FIRST_SIGNED_RANK = 8
 OUTLIER = 0.10  # a process this much slower than its side's median
 
 # Per result and side: each process's values, in the order the rounds ran.
@@ -55,6 +56,7 @@ class Shape:
 
     result: str
     rounds: int
+    confidence: float  # of the gate's checks with a budget of ``rounds``
     head_cv: float
     base_cv: float
     within_cv: float  # median over processes of the CV of a process's values
@@ -67,8 +69,13 @@ class Shape:
     wilcoxon_half: dict[int, float | None]  # the same of the Wilcoxon signed-rank interval
 
 
-def shape_of(result: str, head: Processes, base: Processes, checks: Sequence[int] = CHECKS) -> Shape:
+def shape_of(result: str, head: Processes, base: Processes) -> Shape:
+    """``head`` and ``base`` in the order the rounds ran, round 0 with head first (the gate's order
+    in turns: :func:`sampler._batches`), judged as the gate would with a budget of their rounds."""
     rounds = min(len(head), len(base))
+    budget = budget_for(rounds)
+    checks = sorted({*sampler.checks(budget), FIRST_SIGNED_RANK} & set(range(2, rounds + 1)))
+    confidence = sampler.check_confidence(stats.DEFAULT_CONFIDENCE, budget)
     head_means = [statistics.fmean(v) for v in head[:rounds]]
     base_means = [statistics.fmean(v) for v in base[:rounds]]
     logs = [math.log(h / b) for h, b in zip(head_means, base_means, strict=True)]
@@ -76,28 +83,25 @@ def shape_of(result: str, head: Processes, base: Processes, checks: Sequence[int
     # Round 0 ran head first (the sides alternate: A B, B A, …).
     first, second = logs[0::2], logs[1::2]
     return Shape(
-        result=result, rounds=rounds, head_cv=_cv(head_means), base_cv=_cv(base_means),
-        within_cv=statistics.median(_cv(v) for v in head[:rounds] + base[:rounds] if len(v) > 1),
+        result=result, rounds=rounds, confidence=confidence, head_cv=cv(head_means), base_cv=cv(base_means),
+        within_cv=statistics.median(cv(v) for v in head[:rounds] + base[:rounds] if len(v) > 1),
         pair_sd=statistics.stdev(logs),
         pair_sd_min=statistics.stdev([math.log(min(h) / min(b)) for h, b in zip(head[:rounds], base[:rounds],
                                                                                   strict=True)]),
         outliers=sum(r > 1 + OUTLIER for r in relative), slowest=max(relative),
         order=statistics.fmean(first) - statistics.fmean(second) if second else 0.0,
-        t_half={n: _t_half_width(logs[:n]) for n in checks if n <= rounds},
-        wilcoxon_half={n: _half(wilcoxon_interval(logs[:n], CONFIDENCE)) for n in checks if n <= rounds})
+        t_half={n: _gate_half_width(base_means[:n], head_means[:n], confidence) for n in checks},
+        wilcoxon_half={n: _half(wilcoxon_interval(logs[:n], confidence)) for n in checks})
 
 
-def _cv(values: Sequence[float]) -> float:
-    return statistics.stdev(values) / statistics.fmean(values)
-
-
-def _t_half_width(logs: Sequence[float]) -> float:
-    """Half the width of the gate's paired interval on these rounds, as a ratio (log scale, exp'd)."""
-    spread = stats.t_quantile(CONFIDENCE, len(logs) - 1) * statistics.stdev(logs) / math.sqrt(len(logs))
-    return _half((statistics.fmean(logs) - spread, statistics.fmean(logs) + spread))
+def _gate_half_width(base_means: Sequence[float], head_means: Sequence[float], confidence: float) -> float:
+    """Half the width of the gate's own interval (:func:`stats.paired_ratio_interval`) on these rounds."""
+    estimate = stats.paired_ratio_interval(list(zip(base_means, head_means, strict=True)), confidence)
+    return (estimate.high - estimate.low) / 2
 
 
 def _half(interval: tuple[float, float] | None) -> float | None:
+    """Half the width, as a ratio, of an interval of log(head/base)."""
     return None if interval is None else (math.exp(interval[1]) - math.exp(interval[0])) / 2
 
 
@@ -127,7 +131,8 @@ def wilcoxon_interval(logs: Sequence[float], confidence: float) -> tuple[float, 
 def measure(ctx: Context, benchmarks: str, rounds: int) -> dict[str, dict[str, dict[str, Processes]]]:
     """``rounds`` rounds of each benchmark, every process kept: result -> side -> values per process."""
     settings = ctx.settings(ref=NEIGHBOUR_REF, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
-                            results_dir=ctx.fresh_dir("noise"), save="no", budget=Budget(rounds))
+                            results_dir=ctx.fresh_dir("noise"), save="no", budget=budget_for(rounds),
+                            parallel="no")  # in turns: the order effect means head first or second
     engine, benches = open_session(ctx, settings)
     assert engine.head is not None
     (baseline,) = engine.baselines
@@ -158,16 +163,19 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
         [[s.result, s.rounds, f"{s.head_cv:.1%}", f"{s.base_cv:.1%}", f"{s.within_cv:.1%}", f"{s.pair_sd:.1%}",
           f"{s.pair_sd_min:.1%}", f"{s.outliers}/{2 * s.rounds}", f"{s.slowest:.2f}x", f"{s.order:+.1%}"]
          for s in shapes]))
-    checks = [n for n in CHECKS if any(n in s.t_half for s in shapes)]
+    checks = sorted({n for s in shapes for n in s.t_half})
+    confidences = sorted({f"{s.confidence:.2%}" for s in shapes})
     section.tables.append(Table(
-        f"half-width of the {CONFIDENCE:.0%} interval after n rounds: the gate's t-interval / Wilcoxon signed-rank",
+        f"half-width of the interval after n rounds at the gate's confidence ({', '.join(confidences)}): "
+        "the gate's paired interval / Wilcoxon signed-rank",
         ["result", *(f"n={n}" for n in checks)],
         [[s.result, *(_pair(s.t_half.get(n), s.wilcoxon_half.get(n)) for n in checks)] for s in shapes]))
     widths = [(s.t_half[n], w) for s in shapes for n in checks
               if n >= 20 and n in s.t_half and (w := s.wilcoxon_half.get(n)) is not None]
     if widths:
         median_ratio = statistics.median(w / t for t, w in widths)
-        section.goals.append(Goal("Wilcoxon / t half-width from round 20 (median)", f"{median_ratio:.2f}", None,
+        section.goals.append(Goal("Wilcoxon / gate interval half-width from round 20 (median)",
+                                  f"{median_ratio:.2f}", None,
                                   "report only: below 1 means the robust interval decides sooner"))
     typical = statistics.median(s.pair_sd for s in shapes) if shapes else math.nan
     section.goals.append(Goal("median pair SD (the issue assumed process CV ~2.5%, pair SD ~3.5%)",

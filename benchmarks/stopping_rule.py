@@ -39,19 +39,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyperf
-
 from pytest_cpybench import stats
 from pytest_cpybench.options import Budget
 from pytest_cpybench.sampler import MIN_ROUNDS
 
-from .common import Context, Goal, SectionResult, Table
+from .common import SEED_DIR, Context, Goal, SectionResult, Table, seed_results
 from .plan import THRESHOLD
 
 NAME = "stopping_rule"
 TITLE = "Stopping rule: errors and rounds of checking every round vs a few Bonferroni-corrected looks"
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed"
 SEED = 20240611
 RATIOS = (1.00, 1.03, 1.05, 1.07, 1.10)
 BUDGET = Budget().processes  # the plugin's default budget in default mode: 20 rounds
@@ -150,12 +147,10 @@ class Tally:
 def load_samples(seed_dir: Path = SEED_DIR, min_processes: int = MIN_PROCESSES) -> list[Sample]:
     """Every result of every seed file with at least ``min_processes`` process means."""
     samples = []
-    for path in sorted(seed_dir.glob("bm-*.json")):
-        version = path.stem.split("-")[6]  # bm-DATE-OS-ARCH-python-SHA-VERSION-SHA7
-        for bench in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
-            means = stats.process_means(bench)
-            if len(means) >= min_processes:
-                samples.append(Sample(f"{version}:{bench.get_name()}", tuple(means)))
+    for label, bench in seed_results(seed_dir):
+        means = stats.process_means(bench)
+        if len(means) >= min_processes:
+            samples.append(Sample(label, tuple(means)))
     return samples
 
 

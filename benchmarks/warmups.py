@@ -30,14 +30,11 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench import stats
-
-from .common import Context, Goal, SectionResult, Table, distribution, fmt_rate
+from .common import SEED_DIR, Context, Goal, SectionResult, Table, cv, distribution, fmt_rate, seed_results
 
 NAME = "warmups"
 TITLE = "Warmups: does the first value of a worker process already measure what the others do?"
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "tests" / "data" / "seed"
 CUTS = (0.01, 0.02, 0.05)  # shifts worth reporting: 1%, 2%, the gate's 5% threshold
 # Dropping the warmup is worth trying only if at most this share of results shifts by more than 2%.
 TOLERATED_SHARE = 0.05
@@ -64,25 +61,17 @@ def effect_of(label: str, bench: pyperf.Benchmark) -> WarmupEffect | None:
         mean = statistics.fmean(run.values)
         ratios.append(warmup / mean)
         shifts.append(statistics.fmean([warmup, *run.values[:-1]]) / mean - 1)
-    means = stats.process_means(bench)
-    firsts = [run.values[0] for run in bench.get_runs() if len(run.values) >= 2]
-    if len(ratios) < 2 or len(means) < 2:
+    # The same processes for every figure: those with a warmup and two values.
+    processes = [run for run in bench.get_runs() if run.warmups and len(run.values) >= 2]
+    means = [statistics.fmean(run.values) for run in processes]
+    firsts = [run.values[0] for run in processes]
+    if len(ratios) < 2:
         return None
-    return WarmupEffect(label, statistics.median(ratios), statistics.median(shifts), _cv(means), _cv(firsts))
-
-
-def _cv(values: list[float]) -> float:
-    return statistics.stdev(values) / statistics.fmean(values)
+    return WarmupEffect(label, statistics.median(ratios), statistics.median(shifts), cv(means), cv(firsts))
 
 
 def load_effects(seed_dir: Path = SEED_DIR) -> list[WarmupEffect]:
-    effects = []
-    for path in sorted(seed_dir.glob("bm-*.json")):
-        version = path.stem.split("-")[6]  # bm-DATE-OS-ARCH-python-SHA-VERSION-SHA7
-        for bench in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
-            if (effect := effect_of(f"{version}:{bench.get_name()}", bench)) is not None:
-                effects.append(effect)
-    return effects
+    return [effect for label, bench in seed_results(seed_dir) if (effect := effect_of(label, bench)) is not None]
 
 
 # -- the section ------------------------------------------------------------------------

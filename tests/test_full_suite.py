@@ -66,6 +66,7 @@ def test_an_interrupted_gate_run_is_compared_with_the_same_benchmarks(reference:
     wall = _goal(section, "A/A wall time")
     expected = (4.0 + 70.0 + 6.0) / (seconds["2to3"] + seconds["argparse"])
     assert f"= {expected:.2f} " in wall.measured and "not the whole suite" in wall.why
+    assert wall.met is None  # the target is about the whole suite
     assert "aa: interrupted after 2 benchmarks" in section.notes
     assert _goal(section, "A/A: <= 5% inconclusive").met is False  # 1 of 2
     worst = _goal(section, "no benchmark >")
@@ -86,3 +87,33 @@ def test_a_slowdown_part_without_deepcopy_has_no_verdict_and_one_with_it_has(ref
     assert _goal(full_suite.summarize({"slowdown": caught}), "slowdown:").met is True
     also_nbody = {**caught, "items": [deepcopy, _item("nbody", 9.0, 5, "REGRESSION")]}
     assert _goal(full_suite.summarize({"slowdown": also_nbody}), "slowdown:").met is False
+
+
+def test_a_gate_part_with_no_benchmark_pyperformance_ran_has_no_wall_time(reference: dict[str, object]) -> None:
+    gate = {"head": "neutral", "seconds": 5.0, "prepare_seconds": 1.0, "complete": False, "benchmarks": "default",
+            "items": [{"benchmark": "dask", "error": "dask crashed (exit 1)"}]}
+    section = full_suite.summarize({"pyperformance": {**reference, "benchmarks": "default"}, "aa": gate})
+    assert not [g for g in section.goals if g.name.startswith("A/A wall time")]
+
+
+def _document(data: dict[str, object], commands: list[str]) -> dict[str, object]:
+    return {"commands": commands, "machine": {}, "sections": {full_suite.NAME: {"data": data}}}
+
+
+def test_merged_parts_keep_their_commands_and_each_part_comes_once(reference: dict[str, object],
+                                                                  tmp_path: Path) -> None:
+    pyperformance = tmp_path / "a.json"
+    pyperformance.write_text(json.dumps(_document({"pyperformance": reference, "benchmarks": "default"},
+                                                  ["python -m benchmarks.full_suite --parts pyperformance"])))
+    gate = {"head": "neutral", "seconds": 30.0, "prepare_seconds": 2.0, "complete": True,
+            "items": [_item("nbody", 20.0, 5, "UNCHANGED")]}
+    aa = tmp_path / "b.json"
+    aa.write_text(json.dumps(_document({"aa": gate, "benchmarks": "nbody"}, ["python -m benchmarks.full_suite aa"])))
+    out = tmp_path / "merged.json"
+    assert full_suite.main(["--merge", str(pyperformance), str(aa), "--json", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["commands"] == ["python -m benchmarks.full_suite --parts pyperformance",
+                                  "python -m benchmarks.full_suite aa"]
+    assert merged["sections"][full_suite.NAME]["data"]["aa"]["benchmarks"] == "nbody"
+    with pytest.raises(SystemExit):
+        full_suite.main(["--merge", str(aa), str(aa), "--json", str(out)])

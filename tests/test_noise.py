@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks import noise
+from pytest_cpybench import sampler, stats
 
-KEPT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
-                   "noise-2026-11-30.json").read_text())["sections"]["noise"]["data"]["processes"]
+DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
+                       "noise-2026-11-30.json").read_text())
+KEPT = DOCUMENT["sections"]["noise"]["data"]["processes"]
 
 
 def test_the_signed_rank_interval_has_no_99_percent_below_8_rounds() -> None:
@@ -44,11 +46,26 @@ def test_the_shape_is_the_rounds_log_ratios() -> None:
             for h, b in zip(sides["head"], sides["base"], strict=True)]
     assert shape.pair_sd == pytest.approx(statistics.stdev(logs))
     assert shape.order == pytest.approx(statistics.fmean(logs[0::2]) - statistics.fmean(logs[1::2]))
-    assert set(shape.t_half) == {5, 8, 10, 14, 20, 24} and shape.wilcoxon_half[5] is None
+    # The gate's checks for a 24-round budget, and round 8, the first the signed-rank interval reaches.
+    assert set(shape.t_half) == {5, 7, 8, 10, 14, 20, 24} and shape.wilcoxon_half[7] is None
+    assert shape.confidence == pytest.approx(1 - 0.05 / 6)
+    pairs = list(zip(map(statistics.fmean, sides["base"][:10]), map(statistics.fmean, sides["head"][:10]),
+                     strict=True))
+    gate = stats.paired_ratio_interval(pairs, shape.confidence)
+    assert shape.t_half[10] == pytest.approx((gate.high - gate.low) / 2)
 
 
-def test_the_section_reads_its_own_file() -> None:
+def test_the_section_reproduces_its_committed_tables() -> None:
     section = noise.summarize(KEPT)
-    assert len(section.tables[0].rows) == 5
-    assert [g.name.split(" (")[0] for g in section.goals] == ["Wilcoxon / t half-width from round 20",
-                                                             "median pair SD"]
+    committed = DOCUMENT["sections"]["noise"]["tables"]
+    assert [[[str(cell) for cell in row] for row in table.rows] for table in section.tables] == [
+        [[str(cell) for cell in row] for row in table["rows"]] for table in committed]
+
+
+def test_round_zero_runs_head_first() -> None:
+    """shape_of's order effect assumes the sampler's order in turns: head, base; then base, head."""
+    head, base = object(), object()
+    assert [[side for side, _cpus in batch] for batch in sampler._batches([head, base], None, 0, None)] == [
+        [head], [base]]
+    assert [[side for side, _cpus in batch] for batch in sampler._batches([head, base], None, 1, None)] == [
+        [base], [head]]
