@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -295,25 +293,17 @@ def main(argv: list[str] | None = None) -> int:
         machine_details = documents[0]["machine"]
         commands = [c for d in documents for c in d.get("commands") or [d.get("command", "")]]
     else:
-        cache_root = bench_run.cpython_repo.cache_root()
-        work_dir = cache_root / "benchmarks"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="full-suite-", dir=work_dir))
-        ctx = Context(plan=bench_run.PLANS["standard"], repo=bench_run.cpython_repo.ensure_repo(),
-                      cache_dir=cache_root / "cache", work_dir=work_dir, tmp=tmp, verbose=args.verbose)
-        machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
         commands = [" ".join(["python -m benchmarks.full_suite", *(argv if argv is not None else sys.argv[1:])])]
+        with bench_run.standalone_context("full-suite", verbose=args.verbose) as ctx:
+            machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
 
-        def checkpoint(partial: dict[str, object]) -> None:  # an interrupted run keeps what it measured
-            result = summarize(partial)
-            result.seconds = time.monotonic() - started
-            bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
-                                                           "machine": machine_details, "complete": False})
+            def checkpoint(partial: dict[str, object]) -> None:  # an interrupted run keeps what it measured
+                result = summarize(partial)
+                result.seconds = time.monotonic() - started
+                bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
+                                                               "machine": machine_details, "complete": False})
 
-        try:
             data = run_parts(ctx, parts, args.benchmarks, checkpoint)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     result = summarize(data)
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)

@@ -26,10 +26,8 @@ without ``cost``)::
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -255,28 +253,15 @@ def main(argv: list[str] | None = None) -> int:
     if not parts or any(p not in PARTS for p in parts):
         parser.error(f"--parts: choose from {', '.join(PARTS)}")
     plan = bench_run.PLANS["quick" if args.quick else "full" if args.full else "standard"]
-    cache_root = bench_run.cpython_repo.cache_root()
-    work_dir = cache_root / "benchmarks"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="instructions-", dir=work_dir))
-    ctx = Context(plan=plan, repo=bench_run.cpython_repo.ensure_repo(), cache_dir=cache_root / "cache",
-                  work_dir=work_dir, tmp=tmp, verbose=args.verbose)
     started = time.monotonic()
-    try:
+    with bench_run.standalone_context(NAME, plan.name, verbose=args.verbose) as ctx:
         version = ctx.build(BASE_REF).version
         head_refs = tuple(h for h in args.heads.split(",") if h) or heads(ctx)
         result = run_parts(ctx, parts, aa_list=args.benchmarks or aa_benchmarks(ctx),
                            head_list=args.benchmarks or plan.instr_benchmarks, head_refs=head_refs)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    result.seconds = time.monotonic() - started
-    bench_run.print_section(result)
-    command = " ".join(["python -m benchmarks.instructions", *(argv if argv is not None else sys.argv[1:])])
-    bench_run.write_standalone(args.json, result, {"variant": plan.name, "command": command,
-                                                   "machine": bench_run.machine.details(version),
-                                                   "plan": plan.__dict__})
-    print(f"\n{result.seconds / 60:.1f} min; results in {args.json}")
-    return 0
+    return bench_run.finish_standalone(result, started, args.json, NAME, argv,
+                                       {"variant": plan.name, "machine": bench_run.machine.details(version),
+                                        "plan": plan.__dict__})
 
 
 if __name__ == "__main__":

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -213,24 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         document = json.loads(args.source.read_text())
         kept, machine_details = document["sections"][NAME]["data"]["processes"], document["machine"]
     else:
-        cache_root = bench_run.cpython_repo.cache_root()
-        work_dir = cache_root / "benchmarks"
-        work_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="noise-", dir=work_dir))
-        ctx = Context(plan=bench_run.PLANS["standard"], repo=bench_run.cpython_repo.ensure_repo(),
-                      cache_dir=cache_root / "cache", work_dir=work_dir, tmp=tmp)
-        try:
+        with bench_run.standalone_context(NAME) as ctx:
             machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
             kept = measure(ctx, args.benchmarks, args.rounds)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    result = summarize(kept)
-    result.seconds = time.monotonic() - started
-    bench_run.print_section(result)
-    command = " ".join(["python -m benchmarks.noise", *(argv if argv is not None else sys.argv[1:])])
-    bench_run.write_standalone(args.json, result, {"command": command, "machine": machine_details})
-    print(f"\n{result.seconds:.0f} s; results in {args.json}")
-    return 0
+    return bench_run.finish_standalone(summarize(kept), started, args.json, NAME, argv, {"machine": machine_details})
 
 
 if __name__ == "__main__":

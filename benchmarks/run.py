@@ -11,6 +11,7 @@ cache (tests/support/cpython_repo.py), so a machine that ran the slow tests star
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +115,33 @@ def section_entry(result: SectionResult) -> dict[str, object]:
             "tables": [t.__dict__ for t in result.tables],
             "goals": [{**g.__dict__, "status": g.status} for g in result.goals],
             "notes": result.notes, "data": result.data}
+
+
+@contextlib.contextmanager
+def standalone_context(prefix: str, plan_name: str = "standard", verbose: bool = False) -> Iterator[Context]:
+    """The context of a section run on its own (``python -m benchmarks.<section>``): the test
+    suite's CPython repository, builds and venvs, and a scratch folder removed at the end."""
+    cache_root = cpython_repo.cache_root()
+    work_dir = cache_root / "benchmarks"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=work_dir))
+    try:
+        yield Context(plan=PLANS[plan_name], repo=cpython_repo.ensure_repo(), cache_dir=cache_root / "cache",
+                      work_dir=work_dir, tmp=tmp, verbose=verbose)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def finish_standalone(result: SectionResult, started: float, path: Path, module: str, argv: list[str] | None,
+                      header: dict[str, object] | None = None) -> int:
+    """Print a section run on its own and write its JSON file, with the command that ran it."""
+    result.seconds = time.monotonic() - started
+    print_section(result)
+    command = " ".join([f"python -m benchmarks.{module}", *(argv if argv is not None else sys.argv[1:])])
+    write_standalone(path, result, {"command": command, **(header or {"machine": machine.details()})})
+    elapsed = f"{result.seconds / 60:.1f} min" if result.seconds >= 120 else f"{result.seconds:.0f} s"
+    print(f"\n{elapsed}; results in {path}")
+    return 0
 
 
 def write_standalone(path: Path, result: SectionResult, header: dict[str, object]) -> None:

@@ -130,12 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     result = evaluate(lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True))
-    result.seconds = time.monotonic() - started
-    bench_run.print_section(result)
-    command = " ".join(["python -m benchmarks.warmups", *(argv if argv is not None else sys.argv[1:])])
-    bench_run.write_standalone(args.json, result, {"command": command, "machine": bench_run.machine.details()})
-    print(f"\n{result.seconds:.0f} s; results in {args.json}")
-    return 0
+    return bench_run.finish_standalone(result, started, args.json, NAME, argv)
 
 
 if __name__ == "__main__":
