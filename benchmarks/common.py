@@ -15,7 +15,7 @@ import pyperf
 from pytest_cpybench import _pyperformance, builder, gitrepo, stats
 from pytest_cpybench._pyperformance import BenchmarkDef
 from pytest_cpybench.engine import Engine, ItemOutcome, select_benchmarks
-from pytest_cpybench.options import Budget, Settings, parse_budget
+from pytest_cpybench.options import Budget, Settings
 
 from .plan import BASE_REF, THRESHOLD, Plan
 
@@ -53,8 +53,6 @@ class Context:
                         machine="cpybench-benchmarks")
         if self.plan.budget is not None:
             base = replace(base, budget=self.plan.budget)
-        elif "budget" not in fields:  # what users get: the budget of the mode asked for
-            base = replace(base, budget=parse_budget("auto", str(fields.get("mode", base.mode))))
         return replace(base, **fields)  # type: ignore[arg-type]
 
 

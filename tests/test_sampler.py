@@ -242,10 +242,10 @@ def test_checks_and_their_confidence() -> None:
 
 
 def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
-    # The default budget (20 rounds) checks 5 times: 5, 7, 10, 14, 20.
-    assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 5)
-    assert (Engine(Settings(confidence=0.99, budget=Budget(40)), log=_quiet).interleaved_confidence()
-            == pytest.approx(1 - 0.01 / 7))
+    # The default budget (40 rounds) checks 7 times; auto in default mode (20 rounds) 5 times.
+    assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 7)
+    assert (Engine(Settings(confidence=0.99, budget=Budget(20)), log=_quiet).interleaved_confidence()
+            == pytest.approx(1 - 0.01 / 5))
     assert (Engine(Settings(budget=options.parse_budget("300s")), log=_quiet).interleaved_confidence()
             == pytest.approx(1 - 0.05 / 12))
     # Instruction counts are not checked as they go: the confidence asked for.

@@ -39,7 +39,7 @@ def test_check_confidence_needs_a_look() -> None:
 
 # Two everyday results of the seed files, 60 simulated measurements each at a true slowdown of
 # exactly the 5% threshold (seeded: the same numbers every run, about a second). On them the new
-# rule says REGRESSION 0/120 times (1/120 with a 40-round budget), the old rule (every round at 95%
+# rule says REGRESSION 1/120 times (0/120 with the 20-round auto budget), the old rule (every round at 95%
 # up to 40) 16/120 times: above 5%, so this
 # test fails if stats.check_rounds / check_confidence go back to a look after every round at 95%
 # (the sampler and engine take their checks and confidence from them: tests/test_sampler.py).
@@ -55,7 +55,7 @@ def _regression_rate(rule: stopping_rule.Rule) -> float:
     return total.p_regression
 
 
-@pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.OLD_BUDGET])
+@pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.AUTO_BUDGET])
 def test_new_rule_keeps_its_promise_at_the_threshold(budget: int) -> None:
     assert _regression_rate(stopping_rule.new_rule(budget)) <= 0.05
 
