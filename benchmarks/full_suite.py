@@ -137,7 +137,7 @@ def _gate_record(head: str, started: float, prepared: float, items: list[dict[st
 
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
-              checkpoint: Callable[[dict[str, object]], None] = lambda _data: None) -> dict[str, object]:
+              checkpoint: Checkpoint = lambda _data: None) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b);
     ``checkpoint`` gets the data so far after every benchmark a gate part measured."""
     data: dict[str, object] = {}
