@@ -248,7 +248,10 @@ def compare_memory(
             continue
         pair = paired if isinstance(paired, bool) else name in paired
         if pair and len(base_values) == len(head_values):
-            estimate = paired_ratio_interval(list(zip(base_values, head_values, strict=True)), confidence)
+            # Untrimmed: a process's peak memory is not slowed down by another job, and a growth
+            # that only some processes show is still a growth.
+            estimate = paired_ratio_interval(list(zip(base_values, head_values, strict=True)), confidence,
+                                             trim=0.0)
         else:
             estimate = ratio_interval(base_values, head_values, confidence)
         comparisons.append(ResultComparison(

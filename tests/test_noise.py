@@ -32,11 +32,33 @@ def test_the_signed_rank_interval_matches_the_tables_critical_values() -> None:
     assert noise.wilcoxon_interval(logs, 0.95) == (walsh[3], walsh[-4])
 
 
-def test_an_outlier_widens_the_t_interval_more_than_the_signed_rank_one() -> None:
+def test_an_outlier_widens_the_t_interval_not_the_gates_trimmed_one() -> None:
     nbody = KEPT["nbody"]["nbody"]
     shape = noise.shape_of("nbody", nbody["head"], nbody["base"])
     assert shape.rounds == 24 and shape.slowest > 1.5  # one base process ran 1.79x its median
-    assert shape.t_half[24] > shape.wilcoxon_half[24] > 0  # type: ignore[operator]
+    pairs = list(zip(map(statistics.fmean, nbody["base"]), map(statistics.fmean, nbody["head"]), strict=True))
+    plain = stats.paired_ratio_interval(pairs, shape.confidence, trim=0.0)
+    # The t-interval is wider than the signed-rank one; the gate's (trimmed from 10 rounds) narrower.
+    assert (plain.high - plain.low) / 2 > shape.wilcoxon_half[24] > shape.t_half[24] > 0  # type: ignore[operator]
+
+
+def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
+    sides = KEPT["nbody"]["nbody"]
+    tallies = noise.replay(sides["head"], sides["base"], 1.0, 50, seed="x")
+    assert set(tallies) == {"t", "trimmed"} and all(t.experiments == 50 for t in tallies.values())
+    assert tallies == noise.replay(sides["head"], sides["base"], 1.0, 50, seed="x")  # seeded
+    # nbody's slow processes leave the t-interval inconclusive far more often than the trimmed one.
+    assert tallies["trimmed"].inconclusive * 2 < tallies["t"].inconclusive
+    # A 20% slowdown is caught (nearly always, nbody's noise being what it is): the head stays the slower side.
+    slower = noise.replay(sides["head"], sides["base"], 1.2, 20, seed="x")
+    assert all(t.regression >= 18 for t in slower.values())
+    # Every kept round 10% slower on the head's side: unswapped, every measurement would fail; swapped
+    # at random, only the rare run of same-side draws does (5 of 5 at the first look: 1 in 32).
+    lopsided = [[1.0, 1.0, 1.0]] * 24, [[1.1, 1.1, 1.1]] * 24
+    assert all(t.regression <= 10 for t in noise.replay(*lopsided, 1.0, 200).values())
+    # Only the slowed share of the rounds is slowed: all of them, or none.
+    assert all(t.regression == 20 for t in noise.replay(sides["head"], sides["base"], 1.5, 20, share=1.0).values())
+    assert all(t.regression == 0 for t in noise.replay(sides["head"], sides["base"], 1.5, 20, share=0.0).values())
 
 
 def test_the_shape_is_the_rounds_log_ratios() -> None:

@@ -56,8 +56,9 @@ def _regression_rate(rule: stopping_rule.Rule) -> float:
 
 
 @pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.AUTO_BUDGET])
-def test_new_rule_keeps_its_promise_at_the_threshold(budget: int) -> None:
-    assert _regression_rate(stopping_rule.new_rule(budget)) <= 0.05
+@pytest.mark.parametrize("trim", [0.0, stats.PAIRED_TRIM])  # the t-interval, and the gate's trimmed one
+def test_new_rule_keeps_its_promise_at_the_threshold(budget: int, trim: float) -> None:
+    assert _regression_rate(stopping_rule.new_rule(budget, trim=trim)) <= 0.05
 
 
 def test_old_rule_breaks_it_on_the_same_data() -> None:

@@ -10,6 +10,7 @@ import pyperf
 import pytest
 from seed import SEED
 
+from pytest_cpybench import stats
 from pytest_cpybench.stats import (
     RatioEstimate,
     Verdict,
@@ -282,3 +283,64 @@ def test_parse_threshold_overrides_rejects_bad_lines(line, message):
 def test_parse_threshold_overrides_rejects_a_name_given_twice():
     with pytest.raises(ValueError, match="'nbody' is given twice"):
         parse_threshold_overrides(["nbody: 5%", "nbody: 10%"])
+
+
+def test_trimmed_interval_worked_example():
+    """Yuen's interval by hand: logs 1..9 and 100 (x 0.001), 20% trimmed: g = 2 cut at each end,
+    trimmed mean 5.5; winsorised 3,3,3,4,5,6,7,8,8,8 (variance 42.5 / 9); standard error
+    sqrt(9 * 42.5 / 9 / (6 * 5)) = sqrt(42.5 / 30); 5 degrees of freedom (t = 2.5706 at 95%)."""
+    logs = [0.001 * k for k in (1, 2, 3, 4, 5, 6, 7, 8, 9, 100)]
+    low, high, standard_error, dof = stats.trimmed_log_interval(logs, 0.95, 0.2)
+    assert dof == 5
+    assert standard_error == pytest.approx(0.001 * math.sqrt(42.5 / 30))
+    assert t_quantile(0.95, 5) == pytest.approx(2.5706, abs=1e-4)
+    half_width = 2.5706 * 0.001 * math.sqrt(42.5 / 30)
+    assert (low, high) == pytest.approx((math.exp(0.0055 - half_width), math.exp(0.0055 + half_width)), rel=1e-6)
+
+
+def test_paired_interval_trims_only_from_ten_rounds(seed_benchmarks):
+    means = process_means(seed_benchmarks[0])
+    pairs = list(zip(means[0::2], means[1::2], strict=True)) + list(zip(means[1::2], means[0::2], strict=True))
+    for rounds in (2, 5, 9):
+        assert paired_ratio_interval(pairs[:rounds], trim=0.2) == paired_ratio_interval(pairs[:rounds], trim=0.0)
+    # 10 rounds: 2 cut at each end, 6 kept, 5 degrees of freedom; 15 rounds: 3 cut, 8.
+    assert paired_ratio_interval(pairs[:10], trim=0.2).dof == 5
+    assert paired_ratio_interval(pairs[:15], trim=0.2).dof == 8
+    assert paired_ratio_interval(pairs[:10]).dof == 7  # the gate's 10%: 1 cut at each end
+    assert paired_ratio_interval(pairs[:10]) != paired_ratio_interval(pairs[:10], trim=0.0)
+    # The printed ratio stays pyperf's ratio of means.
+    assert paired_ratio_interval(pairs[:10]).ratio == pytest.approx(
+        statistics.fmean(head for _, head in pairs[:10]) / statistics.fmean(base for base, _ in pairs[:10]))
+    with pytest.raises(ValueError, match="trim"):
+        paired_ratio_interval(pairs[:10], trim=0.5)
+
+
+def test_a_verdict_holds_for_the_printed_ratio_too():
+    """A change that slows 1 round in 5 by 1.3x (a hash seed, a layout): 6% on the mean, past the
+    5% threshold. The trimmed interval cuts those rounds and sits below the limit; the ratio of
+    means does not, so the result cannot pass."""
+    pairs = [(0.02, 0.02 * (1.3 if i % 5 == 0 else 1.0) * (1 + 0.001 * (i % 3))) for i in range(20)]
+    estimate = paired_ratio_interval(pairs, 0.99, trim=0.2)
+    assert estimate.high < 1.05 < estimate.ratio
+    assert verdict(estimate, 0.05) is Verdict.INCONCLUSIVE
+    # And the other way: an interval that says "slower within the threshold" around a ratio below 1.
+    assert verdict(RatioEstimate(0.99, 1.01, 1.03, 0.95, 20, 20), 0.05) is Verdict.UNCHANGED
+    assert verdict(RatioEstimate(1.01, 0.97, 0.99, 0.95, 20, 20), 0.05) is Verdict.UNCHANGED
+    assert verdict(RatioEstimate(1.04, 1.06, 1.08, 0.95, 20, 20), 0.05) is Verdict.INCONCLUSIVE
+
+
+def test_one_slow_process_does_not_decide_a_trimmed_verdict(seed_benchmarks):
+    """What the noise section measured on this VM (a whole process 1.3-1.8x slower, another job on
+    the host) added to real A/A pairs: one slowed head process in 20 rounds. The t-interval
+    widens past the threshold (inconclusive: the gate runs to its budget); the trimmed one does not."""
+    confidence = stats.check_confidence(0.95, len(stats.check_rounds(5, 40)))
+    t_verdicts, trimmed_verdicts = [], []
+    for bench in seed_benchmarks:
+        means = process_means(bench)
+        base, head = means[0::2] + means[1::2], means[1::2] + means[0::2]  # 20 A/A rounds
+        head[7] *= 1.6
+        pairs = list(zip(base, head, strict=True))
+        t_verdicts.append(verdict(paired_ratio_interval(pairs, confidence, trim=0.0), 0.05))
+        trimmed_verdicts.append(verdict(paired_ratio_interval(pairs, confidence), 0.05))
+    assert Verdict.REGRESSION not in t_verdicts + trimmed_verdicts
+    assert trimmed_verdicts.count(Verdict.INCONCLUSIVE) * 10 < t_verdicts.count(Verdict.INCONCLUSIVE)
