@@ -181,7 +181,8 @@ REPLAY_VARIANTS = (("t", False), ("trimmed", False), ("trimmed", True))
 def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: int) -> tuple[Table, dict[str, float]]:
     """Per result: inconclusive at 1.00, wrong failures at the threshold, 10% slowdowns caught,
     mean rounds, and how often a slowdown of some processes (:data:`PARTIAL`) passes, for the
-    t-interval, the trimmed one, and the trimmed one on processes of one value; and the means over the results (keys like ``"trimmed inconclusive"``, ``"trimmed, 1 value rounds"``)."""
+    t-interval, the trimmed one, and the trimmed one on processes of one value; and the means over
+    the results (keys like ``"trimmed inconclusive"``, ``"trimmed, 1 value rounds"``)."""
     rows: list[list[object]] = []
     cells: dict[str, list[float]] = {}
     for bench, results in kept.items():
@@ -267,7 +268,8 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
         median_ratio = statistics.median(w / t for t, w in widths)
         section.goals.append(Goal("Wilcoxon / gate interval half-width from round 20 (median)",
                                   f"{median_ratio:.2f}", None,
-                                  "report only: below 1 means the signed-rank interval would decide sooner than the gate's"))
+                                  "report only: below 1 means the signed-rank interval would decide sooner "
+                                  "than the gate's"))
     if shapes:
         table, means = replay_table(kept, REPLAY_EXPERIMENTS)
         section.tables.append(table)
