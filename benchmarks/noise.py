@@ -77,7 +77,7 @@ class Shape:
     outliers: int  # processes (of 2 x rounds) more than OUTLIER slower than their side's median
     slowest: float  # the slowest process against its side's median
     order: float  # mean log-ratio with head first minus with head second
-    t_half: dict[int, float]  # check round -> half-width of the gate's t-interval (as a ratio)
+    gate_half: dict[int, float]  # check round -> half-width of the gate's interval (as a ratio)
     wilcoxon_half: dict[int, float | None]  # the same of the Wilcoxon signed-rank interval
 
 
@@ -102,7 +102,7 @@ def shape_of(result: str, head: Processes, base: Processes) -> Shape:
                                                                                   strict=True)]),
         outliers=sum(r > 1 + OUTLIER for r in relative), slowest=max(relative),
         order=statistics.fmean(first) - statistics.fmean(second) if second else 0.0,
-        t_half={n: _gate_half_width(base_means[:n], head_means[:n], confidence) for n in checks},
+        gate_half={n: _gate_half_width(base_means[:n], head_means[:n], confidence) for n in checks},
         wilcoxon_half={n: _half(wilcoxon_interval(logs[:n], confidence)) for n in checks})
 
 
@@ -255,15 +255,15 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
         [[s.result, s.rounds, f"{s.head_cv:.1%}", f"{s.base_cv:.1%}", f"{s.within_cv:.1%}", f"{s.pair_sd:.1%}",
           f"{s.pair_sd_min:.1%}", f"{s.outliers}/{2 * s.rounds}", f"{s.slowest:.2f}x", f"{s.order:+.1%}"]
          for s in shapes]))
-    checks = sorted({n for s in shapes for n in s.t_half})
+    checks = sorted({n for s in shapes for n in s.gate_half})
     confidences = sorted({f"{s.confidence:.2%}" for s in shapes})
     section.tables.append(Table(
         f"half-width of the interval after n rounds at the gate's confidence ({', '.join(confidences)}): "
         "the gate's paired interval / Wilcoxon signed-rank",
         ["result", *(f"n={n}" for n in checks)],
-        [[s.result, *(_pair(s.t_half.get(n), s.wilcoxon_half.get(n)) for n in checks)] for s in shapes]))
-    widths = [(s.t_half[n], w) for s in shapes for n in checks
-              if n >= 20 and n in s.t_half and (w := s.wilcoxon_half.get(n)) is not None]
+        [[s.result, *(_pair(s.gate_half.get(n), s.wilcoxon_half.get(n)) for n in checks)] for s in shapes]))
+    widths = [(s.gate_half[n], w) for s in shapes for n in checks
+              if n >= 20 and n in s.gate_half and (w := s.wilcoxon_half.get(n)) is not None]
     if widths:
         median_ratio = statistics.median(w / t for t, w in widths)
         section.goals.append(Goal("Wilcoxon / gate interval half-width from round 20 (median)",
@@ -297,10 +297,10 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
     return section
 
 
-def _pair(t_half: float | None, wilcoxon_half: float | None) -> str:
-    if t_half is None:
+def _pair(gate_half: float | None, wilcoxon_half: float | None) -> str:
+    if gate_half is None:
         return "-"
-    return f"±{t_half:.1%} / " + ("-" if wilcoxon_half is None else f"±{wilcoxon_half:.1%}")
+    return f"±{gate_half:.1%} / " + ("-" if wilcoxon_half is None else f"±{wilcoxon_half:.1%}")
 
 
 def run(ctx: Context) -> SectionResult:

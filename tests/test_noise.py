@@ -39,7 +39,7 @@ def test_an_outlier_widens_the_t_interval_not_the_gates_trimmed_one() -> None:
     pairs = list(zip(map(statistics.fmean, nbody["base"]), map(statistics.fmean, nbody["head"]), strict=True))
     plain = stats.paired_ratio_interval(pairs, shape.confidence, trim=0.0)
     # The t-interval is wider than the signed-rank one; the gate's (trimmed from 10 rounds) narrower.
-    assert (plain.high - plain.low) / 2 > shape.wilcoxon_half[24] > shape.t_half[24] > 0  # type: ignore[operator]
+    assert (plain.high - plain.low) / 2 > shape.wilcoxon_half[24] > shape.gate_half[24] > 0  # type: ignore[operator]
 
 
 def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
@@ -69,12 +69,12 @@ def test_the_shape_is_the_rounds_log_ratios() -> None:
     assert shape.pair_sd == pytest.approx(statistics.stdev(logs))
     assert shape.order == pytest.approx(statistics.fmean(logs[0::2]) - statistics.fmean(logs[1::2]))
     # The gate's checks for a 24-round budget, and round 8, the first the signed-rank interval reaches.
-    assert set(shape.t_half) == {5, 7, 8, 10, 14, 20, 24} and shape.wilcoxon_half[7] is None
+    assert set(shape.gate_half) == {5, 7, 8, 10, 14, 20, 24} and shape.wilcoxon_half[7] is None
     assert shape.confidence == pytest.approx(1 - 0.05 / 6)
     pairs = list(zip(map(statistics.fmean, sides["base"][:10]), map(statistics.fmean, sides["head"][:10]),
                      strict=True))
     gate = stats.paired_ratio_interval(pairs, shape.confidence)
-    assert shape.t_half[10] == pytest.approx((gate.high - gate.low) / 2)
+    assert shape.gate_half[10] == pytest.approx((gate.high - gate.low) / 2)
 
 
 def test_the_section_reproduces_its_committed_tables() -> None:
