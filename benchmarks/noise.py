@@ -17,8 +17,9 @@ gate's own rounds: :meth:`Engine.measure` with a ``decided`` that never says yes
   signed-rank one has no interval below 8 rounds at 99% (2/2^n > 1%);
 * the replay (:func:`replay`): the gate's whole sequential verdict, many times over, on
   measurements resampled from these rounds, with the t-interval, with the trimmed interval the
-  gate uses, and with the trimmed one on processes of one value: how often each is left
-  inconclusive in an A/A, errs at the threshold, catches 10%, and how many rounds it runs.
+  gate uses (``--trim`` another), and with the trimmed one on processes of one value: how often
+  each is left inconclusive in an A/A, errs at the threshold, catches 10%, passes a slowdown only
+  a quarter of the rounds show (:data:`PARTIAL`), and how many rounds it runs.
 
 2026-11-30's run explained why the whole-suite A/A ran out of budget, and its replay chose the
 trimmed interval (see benchmarks/README.md).
@@ -140,13 +141,14 @@ def wilcoxon_interval(logs: Sequence[float], confidence: float) -> tuple[float, 
     return walsh[k - 1], walsh[-k]
 
 
-def replay_rules() -> tuple[stopping_rule.Rule, ...]:
+def replay_rules(trim: float = stats.PAIRED_TRIM) -> tuple[stopping_rule.Rule, ...]:
     """The gate's looks at its default budget with the t-interval alone and with the trimmed one."""
-    return (stopping_rule.new_rule(name="t"), stopping_rule.new_rule(name="trimmed", trim=stats.PAIRED_TRIM))
+    return (stopping_rule.new_rule(name="t"), stopping_rule.new_rule(name="trimmed", trim=trim))
 
 
 def replay(head: Processes, base: Processes, ratio: float, experiments: int = REPLAY_EXPERIMENTS,
-           *, first_value: bool = False, share: float = 1.0, seed: str = "") -> dict[str, stopping_rule.Tally]:
+           *, first_value: bool = False, share: float = 1.0, seed: str = "",
+           trim: float = stats.PAIRED_TRIM) -> dict[str, stopping_rule.Tally]:
     """The gate's sequential verdict on ``experiments`` measurements resampled from these rounds.
 
     Each simulated round is one of the kept rounds, drawn with replacement, its two processes
@@ -161,7 +163,7 @@ def replay(head: Processes, base: Processes, ratio: float, experiments: int = RE
         return values[0] if first_value else statistics.fmean(values)
 
     pairs = [(process(b), process(h)) for b, h in zip(base, head, strict=True)]
-    rules = replay_rules()
+    rules = replay_rules(trim)
     budget = max(rule.checks[-1] for rule in rules)
     rng = random.Random(f"{REPLAY_SEED}:{seed}:{ratio!r}:{first_value}:{share!r}")
     tallies = {rule.name: stopping_rule.Tally() for rule in rules}
@@ -178,7 +180,8 @@ def replay(head: Processes, base: Processes, ratio: float, experiments: int = RE
 REPLAY_VARIANTS = (("t", False), ("trimmed", False), ("trimmed", True))
 
 
-def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: int) -> tuple[Table, dict[str, float]]:
+def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: int,
+                 trim: float = stats.PAIRED_TRIM) -> tuple[Table, dict[str, float]]:
     """Per result: inconclusive at 1.00, wrong failures at the threshold, 10% slowdowns caught,
     mean rounds, and how often a slowdown of some processes (:data:`PARTIAL`) passes, for the
     t-interval, the trimmed one, and the trimmed one on processes of one value; and the means over
@@ -189,10 +192,10 @@ def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: 
         for result, sides in results.items():
             label = f"{bench}:{result}"
             by_ratio = {(ratio, first): replay(sides["head"], sides["base"], ratio, experiments,
-                                               first_value=first, seed=label)
+                                               first_value=first, seed=label, trim=trim)
                         for ratio in REPLAY_RATIOS for first in (False, True)}
             partial = {first: replay(sides["head"], sides["base"], PARTIAL[0], experiments, first_value=first,
-                                     share=PARTIAL[1], seed=label) for first in (False, True)}
+                                     share=PARTIAL[1], seed=label, trim=trim) for first in (False, True)}
             row: list[object] = [label]
             for rule, first in REPLAY_VARIANTS:
                 unchanged, at_threshold, slower = (by_ratio[ratio, first][rule] for ratio in REPLAY_RATIOS)
@@ -207,7 +210,7 @@ def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: 
                            f"{figures['wrong']:.1%} / {figures['caught']:.0%} / {figures['partial passed']:.1%}")
             rows.append(row)
     means = {key: statistics.fmean(values) for key, values in cells.items()}
-    trims = {rule.name: rule.trim for rule in replay_rules()}
+    trims = {rule.name: rule.trim for rule in replay_rules(trim)}
     table = Table(
         f"replay: {experiments} gate measurements per result resampled from its rounds (pairs swapped at random), "
         "default budget; P(inconclusive) and mean rounds at r = 1.00 / P(REGRESSION) at 1.05 / caught at 1.10 / "
@@ -243,7 +246,8 @@ def measure(ctx: Context, benchmarks: str, rounds: int) -> dict[str, dict[str, d
     return kept
 
 
-def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult:
+def summarize(kept: dict[str, dict[str, dict[str, Processes]]], trim: float = stats.PAIRED_TRIM) -> SectionResult:
+    """The tables and goals of these kept rounds; ``trim``: the replay's trimmed interval (the gate's by default)."""
     section = SectionResult(NAME, TITLE, data={"processes": kept})
     shapes = [shape_of(f"{bench}:{result}", sides["head"], sides["base"])
               for bench, results in kept.items() for result, sides in results.items()]
@@ -271,7 +275,7 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]]) -> SectionResult
                                   "report only: below 1 means the signed-rank interval would decide sooner "
                                   "than the gate's"))
     if shapes:
-        table, means = replay_table(kept, REPLAY_EXPERIMENTS)
+        table, means = replay_table(kept, REPLAY_EXPERIMENTS, trim)
         section.tables.append(table)
         section.goals.append(Goal(
             "replay, trimmed interval: P(INCONCLUSIVE) at r = 1.00 <= 5% (t-interval: "
@@ -318,10 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", default=BENCHMARKS["standard"])
     parser.add_argument("--rounds", type=int, default=ROUNDS["standard"])
     parser.add_argument("--from", dest="source", type=Path, help="a results file of this section: summarize it")
+    parser.add_argument("--trim", type=float, default=stats.PAIRED_TRIM,
+                        help=f"the replay's trim, the share of rounds cut at each end (default: the gate's, "
+                             f"{stats.PAIRED_TRIM})")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     args = parser.parse_args(argv)
     if args.rounds < 2:
         parser.error("--rounds: give at least 2")
+    if not 0 <= args.trim < 0.5:
+        parser.error("--trim: give a share from 0 to below 0.5, e.g. 0.2")
     started = time.monotonic()
     if args.source:
         document = json.loads(args.source.read_text())
@@ -330,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         with bench_run.standalone_context(NAME) as ctx:
             machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
             kept = measure(ctx, args.benchmarks, args.rounds)
-    return bench_run.finish_standalone(summarize(kept), started, args.json, NAME, argv, {"machine": machine_details})
+    return bench_run.finish_standalone(summarize(kept, args.trim), started, args.json, NAME, argv,
+                                       {"machine": machine_details})
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ interval of head/base over the process means. The rules differ in when they look
 Each simulated experiment takes one result of the faster-cpython seed files (tests/data/seed,
 20 worker processes per result) and a true ratio r: every round draws one base and one head
 process mean from that result's process means, independently and with replacement, the head
-multiplied by r. Both rules see the same sequence of pairs (common random numbers), so their
+multiplied by r. All rules see the same sequence of pairs (common random numbers), so their
 difference is the rule's, not the draw's. There is no drift in this model, so pairing neither
 helps nor hurts: what is measured is the price of looking often.
 

@@ -34,15 +34,19 @@ def format_ratio_interval(estimate: RatioEstimate) -> str:
     """The interval of a time ratio in the words of :func:`format_ratio`, low to high.
 
     ``[1.02x, 1.04x]`` when both ends are on the side the ratio is on ("1.03x faster [1.02x,
-    1.04x]": between 1.02x and 1.04x faster); ``[1.01x faster, 1.02x slower]`` when it straddles
-    1.0; ``n/a`` when there is no interval. Two decimals, or up to four when two would write
-    both ends alike (a geometric mean over ~90 results is that precise: ``[1.297x, 1.299x]``).
+    1.04x]": between 1.02x and 1.04x faster); each end in words otherwise: ``[1.01x faster,
+    1.02x slower]`` when it straddles 1.0, and a trimmed interval on the other side of its ratio
+    (:func:`stats.paired_ratio_interval`). ``n/a`` when there is no interval. Two decimals, or
+    up to four when two would write both ends alike (a geometric mean over ~90 results is that
+    precise: ``[1.297x, 1.299x]``).
     """
     if not estimate.has_interval:
         return "n/a"
     low, high = estimate.low, estimate.high
+    # Bare factors only on the ratio's own side: a trimmed interval can lie on the other one.
+    on_ratios_side = (high < 1.0 and estimate.ratio < 1.0) or (low > 1.0 and estimate.ratio >= 1.0)
     for digits in (2, 3, 4):
-        if high < 1.0 or low > 1.0 or low == high == 1.0:
+        if on_ratios_side or low == high == 1.0:
             factors = sorted((1 / low, 1 / high) if high < 1.0 else (low, high))
             texts = [f"{factor:.{digits}f}x" for factor in factors]
         else:
@@ -161,6 +165,10 @@ def format_result_line(rc: ResultComparison) -> str:
             f"inconclusive: {rc.estimate.n_base} baseline and {rc.estimate.n_head} head processes, "
             "at least 2 on each side are needed for an interval"
         )
+    elif rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.low <= 1 + rc.threshold <= rc.estimate.high:
+        side = "is" if rc.ratio >= 1 + rc.threshold else "is not"
+        detail = (f"inconclusive: the ratio {side} beyond the {threshold} threshold, its {interval} "
+                  f"{'is not' if side == 'is' else 'is'}")
     else:
         detail = {
             Verdict.REGRESSION: f"regression beyond the {threshold} threshold, {interval}",
@@ -169,6 +177,8 @@ def format_result_line(rc: ResultComparison) -> str:
             Verdict.FASTER: f"significant, {interval}",
             Verdict.UNCHANGED: f"not significant, {interval}",
         }[rc.verdict]
+    if rc.estimate.has_interval and not rc.estimate.low <= rc.ratio <= rc.estimate.high:
+        detail += "; the interval, of the rounds without the most extreme, leaves this ratio of means out"
     return f"{rc.name}: {format_ratio(rc.ratio)} ({detail})"
 
 

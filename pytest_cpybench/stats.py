@@ -44,7 +44,9 @@ class RatioEstimate:
     """head time / base time, with a confidence interval.
 
     ``ratio`` is the point estimate (pyperf's ``mean(head) / mean(base)`` over all values when
-    the caller passes it); ``low``/``high`` bound it. ``low=0, high=inf`` means no interval
+    the caller passes it); ``low``/``high`` bound it, except a trimmed paired interval
+    (:func:`paired_ratio_interval` from 10 rounds), which bounds the typical round and may leave
+    ``ratio`` out (:func:`verdict` then holds every verdict to both). ``low=0, high=inf`` means no interval
     could be computed (fewer than two processes on a side).
     """
 
@@ -55,8 +57,8 @@ class RatioEstimate:
     n_base: int
     n_head: int
     # The standard error of log(ratio) and its degrees of freedom, when an interval was computed
-    # (what :func:`geometric_mean_estimate` combines; for a trimmed paired interval, of the
-    # trimmed mean of the rounds' log-ratios); NaN otherwise.
+    # (what :func:`geometric_mean_estimate` combines; untrimmed even when ``low``/``high`` are
+    # trimmed, since the headline is the geometric mean of the ratios of means); NaN otherwise.
     log_se: float = math.nan
     dof: float = math.nan
 
@@ -119,10 +121,11 @@ def paired_ratio_interval(
     noise of a round is mostly a few processes slowed down whole by another job (up to 1.8x,
     benchmarks/README.md, noise); one such round inflates the t-interval's standard deviation
     for the rest of the measurement, and the gate runs to its budget and says "inconclusive".
-    Trimming is what keeps those rounds from deciding (benchmarks/README.md: noise, its replay;
-    stopping_rule, ``robust``). 10% is the trade measured there: 20% decided a little sooner
-    but passed a slowdown that only some processes show twice as often. It starts at 10 rounds,
-    where 10% first cuts a round (a larger trim of fewer rounds leaves too few degrees of freedom). The interval is then
+    Trimming is what keeps those rounds from deciding (benchmarks/README.md: noise, its
+    replay; stopping_rule, ``robust``). 10% is the trade measured there: 20% decided a little
+    sooner but passed a slowdown that only some processes show twice as often. It starts at 10
+    rounds, where 10% first cuts a round (a larger trim of fewer rounds leaves too few degrees
+    of freedom). The interval is then
     around the trimmed ratio, the typical round; ``ratio`` (pyperf's ratio of means, what reports
     print) is kept as the point estimate, and :func:`verdict` also holds every verdict to it.
     Values that are not positive (no log) get the t-interval.
@@ -134,13 +137,12 @@ def paired_ratio_interval(
         ratio = _ratio_of_means(base_means, head_means)
     if n < 2:
         return RatioEstimate(ratio, 0.0, math.inf, confidence, n, n)
-    if trimmed_count(n, trim) and all(base > 0 and head > 0 for base, head in pairs):
-        low, high, log_se, dof = trimmed_log_interval(
-            [math.log(head / base) for base, head in pairs], confidence, trim)
-        return RatioEstimate(ratio, low, high, confidence, n, n, log_se, dof)
     base_mean, head_mean = statistics.fmean(base_means), statistics.fmean(head_means)
     differences = [head / head_mean - base / base_mean for base, head in pairs]
     standard_error = statistics.stdev(differences) / math.sqrt(n)
+    if trimmed_count(n, trim) and all(base > 0 and head > 0 for base, head in pairs):
+        low, high, _, _ = trimmed_log_interval([math.log(head / base) for base, head in pairs], confidence, trim)
+        return RatioEstimate(ratio, low, high, confidence, n, n, standard_error, n - 1)
     if standard_error == 0:
         return RatioEstimate(ratio, ratio, ratio, confidence, n, n, 0.0, n - 1)
     low, high = _log_interval(ratio, standard_error, n - 1, confidence)
@@ -329,8 +331,8 @@ def geometric_mean_estimate(
     compare_to``: the geometric mean of the results' ratios. Its log is the mean of the n log
     ratios, so (results being measured in separate worker processes, hence independent) its
     variance is ``sum(se_i**2) / n**2``, where ``se_i`` is the standard error of result i's log
-    ratio, the one its own interval was made from (Welch or paired, over process means; trimmed,
-    :func:`paired_ratio_interval`, its noise without the slowest and fastest rounds). The
+    ratio (Welch or paired, over process means; for a trimmed paired interval the untrimmed one,
+    as the headline is of the ratios of means, outliers included). The
     degrees of freedom are combined by Welch-Satterthwaite, and the interval is a t-interval on
     the log scale, like every other interval here.
 

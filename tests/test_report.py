@@ -260,3 +260,31 @@ def test_no_significant_changes():
     assert format_summary_block(cmp) == (
         f"vs. a\n- no change {format_ratio_interval(cmp.headline)}\n- by tag: apps no change")
     assert format_ratio_interval(cmp.headline).endswith(" slower]")  # an interval around 1.0
+
+
+def test_a_trimmed_interval_on_the_other_side_of_its_ratio_says_so():
+    """From 10 interleaved rounds the interval is of the trimmed rounds and may leave the ratio of
+    means out (stats.paired_ratio_interval): its ends are then named, and the line says why."""
+    faster_rounds = RatioEstimate(1.01, 1 / 1.03, 1 / 1.01, 0.99, 20, 20)
+    assert format_ratio_interval(faster_rounds) == "[1.03x faster, 1.01x faster]"
+    # 2 rounds in 20 slowed 1.6x: 6% on the mean; the 10% trim cuts both.
+    pairs = [(0.02, 0.02 * (1.6 if i % 10 == 0 else 1.0) * (1 + 0.001 * (i % 3))) for i in range(20)]
+    rc = compare_suites_of_pairs(pairs)
+    assert rc.verdict is Verdict.INCONCLUSIVE and rc.estimate.high < 1.05 < rc.ratio
+    line = format_result_line(rc)
+    assert "inconclusive: the ratio is beyond the 5% threshold, its 99% interval " in line
+    assert line.endswith(
+        "is not; the interval, of the rounds without the most extreme, leaves this ratio of means out)")
+
+
+def compare_suites_of_pairs(pairs):
+    """One interleaved result of these (base, head) process means, one value per process."""
+    from pytest_cpybench.compare import compare_benchmarks
+
+    def bench(values):
+        runs = [pyperf.Run([value], metadata={"name": "bimodal", "unit": "second"}, collect_metadata=False)
+                for value in values]
+        return pyperf.Benchmark(runs)
+
+    return compare_benchmarks(bench([b for b, _ in pairs]), bench([h for _, h in pairs]), confidence=0.99,
+                              paired=True)

@@ -303,11 +303,16 @@ def test_paired_interval_trims_only_from_ten_rounds(seed_benchmarks):
     pairs = list(zip(means[0::2], means[1::2], strict=True)) + list(zip(means[1::2], means[0::2], strict=True))
     for rounds in (2, 5, 9):
         assert paired_ratio_interval(pairs[:rounds], trim=0.2) == paired_ratio_interval(pairs[:rounds], trim=0.0)
+    logs = [math.log(head / base) for base, head in pairs]
     # 10 rounds: 2 cut at each end, 6 kept, 5 degrees of freedom; 15 rounds: 3 cut, 8.
-    assert paired_ratio_interval(pairs[:10], trim=0.2).dof == 5
-    assert paired_ratio_interval(pairs[:15], trim=0.2).dof == 8
-    assert paired_ratio_interval(pairs[:10]).dof == 7  # the gate's 10%: 1 cut at each end
-    assert paired_ratio_interval(pairs[:10]) != paired_ratio_interval(pairs[:10], trim=0.0)
+    assert stats.trimmed_log_interval(logs[:10], 0.95, 0.2)[3] == 5
+    assert stats.trimmed_log_interval(logs[:15], 0.95, 0.2)[3] == 8
+    assert stats.trimmed_log_interval(logs[:10], 0.95, stats.PAIRED_TRIM)[3] == 7  # the gate's 10%: 1 cut
+    trimmed, plain = paired_ratio_interval(pairs[:10]), paired_ratio_interval(pairs[:10], trim=0.0)
+    assert (trimmed.low, trimmed.high) == stats.trimmed_log_interval(logs[:10], 0.95, stats.PAIRED_TRIM)[:2]
+    assert (trimmed.low, trimmed.high) != (plain.low, plain.high)
+    # What the headline combines stays the untrimmed standard error of the ratio of means.
+    assert (trimmed.log_se, trimmed.dof) == (plain.log_se, plain.dof)
     # The printed ratio stays pyperf's ratio of means.
     assert paired_ratio_interval(pairs[:10]).ratio == pytest.approx(
         statistics.fmean(head for _, head in pairs[:10]) / statistics.fmean(base for base, _ in pairs[:10]))
