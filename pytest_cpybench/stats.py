@@ -46,8 +46,8 @@ class RatioEstimate:
     ``ratio`` is the point estimate (pyperf's ``mean(head) / mean(base)`` over all values when
     the caller passes it); ``low``/``high`` bound it, except a trimmed paired interval
     (:func:`paired_ratio_interval` from 10 rounds), which bounds the typical round and may leave
-    ``ratio`` out (:func:`verdict` then holds every verdict to both). ``low=0, high=inf`` means no interval
-    could be computed (fewer than two processes on a side).
+    ``ratio`` out (:func:`verdict` then holds every verdict to both). ``low=0, high=inf`` means
+    no interval could be computed (fewer than two processes on a side).
     """
 
     ratio: float
@@ -117,18 +117,19 @@ def paired_ratio_interval(
     instead of widening the interval.
 
     From :data:`TRIM_FROM_ROUNDS` pairs on: Yuen's trimmed-mean interval on the pairs' log-ratios
-    (:func:`trimmed_log_interval`), ``trim`` of the pairs cut at each end (0: never). On a shared host the
-    noise of a round is mostly a few processes slowed down whole by another job (up to 1.8x,
-    benchmarks/README.md, noise); one such round inflates the t-interval's standard deviation
-    for the rest of the measurement, and the gate runs to its budget and says "inconclusive".
-    Trimming is what keeps those rounds from deciding (benchmarks/README.md: noise, its
-    replay; stopping_rule, ``robust``). 10% is the trade measured there: 20% decided a little
-    sooner but passed a slowdown that only some processes show twice as often. It starts at 10
-    rounds, where 10% first cuts a round (a larger trim of fewer rounds leaves too few degrees
-    of freedom). The interval is then
-    around the trimmed ratio, the typical round; ``ratio`` (pyperf's ratio of means, what reports
-    print) is kept as the point estimate, and :func:`verdict` also holds every verdict to it.
-    Values that are not positive (no log) get the t-interval.
+    (:func:`trimmed_log_interval`), ``trim`` of the pairs cut at each end (0: never). On a
+    shared host the noise of a round is mostly a few processes slowed down whole by another job
+    (up to 1.8x, benchmarks/README.md, noise); one such round inflates the t-interval's standard
+    deviation for the rest of the measurement, and the gate runs to its budget and says
+    "inconclusive". Trimming is what keeps those rounds from deciding (benchmarks/README.md:
+    noise, its replay; stopping_rule, ``robust``). 10% is the trade measured there: 20% decided
+    a little sooner but passed a slowdown that only some processes show twice as often. It
+    starts at 10 rounds, where 10% first cuts a round (a larger trim of fewer rounds leaves too
+    few degrees of freedom). The interval is then around the trimmed ratio, the typical round;
+    ``ratio`` (pyperf's ratio of means, what reports print) stays the point estimate, and
+    :func:`verdict` holds every verdict to it too. The standard error the estimate carries (for
+    the headline) stays the untrimmed one. Values that are not positive (no log) get the
+    t-interval.
     """
     n = len(pairs)
     base_means = [base for base, _ in pairs]
@@ -332,9 +333,9 @@ def geometric_mean_estimate(
     ratios, so (results being measured in separate worker processes, hence independent) its
     variance is ``sum(se_i**2) / n**2``, where ``se_i`` is the standard error of result i's log
     ratio (Welch or paired, over process means; for a trimmed paired interval the untrimmed one,
-    as the headline is of the ratios of means, outliers included). The
-    degrees of freedom are combined by Welch-Satterthwaite, and the interval is a t-interval on
-    the log scale, like every other interval here.
+    as the headline is of the ratios of means, outliers included). The degrees of freedom are
+    combined by Welch-Satterthwaite, and the interval is a t-interval on the log scale, like
+    every other interval here.
 
     Why from the per-result intervals and not a t-interval over the n log ratios: the latter
     measures how much the *benchmarks* differ from one another (3.12 vs 3.10 ranges from 2.2x
