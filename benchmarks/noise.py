@@ -148,7 +148,7 @@ def replay_rules(trim: float = stats.PAIRED_TRIM) -> tuple[stopping_rule.Rule, .
 
 def replay(head: Processes, base: Processes, ratio: float, experiments: int = REPLAY_EXPERIMENTS,
            *, first_value: bool = False, share: float = 1.0, seed: str = "",
-           trim: float = stats.PAIRED_TRIM) -> dict[str, stopping_rule.Tally]:
+           trim: float = stats.PAIRED_TRIM, only: str | None = None) -> dict[str, stopping_rule.Tally]:
     """The gate's sequential verdict on ``experiments`` measurements resampled from these rounds.
 
     Each simulated round is one of the kept rounds, drawn with replacement, its two processes
@@ -158,12 +158,13 @@ def replay(head: Processes, base: Processes, ratio: float, experiments: int = RE
     machine's pairs whole, slow processes included. ``first_value``: each process's first value
     instead of its mean (what a process of one value would have measured). ``share``: the head is
     slowed by ``ratio`` only in that share of the rounds, at random (a change some processes show).
+    ``only``: the name of the one rule to judge by (the draws are the same either way).
     """
     def process(values: list[float]) -> float:
         return values[0] if first_value else statistics.fmean(values)
 
     pairs = [(process(b), process(h)) for b, h in zip(base, head, strict=True)]
-    rules = replay_rules(trim)
+    rules = [rule for rule in replay_rules(trim) if only is None or rule.name == only]
     budget = max(rule.checks[-1] for rule in rules)
     rng = random.Random(f"{REPLAY_SEED}:{seed}:{ratio!r}:{first_value}:{share!r}")
     tallies = {rule.name: stopping_rule.Tally() for rule in rules}
@@ -191,11 +192,13 @@ def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: 
     for bench, results in kept.items():
         for result, sides in results.items():
             label = f"{bench}:{result}"
-            by_ratio = {(ratio, first): replay(sides["head"], sides["base"], ratio, experiments,
-                                               first_value=first, seed=label, trim=trim)
+            # One-value processes are judged by the trimmed interval alone (REPLAY_VARIANTS).
+            by_ratio = {(ratio, first): replay(sides["head"], sides["base"], ratio, experiments, first_value=first,
+                                               seed=label, trim=trim, only="trimmed" if first else None)
                         for ratio in REPLAY_RATIOS for first in (False, True)}
             partial = {first: replay(sides["head"], sides["base"], PARTIAL[0], experiments, first_value=first,
-                                     share=PARTIAL[1], seed=label, trim=trim) for first in (False, True)}
+                                     share=PARTIAL[1], seed=label, trim=trim, only="trimmed" if first else None)
+                       for first in (False, True)}
             row: list[object] = [label]
             for rule, first in REPLAY_VARIANTS:
                 unchanged, at_threshold, slower = (by_ratio[ratio, first][rule] for ratio in REPLAY_RATIOS)

@@ -166,9 +166,9 @@ def format_result_line(rc: ResultComparison) -> str:
             "at least 2 on each side are needed for an interval"
         )
     elif rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.low <= 1 + rc.threshold <= rc.estimate.high:
-        side = "is" if rc.ratio >= 1 + rc.threshold else "is not"
-        detail = (f"inconclusive: the ratio {side} beyond the {threshold} threshold, its {interval} "
-                  f"{'is not' if side == 'is' else 'is'}")
+        ratio_past = rc.ratio >= 1 + rc.threshold  # else the interval is past it, the ratio not
+        detail = (f"inconclusive: the ratio {'is' if ratio_past else 'is not'} beyond the {threshold} "
+                  f"threshold, its {interval} {'is not' if ratio_past else 'is'}")
     else:
         detail = {
             Verdict.REGRESSION: f"regression beyond the {threshold} threshold, {interval}",
