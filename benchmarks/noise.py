@@ -34,11 +34,12 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pytest_cpybench import sampler, stats
 from pytest_cpybench.engine import HEAD
+from pytest_cpybench.options import Budget
 
 from . import stopping_rule
 from .common import Context, Goal, SectionResult, Table, budget_for, cv, open_session
@@ -58,6 +59,7 @@ REPLAY_RATIOS = (1.00, 1.05, 1.10)
 # rounds, about 7.5% on the mean. Trimming must not pass it.
 PARTIAL = (1.3, 0.25)
 REPLAY_SEED = 20261130
+KEPT_VALUES = 3  # per process: pyperf's, of which the replay's one-value variants take the first
 
 # Per result and side: each process's values, in the order the rounds ran.
 Processes = list[list[float]]
@@ -141,95 +143,104 @@ def wilcoxon_interval(logs: Sequence[float], confidence: float) -> tuple[float, 
     return walsh[k - 1], walsh[-k]
 
 
-def replay_rules(trim: float = stats.PAIRED_TRIM) -> tuple[stopping_rule.Rule, ...]:
-    """The gate's looks at its default budget with the t-interval alone and with the trimmed one."""
-    return (stopping_rule.new_rule(name="t"), stopping_rule.new_rule(name="trimmed", trim=trim))
+@dataclass(frozen=True)
+class Variant:
+    """One way of measuring that the replay judges: the interval, the process, the budget."""
+
+    name: str
+    trim: float  # 0: the t-interval
+    first_value: bool  # processes of one value (each kept process's first) rather than three
+    budget: int  # rounds
+
+    def rule(self) -> stopping_rule.Rule:
+        return stopping_rule.new_rule(self.budget, self.name, self.trim)
 
 
-def replay(head: Processes, base: Processes, ratio: float, experiments: int = REPLAY_EXPERIMENTS,
-           *, first_value: bool = False, share: float = 1.0, seed: str = "",
-           trim: float = stats.PAIRED_TRIM, only: str | None = None) -> dict[str, stopping_rule.Tally]:
+# The budget of the gate when its processes measured three values each.
+THREE_VALUE_BUDGET = 40
+
+
+def replay_variants(trim: float = stats.PAIRED_TRIM) -> tuple[Variant, ...]:
+    """The replay's columns: the t-interval and the trimmed one on processes of three values (the
+    gate until it took one-value processes), the trimmed one on one-value processes at that budget,
+    and the gate today (one-value processes, its default budget)."""
+    return (Variant("t", 0.0, False, THREE_VALUE_BUDGET), Variant("trimmed", trim, False, THREE_VALUE_BUDGET),
+            Variant("trimmed, 1 value", trim, True, THREE_VALUE_BUDGET),
+            Variant("gate", trim, True, Budget().processes))
+
+
+def replay(head: Processes, base: Processes, ratio: float, variant: Variant, experiments: int = REPLAY_EXPERIMENTS,
+           *, share: float = 1.0, seed: str = "") -> stopping_rule.Tally:
     """The gate's sequential verdict on ``experiments`` measurements resampled from these rounds.
 
     Each simulated round is one of the kept rounds, drawn with replacement, its two processes
     swapped at random (in an A/A either side may be the slow one: the swap makes the noise
     symmetric, so the true ratio is exactly 1), the head then multiplied by ``ratio``. Unlike the
     stopping_rule section's independent draws from published process means, the rounds keep this
-    machine's pairs whole, slow processes included. ``first_value``: each process's first value
-    instead of its mean (what a process of one value would have measured). ``share``: the head is
-    slowed by ``ratio`` only in that share of the rounds, at random (a change some processes show).
-    ``only``: the name of the one rule to judge by (the draws are the same either way).
+    machine's pairs whole, slow processes included. ``share``: the head is slowed by ``ratio`` only
+    in that share of the rounds, at random (a change some processes show).
     """
     def process(values: list[float]) -> float:
-        return values[0] if first_value else statistics.fmean(values)
+        return values[0] if variant.first_value else statistics.fmean(values)
 
     pairs = [(process(b), process(h)) for b, h in zip(base, head, strict=True)]
-    rules = [rule for rule in replay_rules(trim) if only is None or rule.name == only]
-    budget = max(rule.checks[-1] for rule in rules)
-    rng = random.Random(f"{REPLAY_SEED}:{seed}:{ratio!r}:{first_value}:{share!r}")
-    tallies = {rule.name: stopping_rule.Tally() for rule in rules}
+    rule = variant.rule()
+    # The same draws for every variant of one budget (common random numbers: their differences are theirs).
+    rng = random.Random(f"{REPLAY_SEED}:{seed}:{ratio!r}:{share!r}:{variant.budget}")
+    tally = stopping_rule.Tally()
     for _ in range(experiments):
-        drawn = [pairs[rng.randrange(len(pairs))] for _ in range(budget)]
+        drawn = [pairs[rng.randrange(len(pairs))] for _ in range(variant.budget)]
         swapped = [(b, h) if rng.random() < 0.5 else (h, b) for b, h in drawn]
         rounds = [(b, h * ratio) if rng.random() < share else (b, h) for b, h in swapped]
-        for rule in rules:
-            tallies[rule.name].add(*stopping_rule.sequential_verdict(rule, rounds))
-    return tallies
-
-
-# The replay's columns: (rule, a process's first value instead of its mean).
-REPLAY_VARIANTS = (("t", False), ("trimmed", False), ("trimmed", True))
+        tally.add(*stopping_rule.sequential_verdict(rule, rounds))
+    return tally
 
 
 def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: int,
                  trim: float = stats.PAIRED_TRIM) -> tuple[Table, dict[str, float]]:
     """Per result: inconclusive at 1.00, wrong failures at the threshold, 10% slowdowns caught,
-    mean rounds, and how often a slowdown of some processes (:data:`PARTIAL`) passes, for the
-    t-interval, the trimmed one, and the trimmed one on processes of one value; and the means over
-    the results (keys like ``"trimmed inconclusive"``, ``"trimmed, 1 value rounds"``)."""
+    mean rounds, and how often a slowdown of some processes (:data:`PARTIAL`) passes, for each of
+    :func:`replay_variants`; and the means over the results (keys like ``"trimmed inconclusive"``,
+    ``"gate rounds"``)."""
+    variants = replay_variants(trim)
     rows: list[list[object]] = []
     cells: dict[str, list[float]] = {}
     for bench, results in kept.items():
         for result, sides in results.items():
             label = f"{bench}:{result}"
-            # One-value processes are judged by the trimmed interval alone (REPLAY_VARIANTS).
-            by_ratio = {(ratio, first): replay(sides["head"], sides["base"], ratio, experiments, first_value=first,
-                                               seed=label, trim=trim, only="trimmed" if first else None)
-                        for ratio in REPLAY_RATIOS for first in (False, True)}
-            partial = {first: replay(sides["head"], sides["base"], PARTIAL[0], experiments, first_value=first,
-                                     share=PARTIAL[1], seed=label, trim=trim, only="trimmed" if first else None)
-                       for first in (False, True)}
             row: list[object] = [label]
-            for rule, first in REPLAY_VARIANTS:
-                unchanged, at_threshold, slower = (by_ratio[ratio, first][rule] for ratio in REPLAY_RATIOS)
+            for variant in variants:
+                unchanged, at_threshold, slower = (
+                    replay(sides["head"], sides["base"], ratio, variant, experiments, seed=label)
+                    for ratio in REPLAY_RATIOS)
+                partial = replay(sides["head"], sides["base"], PARTIAL[0], variant, experiments, share=PARTIAL[1],
+                                 seed=label)
                 figures = {"inconclusive": unchanged.rate(unchanged.inconclusive),
                            "rounds": unchanged.mean_rounds,
                            "wrong": at_threshold.p_regression,
                            "caught": slower.p_regression,
-                           "partial passed": partial[first][rule].rate(partial[first][rule].passed)}
+                           "partial passed": partial.rate(partial.passed)}
                 for key, value in figures.items():
-                    cells.setdefault(f"{_variant(rule, first)} {key}", []).append(value)
+                    cells.setdefault(f"{variant.name} {key}", []).append(value)
                 row.append(f"{figures['inconclusive']:.1%} / {figures['rounds']:.1f} / "
                            f"{figures['wrong']:.1%} / {figures['caught']:.0%} / {figures['partial passed']:.1%}")
             rows.append(row)
     means = {key: statistics.fmean(values) for key, values in cells.items()}
-    trims = {rule.name: rule.trim for rule in replay_rules(trim)}
     table = Table(
-        f"replay: {experiments} gate measurements per result resampled from its rounds (pairs swapped at random), "
-        "default budget; P(inconclusive) and mean rounds at r = 1.00 / P(REGRESSION) at 1.05 / caught at 1.10 / "
+        f"replay: {experiments} gate measurements per result resampled from its rounds (pairs swapped at random); "
+        "P(inconclusive) and mean rounds at r = 1.00 / P(REGRESSION) at 1.05 / caught at 1.10 / "
         f"passed when {PARTIAL[1]:.0%} of the rounds are {PARTIAL[0]}x slower",
-        ["result", *(f"{_variant(rule, first)} (trim {trims[rule]:.0%})" for rule, first in REPLAY_VARIANTS)], rows)
+        ["result", *(f"{v.name} ({'1 value' if v.first_value else '3 values'}, {v.budget} rounds, "
+                     f"trim {v.trim:.0%})" for v in variants)], rows)
     return table, means
-
-
-def _variant(rule: str, first_value: bool) -> str:
-    return f"{rule}, 1 value" if first_value else rule
 
 
 def measure(ctx: Context, benchmarks: str, rounds: int) -> dict[str, dict[str, dict[str, Processes]]]:
     """``rounds`` rounds of each benchmark, every process kept: result -> side -> values per process."""
     settings = ctx.settings(ref=NEIGHBOUR_REF, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
-                            results_dir=ctx.fresh_dir("noise"), save="no", budget=budget_for(rounds),
+                            results_dir=ctx.fresh_dir("noise"), save="no",
+                            # Three values per process, so the replay can judge processes of three and of one.
+                            budget=replace(budget_for(rounds), values=KEPT_VALUES),
                             parallel="no")  # in turns: the order effect means head first or second
     engine, benches = open_session(ctx, settings)
     assert engine.head is not None
@@ -281,23 +292,23 @@ def summarize(kept: dict[str, dict[str, dict[str, Processes]]], trim: float = st
         table, means = replay_table(kept, REPLAY_EXPERIMENTS, trim)
         section.tables.append(table)
         section.goals.append(Goal(
-            "replay, trimmed interval: P(INCONCLUSIVE) at r = 1.00 <= 5% (t-interval: "
-            f"{means['t inconclusive']:.1%}, {means['t rounds']:.1f} rounds)",
-            f"{means['trimmed inconclusive']:.1%}, {means['trimmed rounds']:.1f} rounds",
-            means["trimmed inconclusive"] <= 0.05))
+            "replay, the gate (trimmed interval, one-value processes, 80 rounds): P(INCONCLUSIVE) at r = 1.00 "
+            f"<= 5% (three values, 40 rounds: trimmed {means['trimmed inconclusive']:.1%}, t-interval "
+            f"{means['t inconclusive']:.1%}; one value, 40 rounds: {means['trimmed, 1 value inconclusive']:.1%})",
+            f"{means['gate inconclusive']:.1%}", means["gate inconclusive"] <= 0.05))
         section.goals.append(Goal(
-            f"replay, trimmed interval: P(REGRESSION) at r = 1.05 <= {stopping_rule.PROMISED_ERROR:.1%} "
-            f"(t-interval: {means['t wrong']:.1%})", f"{means['trimmed wrong']:.1%}",
-            means["trimmed wrong"] <= stopping_rule.PROMISED_ERROR))
+            f"replay, the gate: P(REGRESSION) at r = 1.05 <= {stopping_rule.PROMISED_ERROR:.1%} "
+            f"(three values, trimmed: {means['trimmed wrong']:.1%}, t-interval: {means['t wrong']:.1%})",
+            f"{means['gate wrong']:.1%}", means["gate wrong"] <= stopping_rule.PROMISED_ERROR))
         section.goals.append(Goal(
-            f"replay, trimmed interval: a slowdown of {PARTIAL[1]:.0%} of the rounds by {PARTIAL[0]}x passes <= "
-            f"{stopping_rule.PROMISED_ERROR:.1%} (t-interval: {means['t partial passed']:.1%})",
-            f"{means['trimmed partial passed']:.1%}", means["trimmed partial passed"] <= stopping_rule.PROMISED_ERROR))
+            f"replay, the gate: a slowdown of {PARTIAL[1]:.0%} of the rounds by {PARTIAL[0]}x passes <= "
+            f"{stopping_rule.PROMISED_ERROR:.1%} (three values, trimmed: {means['trimmed partial passed']:.1%}, "
+            f"t-interval: {means['t partial passed']:.1%})",
+            f"{means['gate partial passed']:.1%}", means["gate partial passed"] <= stopping_rule.PROMISED_ERROR))
         section.goals.append(Goal(
-            "replay, trimmed interval on processes of one value (their first): P(INCONCLUSIVE) and "
-            "rounds at r = 1.00 (such a round skips 2 of a process's 4 timed runs: warmup + 1 value, not + 3)",
-            f"{means['trimmed, 1 value inconclusive']:.1%}, {means['trimmed, 1 value rounds']:.1f} rounds", None,
-            "report only"))
+            "replay: mean rounds at r = 1.00, the gate (one value each) against three-value processes trimmed "
+            "(a one-value round costs about 0.6 of a three-value one: full_suite's round costs)",
+            f"{means['gate rounds']:.1f} against {means['trimmed rounds']:.1f}", None, "report only"))
     typical = statistics.median(s.pair_sd for s in shapes) if shapes else math.nan
     section.goals.append(Goal("median pair SD (the issue assumed process CV ~2.5%, pair SD ~3.5%)",
                               f"{typical:.1%}", None, "report only"))

@@ -18,7 +18,7 @@ import platformdirs
 from . import builder, hosts, stats
 from . import metadata as md
 from .errors import CpybenchError
-from .runner import MODE_PROCESSES, MODES
+from .runner import MODES
 from .store import SAVE_MODES, SaveMode, default_machine
 
 CONFIRM_MODES = ("auto", "always", "never")
@@ -26,6 +26,16 @@ CONFIRM_MODES = ("auto", "always", "never")
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
+# Interleaved rounds: processes of one value after pyperf's warmup cost about 0.6x those of
+# pyperf's three, for about as much information, since the noise is between processes
+# (benchmarks/README.md, noise and full_suite, 2026-11-30).
+ROUND_VALUES = 1
+# The most rounds: 80 one-value processes per side cost about what 45 of pyperf's three-value
+# ones do; on the noise section's rounds 40 left 9.5% of A/A verdicts inconclusive, 80 1.3%.
+DEFAULT_ROUNDS = 80
+# --cpython-budget=auto: a benchmark stops before it has cost this many times what `pyperformance
+# run` would spend on it measuring one side (issue 11's cap), however many rounds remain.
+AUTO_PYPERFORMANCE_MULTIPLE = 2.0
 
 
 @dataclass(frozen=True)
@@ -81,9 +91,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
     Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
            "stored baseline: auto (when needed), always or never.", "auto"),
-    Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
-           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: as many as pyperf gives "
-           "one benchmark in the mode (20; fast 10, rigorous 40), at most twice pyperformance's time.", "40"),
+    Option("cpython-budget", "Most worker processes per side (e.g. 80) or seconds (e.g. 300s) one benchmark "
+           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: up to 80, but never more "
+           "than twice the time `pyperformance run` would take to measure one side in the mode.",
+           str(DEFAULT_ROUNDS)),
     Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
            "(default: off; memory is reported either way)."),
     Option("cpython-report", "Write results pages here: per baseline a markdown table in faster-cpython's "
@@ -101,10 +112,13 @@ SECONDS_BUDGET_ROUNDS = 200
 
 @dataclass(frozen=True)
 class Budget:
-    # Twice pyperf's processes: on a noisy machine 20 rounds left most A/A verdicts inconclusive
-    # (benchmarks/README.md, 2026-11-30); --cpython-budget=auto caps the cost instead.
-    processes: int = 40
+    """How much one benchmark may be measured while sampling adaptively: the most rounds, and
+    optionally the most seconds or the most multiple of pyperformance's own time for it."""
+
+    processes: int = DEFAULT_ROUNDS  # per side: one per round
     seconds: float | None = None
+    values: int = ROUND_VALUES  # per process, after one warmup
+    pyperformance_multiple: float | None = None  # auto
 
 
 @dataclass
@@ -221,11 +235,11 @@ def _ref(option: str, value: str | None) -> str | None:
     return value
 
 
-def parse_budget(value: str, mode: str = "default") -> Budget:
+def parse_budget(value: str) -> Budget:
     text = value.strip().lower()
     if text == "auto":
-        return Budget(processes=MODE_PROCESSES[mode])
-    hint = "give a number of processes per side (at least 2, e.g. 40), of seconds (e.g. 300s) or auto"
+        return Budget(pyperformance_multiple=AUTO_PYPERFORMANCE_MULTIPLE)
+    hint = "give a number of processes per side (at least 2, e.g. 80), of seconds (e.g. 300s) or auto"
     try:
         number = float(text[:-1]) if text.endswith("s") else int(text)
     except ValueError:
@@ -305,7 +319,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         thresholds=thresholds,
         confidence=confidence,
         confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),
-        budget=parse_budget(with_default("cpython-budget"), mode),
+        budget=parse_budget(with_default("cpython-budget")),
         memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
         report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
         pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,

@@ -4,7 +4,9 @@ Drift between runs a few minutes apart (2-10 % on a shared VM) is larger than th
 inside a run, so comparing a head measured now with a baseline measured earlier mixes the
 change with the drift. Here each round runs one pyperf worker process per interpreter and
 result, started directly (no pyperf manager process in between) with the loops calibrated
-once (:mod:`loops`), so every side runs the same loops:
+once (:mod:`loops`), so every side runs the same loops, and one value after pyperf's warmup
+(:data:`options.ROUND_VALUES`: the noise is between processes, so a process's further values
+add little information for their time):
 
 * one after another, alternating the order (A B, B A, ...) so that slow drift hits every side
   alike;
@@ -15,15 +17,18 @@ once (:mod:`loops`), so every side runs the same loops:
   (a fixed TCP port) falls back to taking turns.
 
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
-20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio interval
-clearly on one side of its threshold) or when the budget runs out. The caller's intervals must
-then be at :func:`check_confidence`, so that looking several times does not raise the error rate.
+20, 28, 39, 55, 80 for a budget of 80); rounds stop at the first check it accepts (every ratio
+interval clearly on one side of its threshold) or when the budget runs out: its rounds, its
+seconds, or (``auto``) a multiple of what ``pyperformance run`` would spend measuring one side,
+estimated from the rounds so far (:func:`pyperformance_seconds`). The caller's intervals must then
+be at :func:`check_confidence`, so that looking several times does not raise the error rate.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -33,10 +38,11 @@ from . import hosts, loops, stats
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError
 from .options import Budget
-from .runner import RunOptions, WorkerRun, WorkerTask, calibrate, run_benchmark, run_workers, stamp
+from .runner import MODE_PROCESSES, RunOptions, WorkerRun, WorkerTask, calibrate, run_benchmark, run_workers, stamp
 
-# Values and warmups per worker process, by mode (pyperf's own per-process settings).
+# Values and warmups per worker process of `pyperformance run`, by mode (pyperf's own settings).
 PER_PROCESS = {"default": (3, 1), "fast": (2, 1), "rigorous": (3, 1), "debug": (1, 0)}
+ROUND_WARMUPS = 1  # pyperf's: without it, first-call costs shift some results (benchmarks/README.md, warmups)
 MIN_ROUNDS = 5  # fewer process pairs give intervals that cannot be trusted
 
 
@@ -97,6 +103,41 @@ class Calibration:
         return found
 
 
+def pyperformance_seconds(process_seconds: Mapping[str, Sequence[float]],
+                          value_seconds: Mapping[str, Sequence[float]], mode: str, values: int) -> float:
+    """What ``pyperformance run`` would spend measuring one side of a benchmark, estimated from
+    processes of ``values`` values: per result (task name), pyperf's processes in the mode plus its
+    calibration process, each one of ours (``process_seconds``, wall time) with the values pyperf
+    takes beyond ours (``value_seconds``: a value's time, all its loops)."""
+    processes = MODE_PROCESSES[mode]
+    pyperf_values, _warmups = PER_PROCESS[mode]
+    return sum((processes + 1) * (statistics.fmean(process_seconds[task])
+                                  + (pyperf_values - values) * statistics.fmean(value_seconds[task]))
+               for task in process_seconds)
+
+
+@dataclass
+class Spending:
+    """The time of one benchmark's rounds, and what pyperformance would have spent on it."""
+
+    mode: str
+    values: int
+    started: float = field(default_factory=time.monotonic)
+    process_seconds: dict[str, list[float]] = field(default_factory=dict)
+    value_seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, task: WorkerTask, seconds: float, result: pyperf.Benchmark) -> None:
+        self.process_seconds.setdefault(task.name, []).append(seconds)
+        self.value_seconds.setdefault(task.name, []).extend(
+            value * run.get_total_loops() for run in result.get_runs() for value in run.values)
+
+    def spent(self) -> float:
+        return time.monotonic() - self.started
+
+    def pyperformance(self) -> float:
+        return pyperformance_seconds(self.process_seconds, self.value_seconds, self.mode, self.values)
+
+
 def measure(
     bench: BenchmarkDef,
     sides: list[Side],
@@ -115,19 +156,19 @@ def measure(
     """
     if options.mode == "debug":  # one value of one process: nothing to interleave or calibrate
         return _debug_round(bench, sides, options), 1
-    values, warmups = PER_PROCESS.get(options.mode, PER_PROCESS["default"])
-    started = time.monotonic()
+    spending = Spending(options.mode, budget.values)  # calibration included: the user waits for it too
     # The last side is the baseline: its loops serve every head measured against it, session after session.
     tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
     check_at = checks(budget)
     suites: dict[str, pyperf.BenchmarkSuite] = {}
     rounds = 0
     longest_round = 0.0
+    first_round = time.monotonic()
     while True:
         round_started = time.monotonic()
         for task in tasks:
             try:
-                results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+                results = _round_of(bench, task, sides, cpus, rounds, options, budget.values)
             except BenchmarkError as err:
                 if cpus is None or err.timed_out:
                     raise
@@ -135,35 +176,51 @@ def measure(
                 log(f"{bench.name}: {err}, with the sides at the same time; the sides take turns from now on")
                 cpus = None
                 try:
-                    results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
+                    results = _round_of(bench, task, sides, cpus, rounds, options, budget.values)
                 except BenchmarkError:
                     raise err from None  # it fails in turn too: the first error says where and why
-            for side, result in results:
+            for side, result, seconds in results:
                 # Stamped now, not at the end: the checks map per-benchmark thresholds through it.
                 suites[side.label] = _add(suites.get(side.label), _stamped(result, bench))
+                spending.add(task, seconds, result)
         rounds += 1
         longest_round = max(longest_round, time.monotonic() - round_started)
-        log(f"{bench.name}: round {rounds} ({time.monotonic() - started:.0f} s)")
+        log(f"{bench.name}: round {rounds} ({spending.spent():.0f} s)")
         out_of_budget = rounds >= budget.processes or (
-            budget.seconds is not None and time.monotonic() - started >= budget.seconds)
+            budget.seconds is not None and spending.spent() >= budget.seconds)
         # Stop while a round still fits in --cpython-timeout: the data so far makes the verdict
         # (inconclusive if it must), rather than a round cut off and the whole item lost.
         out_of_time = options.deadline is not None and (
             options.deadline - time.monotonic() < 1.5 * longest_round)
         if out_of_budget or out_of_time or (rounds in check_at and decided(suites)):
             break
+        if _next_round_too_costly(budget, spending, rounds, (time.monotonic() - first_round) / rounds):
+            log(f"{bench.name}: {rounds} rounds in {spending.spent():.0f} s; another would pass "
+                f"{budget.pyperformance_multiple:g}x pyperformance's estimated {spending.pyperformance():.0f} s")
+            break
     return suites, rounds
 
 
+def _next_round_too_costly(budget: Budget, spending: Spending, rounds: int, round_seconds: float) -> bool:
+    """With ``auto``, whether one more round would take the benchmark past its multiple of
+    pyperformance's time (never before the fewest rounds a verdict needs)."""
+    if budget.pyperformance_multiple is None or rounds < MIN_ROUNDS:
+        return False
+    return spending.spent() + round_seconds > budget.pyperformance_multiple * spending.pyperformance()
+
+
 def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: list[str] | None, rounds: int,
-              options: RunOptions, values: int, warmups: int) -> list[tuple[Side, pyperf.Benchmark]]:
-    """One worker of ``task`` per side, the sides at once (``cpus``) or in turn; each side's result."""
+              options: RunOptions, values: int) -> list[tuple[Side, pyperf.Benchmark, float]]:
+    """One worker of ``task`` per side, the sides at once (``cpus``) or in turn; each side's result
+    and the seconds its worker took (with the sides at once, all of them together)."""
     done = []
     for batch in _batches(sides, cpus, rounds, options.affinity):
         runs = [WorkerRun(side.venv_python, task, {**options.env, **side.env}, affinity, side.label)
                 for side, affinity in batch]
-        results = run_workers(bench, runs, options, values=values, warmups=warmups)
-        done += [(side, result) for (side, _affinity), result in zip(batch, results, strict=True)]
+        batch_started = time.monotonic()
+        results = run_workers(bench, runs, options, values=values, warmups=ROUND_WARMUPS)
+        seconds = time.monotonic() - batch_started
+        done += [(side, result, seconds) for (side, _affinity), result in zip(batch, results, strict=True)]
     return done
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import noise
 from pytest_cpybench import sampler, stats
+from pytest_cpybench.options import Budget
 
 DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
                        "noise-2026-11-30.json").read_text())
@@ -44,21 +45,36 @@ def test_an_outlier_widens_the_t_interval_not_the_gates_trimmed_one() -> None:
 
 def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
     sides = KEPT["nbody"]["nbody"]
-    tallies = noise.replay(sides["head"], sides["base"], 1.0, 50, seed="x")
-    assert set(tallies) == {"t", "trimmed"} and all(t.experiments == 50 for t in tallies.values())
-    assert tallies == noise.replay(sides["head"], sides["base"], 1.0, 50, seed="x")  # seeded
+    t, trimmed, one_value, gate = noise.replay_variants()
+    assert (gate.first_value, gate.budget, gate.trim) == (True, Budget().processes, stats.PAIRED_TRIM)
+    tallies = {v.name: noise.replay(sides["head"], sides["base"], 1.0, v, 50, seed="x") for v in (t, trimmed)}
+    assert all(tally.experiments == 50 for tally in tallies.values())
+    assert tallies["t"] == noise.replay(sides["head"], sides["base"], 1.0, t, 50, seed="x")  # seeded
     # nbody's slow processes leave the t-interval inconclusive far more often than the trimmed one.
     assert tallies["trimmed"].inconclusive * 2 < tallies["t"].inconclusive
     # A 20% slowdown is caught (nearly always, nbody's noise being what it is): the head stays the slower side.
-    slower = noise.replay(sides["head"], sides["base"], 1.2, 20, seed="x")
-    assert all(t.regression >= 18 for t in slower.values())
+    variants = (t, trimmed, one_value, gate)
+    assert all(noise.replay(sides["head"], sides["base"], 1.2, v, 20, seed="x").regression >= 18 for v in variants)
     # Every kept round 10% slower on the head's side: unswapped, every measurement would fail; swapped
     # at random, only the rare run of same-side draws does (5 of 5 at the first look: 1 in 32).
     lopsided = [[1.0, 1.0, 1.0]] * 24, [[1.1, 1.1, 1.1]] * 24
-    assert all(t.regression <= 10 for t in noise.replay(*lopsided, 1.0, 200).values())
+    assert all(noise.replay(*lopsided, 1.0, v, 200).regression <= 10 for v in variants)
     # Only the slowed share of the rounds is slowed: all of them, or none.
-    assert all(t.regression == 20 for t in noise.replay(sides["head"], sides["base"], 1.5, 20, share=1.0).values())
-    assert all(t.regression == 0 for t in noise.replay(sides["head"], sides["base"], 1.5, 20, share=0.0).values())
+    assert all(noise.replay(sides["head"], sides["base"], 1.5, v, 20, share=1.0).regression == 20 for v in variants)
+    assert all(noise.replay(sides["head"], sides["base"], 1.5, v, 20, share=0.0).regression == 0 for v in variants)
+
+
+def test_one_value_processes_are_each_process_first_value() -> None:
+    """What the gate measures now: a process's first value after the warmup, not the mean of three.
+    Head and base differ only in some values, in every round (swapped at random: ±30% or ±20%)."""
+    _t, _trimmed, one_value, _gate = noise.replay_variants()
+    three = noise.Variant("three", stats.PAIRED_TRIM, False, 40)
+    same = [[1.0, 1.0, 1.0]] * 24
+    later_differ = [[1.0, 1.3, 1.3]] * 24  # only in the values a one-value process never measures
+    assert noise.replay(later_differ, same, 1.0, one_value, 20).passed == 20  # identical rounds: unchanged
+    assert noise.replay(later_differ, same, 1.0, three, 20).passed < 5  # a run of same-side draws can
+    first_differs = [[1.3, 1.0, 1.0]] * 24
+    assert noise.replay(first_differs, same, 1.0, one_value, 20).passed < 5
 
 
 def test_the_shape_is_the_rounds_log_ratios() -> None:

@@ -9,7 +9,7 @@ import pytest
 from pytest_cpybench import builder, gitrepo
 from pytest_cpybench.errors import CpybenchError, RefError
 from pytest_cpybench.gitrepo import Commit
-from pytest_cpybench.options import OPTIONS, parse_budget, settings_from
+from pytest_cpybench.options import OPTIONS, Budget, parse_budget, settings_from
 
 
 def test_defaults() -> None:
@@ -22,16 +22,16 @@ def test_defaults() -> None:
     # Outside the project (a CPython clone's `git clean -fdx` must not delete the baselines).
     assert not settings.results_dir.is_relative_to(Path.cwd())
     assert settings.results_dir.name == "results"
-    assert settings.budget.processes == 40  # whatever the mode; auto is pyperf's processes
+    assert settings.budget == Budget(processes=80, values=1)  # whatever the mode, one value per process
 
 
-@pytest.mark.parametrize(("mode", "processes"), [("default", 20), ("fast", 10), ("rigorous", 40)])
-def test_budget_auto_is_pyperfs_processes_in_the_mode(mode: str, processes: int) -> None:
-    """The gate measures each of its two sides at most as much as pyperf measures its one."""
-    assert settings_from({"cpython-mode": mode, "cpython-budget": "AUTO"}).budget.processes == processes
-    assert parse_budget("auto", mode).processes == processes
-    assert settings_from({"cpython-mode": mode}).budget.processes == 40  # the default is not auto
-    assert settings_from({"cpython-mode": mode, "cpython-budget": "33"}).budget.processes == 33
+@pytest.mark.parametrize("mode", ["default", "fast", "rigorous"])
+def test_budget_auto_caps_the_time_at_twice_pyperformance(mode: str) -> None:
+    """auto: the default rounds, and never more than twice what pyperformance would spend on one side."""
+    auto = settings_from({"cpython-mode": mode, "cpython-budget": "AUTO"}).budget
+    assert auto == parse_budget("auto") == Budget(processes=80, values=1, pyperformance_multiple=2.0)
+    assert settings_from({"cpython-mode": mode}).budget.pyperformance_multiple is None  # the default is not auto
+    assert settings_from({"cpython-mode": mode, "cpython-budget": "33"}).budget == Budget(processes=33)
 
 
 def test_values_are_parsed() -> None:

@@ -12,6 +12,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from statistics import fmean
 
 import pyperf
 import pytest
@@ -242,8 +243,12 @@ def test_checks_and_their_confidence() -> None:
 
 
 def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
-    # The default budget (40 rounds) checks 7 times; auto in default mode (20 rounds) 5 times.
-    assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 7)
+    # The default budget (80 rounds) checks 9 times, auto too (its time cap stops sooner, never later);
+    # a budget of 20 rounds 5 times.
+    assert sampler.checks(Budget()) == (5, 7, 10, 14, 20, 28, 39, 55, 80)
+    assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 9)
+    assert (Engine(Settings(budget=options.parse_budget("auto")), log=_quiet).interleaved_confidence()
+            == pytest.approx(1 - 0.05 / 9))
     assert (Engine(Settings(confidence=0.99, budget=Budget(20)), log=_quiet).interleaved_confidence()
             == pytest.approx(1 - 0.01 / 5))
     assert (Engine(Settings(budget=options.parse_budget("300s")), log=_quiet).interleaved_confidence()
@@ -460,7 +465,8 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
     runs = _runs_per_side(suites, "nbody")
     kept = loops.load(tmp_path / "cache", loops.key("machine-a", "nbody", nbody.definition_hash, v3135.identity))
     assert kept is not None and [(t.index, t.name) for t in kept] == [(0, "nbody")]
-    values, _warmups = sampler.PER_PROCESS["fast"]
+    values = budget.values  # one after the warmup, whatever the mode
+    assert values == 1
     for label, side_runs in runs.items():
         assert len(side_runs) == rounds, label
         assert all(len(run.values) == values for run in side_runs), label
@@ -500,6 +506,40 @@ def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmar
     assert {label: len(runs) for label, runs in _runs_per_side(suites, "nbody").items()} == {
         "head": 7, "v3.13.5": 7}
     assert _left(tmp_path) == [loops.FILE_NAME]  # the loops file, nothing else (no temporary file)
+
+
+@pytest.mark.slow
+def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchmarks: dict[str, BenchmarkDef],
+                                                             tmp_path: Path) -> None:
+    sides = [Side("head", v3135.venv_python, v3135.env), v3135]
+    said: list[str] = []
+    # Fast mode: pyperformance would run 11 processes of 2 values (about 7 s here); 1.5x that is
+    # a few rounds of 2 one-value processes past the fewest a verdict needs, far short of 40.
+    budget = Budget(processes=40, pyperformance_multiple=1.5)
+    started = time.monotonic()
+    suites, rounds = sampler.measure(benchmarks["nbody"], sides, FAST, budget, lambda _s: False, said.append,
+                                     calibration=Calibration(tmp_path, "machine-a"))
+    spent = time.monotonic() - started
+    assert sampler.MIN_ROUNDS <= rounds < 40
+    runs = _runs_per_side(suites, "nbody")
+    assert {label: len(side_runs) for label, side_runs in runs.items()} == {"head": rounds, "v3.13.5": rounds}
+    (stop,) = [line for line in said if "pyperformance's estimated" in line]
+    estimated = float(stop.rsplit(" ", 2)[-2])
+    if rounds > sampler.MIN_ROUNDS:  # past the fewest rounds, the cap held: within 1.5x its estimate
+        assert spent <= 1.1 * 1.5 * estimated + 2  # give or take a round and the estimate's own noise
+    # The estimate is pyperformance's: 11 processes of a warmup and 2 values each, at least.
+    value = fmean(r.get_total_loops() * fmean(r.values) for side_runs in runs.values() for r in side_runs)
+    assert estimated >= 11 * 3 * value
+
+
+def test_pyperformance_seconds_counts_pyperfs_processes_and_values() -> None:
+    """Per result: (processes + calibration) x (one of our processes + the values pyperf takes beyond ours)."""
+    processes = {"a": [0.3, 0.5], "b": [1.0]}
+    values = {"a": [0.1, 0.1], "b": [0.2, 0.4]}
+    # default: 21 processes of 3 values; ours have 1: (0.4 + 2 x 0.1) + (1.0 + 2 x 0.3)
+    assert sampler.pyperformance_seconds(processes, values, "default", 1) == pytest.approx(21 * (0.6 + 1.6))
+    assert sampler.pyperformance_seconds(processes, values, "fast", 1) == pytest.approx(11 * (0.5 + 1.3))
+    assert sampler.pyperformance_seconds(processes, values, "rigorous", 3) == pytest.approx(41 * (0.4 + 1.0))
 
 
 def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> None:

@@ -55,7 +55,7 @@ def _regression_rate(rule: stopping_rule.Rule) -> float:
     return total.p_regression
 
 
-@pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.AUTO_BUDGET])
+@pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.SHORT_BUDGET])
 @pytest.mark.parametrize("trim", [0.0, stats.PAIRED_TRIM])  # the t-interval, and the gate's trimmed one
 def test_new_rule_keeps_its_promise_at_the_threshold(budget: int, trim: float) -> None:
     assert _regression_rate(stopping_rule.new_rule(budget, trim=trim)) <= 0.05
