@@ -32,6 +32,9 @@ from pathlib import Path
 
 import pyperf
 
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.options import OPTIONS, parse_budget
+
 from . import overhead
 from .common import Context, Goal, SectionResult, Table, fmt_rate, fmt_seconds, open_session, verdicts_of
 from .plan import BASE_REF, NEIGHBOUR_REF, SLOW_REF
@@ -45,6 +48,7 @@ TARGET_WALL_RATIO = 0.7
 TARGET_BENCH_RATIO = 2.0
 TARGET_INCONCLUSIVE = 0.05
 TIMEOUT = 4 * 3600
+DEFAULT_BUDGET = next(option.default for option in OPTIONS if option.name == "cpython-budget")
 _PROGRESS = re.compile(r"^\[\s*(\d+)/(\d+)\] (\S+)\.\.\.$")
 
 
@@ -101,13 +105,15 @@ Checkpoint = Callable[[dict[str, object]], None]
 
 
 def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
-              checkpoint: Checkpoint = lambda _part: None) -> dict[str, object]:
+              checkpoint: Checkpoint = lambda _part: None, budget: str | None = None) -> dict[str, object]:
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
-    in the session. ``checkpoint`` gets the part as measured so far after every benchmark (an
-    interrupted part keeps what it measured: ``"complete": False``)."""
+    in the session, with the default budget or ``budget`` (--cpython-budget's syntax). ``checkpoint``
+    gets the part as measured so far after every benchmark (an interrupted part keeps what it
+    measured: ``"complete": False``)."""
     started = time.monotonic()
     settings = ctx.settings(ref=head, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
-                            results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no")
+                            results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no",
+                            **({"budget": parse_budget(budget)} if budget else {}))
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items = []
@@ -117,7 +123,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         except Exception as exc:  # a benchmark that cannot run here is listed, the others go on
             ctx.log(f"full suite {head}: {bench.name} failed: {str(exc).splitlines()[0]}")
             items.append({"benchmark": bench.name, "error": str(exc).splitlines()[0]})
-            checkpoint(_gate_record(head, started, prepared, items, complete=False))
+            checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=budget))
             continue
         verdicts = verdicts_of(engine, outcome)
         rounds = max((c.rounds for c in outcome.comparisons), default=0)
@@ -126,18 +132,18 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         items.append({"benchmark": bench.name, "seconds": outcome.seconds, "rounds": rounds,
                       "verdicts": [{"result": v.result, "verdict": v.verdict, "ratio": round(v.ratio, 4),
                                     "low": round(v.low, 4), "high": round(v.high, 4)} for v in verdicts]})
-        checkpoint(_gate_record(head, started, prepared, items, complete=False))
-    return _gate_record(head, started, prepared, items, complete=True)
+        checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=budget))
+    return _gate_record(head, started, prepared, items, complete=True, budget=budget)
 
 
 def _gate_record(head: str, started: float, prepared: float, items: list[dict[str, object]], *,
-                 complete: bool) -> dict[str, object]:
+                 complete: bool, budget: str | None) -> dict[str, object]:
     return {"head": head, "seconds": round(time.monotonic() - started, 1), "prepare_seconds": round(prepared, 1),
-            "items": list(items), "complete": complete}
+            "items": list(items), "complete": complete, "budget": budget or DEFAULT_BUDGET}
 
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
-              checkpoint: Checkpoint = lambda _data: None) -> dict[str, object]:
+              checkpoint: Checkpoint = lambda _data: None, budget: str | None = None) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b);
     ``checkpoint`` gets the data so far after every benchmark a gate part measured."""
     data: dict[str, object] = {}
@@ -147,7 +153,7 @@ def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
             checkpoint({**data, part: {**partial, "benchmarks": selection}})
 
         measured = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
-                    else gate_part(ctx, HEADS[part], benchmarks, keep))
+                    else gate_part(ctx, HEADS[part], benchmarks, keep, budget))
         data[part] = {**measured, "benchmarks": selection}
     return data
 
@@ -274,9 +280,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--merge", type=Path, nargs="+", default=[], help="JSON files of parts run earlier")
     parser.add_argument("--benchmarks", default=None,
                         help="a subset, in pyperformance's -b syntax (default: the whole default group)")
+    parser.add_argument("--budget", default=None,
+                        help="the gate parts' --cpython-budget, e.g. auto (default: the plugin's default)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
+    if args.budget is not None:
+        try:
+            parse_budget(args.budget)
+        except CpybenchError as err:
+            parser.error(str(err))
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not args.merge and (not parts or any(p not in PARTS for p in parts)):
         parser.error(f"--parts: choose from {', '.join(PARTS)}")
@@ -303,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
                                                                "machine": machine_details, "complete": False})
 
-            data = run_parts(ctx, parts, args.benchmarks, checkpoint)
+            data = run_parts(ctx, parts, args.benchmarks, checkpoint, args.budget)
     result = summarize(data)
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)

@@ -198,6 +198,9 @@ def measure(
             log(f"{bench.name}: {rounds} rounds in {spending.spent():.0f} s; another would pass "
                 f"{budget.pyperformance_multiple:g}x pyperformance's estimated {spending.pyperformance():.0f} s")
             break
+    spent, pyperformance = spending.spent(), spending.pyperformance()
+    log(f"{bench.name}: {rounds} rounds in {spent:.0f} s, {spent / pyperformance:.2f}x pyperformance's "
+        f"estimated {pyperformance:.0f} s")
     return suites, rounds
 
 

@@ -523,7 +523,8 @@ def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchm
     assert sampler.MIN_ROUNDS <= rounds < 40
     runs = _runs_per_side(suites, "nbody")
     assert {label: len(side_runs) for label, side_runs in runs.items()} == {"head": rounds, "v3.13.5": rounds}
-    (stop,) = [line for line in said if "pyperformance's estimated" in line]
+    (stop,) = [line for line in said if "another would pass 1.5x pyperformance's estimated" in line]
+    assert said[-1].startswith(f"nbody: {rounds} rounds in ")  # and what it cost, against pyperformance
     estimated = float(stop.rsplit(" ", 2)[-2])
     if rounds > sampler.MIN_ROUNDS:  # past the fewest rounds, the cap held: within 1.5x its estimate
         assert spent <= 1.1 * 1.5 * estimated + 2  # give or take a round and the estimate's own noise
