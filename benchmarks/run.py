@@ -40,6 +40,7 @@ from benchmarks import (  # noqa: E402
     noise,
     overhead,
     pinned_workers,
+    round_cost,
     sensitivity,
     stopping_rule,
     time_to_verdict,
@@ -51,7 +52,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, noise, full_suite)}
+                                               warmups, noise, round_cost, full_suite)}
 # Sections that run only when named in --only: the whole suite takes hours.
 OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"

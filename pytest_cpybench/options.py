@@ -31,11 +31,12 @@ THRESHOLD_RANGE = (0.001, 1.0)
 # (benchmarks/README.md, noise and full_suite, 2026-11-30).
 ROUND_VALUES = 1
 # The most rounds: 80 one-value processes per side cost about what 45 of pyperf's three-value
-# ones do; on the noise section's rounds 40 left 9.5% of A/A verdicts inconclusive, 80 1.3%.
+# ones do; on the noise section's rounds 40 left 9.5% of A/A verdicts inconclusive, 80 1.1%.
 DEFAULT_ROUNDS = 80
-# --cpython-budget=auto: a benchmark stops before it has cost this many times what `pyperformance
-# run` would spend on it measuring one side (issue 11's cap), however many rounds remain.
-AUTO_PYPERFORMANCE_MULTIPLE = 2.0
+# --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
+# what `pyperformance run` would spend on it measuring one side (two sides: issue 11's cap of 2x),
+# however many rounds remain.
+AUTO_PYPERFORMANCE_MULTIPLE = 1.0
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,8 @@ OPTIONS: tuple[Option, ...] = (
            "stored baseline: auto (when needed), always or never.", "auto"),
     Option("cpython-budget", "Most worker processes per side (e.g. 80) or seconds (e.g. 300s) one benchmark "
            "may use while sampling adaptively (in seconds: at most 200 rounds); auto: up to 80, but never more "
-           "than twice the time `pyperformance run` would take to measure one side in the mode.",
+           "per side than the time `pyperformance run` would take to measure one in the mode (twice it for a "
+           "head and a baseline).",
            str(DEFAULT_ROUNDS)),
     Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
            "(default: off; memory is reported either way)."),
@@ -118,7 +120,7 @@ class Budget:
     processes: int = DEFAULT_ROUNDS  # per side: one per round
     seconds: float | None = None
     values: int = ROUND_VALUES  # per process, after one warmup
-    pyperformance_multiple: float | None = None  # auto
+    pyperformance_multiple: float | None = None  # auto: per side measured
 
 
 @dataclass

@@ -161,6 +161,7 @@ def _rows(
             ratio = statistics.fmean(head_values) / statistics.fmean(base_values)
             numerators, denominators = head_values, base_values
         else:
+            base_bench, head_bench = compare.like_for_like(base_bench, head_bench)
             base_values, head_values = list(base_bench.get_values()), list(head_bench.get_values())
             if not base_values or not head_values:
                 continue

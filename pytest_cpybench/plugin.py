@@ -486,6 +486,8 @@ class CpybenchPlugin:
 
 
 def _budget_text(budget: Budget) -> str:
+    if budget.pyperformance_multiple is not None:
+        return f"auto ({budget.processes} rounds, {budget.pyperformance_multiple:g}x pyperformance per side)"
     return f"{budget.seconds:g}s" if budget.seconds is not None else str(budget.processes)
 
 

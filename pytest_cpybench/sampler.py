@@ -160,6 +160,8 @@ def measure(
     # The last side is the baseline: its loops serve every head measured against it, session after session.
     tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
     check_at = checks(budget)
+    # auto: its multiple of pyperformance's time per side, for all of them (2 sides: 2x).
+    cap = None if budget.pyperformance_multiple is None else budget.pyperformance_multiple * len(sides)
     suites: dict[str, pyperf.BenchmarkSuite] = {}
     rounds = 0
     longest_round = 0.0
@@ -194,9 +196,9 @@ def measure(
             options.deadline - time.monotonic() < 1.5 * longest_round)
         if out_of_budget or out_of_time or (rounds in check_at and decided(suites)):
             break
-        if _next_round_too_costly(budget, spending, rounds, (time.monotonic() - first_round) / rounds):
+        if cap is not None and _next_round_too_costly(cap, spending, rounds, (time.monotonic() - first_round) / rounds):
             log(f"{bench.name}: {rounds} rounds in {spending.spent():.0f} s; another would pass "
-                f"{budget.pyperformance_multiple:g}x pyperformance's estimated {spending.pyperformance():.0f} s")
+                f"{cap:g}x pyperformance's estimated {spending.pyperformance():.0f} s")
             break
     spent, pyperformance = spending.spent(), spending.pyperformance()
     log(f"{bench.name}: {rounds} rounds in {spent:.0f} s, {spent / pyperformance:.2f}x pyperformance's "
@@ -204,12 +206,10 @@ def measure(
     return suites, rounds
 
 
-def _next_round_too_costly(budget: Budget, spending: Spending, rounds: int, round_seconds: float) -> bool:
-    """With ``auto``, whether one more round would take the benchmark past its multiple of
-    pyperformance's time (never before the fewest rounds a verdict needs)."""
-    if budget.pyperformance_multiple is None or rounds < MIN_ROUNDS:
-        return False
-    return spending.spent() + round_seconds > budget.pyperformance_multiple * spending.pyperformance()
+def _next_round_too_costly(cap: float, spending: Spending, rounds: int, round_seconds: float) -> bool:
+    """Whether one more round would take the benchmark past ``cap`` times pyperformance's time
+    (never before the fewest rounds a verdict needs)."""
+    return rounds >= MIN_ROUNDS and spending.spent() + round_seconds > cap * spending.pyperformance()
 
 
 def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: list[str] | None, rounds: int,

@@ -26,10 +26,10 @@ def test_defaults() -> None:
 
 
 @pytest.mark.parametrize("mode", ["default", "fast", "rigorous"])
-def test_budget_auto_caps_the_time_at_twice_pyperformance(mode: str) -> None:
-    """auto: the default rounds, and never more than twice what pyperformance would spend on one side."""
+def test_budget_auto_caps_the_time_at_pyperformances_per_side(mode: str) -> None:
+    """auto: the default rounds, and never more per side than pyperformance would spend on its one."""
     auto = settings_from({"cpython-mode": mode, "cpython-budget": "AUTO"}).budget
-    assert auto == parse_budget("auto") == Budget(processes=80, values=1, pyperformance_multiple=2.0)
+    assert auto == parse_budget("auto") == Budget(processes=80, values=1, pyperformance_multiple=1.0)
     assert settings_from({"cpython-mode": mode}).budget.pyperformance_multiple is None  # the default is not auto
     assert settings_from({"cpython-mode": mode, "cpython-budget": "33"}).budget == Budget(processes=33)
 

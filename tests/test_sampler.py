@@ -515,7 +515,7 @@ def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchm
     said: list[str] = []
     # Fast mode: pyperformance would run 11 processes of 2 values (about 7 s here); 1.5x that is
     # a few rounds of 2 one-value processes past the fewest a verdict needs, far short of 40.
-    budget = Budget(processes=40, pyperformance_multiple=1.5)
+    budget = Budget(processes=40, pyperformance_multiple=0.75)  # per side: 1.5x for the two
     started = time.monotonic()
     suites, rounds = sampler.measure(benchmarks["nbody"], sides, FAST, budget, lambda _s: False, said.append,
                                      calibration=Calibration(tmp_path, "machine-a"))
@@ -541,6 +541,23 @@ def test_pyperformance_seconds_counts_pyperfs_processes_and_values() -> None:
     assert sampler.pyperformance_seconds(processes, values, "default", 1) == pytest.approx(21 * (0.6 + 1.6))
     assert sampler.pyperformance_seconds(processes, values, "fast", 1) == pytest.approx(11 * (0.5 + 1.3))
     assert sampler.pyperformance_seconds(processes, values, "rigorous", 3) == pytest.approx(41 * (0.4 + 1.0))
+
+
+def test_the_cap_counts_a_rounds_processes_and_their_values() -> None:
+    """Spending on real runs (the seed's nbody: 20 processes of 3 values), and when the next round
+    would pass the cap."""
+    nbody = load_suite(BASE_3_11).get_benchmark("nbody")
+    task = WorkerTask(0, "nbody", loops=nbody.get_runs()[-1].get_loops())
+    spending = sampler.Spending("default", values=3, started=time.monotonic() - 10.0)
+    spending.add(task, 0.5, nbody)
+    runs = [run for run in nbody.get_runs() if run.values]
+    assert spending.value_seconds["nbody"] == [v * run.get_total_loops() for run in runs for v in run.values]
+    # pyperf's values per process are ours: its 21 processes cost what ours did.
+    assert spending.pyperformance() == pytest.approx(21 * 0.5)
+    assert not sampler._next_round_too_costly(2.0, spending, 5, 1.0)  # 10 s + 1 s < 21 s
+    assert sampler._next_round_too_costly(2.0, spending, 5, 12.0)  # 10 s + 12 s > 21 s
+    assert sampler._next_round_too_costly(1.0, spending, 5, 1.0)  # 11 s > 10.5 s
+    assert not sampler._next_round_too_costly(1.0, spending, sampler.MIN_ROUNDS - 1, 1.0)  # too few for a verdict
 
 
 def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> None:
