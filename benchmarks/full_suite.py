@@ -22,6 +22,7 @@ Each part takes most of an hour on 2 cores, so they can run on their own and be 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench.errors import CpybenchError
-from pytest_cpybench.options import OPTIONS, parse_budget
+from pytest_cpybench.options import OPTIONS, Budget, parse_budget
 
 from . import overhead
 from .common import Context, Goal, SectionResult, Table, fmt_rate, fmt_seconds, open_session, verdicts_of
@@ -105,15 +106,18 @@ Checkpoint = Callable[[dict[str, object]], None]
 
 
 def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
-              checkpoint: Checkpoint = lambda _part: None, budget: str | None = None) -> dict[str, object]:
+              checkpoint: Checkpoint = lambda _part: None, budget: str | None = None,
+              values: int | None = None) -> dict[str, object]:
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
-    in the session, with the default budget or ``budget`` (--cpython-budget's syntax). ``checkpoint``
+    in the session, with the default budget or ``budget`` (--cpython-budget's syntax), and
+    processes of the gate's one value or ``values`` (to measure the gate as it was). ``checkpoint``
     gets the part as measured so far after every benchmark (an interrupted part keeps what it
     measured: ``"complete": False``)."""
     started = time.monotonic()
     settings = ctx.settings(ref=head, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
                             results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no",
-                            **({"budget": parse_budget(budget)} if budget else {}))
+                            budget=dataclasses.replace(parse_budget(budget or DEFAULT_BUDGET),
+                                           **({"values": values} if values else {})))
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items = []
@@ -123,7 +127,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         except Exception as exc:  # a benchmark that cannot run here is listed, the others go on
             ctx.log(f"full suite {head}: {bench.name} failed: {str(exc).splitlines()[0]}")
             items.append({"benchmark": bench.name, "error": str(exc).splitlines()[0]})
-            checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=budget))
+            checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=settings.budget))
             continue
         verdicts = verdicts_of(engine, outcome)
         rounds = max((c.rounds for c in outcome.comparisons), default=0)
@@ -132,18 +136,19 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         items.append({"benchmark": bench.name, "seconds": outcome.seconds, "rounds": rounds,
                       "verdicts": [{"result": v.result, "verdict": v.verdict, "ratio": round(v.ratio, 4),
                                     "low": round(v.low, 4), "high": round(v.high, 4)} for v in verdicts]})
-        checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=budget))
-    return _gate_record(head, started, prepared, items, complete=True, budget=budget)
+        checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=settings.budget))
+    return _gate_record(head, started, prepared, items, complete=True, budget=settings.budget)
 
 
 def _gate_record(head: str, started: float, prepared: float, items: list[dict[str, object]], *,
-                 complete: bool, budget: str | None) -> dict[str, object]:
+                 complete: bool, budget: Budget) -> dict[str, object]:
     return {"head": head, "seconds": round(time.monotonic() - started, 1), "prepare_seconds": round(prepared, 1),
-            "items": list(items), "complete": complete, "budget": budget or DEFAULT_BUDGET}
+            "items": list(items), "complete": complete, "budget": dataclasses.asdict(budget)}
 
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
-              checkpoint: Checkpoint = lambda _data: None, budget: str | None = None) -> dict[str, object]:
+              checkpoint: Checkpoint = lambda _data: None, budget: str | None = None,
+              values: int | None = None) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b);
     ``checkpoint`` gets the data so far after every benchmark a gate part measured."""
     data: dict[str, object] = {}
@@ -153,7 +158,7 @@ def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
             checkpoint({**data, part: {**partial, "benchmarks": selection}})
 
         measured = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
-                    else gate_part(ctx, HEADS[part], benchmarks, keep, budget))
+                    else gate_part(ctx, HEADS[part], benchmarks, keep, budget, values))
         data[part] = {**measured, "benchmarks": selection}
     return data
 
@@ -282,9 +287,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="a subset, in pyperformance's -b syntax (default: the whole default group)")
     parser.add_argument("--budget", default=None,
                         help="the gate parts' --cpython-budget, e.g. auto (default: the plugin's default)")
+    parser.add_argument("--values", type=int, default=None,
+                        help="values per worker process in the gate parts (default: the gate's, 1; 3 measures "
+                             "the gate as it was before one-value processes)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
+    if args.values is not None and args.values < 1:
+        parser.error("--values: give at least 1")
     if args.budget is not None:
         try:
             parse_budget(args.budget)
@@ -316,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
                                                                "machine": machine_details, "complete": False})
 
-            data = run_parts(ctx, parts, args.benchmarks, checkpoint, args.budget)
+            data = run_parts(ctx, parts, args.benchmarks, checkpoint, args.budget, args.values)
     result = summarize(data)
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)

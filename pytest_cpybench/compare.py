@@ -191,8 +191,8 @@ def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyper
 
     The gate's interleaved processes measure one value, ``pyperformance run``'s and a head
     measured alone three, and a process's later values need not run like its first (mypy2's
-    first, after pyperf's warmup, takes 1.75x its later ones in the seed's 3.11 run): a stored run
-    of one kind against one of the other would report that difference as a change."""
+    first, after pyperf's warmup, reads 40% over its process's mean of three in the seed's 3.11
+    run): a stored run of one kind against one of the other would report that difference as a change."""
     lengths = {len(run.values) for bench in (base, head) for run in bench.get_runs() if run.values}
     if len(lengths) <= 1:
         return base, head

@@ -30,7 +30,7 @@ THRESHOLD_RANGE = (0.001, 1.0)
 # pyperf's three, for about as much information, since the noise is between processes
 # (benchmarks/README.md, noise and full_suite, 2026-11-30).
 ROUND_VALUES = 1
-# The most rounds: 80 one-value processes per side cost about what 45 of pyperf's three-value
+# The most rounds: 80 one-value processes per side cost about what 48 of pyperf's three-value
 # ones do; on the noise section's rounds 40 left 9.5% of A/A verdicts inconclusive, 80 1.1%.
 DEFAULT_ROUNDS = 80
 # --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
