@@ -7,9 +7,9 @@ interval of head/base over the process means. The rules differ in when they look
 * old: look at the 95% t-interval after every round from ``MIN_ROUNDS`` on, stop at the first
   clear verdict. Every look is another chance to stop on noise (optional stopping), so the
   promised error is not the error made;
-* new: look only at ``stats.check_rounds(MIN_ROUNDS, budget)`` (5, 7, 10, 14, 20, 28, 39, 55, 80
-  for the default budget of 80), each look, the final one included, at ``stats.check_confidence(0.95,
-  looks)`` (Bonferroni: 99.44% for 9 looks), with the t-interval;
+* new: look only at ``stats.check_rounds(MIN_ROUNDS, budget)`` (5, 7, 10, 14, 20, 28, 40 for the
+  default budget of 40), each look, the final one included, at ``stats.check_confidence(0.95,
+  looks)`` (Bonferroni: 99.29% for 7 looks), with the t-interval;
 * robust, the gate's rule: the new looks with the interval the gate computes, trimmed from 10
   rounds on (``stats.PAIRED_TRIM`` of the rounds cut at each end, Yuen's interval), so that a few
   processes slowed down by another job do not decide; robust20 is the same with a budget of 20
@@ -54,14 +54,14 @@ TITLE = "Stopping rule: errors and rounds of checking every round vs a few Bonfe
 
 SEED = 20240611
 RATIOS = (1.00, 1.03, 1.05, 1.07, 1.10)
-BUDGET = Budget().processes  # the plugin's default budget: 80 rounds
+BUDGET = Budget().processes  # the plugin's default budget: 40 rounds
 # A small budget, pyperf's 20 processes (--cpython-budget=auto before its time cap): what it costs near the threshold.
 SHORT_BUDGET = MODE_PROCESSES["default"]
 MIN_PROCESSES = 10  # results with fewer process means say little about their distribution
 # Experiments per result and ratio, by variant. Every result rather than more experiments on fewer:
 # how often a rule errs can depend on the result's distribution (its tails, its skew), and the section
 # reports the average over the suite. The standard variant takes about 30 s on one core, nearly all of
-# it at r = 1.05, where the old rule looks up to 76 times (statistics.stdev computes in fractions).
+# it at r = 1.05, where the old rule looks up to 36 times (statistics.stdev computes in fractions).
 EXPERIMENTS = {"quick": 10, "standard": 40, "full": 200}
 # The error a 95% interval promises for "regression" when the true ratio is at the threshold.
 PROMISED_ERROR = (1 - stats.DEFAULT_CONFIDENCE) / 2

@@ -26,13 +26,9 @@ CONFIRM_MODES = ("auto", "always", "never")
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
-# Interleaved rounds: processes of one value after pyperf's warmup cost about 0.6x those of
-# pyperf's three, for about as much information, since the noise is between processes
-# (benchmarks/README.md, noise and full_suite, 2026-11-30).
-ROUND_VALUES = 1
-# The most rounds: 80 one-value processes per side cost about what 48 of pyperf's three-value
-# ones do; on the noise section's rounds 40 left 9.5% of A/A verdicts inconclusive, 80 1.1%.
-DEFAULT_ROUNDS = 80
+# Twice pyperf's processes: on a noisy machine 20 rounds left most A/A verdicts inconclusive
+# (benchmarks/README.md, 2026-11-30); --cpython-budget=auto caps the cost instead.
+DEFAULT_ROUNDS = 40
 # --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
 # what `pyperformance run` would spend on it measuring one side (two sides: issue 11's cap of 2x),
 # however many rounds remain.
@@ -92,8 +88,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
     Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
            "stored baseline: auto (when needed), always or never.", "auto"),
-    Option("cpython-budget", "Most worker processes per side (e.g. 80) or seconds (e.g. 300s) one benchmark "
-           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: up to 80, but never more "
+    Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
+           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: up to 40, but never more "
            "per side than the time `pyperformance run` would take to measure one in the mode (twice it for a "
            "head and a baseline).",
            str(DEFAULT_ROUNDS)),
@@ -119,7 +115,9 @@ class Budget:
 
     processes: int = DEFAULT_ROUNDS  # per side: one per round
     seconds: float | None = None
-    values: int = ROUND_VALUES  # per process, after one warmup
+    # Per process, after one warmup; None: pyperf's in the mode (sampler.PER_PROCESS). One value
+    # costs about 0.6 as much and was not cheaper to a verdict (benchmarks/README.md, fourth session).
+    values: int | None = None
     pyperformance_multiple: float | None = None  # auto: per side measured
 
 
@@ -241,7 +239,7 @@ def parse_budget(value: str) -> Budget:
     text = value.strip().lower()
     if text == "auto":
         return Budget(pyperformance_multiple=AUTO_PYPERFORMANCE_MULTIPLE)
-    hint = "give a number of processes per side (at least 2, e.g. 80), of seconds (e.g. 300s) or auto"
+    hint = "give a number of processes per side (at least 2, e.g. 40), of seconds (e.g. 300s) or auto"
     try:
         number = float(text[:-1]) if text.endswith("s") else int(text)
     except ValueError:

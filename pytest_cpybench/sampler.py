@@ -4,9 +4,8 @@ Drift between runs a few minutes apart (2-10 % on a shared VM) is larger than th
 inside a run, so comparing a head measured now with a baseline measured earlier mixes the
 change with the drift. Here each round runs one pyperf worker process per interpreter and
 result, started directly (no pyperf manager process in between) with the loops calibrated
-once (:mod:`loops`), so every side runs the same loops, and one value after pyperf's warmup
-(:data:`options.ROUND_VALUES`: the noise is between processes, so a process's further values
-add little information for their time):
+once (:mod:`loops`), so every side runs the same loops, and pyperf's warmup and values per
+process in the mode (or the budget's ``values``):
 
 * one after another, alternating the order (A B, B A, ...) so that slow drift hits every side
   alike;
@@ -17,7 +16,7 @@ add little information for their time):
   (a fixed TCP port) falls back to taking turns.
 
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
-20, 28, 39, 55, 80 for a budget of 80); rounds stop at the first check it accepts (every ratio
+20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio
 interval clearly on one side of its threshold) or when the budget runs out: its rounds, its
 seconds, or (``auto``) a multiple of what ``pyperformance run`` would spend measuring one side,
 estimated from the rounds so far (:func:`pyperformance_seconds`). The caller's intervals must then
@@ -156,7 +155,8 @@ def measure(
     """
     if options.mode == "debug":  # one value of one process: nothing to interleave or calibrate
         return _debug_round(bench, sides, options), 1
-    spending = Spending(options.mode, budget.values)  # calibration included: the user waits for it too
+    values = budget.values or PER_PROCESS.get(options.mode, PER_PROCESS["default"])[0]
+    spending = Spending(options.mode, values)  # calibration included: the user waits for it too
     # The last side is the baseline: its loops serve every head measured against it, session after session.
     tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
     check_at = checks(budget)
@@ -170,7 +170,7 @@ def measure(
         round_started = time.monotonic()
         for task in tasks:
             try:
-                results = _round_of(bench, task, sides, cpus, rounds, options, budget.values)
+                results = _round_of(bench, task, sides, cpus, rounds, options, values)
             except BenchmarkError as err:
                 if cpus is None or err.timed_out:
                     raise
@@ -178,7 +178,7 @@ def measure(
                 log(f"{bench.name}: {err}, with the sides at the same time; the sides take turns from now on")
                 cpus = None
                 try:
-                    results = _round_of(bench, task, sides, cpus, rounds, options, budget.values)
+                    results = _round_of(bench, task, sides, cpus, rounds, options, values)
                 except BenchmarkError:
                     raise err from None  # it fails in turn too: the first error says where and why
             for side, result, seconds in results:

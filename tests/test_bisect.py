@@ -30,7 +30,7 @@ def test_bisect_finds_the_commit_past_one_that_does_not_build(repo: Path, cache_
     first_bad = sha(repo, f"bisect~{COMMITS - SLOWDOWN}")
     broken = sha(repo, f"bisect~{COMMITS - BROKEN}")
     done = _bisect(repo, cache_dir, tmp_path, "--good=v3.13.5", "--bad=bisect", "-b", "deepcopy", "--mode=fast",
-                   "--budget=80")  # a noisy CI machine needed 19 rounds of three-value processes to see the change
+                   "--budget=40")  # a noisy CI machine needed 19 of the default 20 rounds to see the change
     assert done.returncode == 0
     assert f"first bad commit: {first_bad[:7]} Slow down copy.deepcopy (bisect test fixture)" in done.stdout
     assert f"step  2  {broken[:7]} ({BROKEN}/{COMMITS}) Break the build" in done.stdout  # after the ends
@@ -92,7 +92,7 @@ def test_a_failing_item_is_bisected_after_the_session(repo: Path, cache_dir: Pat
     # slowdown is one commit on top of v3.13.5: the bisection checks that the two differ and names it.
     done = pytest_run("--cpython-ref=slowdown", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
                       "--cpython-baseline=v3.13.5", "--cpython-benchmarks=deepcopy", "--cpython-mode=fast",
-                      "--cpython-budget=40",  # the session's budget is the bisection's
+                      "--cpython-budget=20",  # the session's budget is the bisection's (fast mode's auto: 10)
                       f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-bisect=yes", cwd=tmp_path)
     assert done.returncode == 1  # the regression fails the item; the bisection only explains it
     assert "bisect deepcopy: v3.13.5 -> slowdown:" in done.stdout

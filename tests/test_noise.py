@@ -46,7 +46,8 @@ def test_an_outlier_widens_the_t_interval_not_the_gates_trimmed_one() -> None:
 def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
     sides = KEPT["nbody"]["nbody"]
     t, trimmed, one_value, gate = noise.replay_variants()
-    assert (gate.first_value, gate.budget, gate.trim) == (True, Budget().processes, stats.PAIRED_TRIM)
+    assert (trimmed.first_value, trimmed.budget, trimmed.trim) == (False, Budget().processes, stats.PAIRED_TRIM)
+    assert (gate.first_value, gate.budget) == (True, noise.ONE_VALUE_BUDGET)
     tallies = {v.name: noise.replay(sides["head"], sides["base"], 1.0, v, 50, seed="x") for v in (t, trimmed)}
     assert all(tally.experiments == 50 for tally in tallies.values())
     assert tallies["t"] == noise.replay(sides["head"], sides["base"], 1.0, t, 50, seed="x")  # seeded
@@ -65,7 +66,7 @@ def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
 
 
 def test_one_value_processes_are_each_process_first_value() -> None:
-    """What the gate measures now: a process's first value after the warmup, not the mean of three.
+    """What a one-value process measures: its first value after the warmup, not the mean of three.
     Head and base differ only in some values, in every round (swapped at random: ±30% or ±20%)."""
     _t, _trimmed, one_value, _gate = noise.replay_variants()
     three = noise.Variant("three", stats.PAIRED_TRIM, False, 40)

@@ -39,8 +39,8 @@ def test_check_confidence_needs_a_look() -> None:
 
 # Two everyday results of the seed files, 60 simulated measurements each at a true slowdown of
 # exactly the 5% threshold (seeded: the same numbers every run, about a second). On them the new
-# rule says REGRESSION 1/120 times with the default 80-round budget (0/120 with a 20-round budget), the
-# old rule (every round at 95%, up to 80) 23/120 times (16/120 up to 40): above 5%, so this
+# rule says REGRESSION 1/120 times (0/120 with a 20-round budget), the old rule (every round at 95%
+# up to 40) 16/120 times: above 5%, so this
 # test fails if stats.check_rounds / check_confidence go back to a look after every round at 95%
 # (the sampler and engine take their checks and confidence from them: tests/test_sampler.py).
 SAMPLES = ("3.11.0:deepcopy", "3.11.0:nbody")
