@@ -110,7 +110,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
               values: int | None = None) -> dict[str, object]:
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
     in the session, with the default budget or ``budget`` (--cpython-budget's syntax), and
-    processes of the gate's one value or ``values`` (to measure the gate as it was). ``checkpoint``
+    pyperf's values per process or ``values`` (1: one-value processes). ``checkpoint``
     gets the part as measured so far after every benchmark (an interrupted part keeps what it
     measured: ``"complete": False``)."""
     started = time.monotonic()
@@ -288,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default=None,
                         help="the gate parts' --cpython-budget, e.g. auto (default: the plugin's default)")
     parser.add_argument("--values", type=int, default=None,
-                        help="values per worker process in the gate parts (default: the gate's, 1; 3 measures "
-                             "the gate as it was before one-value processes)")
+                        help="values per worker process in the gate parts (default: pyperf's in the mode, 3; "
+                             "1 for one-value processes)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)

@@ -203,7 +203,7 @@ def replay_table(kept: dict[str, dict[str, dict[str, Processes]]], experiments: 
     """Per result: inconclusive at 1.00, wrong failures at the threshold, 10% slowdowns caught,
     mean rounds, and how often a slowdown of some processes (:data:`PARTIAL`) passes, for each of
     :func:`replay_variants`; and the means over the results (keys like ``"trimmed inconclusive"``,
-    ``"gate rounds"``)."""
+    ``"t rounds"``)."""
     variants = replay_variants(trim)
     rows: list[list[object]] = []
     cells: dict[str, list[float]] = {}

@@ -1,5 +1,5 @@
-"""Round cost: what a round of the gate costs with worker processes of three values (pyperf's) and
-of one (the gate's since issue 11's fourth session), on the same benchmarks, builds and loops.
+"""Round cost: what a round of the gate costs with worker processes of three values (pyperf's, the
+gate's) and of one (``Budget.values``), on the same benchmarks, builds and loops.
 
 Head ``neutral`` against ``v3.13.5``, both built, the sides in turn. Per benchmark: one round
 first, untimed (calibrates the loops and warms the file cache), then ``REPEATS`` times
@@ -27,7 +27,7 @@ NAME = "round_cost"
 TITLE = "Round cost: worker processes of three values against one, same benchmarks and loops"
 BENCHMARKS = {"quick": "json_dumps,nbody",
               "standard": "2to3,argparse,async_tree,deepcopy,json_dumps,logging,nbody,pickle_pure_python,regex_v8"}
-VALUES = (3, 1)  # pyperf's per process in default mode; the gate's
+VALUES = (3, 1)  # pyperf's per process in default mode (the gate's); one-value processes
 ROUNDS = 3
 REPEATS = 2
 

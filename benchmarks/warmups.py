@@ -108,8 +108,7 @@ def evaluate(log: Callable[[str], None]) -> SectionResult:
                                ["shift more than", "results"],
                                [[f"{cut:.0%}", fmt_rate(sum(s > cut for s in shifts), len(shifts))] for cut in CUTS]
                                + [["its own process CV", fmt_rate(len(beyond_noise), len(effects))]]))
-    # What the gate's one-value processes read against pyperf's mean of three (the same on both
-    # sides of an interleaved measurement, but not what a three-value baseline holds).
+    # What one-value processes (Budget.values = 1) would read against pyperf's mean of three.
     first_shifts = [abs(e.first_shift) for e in effects]
     first_beyond = [e for e in effects if abs(e.first_shift) > e.noise]
     result.tables.append(Table("results whose first value (after the warmup) differs from the process's mean of three",

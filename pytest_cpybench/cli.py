@@ -117,8 +117,8 @@ def _add_bisect_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
                      help="most steps, commits that do not build included (default: about twice log2 of the "
                           "number of commits, plus 4)")
     cmd.add_argument("--budget", default="20",
-                     help="most rounds (or seconds, e.g. 300s; or auto: up to 40, at most twice pyperformance's "
-                          "time) of one step (default 20)")
+                     help="most rounds (or seconds, e.g. 300s; or auto: up to 40, at most pyperformance's time "
+                          "per side measured) of one step (default 20)")
     cmd.add_argument("--timeout", default=defaults["cpython-timeout"],
                      help=f"seconds one benchmark may take in one step (default {defaults['cpython-timeout']})")
     cmd.add_argument("--confidence", default=None, help="confidence level of the intervals (default 95%%)")

@@ -189,12 +189,13 @@ def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyper
     """Both results as they are when every process of both measured as many values; else both
     reduced to each process's first value.
 
-    The gate's interleaved processes measure one value, ``pyperformance run``'s and a head
-    measured alone three, and a process's later values need not run like its first (mypy2's
+    Processes of different value counts (a fast-mode run's two against a default run's three,
+    one-value processes: ``Budget.values``) read differently, since a process's later values
+    need not run like its first (mypy2's
     first, after pyperf's warmup, reads 40% over its process's mean of three in the seed's 3.11
     run): a stored run of one kind against one of the other would report that difference as a change."""
-    lengths = {len(run.values) for bench in (base, head) for run in bench.get_runs() if run.values}
-    if len(lengths) <= 1:
+    per_side = [{len(run.values) for run in bench.get_runs() if run.values} for bench in (base, head)]
+    if not all(per_side) or len(per_side[0] | per_side[1]) <= 1:  # a side without values: nothing to align
         return base, head
     return first_values(base), first_values(head)
 

@@ -288,7 +288,7 @@ def pyperf_tables(base: Side, head: Side) -> str:
     for name in base.suite.get_benchmark_names():  # pyperf keeps the first file's order
         if name not in head_names:
             continue
-        # Processes of one value (the gate's) against pyperf's three: each process's first value.
+        # Different values per process on the two sides: each process's first value.
         base_bench, head_bench = compare.like_for_like(base.suite.get_benchmark(name), head.suite.get_benchmark(name))
         rows.append(_Row(name, base_bench, head_bench, head_bench.mean() / base_bench.mean(),
                          _pyperf.is_significant(base_bench, head_bench), compare.result_tags(base_bench)))

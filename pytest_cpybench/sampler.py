@@ -111,7 +111,7 @@ def pyperformance_seconds(process_seconds: Mapping[str, Sequence[float]],
     processes = MODE_PROCESSES[mode]
     pyperf_values, _warmups = PER_PROCESS[mode]
     return sum((processes + 1) * (statistics.fmean(process_seconds[task])
-                                  + (pyperf_values - values) * statistics.fmean(value_seconds[task]))
+                                  + (pyperf_values - values) * statistics.fmean(value_seconds.get(task) or [0.0]))
                for task in process_seconds)
 
 

@@ -393,7 +393,7 @@ def test_results_without_memory_data_on_either_side_are_left_out(tmp_path, bases
 
 
 def test_processes_of_one_value_are_compared_with_first_values_only() -> None:
-    """The gate's one-value processes against pyperf's three: mypy2's first value after the warmup
+    """One-value processes (a measurement option) against pyperf's three: mypy2's first value after the warmup
     reads 40% over its process's mean of three in the 3.11 run: the two are not comparable."""
     three = load_suite(BASE_3_11).get_benchmark("mypy2")
     one = first_values(three)
@@ -404,3 +404,13 @@ def test_processes_of_one_value_are_compared_with_first_values_only() -> None:
     # Alike processes on both sides are compared as they are: every value counts (the published pages).
     head = load_suite(HEAD_FILE).get_benchmark("mypy2")
     assert like_for_like(three, head) == (three, head)
+
+
+def test_a_fast_mode_run_against_a_default_one_is_compared_on_first_values() -> None:
+    """fast mode's processes measure two values, the default's three: neither mean is the other's."""
+    three = load_suite(BASE_3_11).get_benchmark("nbody")
+    two = pyperf.Benchmark([pyperf.Run(run.values[:2], warmups=run.warmups, metadata=run.get_metadata(),
+                                       collect_metadata=False) for run in three.get_runs() if run.values])
+    base, head = like_for_like(three, two)
+    assert [run.values for run in base.get_runs()] == [run.values[:1] for run in three.get_runs() if run.values]
+    assert [run.values for run in head.get_runs()] == [run.values[:1] for run in two.get_runs()]

@@ -12,7 +12,6 @@ import pytest
 
 from benchmarks import noise
 from pytest_cpybench import sampler, stats
-from pytest_cpybench.options import Budget
 
 DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
                        "noise-2026-11-30.json").read_text())
@@ -45,16 +44,16 @@ def test_an_outlier_widens_the_t_interval_not_the_gates_trimmed_one() -> None:
 
 def test_the_replay_keeps_pairs_whole_and_swaps_them() -> None:
     sides = KEPT["nbody"]["nbody"]
-    t, trimmed, one_value, gate = noise.replay_variants()
-    assert (trimmed.first_value, trimmed.budget, trimmed.trim) == (False, Budget().processes, stats.PAIRED_TRIM)
-    assert (gate.first_value, gate.budget) == (True, noise.ONE_VALUE_BUDGET)
+    t, trimmed, one_value, one_value_80 = noise.replay_variants()
+    assert (trimmed.first_value, trimmed.budget, trimmed.trim) == (False, 40, stats.PAIRED_TRIM)  # the gate
+    assert (one_value_80.first_value, one_value_80.budget) == (True, 80)
     tallies = {v.name: noise.replay(sides["head"], sides["base"], 1.0, v, 50, seed="x") for v in (t, trimmed)}
     assert all(tally.experiments == 50 for tally in tallies.values())
     assert tallies["t"] == noise.replay(sides["head"], sides["base"], 1.0, t, 50, seed="x")  # seeded
     # nbody's slow processes leave the t-interval inconclusive far more often than the trimmed one.
     assert tallies["trimmed"].inconclusive * 2 < tallies["t"].inconclusive
     # A 20% slowdown is caught (nearly always, nbody's noise being what it is): the head stays the slower side.
-    variants = (t, trimmed, one_value, gate)
+    variants = (t, trimmed, one_value, one_value_80)
     assert all(noise.replay(sides["head"], sides["base"], 1.2, v, 20, seed="x").regression >= 18 for v in variants)
     # Every kept round 10% slower on the head's side: unswapped, every measurement would fail; swapped
     # at random, only the rare run of same-side draws does (5 of 5 at the first look: 1 in 32).

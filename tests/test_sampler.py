@@ -466,7 +466,6 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
     kept = loops.load(tmp_path / "cache", loops.key("machine-a", "nbody", nbody.definition_hash, v3135.identity))
     assert kept is not None and [(t.index, t.name) for t in kept] == [(0, "nbody")]
     values, _warmups = sampler.PER_PROCESS["fast"]  # pyperf's in the mode, as the budget names none
-    assert budget.values is None
     for label, side_runs in runs.items():
         assert len(side_runs) == rounds, label
         assert all(len(run.values) == values for run in side_runs), label
@@ -514,7 +513,7 @@ def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchm
     sides = [Side("head", v3135.venv_python, v3135.env), v3135]
     said: list[str] = []
     # Fast mode: pyperformance would run 11 processes of 2 values (about 7 s here); 1.5x that is
-    # a few rounds of 2 one-value processes past the fewest a verdict needs, far short of 40.
+    # a few rounds of 2 such processes past the fewest a verdict needs, far short of 40.
     budget = Budget(processes=40, pyperformance_multiple=0.75)  # per side: 1.5x for the two
     started = time.monotonic()
     suites, rounds = sampler.measure(benchmarks["nbody"], sides, FAST, budget, lambda _s: False, said.append,

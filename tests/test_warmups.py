@@ -52,7 +52,7 @@ def test_the_section_reports_that_the_warmup_stays() -> None:
 
 
 def test_one_value_reads_mypy2_slower_than_pyperfs_three() -> None:
-    """The gate's one-value processes read a result's first value after the warmup: for most results
+    """One-value processes (a measurement option) read a result's first value after the warmup: for most results
     what the mean of three reads, for a few not (README.md quotes these)."""
     assert _effect("mypy2").first_shift > 0.3 > 0.05 > 10 * _effect("mypy2").noise
     assert abs(_effect("nbody").first_shift) < 0.01
