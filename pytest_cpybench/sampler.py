@@ -39,9 +39,9 @@ from .errors import BenchmarkError
 from .options import Budget
 from .runner import MODE_PROCESSES, RunOptions, WorkerRun, WorkerTask, calibrate, run_benchmark, run_workers, stamp
 
-# Values and warmups per worker process of `pyperformance run`, by mode (pyperf's own settings).
+# Values and warmups per worker process, by mode: pyperf's own, as `pyperformance run` measures, and the
+# gate's rounds unless the budget names the values.
 PER_PROCESS = {"default": (3, 1), "fast": (2, 1), "rigorous": (3, 1), "debug": (1, 0)}
-ROUND_WARMUPS = 1  # pyperf's: without it, first-call costs shift some results (benchmarks/README.md, warmups)
 MIN_ROUNDS = 5  # fewer process pairs give intervals that cannot be trusted
 
 
@@ -155,7 +155,8 @@ def measure(
     """
     if options.mode == "debug":  # one value of one process: nothing to interleave or calibrate
         return _debug_round(bench, sides, options), 1
-    values = budget.values or PER_PROCESS.get(options.mode, PER_PROCESS["default"])[0]
+    values, warmups = PER_PROCESS.get(options.mode, PER_PROCESS["default"])
+    values = budget.values or values
     spending = Spending(options.mode, values)  # calibration included: the user waits for it too
     # The last side is the baseline: its loops serve every head measured against it, session after session.
     tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
@@ -170,7 +171,7 @@ def measure(
         round_started = time.monotonic()
         for task in tasks:
             try:
-                results = _round_of(bench, task, sides, cpus, rounds, options, values)
+                results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
             except BenchmarkError as err:
                 if cpus is None or err.timed_out:
                     raise
@@ -178,7 +179,7 @@ def measure(
                 log(f"{bench.name}: {err}, with the sides at the same time; the sides take turns from now on")
                 cpus = None
                 try:
-                    results = _round_of(bench, task, sides, cpus, rounds, options, values)
+                    results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)
                 except BenchmarkError:
                     raise err from None  # it fails in turn too: the first error says where and why
             for side, result, seconds in results:
@@ -213,7 +214,7 @@ def _next_round_too_costly(cap: float, spending: Spending, rounds: int, round_se
 
 
 def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: list[str] | None, rounds: int,
-              options: RunOptions, values: int) -> list[tuple[Side, pyperf.Benchmark, float]]:
+              options: RunOptions, values: int, warmups: int) -> list[tuple[Side, pyperf.Benchmark, float]]:
     """One worker of ``task`` per side, the sides at once (``cpus``) or in turn; each side's result
     and the seconds its worker took (with the sides at once, all of them together)."""
     done = []
@@ -221,7 +222,7 @@ def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: li
         runs = [WorkerRun(side.venv_python, task, {**options.env, **side.env}, affinity, side.label)
                 for side, affinity in batch]
         batch_started = time.monotonic()
-        results = run_workers(bench, runs, options, values=values, warmups=ROUND_WARMUPS)
+        results = run_workers(bench, runs, options, values=values, warmups=warmups)
         seconds = time.monotonic() - batch_started
         done += [(side, result, seconds) for (side, _affinity), result in zip(batch, results, strict=True)]
     return done
