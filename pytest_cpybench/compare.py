@@ -190,10 +190,10 @@ def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyper
     reduced to each process's first value.
 
     Processes of different value counts (a fast-mode run's two against a default run's three,
-    one-value processes: ``Budget.values``) read differently, since a process's later values
-    need not run like its first (mypy2's
-    first, after pyperf's warmup, reads 40% over its process's mean of three in the seed's 3.11
-    run): a stored run of one kind against one of the other would report that difference as a change."""
+    one-value processes: ``Budget.values``) read differently, since a process's later values need
+    not run like its first (mypy2's first, after pyperf's warmup, reads 40% over its process's
+    mean of three in the seed's 3.11 run): a stored run of one kind against one of the other
+    would report that difference as a change."""
     per_side = [{len(run.values) for run in bench.get_runs() if run.values} for bench in (base, head)]
     if not all(per_side) or len(per_side[0] | per_side[1]) <= 1:  # a side without values: nothing to align
         return base, head
