@@ -34,7 +34,7 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench.errors import CpybenchError
-from pytest_cpybench.options import OPTIONS, Budget, parse_budget
+from pytest_cpybench.options import OPTIONS, Settings, parse_budget
 
 from . import overhead
 from .common import Context, Goal, SectionResult, Table, fmt_rate, fmt_seconds, open_session, verdicts_of
@@ -107,17 +107,19 @@ Checkpoint = Callable[[dict[str, object]], None]
 
 def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
               checkpoint: Checkpoint = lambda _part: None, budget: str | None = None,
-              values: int | None = None) -> dict[str, object]:
+              values: int | None = None, parallel: bool = False) -> dict[str, object]:
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
     in the session, with the default budget or ``budget`` (--cpython-budget's syntax), and
-    pyperf's values per process or ``values`` (1: one-value processes). ``checkpoint``
+    pyperf's values per process or ``values`` (1: one-value processes), the sides in turn or
+    (``parallel``) at the same time on a core each. ``checkpoint``
     gets the part as measured so far after every benchmark (an interrupted part keeps what it
     measured: ``"complete": False``)."""
     started = time.monotonic()
     settings = ctx.settings(ref=head, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
                             results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no",
                             budget=dataclasses.replace(parse_budget(budget or DEFAULT_BUDGET),
-                                           **({"values": values} if values else {})))
+                                           **({"values": values} if values else {})),
+                            parallel="yes" if parallel else "no")
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items = []
@@ -127,7 +129,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         except Exception as exc:  # a benchmark that cannot run here is listed, the others go on
             ctx.log(f"full suite {head}: {bench.name} failed: {str(exc).splitlines()[0]}")
             items.append({"benchmark": bench.name, "error": str(exc).splitlines()[0]})
-            checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=settings.budget))
+            checkpoint(_gate_record(head, started, prepared, items, complete=False, settings=settings))
             continue
         verdicts = verdicts_of(engine, outcome)
         rounds = max((c.rounds for c in outcome.comparisons), default=0)
@@ -136,19 +138,20 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
         items.append({"benchmark": bench.name, "seconds": outcome.seconds, "rounds": rounds,
                       "verdicts": [{"result": v.result, "verdict": v.verdict, "ratio": round(v.ratio, 4),
                                     "low": round(v.low, 4), "high": round(v.high, 4)} for v in verdicts]})
-        checkpoint(_gate_record(head, started, prepared, items, complete=False, budget=settings.budget))
-    return _gate_record(head, started, prepared, items, complete=True, budget=settings.budget)
+        checkpoint(_gate_record(head, started, prepared, items, complete=False, settings=settings))
+    return _gate_record(head, started, prepared, items, complete=True, settings=settings)
 
 
 def _gate_record(head: str, started: float, prepared: float, items: list[dict[str, object]], *,
-                 complete: bool, budget: Budget) -> dict[str, object]:
+                 complete: bool, settings: Settings) -> dict[str, object]:
     return {"head": head, "seconds": round(time.monotonic() - started, 1), "prepare_seconds": round(prepared, 1),
-            "items": list(items), "complete": complete, "budget": dataclasses.asdict(budget)}
+            "items": list(items), "complete": complete, "budget": dataclasses.asdict(settings.budget),
+            "parallel": settings.parallel}
 
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
               checkpoint: Checkpoint = lambda _data: None, budget: str | None = None,
-              values: int | None = None) -> dict[str, object]:
+              values: int | None = None, parallel: bool = False) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b);
     ``checkpoint`` gets the data so far after every benchmark a gate part measured."""
     data: dict[str, object] = {}
@@ -158,7 +161,7 @@ def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
             checkpoint({**data, part: {**partial, "benchmarks": selection}})
 
         measured = (pyperformance_part(ctx, benchmarks) if part == "pyperformance"
-                    else gate_part(ctx, HEADS[part], benchmarks, keep, budget, values))
+                    else gate_part(ctx, HEADS[part], benchmarks, keep, budget, values, parallel))
         data[part] = {**measured, "benchmarks": selection}
     return data
 
@@ -290,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", type=int, default=None,
                         help="values per worker process in the gate parts (default: pyperf's in the mode, 3; "
                              "1 for one-value processes)")
+    parser.add_argument("--parallel", action="store_true",
+                        help="the gate parts' sides at the same time, a core each (--cpython-parallel=yes)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
@@ -326,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench_run.write_standalone(args.json, result, {"variant": "standard", "commands": commands,
                                                                "machine": machine_details, "complete": False})
 
-            data = run_parts(ctx, parts, args.benchmarks, checkpoint, args.budget, args.values)
+            data = run_parts(ctx, parts, args.benchmarks, checkpoint, args.budget, args.values, args.parallel)
     result = summarize(data)
     result.seconds = time.monotonic() - started
     bench_run.print_section(result)
