@@ -31,6 +31,7 @@ import cpython_repo  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchmarks import (  # noqa: E402
+    alongside,
     bisection,
     builds,
     false_alarms,
@@ -52,7 +53,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, noise, round_cost, full_suite)}
+                                               warmups, noise, round_cost, alongside, full_suite)}
 # Sections that run only when named in --only: the whole suite takes hours.
 OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"

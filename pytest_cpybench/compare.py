@@ -63,6 +63,9 @@ class ResultComparison:
     # Instruction counts only: the larger relative spread (max - min) / mean of the two sides' values;
     # above stats.MAX_INSTRUCTION_SPREAD the count is not deterministic and the verdict is inconclusive.
     spread: float | None = None
+    # Measured alongside other workers on one side and alone on the other (stored results, not
+    # paired): contention shifts the times, so the verdict is inconclusive whatever the interval says.
+    mixed_load: bool = False
 
     @property
     def ratio(self) -> float:
@@ -91,6 +94,16 @@ class SuiteComparison:
     @property
     def regressions(self) -> list[ResultComparison]:
         return [rc for rc in self.results if rc.verdict is Verdict.REGRESSION]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What makes the ratios mix something other than the code: another machine, another load."""
+        mixed = [rc.name for rc in self.results if rc.mixed_load]
+        load = (f"{len(mixed)} result(s) measured with other workers running alongside on one side and alone "
+                f"on the other ({', '.join(mixed[:5])}{', ...' if len(mixed) > 5 else ''}): contention shifts "
+                "their times, so they are inconclusive; compare runs measured alike "
+                "(--cpython-parallel the same), or measure both sides in one session") if mixed else None
+        return [text for text in (self.machine_mismatch, load) if text]
 
     def by_tag(self) -> dict[str, RatioEstimate]:
         """Geometric mean (with its interval) of the results of each tag, tags in name order."""
@@ -155,6 +168,7 @@ def compare_benchmarks(
     ``paired``: the i-th processes of both sides ran back to back (interleaved measurement),
     so their ratios are paired and drift between pairs cancels out.
     """
+    mixed_load = not paired and not same_load(base, head)
     base, head = like_for_like(base, head)
     base_mean, head_mean = base.mean(), head.mean()
     ratio = head_mean / base_mean
@@ -170,6 +184,8 @@ def compare_benchmarks(
         spread = max(relative_spread(base_processes), relative_spread(head_processes))
         if spread > MAX_INSTRUCTION_SPREAD:
             result_verdict = Verdict.INCONCLUSIVE  # not deterministic: its interval cannot be trusted
+    if mixed_load:
+        result_verdict = Verdict.INCONCLUSIVE
     return ResultComparison(
         name=head.get_name(),
         base_mean=base_mean,
@@ -182,7 +198,19 @@ def compare_benchmarks(
         head_text=mean_stdev_text(head),
         tags=result_tags(base, head),
         spread=spread,
+        mixed_load=mixed_load,
     )
+
+
+def load_of(bench: pyperf.Benchmark) -> frozenset[int]:
+    """How many other workers ran alongside the result's processes (0: alone), as a set: one
+    session's rounds can fall back from alongside to alone (--cpython-parallel)."""
+    return frozenset(int(run.get_metadata().get(metadata.ALONGSIDE, 0)) for run in bench.get_runs() if run.values)
+
+
+def same_load(base: pyperf.Benchmark, head: pyperf.Benchmark) -> bool:
+    """Whether both results were measured under the same load: alone, or alongside as many workers."""
+    return load_of(base) == load_of(head)
 
 
 def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyperf.Benchmark, pyperf.Benchmark]:

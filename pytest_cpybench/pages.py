@@ -429,8 +429,8 @@ def verdict_section(
         lines.append(f"- inconclusive ({len(inconclusive)}): {', '.join(rc.name for rc in inconclusive)}")
     if cmp.different_suites:
         lines.append("- \\* the two sides ran different versions of the benchmark suite")
-    if cmp.machine_mismatch:
-        lines.append(f"- warning: {cmp.machine_mismatch}")
+    for warning in cmp.warnings:
+        lines.append(f"- warning: {warning}")
     if plot_links:
         names = {"time": "time", "memory": "peak memory"}
         lines.append("- plots: " + ", ".join(
@@ -841,8 +841,8 @@ def summary_markdown(
             if grown:
                 lines.append(f"- :x: peak memory grew beyond {format_threshold(grown[0].threshold)}: "
                              + _listed([f"{rc.name} {_memory_ratio(rc.ratio)}" for rc in grown]))
-        if cmp.machine_mismatch:
-            lines.append(f"- warning: {cmp.machine_mismatch}")
+        for warning in cmp.warnings:
+            lines.append(f"- warning: {warning}")
         lines.append("")
     if any(cmp.different_suites for cmp in comparisons):
         lines += ["\\* the two sides ran different versions of the benchmark suite", ""]

@@ -103,8 +103,8 @@ def format_summary_block(cmp: SuiteComparison) -> str:
         lines.append(f"- missing benchmarks: {', '.join(sorted(cmp.missing))}")
     if cmp.new:
         lines.append(f"- new benchmarks: {', '.join(sorted(cmp.new))}")
-    if cmp.machine_mismatch:
-        lines.append(f"- warning: {cmp.machine_mismatch}")
+    for warning in cmp.warnings:
+        lines.append(f"- warning: {warning}")
     return "\n".join(lines)
 
 

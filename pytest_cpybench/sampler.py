@@ -34,6 +34,7 @@ from pathlib import Path
 import pyperf
 
 from . import hosts, loops, stats
+from . import metadata as md
 from ._pyperformance import BenchmarkDef
 from .errors import BenchmarkError
 from .options import Budget
@@ -224,8 +225,17 @@ def _round_of(bench: BenchmarkDef, task: WorkerTask, sides: list[Side], cpus: li
         batch_started = time.monotonic()
         results = run_workers(bench, runs, options, values=values, warmups=warmups)
         seconds = time.monotonic() - batch_started
+        if len(batch) > 1:
+            results = [alongside(result, len(batch) - 1) for result in results]
         done += [(side, result, seconds) for (side, _affinity), result in zip(batch, results, strict=True)]
     return done
+
+
+def alongside(result: pyperf.Benchmark, others: int) -> pyperf.Benchmark:
+    """``result`` with its processes marked as measured alongside ``others`` workers (metadata.ALONGSIDE)."""
+    return pyperf.Benchmark([pyperf.Run(run.values, warmups=run.warmups,
+                                        metadata={**run.get_metadata(), md.ALONGSIDE: others},
+                                        collect_metadata=False) for run in result.get_runs()])
 
 
 def _batches(sides: list[Side], cpus: list[str] | None, rounds: int,

@@ -18,6 +18,7 @@ import pyperf
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
+from pytest_cpybench import sampler
 from pytest_cpybench.compare import (
     MEMORY_KEYS,
     compare_benchmarks,
@@ -30,7 +31,7 @@ from pytest_cpybench.compare import (
     mean_stdev_text,
 )
 from pytest_cpybench.errors import StoreError
-from pytest_cpybench.report import format_ratio
+from pytest_cpybench.report import format_ratio, format_summary_block
 from pytest_cpybench.stats import Verdict, geometric_mean, t_quantile
 from pytest_cpybench.store import load_suite
 
@@ -414,3 +415,37 @@ def test_a_fast_mode_run_against_a_default_one_is_compared_on_first_values() -> 
     base, head = like_for_like(three, two)
     assert [run.values for run in base.get_runs()] == [run.values[:1] for run in three.get_runs() if run.values]
     assert [run.values for run in head.get_runs()] == [run.values[:1] for run in two.get_runs()]
+
+
+def _suite_alongside(suite: pyperf.BenchmarkSuite, names: set[str]) -> pyperf.BenchmarkSuite:
+    """A copy of ``suite`` whose results ``names`` read as measured with the sides at the same time."""
+    return pyperf.BenchmarkSuite([sampler.alongside(bench, 1) if bench.get_name() in names else bench
+                                  for bench in suite.get_benchmarks()])
+
+
+def test_results_measured_alongside_are_not_compared_with_results_measured_alone() -> None:
+    """Contention shifts a worker's times when the other side runs at the same time: a stored run
+    measured so against one measured alone cannot say "unchanged", nor "slower"."""
+    base = load_suite(BASE_3_11)
+    nbody = base.get_benchmark("nbody")
+    marked = sampler.alongside(nbody, 1)
+    assert [run.values for run in marked.get_runs()] == [run.values for run in nbody.get_runs()]
+    assert compare_benchmarks(nbody, nbody).verdict is Verdict.UNCHANGED
+    mixed = compare_benchmarks(nbody, marked)
+    assert mixed.ratio == pytest.approx(1.0) and mixed.verdict is Verdict.INCONCLUSIVE and mixed.mixed_load
+    assert not compare_benchmarks(marked, marked).mixed_load  # alike: compared as usual
+    assert compare_benchmarks(marked, marked).verdict is Verdict.UNCHANGED
+    assert compare_benchmarks(nbody, marked, paired=True).verdict is Verdict.UNCHANGED  # one round, one load
+    # A real difference too: the seed head against 3.11.0, one changed result measured alongside.
+    head = load_suite(HEAD_FILE)
+    alike = compare_suites(base, head)
+    changed = next(rc.name for rc in alike.results if rc.verdict is not Verdict.UNCHANGED)
+    cmp = compare_suites(base, _suite_alongside(head, {changed}))
+    by_name = {rc.name: rc for rc in cmp.results}
+    assert by_name[changed].verdict is Verdict.INCONCLUSIVE and by_name[changed].mixed_load
+    assert [rc.name for rc in cmp.results if rc.mixed_load] == [changed]
+    (warning,) = cmp.warnings
+    assert warning.startswith(f"1 result(s) measured with other workers running alongside on one side and alone "
+                              f"on the other ({changed})")
+    assert f"- warning: {warning}" in format_summary_block(cmp).splitlines()
+    assert alike.warnings == []

@@ -471,10 +471,11 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
         assert all(len(run.values) == values for run in side_runs), label
         assert {run.get_loops() for run in side_runs} == {kept[0].loops}, label  # the baseline's loops
         assert suites[label].get_benchmark("nbody").get_metadata()[md.BENCHMARK_NAME] == "nbody"
-    if cpus is not None:  # the sides swap cores round by round
+    if cpus is not None:  # the sides swap cores round by round, each marked as measured alongside the other
         assert [run.get_metadata().get("cpu_affinity") for run in runs["head"]] == [cpus[r % 2] for r in range(7)]
         assert [run.get_metadata().get("cpu_affinity") for run in runs["v3.13.5"]] == [
             cpus[(r + 1) % 2] for r in range(7)]
+        assert all(run.get_metadata()[md.ALONGSIDE] == 1 for side_runs in runs.values() for run in side_runs)
 
     # Another session: the loops come from the cache, no calibration; taking turns this time.
     again = Calibration(tmp_path / "cache", "machine-a")
@@ -485,6 +486,7 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
     for label, side_runs in _runs_per_side(later, "nbody").items():
         assert len(side_runs) == 2 and {run.get_loops() for run in side_runs} == {kept[0].loops}, label
         assert all(len(run.values) == values for run in side_runs), label
+        assert all(md.ALONGSIDE not in run.get_metadata() for run in side_runs), label  # each alone
 
 
 @pytest.mark.slow
