@@ -31,6 +31,7 @@ class Context:
     tmp: Path  # removed at the end: results stores, fresh build caches
     verbose: bool = False
     runs: int | None = None  # --runs: overrides the variant's repetitions of a repeated experiment
+    parallel: str = "no"  # --parallel: the sessions' --cpython-parallel (a section may name its own)
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
@@ -50,7 +51,7 @@ class Context:
 
     def settings(self, **fields: object) -> Settings:
         base = Settings(repo=str(self.repo), cache_dir=self.cache_dir, threshold=THRESHOLD,
-                        machine="cpybench-benchmarks")
+                        machine="cpybench-benchmarks", parallel=self.parallel)
         if self.plan.budget is not None:
             base = replace(base, budget=self.plan.budget)
         return replace(base, **fields)  # type: ignore[arg-type]

@@ -111,7 +111,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
     in the session, with the default budget or ``budget`` (--cpython-budget's syntax), and
     pyperf's values per process or ``values`` (1: one-value processes), the sides in turn or
-    (``parallel``) at the same time on a core each. ``checkpoint``
+    (``parallel``, or the context's --parallel) at the same time on a core each. ``checkpoint``
     gets the part as measured so far after every benchmark (an interrupted part keeps what it
     measured: ``"complete": False``)."""
     started = time.monotonic()
@@ -119,7 +119,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
                             results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no",
                             budget=dataclasses.replace(parse_budget(budget or DEFAULT_BUDGET),
                                            **({"values": values} if values else {})),
-                            parallel="yes" if parallel else "no")
+                            **({"parallel": "yes"} if parallel else {}))
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items = []
@@ -191,7 +191,8 @@ def summarize(data: dict[str, object]) -> SectionResult:
                   if v["verdict"] == "REGRESSION"]
         inconclusive = sum(1 for v in verdicts if v["verdict"] == "INCONCLUSIVE")
         rounds = [i["rounds"] for i in items]
-        rows.append([f"{part} ({gate['head']})", len(items), fmt_seconds(gate["seconds"]),  # type: ignore[index]
+        at_once = ", sides at once" if gate.get("parallel") == "yes" else ""  # type: ignore[attr-defined]
+        rows.append([f"{part} ({gate['head']}{at_once})", len(items), fmt_seconds(gate["seconds"]),  # type: ignore[index]
                      statistics.median(rounds) if rounds else "-", max(rounds, default="-"),
                      len(verdicts), len(failed), fmt_rate(inconclusive, len(verdicts))])
         if part == "aa":

@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None,
                         help="repetitions of the sections that repeat one experiment (bisection, pinned_workers, "
                              "false_alarms' interleaved sessions); default: the variant's")
+    parser.add_argument("--parallel", action="store_true",
+                        help="the engine sessions of false_alarms, sensitivity, time_to_verdict, bisection and "
+                             "full_suite run the sides at the same time, a core each (--cpython-parallel=yes); "
+                             "default: in turn, the plugin's default (noise, round_cost and alongside choose "
+                             "their own)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
     names = [name.strip().replace("-", "_") for name in args.only.split(",") if name.strip()]
@@ -189,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     document: dict[str, object] = {"variant": plan.name, "sections": {}}
     try:
         ctx = Context(plan=plan, repo=cpython_repo.ensure_repo(), cache_dir=args.cache_dir or cache_root / "cache",
-                      work_dir=work_dir, tmp=tmp, verbose=args.verbose, runs=args.runs)
+                      work_dir=work_dir, tmp=tmp, verbose=args.verbose, runs=args.runs,
+                      parallel="yes" if args.parallel else "no")
         try:
             target_version = ctx.build(BASE_REF).version
         except CpybenchError as exc:
@@ -198,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         details = machine.details(target_version)
         print(f"pytest-cpybench benchmarks, {plan.name} variant, {time.strftime('%Y-%m-%d %H:%M:%S')}")
         print(tabulate(list(details.items()), tablefmt="plain"))
-        document.update(machine=details, plan=plan.__dict__, started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        document.update(machine=details, plan=plan.__dict__, parallel=ctx.parallel,
+                        started=time.strftime("%Y-%m-%dT%H:%M:%S"))
         sections = document["sections"]
         assert isinstance(sections, dict)
         for name in args.sections:

@@ -192,6 +192,11 @@ def _memory_failure(rc: compare.ResultComparison, baseline: str) -> str:
             f"{report.format_interval(rc.estimate)})")
 
 
+def _measured_alongside(suite: pyperf.BenchmarkSuite) -> bool:
+    """Whether any result of ``suite`` has processes measured alongside other workers."""
+    return any(compare.load_of(bench) - {0} for bench in suite.get_benchmarks())
+
+
 def _how(comparison: Comparison) -> str:
     if comparison.confirmed:
         return f"confirmed interleaved, {comparison.rounds} rounds"
@@ -289,12 +294,15 @@ class Engine:
                                              " ".join(settings.configure_flags), settings.metric)
         for warning in found.skipped:
             self.log(f"warning: {warning}")
-        if found.suite is not None:
+        if found.suite is not None and not _measured_alongside(found.suite):
             sources = ", ".join(str(p) for p in found.paths)
             return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
                             commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))
-        return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit,
-                        note="not in the results store: built and measured in this session")
+        # Stored results measured alongside (--cpython-parallel) would be compared with a head
+        # measured alone, and mostly re-measured: measuring the baseline with the head costs less.
+        note = ("its stored results were measured alongside other workers: built and measured in this session"
+                if found.suite is not None else "not in the results store: built and measured in this session")
+        return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit, note=note)
 
     def check_tools(self) -> None:
         """Refuse at once what cannot work on this machine: instruction counts without valgrind."""

@@ -32,9 +32,10 @@ WORKTREE_HASH = "cpybench_worktree"  # for WORKTREE builds: hash of the uncommit
 BENCHMARK_NAME = "cpybench_benchmark"  # per result: the pyperformance benchmark that produced it
 DEFINITION_HASH = "cpybench_definition"  # per result: hash of that benchmark's definition files
 VENV_LAYOUT = "cpybench_venv"  # per result: the layout of the venv it ran in (what it had installed)
-# Per process (pyperf run): how many other benchmark workers ran at the same time, on cores of their
-# own (--cpython-parallel); absent: the process ran alone. Contention shifts times, so results
-# measured alongside are compared only with results measured alike (compare.same_load).
+# Per process (pyperf run): how many other sides of its round ran at the same time, on cores of
+# their own (--cpython-parallel); absent: it ran alone (xdist workers measuring other benchmarks
+# at the same time are not counted). Contention can shift times, so results measured alongside
+# and alone are compared only with a margin (compare.same_load, compare.CONTENTION_MARGIN).
 ALONGSIDE = "cpybench_alongside"
 MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
 # What the values are: "time" (pyperf's seconds; also when the key is absent) or "instructions"

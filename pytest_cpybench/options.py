@@ -67,8 +67,9 @@ OPTIONS: tuple[Option, ...] = (
            "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900"),
     Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
     Option("cpython-parallel", "Interleaved sides: yes runs the head's and the baseline's worker of a round at "
-           "the same time, each on its own physical core (when there is one per side); no (default) runs them one "
-           "after another.", "no"),
+           "the same time, each on its own physical core (when there is one per side), in about half the time; "
+           "its results are marked, and compared with results measured alone only with a margin. no "
+           "(default) runs them one after another.", "no"),
     Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
     Option("cpython-json", "Also write this session's pyperf JSON to this path."),
     Option("cpython-machine", "Machine name recorded in results (default: $CPYBENCH_MACHINE, else the host name)."),

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from tabulate import tabulate
 
 from .bisection import Bisection, Culprit, Decision, Position, Step
-from .compare import ResultComparison, SuiteComparison
+from .compare import CONTENTION_MARGIN, ResultComparison, SuiteComparison
 from .gitrepo import LogEntry
 from .stats import MAX_INSTRUCTION_SPREAD, RatioEstimate, Verdict
 
@@ -160,6 +160,10 @@ def format_result_line(rc: ResultComparison) -> str:
             f"inconclusive: its instruction count is not deterministic, repetitions spread {rc.spread:.2%} "
             f"(more than {MAX_INSTRUCTION_SPREAD:.1%}), {interval}"
         )
+    elif rc.verdict is Verdict.INCONCLUSIVE and rc.mixed_load and rc.estimate.has_interval:
+        detail = (f"inconclusive: measured alongside other workers on one side and alone on the other; its "
+                  f"{interval}, widened by the {CONTENTION_MARGIN:.0%} contention may shift, includes the "
+                  f"{threshold} threshold")
     elif rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.has_interval:
         detail = (
             f"inconclusive: {rc.estimate.n_base} baseline and {rc.estimate.n_head} head processes, "
@@ -177,6 +181,9 @@ def format_result_line(rc: ResultComparison) -> str:
             Verdict.FASTER: f"significant, {interval}",
             Verdict.UNCHANGED: f"not significant, {interval}",
         }[rc.verdict]
+    if rc.mixed_load and rc.verdict is not Verdict.INCONCLUSIVE:
+        detail += (f"; measured alongside other workers on one side only: held to the interval widened by "
+                   f"{CONTENTION_MARGIN:.0%}")
     if rc.estimate.has_interval and not rc.estimate.low <= rc.ratio <= rc.estimate.high:
         detail += "; the interval, of the rounds without the most extreme, leaves this ratio of means out"
     return f"{rc.name}: {format_ratio(rc.ratio)} ({detail})"

@@ -11,9 +11,10 @@ process in the mode (or the budget's ``values``):
   alike;
 * or, with --cpython-parallel=yes and a physical core per side (:func:`parallel_cpus`), at the
   same time, each pinned to its core, the sides swapping cores every round: a round takes the
-  time of one process. Opt-in: on the 2-vCPU VM this was measured on, it was not quieter than
-  taking turns (benchmarks/README.md, full_suite), and a benchmark that cannot run twice at once
-  (a fixed TCP port) falls back to taking turns.
+  time of one process. Each such process is marked (:func:`alongside`), since contention can
+  shift its times: against processes measured alone its verdicts need a margin
+  (:func:`compare.same_load`). Opt-in, because a gate against stored baselines measures the head
+  alone; a benchmark that cannot run twice at once (a fixed TCP port) falls back to taking turns.
 
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
 20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio

@@ -7,6 +7,7 @@ import json
 import pyperf
 from seed import BASE_3_10, HEAD_FILE
 
+from pytest_cpybench import compare, sampler
 from pytest_cpybench.engine import Engine, ItemOutcome
 from pytest_cpybench.options import Settings
 from pytest_cpybench.store import load_suite
@@ -34,3 +35,20 @@ def test_an_outcome_comes_back_from_the_wire_with_the_same_verdicts() -> None:
     assert [rc.ratio for rc in back.comparisons[0].memory] == [rc.ratio for rc in comparison.memory]
     assert back.head_suite.get_benchmark_names() == head.get_benchmark_names()
     assert back.properties() == outcome.properties()
+
+
+def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the_wire() -> None:
+    """A head measured alongside against a stored baseline measured alone: the verdicts the
+    controller re-makes from the wire must be the worker's, so the marks must travel."""
+    engine = Engine(Settings(threshold=0.05), log=lambda _message: None)
+    names = ["coverage", "nbody"]
+    base = _subset(BASE_3_10, names)
+    head = pyperf.BenchmarkSuite([sampler.alongside(bench, 1) for bench in _subset(HEAD_FILE, names).get_benchmarks()])
+    comparison = engine._compare("3.10.4", base, head)
+    assert all(rc.mixed_load for rc in comparison.result.results)
+    outcome = ItemOutcome(benchmark="mixed", head_suite=head, comparisons=[comparison], seconds=1.5)
+    back = engine.outcome_from_wire(outcome.to_wire())
+    assert back.comparisons[0].verdicts == comparison.verdicts
+    for bench in back.head_suite.get_benchmarks():
+        assert compare.load_of(bench) == {1}, bench.get_name()
+    assert compare.load_of(back.comparisons[0].base.get_benchmark("nbody")) == {0}

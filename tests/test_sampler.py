@@ -382,6 +382,47 @@ def test_a_worker_that_fails_beside_another_names_its_side(crashing: str, crashy
     _check_crash(caught.value, crashing)
 
 
+# A benchmark of which only one copy can run at a time (as asyncio_tcp's fixed port): each worker
+# holds a lock file for its whole life, and a second one started meanwhile exits.
+SOLITARY = """\
+import atexit, os, sys, time
+lock = os.environ["CPYBENCH_TEST_LOCK"]
+try:
+    os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+except FileExistsError:
+    sys.stderr.write("another copy is running\\n")
+    sys.exit(3)
+atexit.register(os.remove, lock)
+time.sleep(0.3)  # long enough for the other side's worker to start meanwhile
+runner.bench_func("solitary", lambda: None)
+"""
+
+
+def test_rounds_at_the_same_time_are_marked_and_a_fallback_to_turns_is_not(tmp_path: Path) -> None:
+    cpus = sampler.parallel_cpus(None, 2)
+    if cpus is None:
+        pytest.skip("fewer than 2 physical cores: the sides cannot run at the same time")
+    manifest = write_manifest(tmp_path / "benchmarks", {"crashy": CRASHY, "solitary": SOLITARY})
+    benches = {b.name: b for b in load_benchmarks([manifest])}
+    env = {"CPYBENCH_TEST_LOCK": str(tmp_path / "lock")}
+    sides = [Side("head", HOST_PYTHON, env), Side("v3.13.5", HOST_PYTHON, env)]
+    said: list[str] = []
+    options = RunOptions(mode="fast", timeout=120)
+    together, rounds = sampler.measure(benches["crashy"], sides, options, Budget(3), lambda _s: False, said.append,
+                                       cpus=cpus)
+    assert rounds == 3
+    for label, runs in _runs_per_side(together, "crashy").items():
+        assert [run.get_metadata().get(md.ALONGSIDE) for run in runs] == [1, 1, 1], label
+        assert compare.load_of(together[label].get_benchmark("crashy")) == {1}
+    turns, rounds = sampler.measure(benches["solitary"], sides, options, Budget(3), lambda _s: False, said.append,
+                                    cpus=cpus)
+    assert rounds == 3
+    assert any("with the sides at the same time; the sides take turns from now on" in line for line in said)
+    for label, runs in _runs_per_side(turns, "solitary").items():
+        assert len(runs) == 3 and all(md.ALONGSIDE not in run.get_metadata() for run in runs), label
+        assert compare.load_of(turns[label].get_benchmark("solitary")) == {0}
+
+
 #######################################
 # slow: real workers of the v3.13.5 build
 

@@ -17,10 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+import pyperf
 import pytest
 from helpers import pytest_run
 from seed import BASE_3_11
 
+from pytest_cpybench import metadata as md
+from pytest_cpybench import sampler
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
 
 pytestmark = pytest.mark.slow
@@ -210,3 +213,25 @@ def test_ini_keys_and_per_benchmark_threshold_override(base_args: list[str], tmp
     assert done.returncode == 0, done.stdout
     assert "pyperformance::deepcopy PASSED" in done.stdout
     assert "x slower" in done.stdout.split("vs. v3.13.5")[1]  # reported, within its threshold
+
+
+def test_a_baseline_stored_alongside_is_measured_again_rather_than_compared_with_a_head_alone(
+        base_args: list[str], tmp_path: Path) -> None:
+    """--cpython-parallel=yes stores both sides measured alongside each other; a later session that
+    would measure its head alone against them measures the baseline with it instead."""
+    if sampler.parallel_cpus(None, 2) is None:
+        pytest.skip("fewer than 2 physical cores: the sides cannot run at the same time")
+    first = pytest_run(*base_args, "--cpython-ref=neutral", "--cpython-baseline=v3.13.5", "--cpython-parallel=yes",
+                       "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout
+    stored = _stored(tmp_path)
+    assert len(stored) == 2  # head and baseline
+    for name in stored:
+        runs = [run for bench in pyperf.BenchmarkSuite.load(name).get_benchmarks() for run in bench.get_runs()]
+        assert runs and all(run.get_metadata()[md.ALONGSIDE] == 1 for run in runs), name
+    again = pytest_run(*base_args, "--cpython-ref=speedup", "--cpython-baseline=v3.13.5",
+                       "--cpython-benchmarks=nbody", cwd=tmp_path)
+    assert again.returncode == 0, again.stdout
+    assert ("baseline v3.13.5: its stored results were measured alongside other workers: built and measured "
+            "in this session") in again.stdout
+    assert "alongside other workers on one side" not in again.stdout  # no mixed comparison was made

@@ -1,0 +1,155 @@
+"""Alongside: what running the sides at the same time (``--cpython-parallel``) does to the gate's data.
+
+Head ``neutral`` against ``v3.13.5`` (the same code, two builds), default mode, loops calibrated
+once. Per benchmark, ``REPEATS`` times ``ROUNDS`` rounds with the sides in turn (each worker
+alone on the machine) and ``ROUNDS`` with the sides at the same time (a core each, swapping cores
+every round), alternating, so that drift hits both alike. Per result it reports:
+
+* the **contention shift**: a worker's mean time alongside the other side against alone (the
+  two sides' geometric mean). It is why results measured alongside are compared only with
+  results measured alongside (:func:`pytest_cpybench.compare.same_load`);
+* the **pair noise**: the standard deviation of the rounds' log head/base ratios, in turn and at
+  the same time; the rounds a verdict needs grow with its square;
+* the **round cost**: seconds per round, at the same time against in turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+import time
+
+from pytest_cpybench import sampler
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.options import Budget
+from pytest_cpybench.stats import process_means
+
+from .common import Context, Goal, SectionResult, Table, open_session
+from .plan import BASE_REF, NEIGHBOUR_REF
+
+NAME = "alongside"
+TITLE = "Alongside: the sides at the same time against in turn (contention, pair noise, round cost)"
+BENCHMARKS = {"quick": "json_dumps,nbody",
+              "standard": "2to3,argparse,async_tree,deepcopy,json_dumps,logging,nbody,pickle_pure_python,regex_v8"}
+MODES = ("turns", "together")
+ROUNDS = 4
+REPEATS = 2
+
+
+# Per result: its benchmark, and per mode and side the process means.
+ResultData = dict[str, dict[str, list[float]]]
+
+
+def measure(ctx: Context, benchmarks: str) -> dict[str, object]:
+    """Per result and mode: each side's process means; per benchmark the seconds per round."""
+    settings = ctx.settings(ref=NEIGHBOUR_REF, baselines=(BASE_REF,), mode="default", benchmarks=benchmarks,
+                            results_dir=ctx.fresh_dir(NAME), save="no", parallel="no")
+    engine, benches = open_session(ctx, settings)
+    assert engine.head is not None
+    (baseline,) = engine.baselines
+    assert baseline.target is not None
+    cpus = sampler.parallel_cpus(settings.affinity, 2)
+    if cpus is None:
+        raise CpybenchError("alongside needs a physical core per side (two cores) among the CPUs it may use")
+    calibration = sampler.Calibration(ctx.cache_dir, settings.machine)
+    results: dict[str, dict[str, object]] = {}
+    round_seconds: dict[str, dict[str, float]] = {}
+    for bench in benches:
+        sides = [engine.side("head", engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
+        means: dict[str, ResultData] = {}
+        spent = dict.fromkeys(MODES, 0.0)
+        sampler.measure(bench, sides, engine.run_options(), Budget(processes=1), lambda _s: False,
+                        calibration=calibration)  # calibrated loops, warm caches: not counted
+        for _ in range(REPEATS):
+            for mode in MODES:
+                started = time.monotonic()
+                suites, _rounds = sampler.measure(bench, sides, engine.run_options(), Budget(processes=ROUNDS),
+                                                  lambda _s: False, calibration=calibration,
+                                                  cpus=cpus if mode == "together" else None)
+                spent[mode] += time.monotonic() - started
+                for side, suite in suites.items():
+                    for result in suite.get_benchmarks():
+                        by_side = means.setdefault(result.get_name(), {}).setdefault(mode, {})
+                        by_side.setdefault(side, []).extend(process_means(result))
+        results.update({name: {"benchmark": bench.name, **by_mode} for name, by_mode in means.items()})
+        round_seconds[bench.name] = {mode: round(spent[mode] / (ROUNDS * REPEATS), 3) for mode in MODES}
+        ctx.log(f"{NAME}: {bench.name}: {round_seconds[bench.name]}")
+    return {"cpus": cpus, "results": results, "round_seconds": round_seconds}
+
+
+def contention_shift(result: ResultData) -> float:
+    """Alongside against alone: the geometric mean over the sides of (mean alongside / mean alone)."""
+    sides = result["turns"].keys()
+    return math.exp(statistics.fmean(math.log(statistics.fmean(result["together"][side])
+                                              / statistics.fmean(result["turns"][side])) for side in sides))
+
+
+def pair_noise(result: ResultData, mode: str) -> float:
+    """The standard deviation of the rounds' log(head / base), in ``mode``."""
+    head, base = (result[mode][side] for side in ("head", BASE_REF))
+    return statistics.stdev(math.log(h / b) for h, b in zip(head, base, strict=True))
+
+
+def summarize(data: dict[str, object]) -> SectionResult:
+    section = SectionResult(NAME, TITLE, data=data)
+    results: dict[str, dict[str, object]] = data["results"]  # type: ignore[assignment]
+    rows: list[list[object]] = []
+    shifts: list[float] = []
+    noise_ratios: list[float] = []
+    for name, result in sorted(results.items()):
+        measured: ResultData = {mode: result[mode] for mode in MODES}  # type: ignore[misc]
+        shift = contention_shift(measured)
+        turns, together = (pair_noise(measured, mode) for mode in MODES)
+        shifts.append(shift)
+        noise_ratios.append(together / turns if turns else math.inf)
+        rows.append([name, f"{shift:.3f}", f"{turns:.2%}", f"{together:.2%}"])
+    section.tables.append(Table(
+        f"per result, {ROUNDS * REPEATS} rounds of each kind: the shift alongside, the pairs' noise",
+        ["result", "alongside / alone", "pair SD in turn", "pair SD at once"], rows))
+    seconds: dict[str, dict[str, float]] = data["round_seconds"]  # type: ignore[assignment]
+    costs = {name: per["together"] / per["turns"] for name, per in seconds.items()}
+    section.tables.append(Table(
+        "seconds per round", ["benchmark", "in turn", "at once", "at once / in turn"],
+        [[name, f"{per['turns']:.2f}", f"{per['together']:.2f}", f"{costs[name]:.2f}"]
+         for name, per in seconds.items()]))
+    if shifts:
+        section.goals.append(Goal("contention shift alongside (median; range)",
+                                  f"{statistics.median(shifts):.3f} ({min(shifts):.3f}-{max(shifts):.3f})",
+                                  None, "report only: why alongside and alone results are not compared"))
+        section.goals.append(Goal("pair SD at once / in turn (median; range)",
+                                  f"{statistics.median(noise_ratios):.2f} "
+                                  f"({min(noise_ratios):.2f}-{max(noise_ratios):.2f})", None,
+                                  "report only: below 1, rounds at once decide sooner"))
+        section.goals.append(Goal("round cost at once / in turn (median; range)",
+                                  f"{statistics.median(costs.values()):.2f} "
+                                  f"({min(costs.values()):.2f}-{max(costs.values()):.2f})", None, "report only"))
+    return section
+
+
+def run(ctx: Context) -> SectionResult:
+    variant = ctx.plan.name if ctx.plan.name in BENCHMARKS else "standard"
+    return summarize(measure(ctx, BENCHMARKS[variant]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    from benchmarks import run as bench_run
+
+    parser = argparse.ArgumentParser(description="The alongside section (see benchmarks/README.md).")
+    parser.add_argument("--benchmarks", default=BENCHMARKS["standard"])
+    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with bench_run.standalone_context(NAME) as ctx:
+        machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
+        data = measure(ctx, args.benchmarks)
+    return bench_run.finish_standalone(summarize(data), started, args.json, NAME, argv,
+                                       {"machine": machine_details})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
