@@ -405,17 +405,21 @@ def test_rounds_at_the_same_time_are_marked_and_a_fallback_to_turns_is_not(tmp_p
     manifest = write_manifest(tmp_path / "benchmarks", {"crashy": CRASHY, "solitary": SOLITARY})
     benches = {b.name: b for b in load_benchmarks([manifest])}
     env = {"CPYBENCH_TEST_LOCK": str(tmp_path / "lock")}
-    sides = [Side("head", HOST_PYTHON, env), Side("v3.13.5", HOST_PYTHON, env)]
+    sides = [Side("head", HOST_PYTHON, env), Side("v3.13.5", HOST_PYTHON, env, identity="base-build")]
+    calibration = Calibration(tmp_path / "cache", "machine-a")
+    for name in benches:  # one loop each, kept: no calibration, each worker a fraction of a second
+        loops.save(tmp_path / "cache", loops.key("machine-a", name, benches[name].definition_hash, "base-build"),
+                   [WorkerTask(0, name, 1)])
     said: list[str] = []
     options = RunOptions(mode="fast", timeout=120)
     together, rounds = sampler.measure(benches["crashy"], sides, options, Budget(3), lambda _s: False, said.append,
-                                       cpus=cpus)
+                                       calibration=calibration, cpus=cpus)
     assert rounds == 3
     for label, runs in _runs_per_side(together, "crashy").items():
         assert [run.get_metadata().get(md.ALONGSIDE) for run in runs] == [1, 1, 1], label
         assert compare.load_of(together[label].get_benchmark("crashy")) == {1}
     turns, rounds = sampler.measure(benches["solitary"], sides, options, Budget(3), lambda _s: False, said.append,
-                                    cpus=cpus)
+                                    calibration=calibration, cpus=cpus)
     assert rounds == 3
     assert any("with the sides at the same time; the sides take turns from now on" in line for line in said)
     for label, runs in _runs_per_side(turns, "solitary").items():
