@@ -15,7 +15,6 @@ every round), alternating, so that drift hits both alike. Per result it reports:
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -26,7 +25,7 @@ from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.options import Budget
 from pytest_cpybench.stats import process_means
 
-from .common import Context, Goal, SectionResult, Table, open_session
+from .common import Context, Goal, SectionResult, Table, open_session, variant_benchmarks
 from .plan import BASE_REF, NEIGHBOUR_REF
 
 NAME = "alongside"
@@ -129,25 +128,13 @@ def summarize(data: dict[str, object]) -> SectionResult:
 
 
 def run(ctx: Context) -> SectionResult:
-    variant = ctx.plan.name if ctx.plan.name in BENCHMARKS else "standard"
-    return summarize(measure(ctx, BENCHMARKS[variant]))
+    return summarize(measure(ctx, variant_benchmarks(ctx, BENCHMARKS)))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pathlib import Path
-
     from benchmarks import run as bench_run
 
-    parser = argparse.ArgumentParser(description="The alongside section (see benchmarks/README.md).")
-    parser.add_argument("--benchmarks", default=BENCHMARKS["standard"])
-    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    with bench_run.standalone_context(NAME) as ctx:
-        machine_details = bench_run.machine.details(ctx.build(BASE_REF).version)
-        data = measure(ctx, args.benchmarks)
-    return bench_run.finish_standalone(summarize(data), started, args.json, NAME, argv,
-                                       {"machine": machine_details})
+    return bench_run.measuring_main(argv, NAME, BENCHMARKS["standard"], measure, summarize)
 
 
 if __name__ == "__main__":

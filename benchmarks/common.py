@@ -57,6 +57,11 @@ class Context:
         return replace(base, **fields)  # type: ignore[arg-type]
 
 
+def variant_benchmarks(ctx: Context, by_variant: dict[str, str]) -> str:
+    """A section's benchmarks for the run's variant (the standard ones for a variant it does not name)."""
+    return by_variant.get(ctx.plan.name, by_variant["standard"])
+
+
 @dataclass
 class Table:
     title: str

@@ -19,8 +19,9 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: make `benchmarks` and the test support importable
@@ -137,6 +138,21 @@ def standalone_context(prefix: str, plan_name: str = "standard", verbose: bool =
                       work_dir=work_dir, tmp=tmp, verbose=verbose)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measuring_main(argv: list[str] | None, name: str, benchmarks: str,
+                   measure: Callable[[Context, str], Any], summarize: Callable[[Any], SectionResult]) -> int:
+    """The command line of a section that measures some benchmarks (``--benchmarks``) on the test
+    repository's builds, then summarizes what it measured (round_cost, alongside)."""
+    parser = argparse.ArgumentParser(description=f"The {name} section (see benchmarks/README.md).")
+    parser.add_argument("--benchmarks", default=benchmarks)
+    parser.add_argument("--json", type=Path, required=True, help="where to write the results")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with standalone_context(name) as ctx:
+        machine_details = machine.details(ctx.build(BASE_REF).version)
+        data = measure(ctx, args.benchmarks)
+    return finish_standalone(summarize(data), started, args.json, name, argv, {"machine": machine_details})
 
 
 def finish_standalone(result: SectionResult, started: float, path: Path, module: str, argv: list[str] | None,
