@@ -198,9 +198,10 @@ def _measured_alongside(suite: pyperf.BenchmarkSuite) -> bool:
 
 
 def _how(comparison: Comparison) -> str:
+    at_once = " at once" if comparison.rounds and _measured_alongside(comparison.head) else ""
     if comparison.confirmed:
-        return f"confirmed interleaved, {comparison.rounds} rounds"
-    return f"interleaved, {comparison.rounds} rounds" if comparison.rounds else "stored baseline"
+        return f"confirmed interleaved{at_once}, {comparison.rounds} rounds"
+    return f"interleaved{at_once}, {comparison.rounds} rounds" if comparison.rounds else "stored baseline"
 
 
 @dataclass

@@ -52,3 +52,13 @@ def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the
     for bench in back.head_suite.get_benchmarks():
         assert compare.load_of(bench) == {1}, bench.get_name()
     assert compare.load_of(back.comparisons[0].base.get_benchmark("nbody")) == {0}
+
+
+def test_junit_properties_say_when_the_sides_ran_at_once() -> None:
+    engine = Engine(Settings(threshold=0.05), log=lambda _message: None)
+    base, head = _subset(BASE_3_10, ["nbody"]), _subset(HEAD_FILE, ["nbody"])
+    at_once = [pyperf.BenchmarkSuite([sampler.alongside(suite.get_benchmark("nbody"), 1)]) for suite in (base, head)]
+    for suites, how in (((base, head), "interleaved, 5 rounds"), (at_once, "interleaved at once, 5 rounds")):
+        comparison = engine._compare("3.10.4", *suites, rounds=5)
+        outcome = ItemOutcome(benchmark="nbody", head_suite=suites[1], comparisons=[comparison])
+        assert dict(outcome.properties())["cpybench.nbody.vs.3.10.4.how"] == how
