@@ -46,10 +46,10 @@ _VERSION = re.compile(r"^\d+\.\d+")
 
 
 # A result measured alongside other workers on one side and alone on the other: contention may
-# have shifted either side's times. Its verdict must hold for any shift up to this margin (its
-# interval widened by it): a large change still counts, "unchanged" needs a clear margin. The
-# alongside section measured no shift beyond its noise (1-3 %) on this project's 2-core VM; machines
-# that share more between cores (caches, memory bandwidth, a clock budget) can shift more.
+# have slowed the side measured alongside. Its verdict must hold for any such slowdown up to this
+# margin (the interval widened by it on that side): a large change still counts. The alongside
+# section measured no shift beyond its noise (pair SDs 0.5-4 %) on this project's 2-core VM;
+# machines that share more between cores (caches, memory bandwidth, a clock budget) can shift more.
 CONTENTION_MARGIN = 0.05
 
 
@@ -172,7 +172,8 @@ def compare_benchmarks(
     ``paired``: the i-th processes of both sides ran back to back (interleaved measurement),
     so their ratios are paired and drift between pairs cancels out.
     """
-    mixed_load = not paired and not same_load(base, head)
+    base_load, head_load = load_of(base), load_of(head)
+    mixed_load = not paired and base_load != head_load
     base, head = like_for_like(base, head)
     base_mean, head_mean = base.mean(), head.mean()
     ratio = head_mean / base_mean
@@ -188,8 +189,8 @@ def compare_benchmarks(
         spread = max(relative_spread(base_processes), relative_spread(head_processes))
         if spread > MAX_INSTRUCTION_SPREAD:
             result_verdict = Verdict.INCONCLUSIVE  # not deterministic: its interval cannot be trusted
-    if mixed_load:
-        result_verdict = verdict(widened(estimate, CONTENTION_MARGIN), threshold)
+    if mixed_load and result_verdict is not Verdict.INCONCLUSIVE:
+        result_verdict = verdict(contention_widened(estimate, base_load, head_load), threshold)
     return ResultComparison(
         name=head.get_name(),
         base_mean=base_mean,
@@ -206,9 +207,15 @@ def compare_benchmarks(
     )
 
 
-def widened(estimate: RatioEstimate, margin: float) -> RatioEstimate:
-    """The estimate with its interval widened by ``margin`` on both sides (a shift it cannot see)."""
-    return replace(estimate, low=estimate.low / (1 + margin), high=estimate.high * (1 + margin))
+def contention_widened(estimate: RatioEstimate, base_load: frozenset[int], head_load: frozenset[int],
+                       margin: float = CONTENTION_MARGIN) -> RatioEstimate:
+    """The head/base estimate widened by what contention may have added to the side measured
+    alongside more workers: a head slowed by it reads too slow (the low end moves down), a
+    baseline slowed by it makes the head read too fast (the high end moves up)."""
+    head_busier = max(head_load, default=0) > min(base_load, default=0)
+    base_busier = max(base_load, default=0) > min(head_load, default=0)
+    return replace(estimate, low=estimate.low / (1 + margin) if head_busier else estimate.low,
+                   high=estimate.high * (1 + margin) if base_busier else estimate.high)
 
 
 def _load_warning(mixed: list[str]) -> str | None:
@@ -216,21 +223,15 @@ def _load_warning(mixed: list[str]) -> str | None:
         return None
     names = ", ".join(mixed[:5]) + (", ..." if len(mixed) > 5 else "")
     return (f"{len(mixed)} result(s) measured alongside other workers on one side and alone on the other "
-            f"({names}): contention can shift their times, so their verdicts hold only beyond "
-            f"{CONTENTION_MARGIN:.0%} either way; compare with a baseline measured alike, or let it be "
-            "re-measured interleaved (its commit known, --cpython-confirm not never)")
+            f"({names}): contention may have slowed the side measured alongside, so their verdicts hold "
+            f"only beyond {CONTENTION_MARGIN:.0%} on that side; compare with results measured alike (in a "
+            "session, a stored baseline with a known commit is re-measured interleaved when unclear)")
 
 
 def load_of(bench: pyperf.Benchmark) -> frozenset[int]:
     """How many other workers ran alongside the result's processes (0: alone), as a set: one
     session's rounds can fall back from alongside to alone (--cpython-parallel)."""
     return frozenset(int(run.get_metadata().get(metadata.ALONGSIDE, 0)) for run in bench.get_runs() if run.values)
-
-
-def same_load(base: pyperf.Benchmark, head: pyperf.Benchmark) -> bool:
-    """Whether both results were measured under the same load: alone, or alongside as many workers
-    (otherwise :func:`compare_benchmarks` holds the verdict to CONTENTION_MARGIN)."""
-    return load_of(base) == load_of(head)
 
 
 def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyperf.Benchmark, pyperf.Benchmark]:

@@ -295,12 +295,13 @@ class Engine:
                                              " ".join(settings.configure_flags), settings.metric)
         for warning in found.skipped:
             self.log(f"warning: {warning}")
-        if found.suite is not None and not _measured_alongside(found.suite):
+        if found.suite is not None and (settings.confirm == "never" or not _measured_alongside(found.suite)):
             sources = ", ".join(str(p) for p in found.paths)
             return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
                             commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))
         # Stored results measured alongside (--cpython-parallel) would be compared with a head
-        # measured alone, and mostly re-measured: measuring the baseline with the head costs less.
+        # measured alone, with a margin that leaves most of them inconclusive and re-measured:
+        # measuring the baseline with the head costs less (unless re-measuring is refused).
         note = ("its stored results were measured alongside other workers: built and measured in this session"
                 if found.suite is not None else "not in the results store: built and measured in this session")
         return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit, note=note)

@@ -35,7 +35,7 @@ VENV_LAYOUT = "cpybench_venv"  # per result: the layout of the venv it ran in (w
 # Per process (pyperf run): how many other sides of its round ran at the same time, on cores of
 # their own (--cpython-parallel); absent: it ran alone (xdist workers measuring other benchmarks
 # at the same time are not counted). Contention can shift times, so results measured alongside
-# and alone are compared only with a margin (compare.same_load, compare.CONTENTION_MARGIN).
+# and alone are compared only with a margin (compare.load_of, compare.contention_widened).
 ALONGSIDE = "cpybench_alongside"
 MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
 # What the values are: "time" (pyperf's seconds; also when the key is absent) or "instructions"

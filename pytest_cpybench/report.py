@@ -162,8 +162,8 @@ def format_result_line(rc: ResultComparison) -> str:
         )
     elif rc.verdict is Verdict.INCONCLUSIVE and rc.mixed_load and rc.estimate.has_interval:
         detail = (f"inconclusive: measured alongside other workers on one side and alone on the other; its "
-                  f"{interval}, widened by the {CONTENTION_MARGIN:.0%} contention may shift, includes the "
-                  f"{threshold} threshold")
+                  f"{interval}, widened by the {CONTENTION_MARGIN:.0%} contention may add to the side measured "
+                  f"alongside, includes the {threshold} threshold")
     elif rc.verdict is Verdict.INCONCLUSIVE and not rc.estimate.has_interval:
         detail = (
             f"inconclusive: {rc.estimate.n_base} baseline and {rc.estimate.n_head} head processes, "

@@ -383,17 +383,23 @@ def test_a_worker_that_fails_beside_another_names_its_side(crashing: str, crashy
 
 
 # A benchmark of which only one copy can run at a time (as asyncio_tcp's fixed port): each worker
-# holds a lock file for its whole life, and a second one started meanwhile exits.
+# holds a lock file for its whole life, and a second one started meanwhile exits, leaving a mark.
+# The first copy waits for that mark (once: it stays), so the two surely overlap, however late
+# the second one starts.
 SOLITARY = """\
 import atexit, os, sys, time
 lock = os.environ["CPYBENCH_TEST_LOCK"]
+tried = lock + ".tried"
 try:
     os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
 except FileExistsError:
+    open(tried, "w").close()
     sys.stderr.write("another copy is running\\n")
     sys.exit(3)
 atexit.register(os.remove, lock)
-time.sleep(0.3)  # long enough for the other side's worker to start meanwhile
+deadline = time.monotonic() + 10
+while not os.path.exists(tried) and time.monotonic() < deadline:
+    time.sleep(0.01)
 runner.bench_func("solitary", lambda: None)
 """
 
