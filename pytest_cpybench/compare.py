@@ -234,6 +234,11 @@ def load_of(bench: pyperf.Benchmark) -> frozenset[int]:
     return frozenset(int(run.get_metadata().get(metadata.ALONGSIDE, 0)) for run in bench.get_runs() if run.values)
 
 
+def measured_alongside(suite: pyperf.BenchmarkSuite) -> bool:
+    """Whether any result of ``suite`` has processes measured alongside other workers."""
+    return any(load_of(bench) - {0} for bench in suite.get_benchmarks())
+
+
 def like_for_like(base: pyperf.Benchmark, head: pyperf.Benchmark) -> tuple[pyperf.Benchmark, pyperf.Benchmark]:
     """Both results as they are when every process of both measured as many values; else both
     reduced to each process's first value.

@@ -173,6 +173,7 @@ class ItemOutcome:
         """Per-result facts for JUnit XML ``<property>`` entries: what CI dashboards chart."""
         props: list[tuple[str, str]] = []
         for c in self.comparisons:
+            how = _how(c)
             for rc in c.result.results if c.result else []:
                 prefix = f"cpybench.{rc.name}.vs.{c.baseline}"
                 props += [(f"{prefix}.ratio", f"{rc.ratio:.4f}"),
@@ -181,7 +182,7 @@ class ItemOutcome:
                           (f"{prefix}.base_mean", repr(rc.base_mean)),
                           (f"{prefix}.head_mean", repr(rc.head_mean)),
                           (f"{prefix}.unit", rc.unit),
-                          (f"{prefix}.how", _how(c))]
+                          (f"{prefix}.how", how)]
         return props
 
 
@@ -192,13 +193,8 @@ def _memory_failure(rc: compare.ResultComparison, baseline: str) -> str:
             f"{report.format_interval(rc.estimate)})")
 
 
-def _measured_alongside(suite: pyperf.BenchmarkSuite) -> bool:
-    """Whether any result of ``suite`` has processes measured alongside other workers."""
-    return any(compare.load_of(bench) - {0} for bench in suite.get_benchmarks())
-
-
 def _how(comparison: Comparison) -> str:
-    at_once = " at once" if comparison.rounds and _measured_alongside(comparison.head) else ""
+    at_once = " at once" if comparison.rounds and compare.measured_alongside(comparison.head) else ""
     if comparison.confirmed:
         return f"confirmed interleaved{at_once}, {comparison.rounds} rounds"
     return f"interleaved{at_once}, {comparison.rounds} rounds" if comparison.rounds else "stored baseline"
@@ -295,7 +291,7 @@ class Engine:
                                              " ".join(settings.configure_flags), settings.metric)
         for warning in found.skipped:
             self.log(f"warning: {warning}")
-        if found.suite is not None and (settings.confirm == "never" or not _measured_alongside(found.suite)):
+        if found.suite is not None and (settings.confirm == "never" or not compare.measured_alongside(found.suite)):
             sources = ", ".join(str(p) for p in found.paths)
             return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
                             commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))

@@ -13,8 +13,9 @@ process in the mode (or the budget's ``values``):
   same time, each pinned to its core, the sides swapping cores every round: a round takes the
   time of one process. Each such process is marked (:func:`alongside`), since contention can
   shift its times: against processes measured alone its verdicts need a margin
-  (:func:`compare.contention_widened`). Opt-in, because a gate against stored baselines measures the head
-  alone; a benchmark that cannot run twice at once (a fixed TCP port) falls back to taking turns.
+  (:func:`compare.contention_widened`). Opt-in, because a gate against stored baselines
+  measures the head alone; a benchmark that cannot run twice at once (a fixed TCP port) falls
+  back to taking turns.
 
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
 20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio
