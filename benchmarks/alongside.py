@@ -20,10 +20,10 @@ import statistics
 import sys
 import time
 
-from pytest_cpybench import sampler
 from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.measure import cpus, interleaved
 from pytest_cpybench.options import Budget
-from pytest_cpybench.stats import process_means
+from pytest_cpybench.verdict.stats import process_means
 
 from .common import Context, Goal, SectionResult, Table, open_session, variant_benchmarks
 from .plan import BASE_REF, NEIGHBOUR_REF
@@ -49,24 +49,24 @@ def measure(ctx: Context, benchmarks: str) -> dict[str, object]:
     assert engine.head is not None
     (baseline,) = engine.baselines
     assert baseline.target is not None
-    cpus = sampler.parallel_cpus(settings.affinity, 2)
-    if cpus is None:
+    side_cpus = cpus.parallel_cpus(settings.affinity, 2)
+    if side_cpus is None:
         raise CpybenchError("alongside needs a physical core per side (two cores) among the CPUs it may use")
-    calibration = sampler.Calibration(ctx.cache_dir, settings.machine)
+    calibration = interleaved.Calibration(ctx.cache_dir, settings.machine)
     results: dict[str, dict[str, object]] = {}
     round_seconds: dict[str, dict[str, float]] = {}
     for bench in benches:
         sides = [engine.side("head", engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
         means: dict[str, ResultData] = {}
         spent = dict.fromkeys(MODES, 0.0)
-        sampler.measure(bench, sides, engine.run_options(), Budget(processes=1), lambda _s: False,
+        interleaved.measure(bench, sides, engine.run_options(), Budget(processes=1), lambda _s: False,
                         calibration=calibration)  # calibrated loops, warm caches: not counted
         for _ in range(REPEATS):
             for mode in MODES:
                 started = time.monotonic()
-                suites, _rounds = sampler.measure(bench, sides, engine.run_options(), Budget(processes=ROUNDS),
+                suites, _rounds = interleaved.measure(bench, sides, engine.run_options(), Budget(processes=ROUNDS),
                                                   lambda _s: False, calibration=calibration,
-                                                  cpus=cpus if mode == "together" else None)
+                                                  cpus=side_cpus if mode == "together" else None)
                 spent[mode] += time.monotonic() - started
                 for side, suite in suites.items():
                     for result in suite.get_benchmarks():

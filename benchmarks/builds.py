@@ -1,6 +1,6 @@
 """Builds: what getting an interpreter costs.
 
-* cache hit: ``builder.ensure_build`` for a build the cache already has (every session after
+* cache hit: ``builds.ensure_build`` for a build the cache already has (every session after
   the first pays this), alone and with the git resolve the engine does first;
 * cold build (full variant): an empty build cache; ccache may still be warm from earlier
   builds, so whether ccache was used (from the build log) and its hit counts are reported;
@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pytest_cpybench import builder, gitrepo
+from pytest_cpybench.cpython import builds, git
 
 from .common import Context, SectionResult, Stopwatch, Table, fmt_seconds
 from .plan import BASE_REF, NEIGHBOUR_REF
@@ -41,7 +41,7 @@ def ccache_counters() -> dict[str, int]:
     return counters
 
 
-def ccache_line(build: builder.Build) -> str:
+def ccache_line(build: builds.Build) -> str:
     """What the build log says about ccache (the builder writes one line about it)."""
     try:
         for line in build.log.read_text(errors="replace").splitlines()[:10]:
@@ -54,12 +54,12 @@ def ccache_line(build: builder.Build) -> str:
 
 def cache_hit(ctx: Context) -> tuple[list[list[object]], dict[str, object]]:
     ctx.build(BASE_REF)  # make sure the entry exists before timing hits
-    commit = gitrepo.resolve(str(ctx.repo), BASE_REF, ctx.cache_dir)
-    request = builder.BuildRequest(commit=commit)
+    commit = git.resolve(str(ctx.repo), BASE_REF, ctx.cache_dir)
+    request = builds.BuildRequest(commit=commit)
     hits, resolved_hits = [], []
     for _ in range(HIT_REPEATS):
         with Stopwatch() as watch:
-            build = builder.ensure_build(request, ctx.cache_dir, ctx.engine_log)
+            build = builds.ensure_build(request, ctx.cache_dir, ctx.engine_log)
         if not build.cache_hit:
             raise RuntimeError(f"{BASE_REF} was rebuilt although the cache had it")
         hits.append(watch.seconds)

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench import _pyperformance, builder, gitrepo, stats
-from pytest_cpybench._pyperformance import BenchmarkDef
-from pytest_cpybench.engine import Engine, ItemOutcome, select_benchmarks
+from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.options import Budget, Settings
+from pytest_cpybench.session.engine import Engine, ItemOutcome, select_benchmarks
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.verdict import stats
 
 from .plan import BASE_REF, THRESHOLD, Plan
 
@@ -44,10 +46,10 @@ class Context:
         self.tmp.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=self.tmp))
 
-    def build(self, ref: str, cache_dir: Path | None = None) -> builder.Build:
+    def build(self, ref: str, cache_dir: Path | None = None) -> builds.Build:
         cache = cache_dir or self.cache_dir
-        commit = gitrepo.resolve(str(self.repo), ref, cache)
-        return builder.ensure_build(builder.BuildRequest(commit=commit), cache, self.engine_log)
+        commit = git.resolve(str(self.repo), ref, cache)
+        return builds.ensure_build(builds.BuildRequest(commit=commit), cache, self.engine_log)
 
     def settings(self, **fields: object) -> Settings:
         base = Settings(repo=str(self.repo), cache_dir=self.cache_dir, threshold=THRESHOLD,

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import statistics
 
-from pytest_cpybench import stats
-from pytest_cpybench.engine import BaselineKind
+from pytest_cpybench.session.engine import BaselineKind
+from pytest_cpybench.verdict import stats
 
 from .common import (
     Context,

@@ -1,6 +1,6 @@
 """Instruction counts (--cpython-metric=instructions): how deterministic, how sensitive, how costly.
 
-Through the plugin's own code (``runner.count_instructions``, ``compare.compare_benchmarks``) on
+Through the plugin's own code (``processes.count_instructions``, ``compare.compare_benchmarks``) on
 real builds of the test repository, in four parts:
 
 * ``aa``: every benchmark counted twice on ``v3.13.5`` (two sides of 3 repetitions each, as a gate
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench import compare, runner, stats
-from pytest_cpybench import metadata as md
+from pytest_cpybench.measure import processes
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.verdict import compare, stats
 
 from .common import Context, Goal, SectionResult, Table, open_session
 from .plan import BASE_REF
@@ -69,7 +70,7 @@ def _count(ctx: Context, ref: str, benchmarks: str, extra_env: dict[str, str] | 
     for bench in benches:
         venv = engine.venv_for(engine.head, bench)
         started = time.monotonic()
-        suite = runner.count_instructions(venv, bench, replace(engine.run_options(),
+        suite = processes.count_instructions(venv, bench, replace(engine.run_options(),
                                                                env={**engine.head.env, **(extra_env or {})}),
                                           log=ctx.engine_log)
         seconds[bench.name] = time.monotonic() - started
@@ -87,7 +88,7 @@ def _timed(ctx: Context, benchmarks: str) -> dict[str, float]:
     for bench in benches:
         venv = engine.venv_for(engine.head, bench)
         started = time.monotonic()
-        runner.run_benchmark(venv, bench, replace(engine.run_options(), env=engine.head.env))
+        processes.run_benchmark(venv, bench, replace(engine.run_options(), env=engine.head.env))
         seconds[bench.name] = time.monotonic() - started
         ctx.log(f"time metric: {bench.name} in {seconds[bench.name]:.0f} s")
     return seconds

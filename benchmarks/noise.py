@@ -37,9 +37,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pytest_cpybench import sampler, stats
-from pytest_cpybench.engine import HEAD
+from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Budget
+from pytest_cpybench.session.engine import HEAD
+from pytest_cpybench.verdict import stats
 
 from . import stopping_rule
 from .common import Context, Goal, SectionResult, Table, budget_for, cv, open_session
@@ -86,11 +87,11 @@ class Shape:
 
 def shape_of(result: str, head: Processes, base: Processes) -> Shape:
     """``head`` and ``base`` in the order the rounds ran, round 0 with head first (the gate's order
-    in turns: :func:`sampler._batches`), judged as the gate would with a budget of their rounds."""
+    in turns: :func:`interleaved._batches`), judged as the gate would with a budget of their rounds."""
     rounds = min(len(head), len(base))
     budget = budget_for(rounds)
-    checks = sorted({*sampler.checks(budget), FIRST_SIGNED_RANK} & set(range(2, rounds + 1)))
-    confidence = sampler.check_confidence(stats.DEFAULT_CONFIDENCE, budget)
+    checks = sorted({*interleaved.checks(budget), FIRST_SIGNED_RANK} & set(range(2, rounds + 1)))
+    confidence = interleaved.check_confidence(stats.DEFAULT_CONFIDENCE, budget)
     head_means = [statistics.fmean(v) for v in head[:rounds]]
     base_means = [statistics.fmean(v) for v in base[:rounds]]
     logs = [math.log(h / b) for h, b in zip(head_means, base_means, strict=True)]

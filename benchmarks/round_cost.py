@@ -15,9 +15,9 @@ import statistics
 import sys
 import time
 
-from pytest_cpybench import sampler
-from pytest_cpybench._pyperformance import BenchmarkDef
+from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Budget
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 from .common import Context, Goal, SectionResult, Table, open_session, variant_benchmarks
 from .plan import BASE_REF, NEIGHBOUR_REF
@@ -39,14 +39,15 @@ def measure(ctx: Context, benchmarks: str) -> dict[str, dict[str, float]]:
     assert engine.head is not None
     (baseline,) = engine.baselines
     assert baseline.target is not None
-    calibration = sampler.Calibration(ctx.cache_dir, settings.machine)
+    calibration = interleaved.Calibration(ctx.cache_dir, settings.machine)
     seconds: dict[str, dict[str, float]] = {}
     for bench in benches:
         sides = [engine.side("head", engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
 
-        def rounds(count: int, values: int, bench: BenchmarkDef = bench, sides: list[sampler.Side] = sides) -> float:
+        def rounds(count: int, values: int, bench: BenchmarkDef = bench,
+                   sides: list[interleaved.Side] = sides) -> float:
             started = time.monotonic()
-            sampler.measure(bench, sides, engine.run_options(), Budget(processes=count, values=values),
+            interleaved.measure(bench, sides, engine.run_options(), Budget(processes=count, values=values),
                             lambda _suites: False, calibration=calibration)
             return time.monotonic() - started
 

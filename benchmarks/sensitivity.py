@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import statistics
 
-from pytest_cpybench import sampler, stats
-from pytest_cpybench.engine import HEAD
+from pytest_cpybench.measure import interleaved
+from pytest_cpybench.session.engine import HEAD
+from pytest_cpybench.verdict import stats
 
 from .common import (
     Context,
@@ -53,7 +54,7 @@ def reference_ratios(ctx: Context, head: str) -> dict[str, Reference]:
     found: dict[str, Reference] = {}
     for bench in benches:
         sides = [engine.side(HEAD, engine.head, bench), engine.side(BASE_REF, base_target, bench)]
-        suites, rounds = sampler.measure(bench, sides, engine.run_options(), budget_for(plan.true_rounds),
+        suites, rounds = interleaved.measure(bench, sides, engine.run_options(), budget_for(plan.true_rounds),
                                          lambda _suites: False, ctx.engine_log)
         compared = engine.compare_pair(suites[BASE_REF], suites[HEAD], BASE_REF, paired=True)
         for rc in compared.results:

@@ -41,10 +41,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cpybench import stats
+from pytest_cpybench.measure.interleaved import MIN_ROUNDS
+from pytest_cpybench.measure.processes import MODE_PROCESSES
 from pytest_cpybench.options import Budget
-from pytest_cpybench.runner import MODE_PROCESSES
-from pytest_cpybench.sampler import MIN_ROUNDS
+from pytest_cpybench.verdict import stats
 
 from .common import SEED_DIR, Context, Goal, SectionResult, Table, seed_results
 from .plan import THRESHOLD

@@ -19,11 +19,17 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance, builder, compare, engine, gitrepo, options, pages, report, stats, store
-from . import metadata as md
-from .errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
-from .options import default_cache_dir
-from .stats import Verdict
+from pytest_cpybench import options
+from pytest_cpybench.cpython import builds, git
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.options import default_cache_dir
+from pytest_cpybench.output import formatting, pages
+from pytest_cpybench.results import files
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.session import engine
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.verdict import compare, stats
+from pytest_cpybench.verdict.stats import Verdict
 
 EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
 EXIT_USAGE = 2  # as argparse: a bad option value
@@ -37,8 +43,8 @@ class UsageError(CpybenchError):
 def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """Where CPython comes from and how it is built (``build`` and ``bisect``)."""
     parser.add_argument("--repo", help="CPython repository, path or URL (default: . if a clone, else upstream)")
-    parser.add_argument("--build", default=builder.DEFAULT_PRESET, choices=tuple(builder.PRESETS),
-                        help=f"build preset (default {builder.DEFAULT_PRESET})")
+    parser.add_argument("--build", default=builds.DEFAULT_PRESET, choices=tuple(builds.PRESETS),
+                        help=f"build preset (default {builds.DEFAULT_PRESET})")
     parser.add_argument("--configure", default="", help="extra ./configure flags, as one string")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache directory")
     parser.add_argument("--jobs", type=int, default=0, help="make -j (default: all cores)")
@@ -92,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     pages_cmd.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="where the pages go")
     pages_cmd.add_argument("--memory-threshold", default=None,
                      help="peak-memory growth the pages call a regression "
-                          f"(default {report.format_threshold(pages.DEFAULT_MEMORY_THRESHOLD)})".replace("%", "%%"))
+                          f"(default {formatting.format_threshold(pages.DEFAULT_MEMORY_THRESHOLD)})".replace("%", "%%"))
     pages_cmd.add_argument("--no-plots", action="store_true", help="write no plots")
     _add_bisect_parser(commands)
     return parser
@@ -134,12 +140,12 @@ def _progress(message: str) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or default_cache_dir()
-    repo = args.repo or gitrepo.default_repo(Path.cwd())
-    builder.check_preset(args.build)
-    commit = gitrepo.resolve(repo, args.ref, cache_dir)
-    request = builder.BuildRequest(commit=commit, preset=args.build,
-                                   configure_flags=builder.parse_configure_flags(args.configure), jobs=args.jobs)
-    build = builder.ensure_build(request, cache_dir, _progress)
+    repo = args.repo or git.default_repo(Path.cwd())
+    builds.check_preset(args.build)
+    commit = git.resolve(repo, args.ref, cache_dir)
+    request = builds.BuildRequest(commit=commit, preset=args.build,
+                                   configure_flags=builds.parse_configure_flags(args.configure), jobs=args.jobs)
+    build = builds.ensure_build(request, cache_dir, _progress)
     if build.cache_hit:
         _progress(f"cache hit: {build.path}")
     print(build.python)
@@ -149,15 +155,15 @@ def _build(args: argparse.Namespace) -> int:
 def _cache(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir or default_cache_dir()
     if args.action == "prune":
-        pruned = builder.prune(cache_dir, keep=args.keep, older_than_days=args.older_than)
+        pruned = builds.prune(cache_dir, keep=args.keep, older_than_days=args.older_than)
         for path in pruned.removed:
             print(f"removed {path}")
         for path in pruned.skipped:
             print(f"skipped {path}: in use by another process")
         return 0
-    entries = builder.list_entries(cache_dir)
+    entries = builds.list_entries(cache_dir)
     if args.json:
-        print(json.dumps([builder.entry_summary(e) for e in entries], indent=2))
+        print(json.dumps([builds.entry_summary(e) for e in entries], indent=2))
         return 0
     if not entries:
         print(f"no builds in {cache_dir}")
@@ -167,7 +173,7 @@ def _cache(args: argparse.Namespace) -> int:
         flags = " ".join(entry.configure_flags)
         print(f"{entry.key}  {commit['sha'][:7]}{dirty}  {commit['ref']:<20} Python {entry.version:<10} "
               f"{entry.preset}{' ' + flags if flags else ''}  built in {entry.timings.get('total', 0):.0f} s  "
-              f"last used {builder.format_time(entry.last_used)}")
+              f"last used {builds.format_time(entry.last_used)}")
     return 0
 
 
@@ -198,8 +204,8 @@ def _compared(args: argparse.Namespace) -> _Compared:
         raise UsageError(str(exc).replace("--cpython-", "--").replace("cpython_thresholds", "--thresholds")) \
             from None
     head_path, base_paths = args.files[1], [args.files[0], *args.files[2:]]
-    head = store.load_suite(head_path)
-    bases = [store.load_suite(path) for path in base_paths]
+    head = files.load_suite(head_path)
+    bases = [files.load_suite(path) for path in base_paths]
     metric = md.metric_of(head.get_metadata())
     for path, base in zip(base_paths, bases, strict=True):
         if md.metric_of(base.get_metadata()) != metric:
@@ -216,8 +222,8 @@ def _compare(args: argparse.Namespace) -> int:
     """The plugin's gate on stored files: the second file is the head, all others are baselines."""
     done = _compared(args)
     comparisons = done.comparisons
-    print(report.format_comparisons(comparisons, notes=[f"from file {path}" for path in done.base_paths]))
-    failures = [report.format_failure_message(rc, cmp.base_label)
+    print(formatting.format_comparisons(comparisons, notes=[f"from file {path}" for path in done.base_paths]))
+    failures = [formatting.format_failure_message(rc, cmp.base_label)
                 for cmp in comparisons for rc in cmp.results if rc.verdict is Verdict.REGRESSION]
     inconclusive = sum(len(cmp.inconclusive) for cmp in comparisons)
     warning = f" ({inconclusive} inconclusive: warnings, not failures)" if inconclusive else ""
@@ -267,7 +273,7 @@ def _bisect_settings(args: argparse.Namespace) -> options.Settings:
 
 
 def _bisect(args: argparse.Namespace) -> int:
-    from .bisector import Bisector, step_printer  # builds and measures: only this command needs it
+    from pytest_cpybench.bisect.bisector import Bisector, step_printer
 
     settings = _bisect_settings(args)
     try:
@@ -287,7 +293,7 @@ def _bisect(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: the steps so far are above; no record was written", file=sys.stderr)
         return 130
-    print(report.format_bisection(found))
+    print(formatting.format_bisection(found))
     return 0 if found.found else EXIT_NOT_FOUND
 
 

@@ -23,7 +23,7 @@ from typing import IO
 
 import filelock
 
-from .errors import CpybenchError
+from pytest_cpybench.errors import CpybenchError
 
 try:
     import fcntl

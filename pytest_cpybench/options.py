@@ -15,11 +15,14 @@ from typing import Literal, cast
 
 import platformdirs
 
-from . import builder, hosts, stats
-from . import metadata as md
-from .errors import CpybenchError
-from .runner import MODES
-from .store import SAVE_MODES, SaveMode, default_machine
+from pytest_cpybench.cpython import builds
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.measure import cpus
+from pytest_cpybench.measure.processes import MODES
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results.identity import default_machine
+from pytest_cpybench.results.store import SAVE_MODES, SaveMode
+from pytest_cpybench.verdict import stats
 
 CONFIRM_MODES = ("auto", "always", "never")
 # --cpython-threshold when it is not given, by --cpython-metric.
@@ -52,8 +55,8 @@ OPTIONS: tuple[Option, ...] = (
            "(fork, with a URL repo) or WORKTREE (your clone's working tree, uncommitted changes included)."),
     Option("cpython-repo", "CPython repository (path or URL). Default: the current directory when it is a "
            "CPython clone, else the upstream repository."),
-    Option("cpython-build", "Build preset: " + ", ".join(builder.PRESETS) + f" (default {builder.DEFAULT_PRESET}).",
-           builder.DEFAULT_PRESET),
+    Option("cpython-build", "Build preset: " + ", ".join(builds.PRESETS) + f" (default {builds.DEFAULT_PRESET}).",
+           builds.DEFAULT_PRESET),
     Option("cpython-configure", "Extra ./configure flags, as one string (quoted like in a shell).", ""),
     Option("cpython-python", "Use this existing interpreter instead of building one."),
     Option("cpython-cache-dir", "Where builds, repository mirrors and benchmark venvs are cached "
@@ -128,7 +131,7 @@ class Settings:
 
     ref: str | None = None
     repo: str | None = None
-    preset: str = builder.DEFAULT_PRESET
+    preset: str = builds.DEFAULT_PRESET
     configure_flags: tuple[str, ...] = ()
     python: Path | None = None
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
@@ -297,8 +300,8 @@ def settings_from(raw: dict[str, object]) -> Settings:
     return Settings(
         ref=_ref("cpython-ref", None if raw_ref is None else str(raw_ref)),
         repo=text("cpython-repo"),
-        preset=_choice("cpython-build", with_default("cpython-build"), tuple(builder.PRESETS)),
-        configure_flags=builder.parse_configure_flags(with_default("cpython-configure")),
+        preset=_choice("cpython-build", with_default("cpython-build"), tuple(builds.PRESETS)),
+        configure_flags=builds.parse_configure_flags(with_default("cpython-configure")),
         python=Path(python).expanduser() if python else None,
         cache_dir=Path(text("cpython-cache-dir") or default_cache_dir()).expanduser(),
         jobs=int(_number("cpython-jobs", with_default("cpython-jobs"), int)),
@@ -306,7 +309,7 @@ def settings_from(raw: dict[str, object]) -> Settings:
         manifests=tuple(Path(p) for p in lines("cpython-manifest")),
         mode=mode,
         timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
-        affinity=hosts.format_cpu_list(hosts.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
+        affinity=cpus.format_cpu_list(cpus.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
         parallel=_choice("cpython-parallel", with_default("cpython-parallel"), PARALLEL_CHOICES),
         inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
         json_path=Path(p) if (p := text("cpython-json")) else None,

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent / "support"))
 import cpython_repo
 from helpers import build, sha
 
-from pytest_cpybench import builder
+from pytest_cpybench.cpython import builds
 
 pytest_plugins = ["pytester"]
 
@@ -50,5 +50,5 @@ def shas(repo: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def cpython_3135(repo: Path, cache_dir: Path) -> builder.Build:
+def cpython_3135(repo: Path, cache_dir: Path) -> builds.Build:
     return build(repo, "v3.13.5", cache_dir)

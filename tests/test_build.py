@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from helpers import build, cli, pytest_run
 
-from pytest_cpybench import builder, gitrepo
+from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, RefError
 
 pytestmark = pytest.mark.slow
 
 
 def _complete_entries(cache_dir: Path) -> set[str]:
-    return {entry.key for entry in builder.list_entries(cache_dir)}
+    return {entry.key for entry in builds.list_entries(cache_dir)}
 
 
-def test_build_v3135_runs_with_ssl_sqlite_ctypes(cpython_3135: builder.Build) -> None:
+def test_build_v3135_runs_with_ssl_sqlite_ctypes(cpython_3135: builds.Build) -> None:
     done = subprocess.run(
         [str(cpython_3135.python), "-c",
          "import platform, ssl, sqlite3, ctypes; print(platform.python_version())"],
@@ -35,7 +35,7 @@ def test_build_v3135_runs_with_ssl_sqlite_ctypes(cpython_3135: builder.Build) ->
 
 
 def test_second_request_is_a_cache_hit_without_build_steps(repo: Path, cache_dir: Path,
-                                                           cpython_3135: builder.Build) -> None:
+                                                           cpython_3135: builds.Build) -> None:
     log_before = cpython_3135.log.read_bytes()
     done = cli("build", "--repo", str(repo), "--ref", "v3.13.5", "--cache-dir", str(cache_dir), cwd=repo)
     assert done.returncode == 0
@@ -60,7 +60,7 @@ def test_two_processes_racing_build_once(repo: Path, tmp_path: Path) -> None:
         assert proc.returncode == 0
     paths = {out.strip() for out, _ in outputs}
     assert len(paths) == 1
-    (entry,) = builder.list_entries(cache_dir)
+    (entry,) = builds.list_entries(cache_dir)
     assert entry.log.read_text().count("=== configure") == 1
     assert any("waiting up to 1 h for another session building" in err for _, err in outputs)
 
@@ -69,7 +69,7 @@ def test_two_processes_racing_build_once(repo: Path, tmp_path: Path) -> None:
     (cache_dir / "builds" / ".tmp-deadbeef-1").mkdir()  # left by a killed build
     pruned = cli("cache", "prune", "--keep", "0", "--cache-dir", str(cache_dir), cwd=tmp_path)
     assert pruned.returncode == 0
-    assert builder.list_entries(cache_dir) == []
+    assert builds.list_entries(cache_dir) == []
     assert not list((cache_dir / "builds").glob(".tmp-*"))
 
 
@@ -92,17 +92,17 @@ def test_unknown_ref_is_one_line_error_with_infrastructure_exit(repo: Path, cach
 
 def _ambiguous_commit_prefix(clone: Path) -> str:
     """Add commits until two share a 4-character prefix; return that prefix."""
-    tree = gitrepo.git(clone, "rev-parse", "HEAD^{tree}").stdout.strip()
+    tree = git.git(clone, "rev-parse", "HEAD^{tree}").stdout.strip()
     by_prefix: dict[str, list[str]] = defaultdict(list)
-    for sha in gitrepo.git(clone, "rev-list", "--all").stdout.split():
+    for sha in git.git(clone, "rev-list", "--all").stdout.split():
         by_prefix[sha[:4]].append(sha)
-    parent = gitrepo.git(clone, "rev-parse", "HEAD").stdout.strip()
+    parent = git.git(clone, "rev-parse", "HEAD").stdout.strip()
     for number in range(5000):
-        sha = gitrepo.git(clone, "commit-tree", tree, "-p", parent, "-m", f"filler {number}").stdout.strip()
+        sha = git.git(clone, "commit-tree", tree, "-p", parent, "-m", f"filler {number}").stdout.strip()
         by_prefix[sha[:4]].append(sha)
         if len(by_prefix[sha[:4]]) > 1:
-            gitrepo.git(clone, "branch", f"filler-{number}", sha)
-            gitrepo.git(clone, "branch", f"filler-other-{number}", by_prefix[sha[:4]][0])
+            git.git(clone, "branch", f"filler-{number}", sha)
+            git.git(clone, "branch", f"filler-other-{number}", by_prefix[sha[:4]][0])
             return sha[:4]
     raise AssertionError("no collision in 5000 commits")
 
@@ -112,7 +112,7 @@ def test_ambiguous_short_sha_is_a_clear_error(repo: Path, cache_dir: Path, tmp_p
     subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(repo), str(clone)], check=True)
     prefix = _ambiguous_commit_prefix(clone)
     with pytest.raises(RefError, match=f"short sha '{prefix}' is ambiguous"):
-        gitrepo.resolve(str(clone), prefix, cache_dir)
+        git.resolve(str(clone), prefix, cache_dir)
     done = cli("build", "--repo", str(clone), "--ref", prefix, "--cache-dir", str(cache_dir), cwd=tmp_path)
     assert done.returncode == EXIT_INFRASTRUCTURE
     assert len(done.stderr.strip().splitlines()) == 1
@@ -132,7 +132,7 @@ def test_rejected_configure_flag_fails_cleanly(repo: Path, cache_dir: Path, tmp_
     log_path = Path(output.split("full build log: ")[1].split()[0])
     assert "unknown hash algorithm" in log_path.read_text()
     assert _complete_entries(cache_dir) == before
-    assert not list(builder.builds_dir(cache_dir).glob(".tmp-*"))
+    assert not list(builds.builds_dir(cache_dir).glob(".tmp-*"))
 
 
 @pytest.mark.parametrize("ref", ["$(touch PWNED); echo x", "../../../etc/passwd", "v3.13.5;ls", "-rf"])
@@ -145,16 +145,16 @@ def test_refs_are_data_not_commands(ref: str, repo: Path, cache_dir: Path, tmp_p
 
 
 def test_worktree_with_uncommitted_edit_builds_something_else(repo: Path, cache_dir: Path, tmp_path: Path,
-                                                              cpython_3135: builder.Build) -> None:
+                                                              cpython_3135: builds.Build) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--shared", "--branch", "v3.13.5", str(repo), str(clone)],
                    check=True, capture_output=True)
-    clean = gitrepo.resolve(str(clone), "WORKTREE", cache_dir)
+    clean = git.resolve(str(clone), "WORKTREE", cache_dir)
     marker = "CPYBENCH_WORKTREE_EDIT = 1\n"
     with open(clone / "Lib" / "this.py", "a") as this:
         this.write(marker)
     (clone / "Lib" / "cpybench_untracked.py").write_text("UNTRACKED = True\n")
-    dirty = gitrepo.resolve(str(clone), "WORKTREE", cache_dir)
+    dirty = git.resolve(str(clone), "WORKTREE", cache_dir)
     assert dirty.sha == clean.sha == cpython_3135.commit["sha"]
     assert dirty.worktree_hash != clean.worktree_hash
 
@@ -167,25 +167,25 @@ def test_worktree_with_uncommitted_edit_builds_something_else(repo: Path, cache_
 
 
 def test_url_repositories_are_mirrored_and_fork_refs_fetched(repo: Path, tmp_path: Path,
-                                                             cpython_3135: builder.Build) -> None:
+                                                             cpython_3135: builds.Build) -> None:
     # Two "hosts" on the file system: upstream at .../python/cpython and a fork at .../someone/cpython.
     upstream = tmp_path / "hosting" / "python" / "cpython"
     fork = tmp_path / "hosting" / "someone" / "cpython"
     for path in (upstream, fork):
         subprocess.run(["git", "clone", "-q", "--bare", str(repo), str(path)], check=True)
-    tip = gitrepo.git(repo, "rev-parse", "slowdown").stdout.strip()
-    gitrepo.git(fork, "branch", "faster-cpython-idea", tip)
-    gitrepo.git(upstream, "branch", "-D", "slowdown")  # only the fork has it now
+    tip = git.git(repo, "rev-parse", "slowdown").stdout.strip()
+    git.git(fork, "branch", "faster-cpython-idea", tip)
+    git.git(upstream, "branch", "-D", "slowdown")  # only the fork has it now
     cache_dir = tmp_path / "cache"
     url = upstream.as_uri()
 
-    tag = gitrepo.resolve(url, "v3.13.5", cache_dir)
+    tag = git.resolve(url, "v3.13.5", cache_dir)
     assert tag.sha == cpython_3135.commit["sha"]
-    assert Path(tag.git_dir) == gitrepo.mirror_dir(cache_dir, url)
-    forked = gitrepo.resolve(url, "someone:faster-cpython-idea", cache_dir)
+    assert Path(tag.git_dir) == git.mirror_dir(cache_dir, url)
+    forked = git.resolve(url, "someone:faster-cpython-idea", cache_dir)
     assert (forked.sha, forked.fork) == (tip, "someone")
     with pytest.raises(RefError, match="unknown ref 'slowdown'"):
-        gitrepo.resolve(url, "slowdown", cache_dir)
+        git.resolve(url, "slowdown", cache_dir)
     # The mirror exports the same sources as the local clone: the same build key, a cache hit.
-    request = builder.BuildRequest(commit=tag)
-    assert builder.build_key(request) == cpython_3135.key
+    request = builds.BuildRequest(commit=tag)
+    assert builds.build_key(request) == cpython_3135.key

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from helpers import cli
 
-from pytest_cpybench import builder, gitrepo, locks
+from pytest_cpybench import locks
+from pytest_cpybench.cpython import builds, git
+from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, RefError
-from pytest_cpybench.gitrepo import Commit
 
 DAY = 86400
 GIT_IDENTITY = ("-c", "user.name=cpybench tests", "-c", "user.email=tests@cpybench.invalid")
@@ -27,7 +28,7 @@ GIT_IDENTITY = ("-c", "user.name=cpybench tests", "-c", "user.email=tests@cpyben
 @pytest.fixture(autouse=True)
 def _release_use_locks() -> Iterator[None]:
     yield
-    builder.release_all()
+    builds.release_all()
 
 
 def _commit(number: int) -> Commit:
@@ -36,12 +37,12 @@ def _commit(number: int) -> Commit:
                   fork="python")
 
 
-def _fake_entry(cache_dir: Path, commit: Commit, *, old_layout: bool = False) -> tuple[builder.BuildRequest, Path]:
+def _fake_entry(cache_dir: Path, commit: Commit, *, old_layout: bool = False) -> tuple[builds.BuildRequest, Path]:
     """A complete cache entry for ``commit`` (the host's python stands in for the build);
     ``old_layout``: as made before entries recorded their last use."""
-    request = builder.BuildRequest(commit=commit)
-    key = builder.build_key(request)
-    path = builder.builds_dir(cache_dir) / key
+    request = builds.BuildRequest(commit=commit)
+    key = builds.build_key(request)
+    path = builds.builds_dir(cache_dir) / key
     (path / "install" / "bin").mkdir(parents=True)
     (path / "install" / "bin" / "python3").symlink_to(sys.executable)
     record = {"key": key, "version": "3.13.5", "commit": {"repo": commit.repo, "ref": commit.ref, "sha": commit.sha,
@@ -50,8 +51,8 @@ def _fake_entry(cache_dir: Path, commit: Commit, *, old_layout: bool = False) ->
               "preset": request.preset, "configure_flags": [], "timings": {"total": 1.0}, "ccache": False}
     (path / "build.json").write_text(json.dumps(record))
     if not old_layout:
-        (path / builder.LAST_USED).touch()
-    assert builder.load_entry(path) is not None
+        (path / builds.LAST_USED).touch()
+    assert builds.load_entry(path) is not None
     return request, path
 
 
@@ -69,11 +70,11 @@ def test_prune_older_than_keeps_a_recently_used_build_with_an_old_folder(tmp_pat
     _age(used, 30)
     _age(unused, 30)
 
-    hit = builder.ensure_build(used_request, cache_dir, progress=print)
+    hit = builds.ensure_build(used_request, cache_dir, progress=print)
     assert hit.cache_hit and hit.path == used
     assert time.time() - hit.last_used < 60
     assert used.stat().st_mtime < time.time() - 29 * DAY  # the folder still looks old
-    builder.release_all()  # this process no longer uses it: only its last use protects it
+    builds.release_all()  # this process no longer uses it: only its last use protects it
 
     pruned = cli("cache", "prune", "--older-than", "7", "--cache-dir", str(cache_dir), cwd=tmp_path)
     assert pruned.returncode == 0
@@ -93,10 +94,10 @@ _USE_ENTRY = """
 import json, sys
 from collections.abc import Iterator
 from pathlib import Path
-from pytest_cpybench import builder
-from pytest_cpybench.gitrepo import Commit
-request = builder.BuildRequest(commit=Commit(**json.loads(sys.argv[2])))
-build = builder.ensure_build(request, Path(sys.argv[1]), progress=lambda message: None)
+from pytest_cpybench.cpython import builds
+from pytest_cpybench.cpython.git import Commit
+request = builds.BuildRequest(commit=Commit(**json.loads(sys.argv[2])))
+build = builds.ensure_build(request, Path(sys.argv[1]), progress=lambda message: None)
 print("using", build.path, flush=True)
 sys.stdin.read()  # use it until the test closes stdin
 """
@@ -117,7 +118,7 @@ def test_prune_skips_a_build_another_process_uses(tmp_path: Path) -> None:
         pruned = cli("cache", "prune", "--keep", "0", "--cache-dir", str(cache_dir), cwd=tmp_path)
         assert pruned.returncode == 0
         assert pruned.stdout.splitlines() == [f"skipped {entry}: in use by another process"]
-        assert builder.load_entry(entry) is not None
+        assert builds.load_entry(entry) is not None
     finally:
         user.communicate(timeout=60)  # closes stdin: the process exits and its lock goes
     assert user.returncode == 0
@@ -159,13 +160,13 @@ def test_waiting_for_a_build_lock_is_bounded_and_names_the_holder(tmp_path: Path
         for line in holder.stderr:  # the build lock is held from before the export to the end
             if line.startswith("[cpybench] configure:"):
                 break
-        commit = gitrepo.resolve(str(repo), "main", cache_dir)
-        request = builder.BuildRequest(commit=commit)
-        lock_path = builder.builds_dir(cache_dir) / f"{builder.build_key(request)}.lock"
+        commit = git.resolve(str(repo), "main", cache_dir)
+        request = builds.BuildRequest(commit=commit)
+        lock_path = builds.builds_dir(cache_dir) / f"{builds.build_key(request)}.lock"
         lines: list[str] = []
         started = time.monotonic()
         with pytest.raises(locks.LockTimeout) as raised:
-            builder.ensure_build(request, cache_dir, progress=lines.append, wait=1)
+            builds.ensure_build(request, cache_dir, progress=lines.append, wait=1)
         waited = time.monotonic() - started
     finally:
         release.touch()
@@ -189,11 +190,11 @@ _RESOLVE = """
 import sys, time
 from collections.abc import Iterator
 from pathlib import Path
-from pytest_cpybench import gitrepo
+from pytest_cpybench.cpython import git
 go = Path(sys.argv[3])
 while not go.exists():
     time.sleep(0.005)
-print(gitrepo.resolve(sys.argv[1], "new-feature", Path(sys.argv[2])).sha)
+print(git.resolve(sys.argv[1], "new-feature", Path(sys.argv[2])).sha)
 """
 
 
@@ -211,12 +212,12 @@ def test_concurrent_fetches_of_a_new_ref_into_one_mirror_all_succeed(tmp_path: P
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(upstream)], check=True)
     url = upstream.as_uri()
     cache_dir = tmp_path / "cache"
-    base = gitrepo.resolve(url, "main", cache_dir)  # the mirror exists and knows main
+    base = git.resolve(url, "main", cache_dir)  # the mirror exists and knows main
     hook = Path(base.git_dir) / "hooks" / "reference-transaction"
     hook.write_text(_SLOW_REF_UPDATES)
     hook.chmod(0o755)
     # Upstream moves on: a branch the mirror has not seen yet.
-    new = gitrepo.git(upstream, *GIT_IDENTITY, "commit-tree", f"{base.sha}^{{tree}}", "-p", base.sha,
+    new = git.git(upstream, *GIT_IDENTITY, "commit-tree", f"{base.sha}^{{tree}}", "-p", base.sha,
                       "-m", "new feature").stdout.strip()
     subprocess.run(["git", "-C", str(upstream), "branch", "new-feature", new], check=True, capture_output=True)
 
@@ -239,11 +240,11 @@ def test_unknown_ref_after_a_failed_fetch_says_why(tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(upstream)], check=True)
     url = upstream.as_uri()
     cache_dir = tmp_path / "cache"
-    gitrepo.resolve(url, "main", cache_dir)
+    git.resolve(url, "main", cache_dir)
     upstream.rename(upstream.with_name("moved"))  # the host is unreachable now
 
     with pytest.raises(RefError) as raised:
-        gitrepo.resolve(url, "new-feature", cache_dir)
+        git.resolve(url, "new-feature", cache_dir)
     message = str(raised.value)
     assert message.startswith(f"unknown ref 'new-feature' in {url} (fetch failed: ")
     assert "does not appear to be a git repository" in message or "not found" in message

@@ -13,13 +13,13 @@ import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench import cli
-from pytest_cpybench.compare import compare_suites, expand_overrides
-from pytest_cpybench.engine import BaselineResult, SessionResult
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, CpybenchError
 from pytest_cpybench.options import settings_from
-from pytest_cpybench.stats import Verdict
-from pytest_cpybench.store import load_suite
-from pytest_cpybench.summary import format_session
+from pytest_cpybench.output.terminal import format_session
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.session.engine import BaselineResult, SessionResult
+from pytest_cpybench.verdict.compare import compare_suites, expand_overrides
+from pytest_cpybench.verdict.stats import Verdict
 
 MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
 

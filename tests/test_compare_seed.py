@@ -18,8 +18,11 @@ import pyperf
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
-from pytest_cpybench import sampler
-from pytest_cpybench.compare import (
+from pytest_cpybench.errors import StoreError
+from pytest_cpybench.measure import interleaved
+from pytest_cpybench.output.formatting import format_ratio, format_result_line, format_summary_block
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.verdict.compare import (
     CONTENTION_MARGIN,
     MEMORY_KEYS,
     compare_benchmarks,
@@ -31,10 +34,7 @@ from pytest_cpybench.compare import (
     like_for_like,
     mean_stdev_text,
 )
-from pytest_cpybench.errors import StoreError
-from pytest_cpybench.report import format_ratio, format_result_line, format_summary_block
-from pytest_cpybench.stats import Verdict, geometric_mean, t_quantile
-from pytest_cpybench.store import load_suite
+from pytest_cpybench.verdict.stats import Verdict, geometric_mean, t_quantile
 
 BASE_FILES = {
     "3.10.4": BASE_3_10,
@@ -420,7 +420,7 @@ def test_a_fast_mode_run_against_a_default_one_is_compared_on_first_values() -> 
 
 def _suite_alongside(suite: pyperf.BenchmarkSuite, names: set[str]) -> pyperf.BenchmarkSuite:
     """A copy of ``suite`` whose results ``names`` read as measured with the sides at the same time."""
-    return pyperf.BenchmarkSuite([sampler.alongside(bench, 1) if bench.get_name() in names else bench
+    return pyperf.BenchmarkSuite([interleaved.alongside(bench, 1) if bench.get_name() in names else bench
                                   for bench in suite.get_benchmarks()])
 
 
@@ -437,7 +437,7 @@ def test_results_measured_alongside_against_results_measured_alone_need_a_margin
     measured alone, a verdict must hold however much (up to the margin) it slowed that side."""
     base = load_suite(BASE_3_11)
     nbody = base.get_benchmark("nbody")
-    marked = sampler.alongside(nbody, 1)
+    marked = interleaved.alongside(nbody, 1)
     assert [run.values for run in marked.get_runs()] == [run.values for run in nbody.get_runs()]
     assert compare_benchmarks(nbody, nbody).verdict is Verdict.UNCHANGED
     # The head alongside: it may read too slow, so "unchanged" still holds, a slowdown needs more.
@@ -449,7 +449,7 @@ def test_results_measured_alongside_against_results_measured_alone_need_a_margin
                                 (1.15, Verdict.REGRESSION, Verdict.REGRESSION)):
         slower = _scaled(nbody, factor)
         assert compare_benchmarks(nbody, slower).verdict is alone, factor
-        assert compare_benchmarks(nbody, sampler.alongside(slower, 1)).verdict is busy, factor
+        assert compare_benchmarks(nbody, interleaved.alongside(slower, 1)).verdict is busy, factor
     # The baseline alongside: it may read too slow, hiding a slowdown, so "unchanged" cannot be said.
     base_busy = compare_benchmarks(marked, nbody)
     assert base_busy.ratio == pytest.approx(1.0) and base_busy.verdict is Verdict.INCONCLUSIVE
@@ -482,6 +482,6 @@ def test_a_nondeterministic_instruction_count_stays_inconclusive_whatever_the_lo
     counts = pyperf.Benchmark([pyperf.Run(run.values, warmups=run.warmups,
                                           metadata={**run.get_metadata(), "cpybench_metric": "instructions"},
                                           collect_metadata=False) for run in nbody.get_runs() if run.values])
-    result = compare_benchmarks(counts, sampler.alongside(counts, 1))
+    result = compare_benchmarks(counts, interleaved.alongside(counts, 1))
     assert result.spread is not None and result.spread > 0.01
     assert result.verdict is Verdict.INCONCLUSIVE

@@ -7,10 +7,11 @@ import json
 import pyperf
 from seed import BASE_3_10, HEAD_FILE
 
-from pytest_cpybench import compare, sampler
-from pytest_cpybench.engine import Engine, ItemOutcome
+from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Settings
-from pytest_cpybench.store import load_suite
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.session.engine import Engine, ItemOutcome
+from pytest_cpybench.verdict import compare
 
 
 def _subset(path: object, names: list[str]) -> pyperf.BenchmarkSuite:
@@ -43,7 +44,8 @@ def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the
     engine = Engine(Settings(threshold=0.05), log=lambda _message: None)
     names = ["coverage", "nbody"]
     base = _subset(BASE_3_10, names)
-    head = pyperf.BenchmarkSuite([sampler.alongside(bench, 1) for bench in _subset(HEAD_FILE, names).get_benchmarks()])
+    head = pyperf.BenchmarkSuite([interleaved.alongside(bench, 1)
+                                  for bench in _subset(HEAD_FILE, names).get_benchmarks()])
     comparison = engine._compare("3.10.4", base, head)
     assert all(rc.mixed_load for rc in comparison.result.results)
     outcome = ItemOutcome(benchmark="mixed", head_suite=head, comparisons=[comparison], seconds=1.5)
@@ -57,7 +59,8 @@ def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the
 def test_junit_properties_say_when_the_sides_ran_at_once() -> None:
     engine = Engine(Settings(threshold=0.05), log=lambda _message: None)
     base, head = _subset(BASE_3_10, ["nbody"]), _subset(HEAD_FILE, ["nbody"])
-    at_once = [pyperf.BenchmarkSuite([sampler.alongside(suite.get_benchmark("nbody"), 1)]) for suite in (base, head)]
+    at_once = [pyperf.BenchmarkSuite([interleaved.alongside(suite.get_benchmark("nbody"), 1)])
+               for suite in (base, head)]
     for suites, how in (((base, head), "interleaved, 5 rounds"), (at_once, "interleaved at once, 5 rounds")):
         comparison = engine._compare("3.10.4", *suites, rounds=5)
         outcome = ItemOutcome(benchmark="nbody", head_suite=suites[1], comparisons=[comparison])

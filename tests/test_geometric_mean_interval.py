@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from pytest_cpybench.stats import (
+from pytest_cpybench.verdict.stats import (
     RatioEstimate,
     geometric_mean,
     geometric_mean_estimate,

@@ -1,4 +1,4 @@
-"""hosts.py: which xdist distributions a session accepts, and the CPUs each local worker gets."""
+"""gateways.py: which xdist distributions a session accepts, and the CPUs each local worker gets."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from helpers import pytest_run
 
-from pytest_cpybench import hosts, hostsession
 from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.measure import cpus as machine_cpus
 from pytest_cpybench.options import settings_from
+from pytest_cpybench.plugin import gateways, hosts
 
 
 @pytest.mark.parametrize(("text", "cpus", "normal"), [
@@ -32,30 +33,30 @@ from pytest_cpybench.options import settings_from
     ("0-1,1-2", [0, 1, 2], "0-2"),
 ])
 def test_cpu_lists_parse_and_print_as_taskset_writes_them(text: str, cpus: list[int], normal: str) -> None:
-    assert hosts.parse_cpu_list(text) == cpus
-    assert hosts.format_cpu_list(cpus) == normal
+    assert machine_cpus.parse_cpu_list(text) == cpus
+    assert machine_cpus.format_cpu_list(cpus) == normal
 
 
 @pytest.mark.parametrize("text", ["", "a", "0-", "3-1", "-1", "1;2", "0,,1"])
 def test_a_cpu_list_that_is_not_one_says_so(text: str) -> None:
     with pytest.raises(CpybenchError, match=re.escape("is not a CPU list: give e.g. 1, 0-3 or 0,2")):
-        hosts.parse_cpu_list(text)
+        machine_cpus.parse_cpu_list(text)
 
 
 def test_a_cpu_list_beyond_any_machine_is_refused_before_it_is_expanded() -> None:
     with pytest.raises(CpybenchError, match="CPU numbers go up to 8191"):
-        hosts.parse_cpu_list("0-20000000")
+        machine_cpus.parse_cpu_list("0-20000000")
 
 
 def test_affinity_naming_cpus_this_process_may_not_use_is_refused() -> None:
     allowed = sorted(os.sched_getaffinity(0))
-    assert hosts.usable_cpus(None) == allowed
-    assert hosts.usable_cpus(str(allowed[0])) == [allowed[0]]
+    assert machine_cpus.usable_cpus(None) == allowed
+    assert machine_cpus.usable_cpus(str(allowed[0])) == [allowed[0]]
     beyond = max(allowed) + 1
     with pytest.raises(CpybenchError) as raised:
-        hosts.usable_cpus(f"{allowed[0]},{beyond}")
+        machine_cpus.usable_cpus(f"{allowed[0]},{beyond}")
     assert str(raised.value) == (f"--cpython-affinity={allowed[0]},{beyond} names CPUs this process may not run on "
-                                 f"({beyond}); it may use {hosts.format_cpu_list(allowed)}")
+                                 f"({beyond}); it may use {machine_cpus.format_cpu_list(allowed)}")
 
 
 FOUR_CORES_EIGHT_THREADS = {cpu: [cpu % 4, cpu % 4 + 4] for cpu in range(8)}  # Linux numbers siblings i, i+4
@@ -72,8 +73,8 @@ FOUR_CORES_EIGHT_THREADS = {cpu: [cpu % 4, cpu % 4 + 4] for cpu in range(8)}  # 
 ])
 def test_each_local_worker_gets_whole_cores_of_its_own(cpus: list[int], siblings: dict[int, list[int]],
                                                       workers: int, groups: list[list[int]]) -> None:
-    cores = hosts.cores_of(cpus, lambda cpu: siblings.get(cpu, [cpu]))
-    found = hosts.cpu_groups(cores, workers)
+    cores = machine_cpus.cores_of(cpus, lambda cpu: siblings.get(cpu, [cpu]))
+    found = machine_cpus.cpu_groups(cores, workers)
     assert found == groups
     flat = [cpu for group in found for cpu in group]
     assert sorted(flat) == sorted(cpus) and len(flat) == len(set(flat))  # disjoint, none left idle
@@ -81,27 +82,27 @@ def test_each_local_worker_gets_whole_cores_of_its_own(cpus: list[int], siblings
 
 def test_more_workers_than_cpus_or_cores_is_refused_with_what_to_give() -> None:
     with pytest.raises(CpybenchError) as raised:
-        hosts.cpu_groups(hosts.cores_of([0, 1], lambda cpu: [cpu]), 3)
+        machine_cpus.cpu_groups(machine_cpus.cores_of([0, 1], lambda cpu: [cpu]), 3)
     assert str(raised.value) == ("-n 3: 3 workers would share the 2 CPUs this session may use (0-1), and "
                                  "benchmarks sharing a CPU slow each other down; give -n 2 or fewer")
     with pytest.raises(CpybenchError) as raised:
-        hosts.cpu_groups(hosts.cores_of([0, 1, 4, 5], FOUR_CORES_EIGHT_THREADS.__getitem__), 3)
+        machine_cpus.cpu_groups(machine_cpus.cores_of([0, 1, 4, 5], FOUR_CORES_EIGHT_THREADS.__getitem__), 3)
     assert str(raised.value) == ("-n 3: 3 workers would share the 2 cores (4 CPUs) this session may use (0-1,4-5), "
                                  "and benchmarks sharing a core slow each other down; give -n 2 or fewer")
 
 
 def test_this_machines_topology_is_read_from_sysfs() -> None:
     cpus = sorted(os.sched_getaffinity(0))
-    cores = hosts.cores_of(cpus)
+    cores = machine_cpus.cores_of(cpus)
     assert sorted(cpu for core in cores for cpu in core) == cpus
     for core in cores:
         siblings = Path(f"/sys/devices/system/cpu/cpu{core[0]}/topology/thread_siblings_list")
         if siblings.exists():
-            assert core == [cpu for cpu in hosts.parse_cpu_list(siblings.read_text()) if cpu in cpus]
+            assert core == [cpu for cpu in machine_cpus.parse_cpu_list(siblings.read_text()) if cpu in cpus]
 
 
 def test_gateways_expand_xdist_shorthand_and_read_the_machine_name() -> None:
-    found = hosts.gateways(["2*popen", "popen//env:CPYBENCH_MACHINE= alpha ", "ssh=me@box//python=python3",
+    found = gateways.gateways(["2*popen", "popen//env:CPYBENCH_MACHINE= alpha ", "ssh=me@box//python=python3",
                             "popen//via=box"])
     assert [(g.spec, g.local, g.machine) for g in found] == [
         ("popen", True, None), ("popen", True, None), ("popen//env:CPYBENCH_MACHINE= alpha ", True, "alpha"),
@@ -112,21 +113,21 @@ def test_gateways_expand_xdist_shorthand_and_read_the_machine_name() -> None:
 @pytest.mark.parametrize("spec", ["foo", "", "python=python3"])
 def test_a_spec_that_names_no_gateway_says_so(spec: str) -> None:
     with pytest.raises(CpybenchError, match=re.escape(f"--tx {spec!r} is not an xdist gateway: give e.g. popen")):
-        hosts.gateways([spec])
+        gateways.gateways([spec])
 
 
 def test_local_workers_are_pinned_only_when_there_are_several() -> None:
     allowed = sorted(os.sched_getaffinity(0))
     first = str(allowed[0])
-    assert hosts.local_worker_cpus(["popen"], None) is None
-    assert hosts.local_worker_cpus(["popen", "ssh=me@box"], None) is None  # one of them is here
+    assert gateways.local_worker_cpus(["popen"], None) is None
+    assert gateways.local_worker_cpus(["popen", "ssh=me@box"], None) is None  # one of them is here
     shared = f"2 workers would share the 1 CPU this session may use ({first})"
     with pytest.raises(CpybenchError, match=re.escape(shared)):
-        hosts.local_worker_cpus(["popen", "popen"], first)
-    if len(hosts.cores_of(allowed)) >= 2:
-        pinned = hosts.local_worker_cpus(["2*popen"], None)
+        gateways.local_worker_cpus(["popen", "popen"], first)
+    if len(machine_cpus.cores_of(allowed)) >= 2:
+        pinned = gateways.local_worker_cpus(["2*popen"], None)
         assert pinned is not None and len(pinned) == 2
-        halves = [hosts.parse_cpu_list(group) for group in pinned]
+        halves = [machine_cpus.parse_cpu_list(group) for group in pinned]
         assert not set(halves[0]) & set(halves[1]) and sorted(halves[0] + halves[1]) == allowed
 
 
@@ -141,7 +142,7 @@ def test_local_workers_are_pinned_only_when_there_are_several() -> None:
 def test_distributions_that_would_mix_machines_or_repeat_one_are_refused(specs: list[str], dist: str,
                                                                          message: str) -> None:
     with pytest.raises(CpybenchError) as raised:
-        hosts.check_distribution(hosts.gateways(specs), dist, "here")
+        gateways.check_distribution(gateways.gateways(specs), dist, "here")
     assert message in str(raised.value)
 
 
@@ -154,7 +155,7 @@ def test_distributions_that_would_mix_machines_or_repeat_one_are_refused(specs: 
     (["ssh=me@box//python=python3", "popen"], "each", True),  # this machine is one of the hosts
 ])
 def test_distributions_kept_apart_by_machine_are_accepted(specs: list[str], dist: str, is_hosts: bool) -> None:
-    assert hosts.check_distribution(hosts.gateways(specs), dist, "here") is is_hosts
+    assert gateways.check_distribution(gateways.gateways(specs), dist, "here") is is_hosts
 
 
 @pytest.mark.parametrize(("fields", "message"), [
@@ -167,10 +168,10 @@ def test_distributions_kept_apart_by_machine_are_accepted(specs: list[str], dist
 def test_hosts_refuse_what_names_this_machine_only(fields: dict[str, object], message: str) -> None:
     settings = replace(settings_from({"cpython-ref": "main"}), **fields)  # type: ignore[arg-type]
     with pytest.raises(CpybenchError, match=re.escape(message)):
-        hosts.check_host_settings(settings, remote=True)
-    hosts.check_host_settings(settings_from({"cpython-ref": "main"}), remote=True)
+        gateways.check_host_settings(settings, remote=True)
+    gateways.check_host_settings(settings_from({"cpython-ref": "main"}), remote=True)
     # Local hosts (popen gateways naming other machines) read this machine's files.
-    hosts.check_host_settings(replace(settings_from({"cpython-ref": "main"}), manifests=(Path("M"),)), remote=False)
+    gateways.check_host_settings(replace(settings_from({"cpython-ref": "main"}), manifests=(Path("M"),)), remote=False)
 
 
 @pytest.mark.parametrize(("spec", "shown"), [
@@ -179,7 +180,7 @@ def test_hosts_refuse_what_names_this_machine_only(fields: dict[str, object], me
      "ssh=box//env:CPYBENCH_REPO=https://***@example.org/cpython.git"),
 ])
 def test_specs_are_shown_without_xdists_prefix_or_credentials(spec: str, shown: str) -> None:
-    assert hostsession.display_spec(spec) == shown
+    assert hosts.display_spec(spec) == shown
 
 
 # -- sessions over hosts: real builds, real benchmarks ----------------------------------------

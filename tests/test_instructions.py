@@ -16,10 +16,13 @@ import pyperf
 import pytest
 from helpers import pytest_run, run, write_manifest
 
-from pytest_cpybench import compare, report, store
-from pytest_cpybench import metadata as md
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
-from pytest_cpybench.stats import MAX_INSTRUCTION_SPREAD, Verdict
+from pytest_cpybench.output import formatting
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results import store
+from pytest_cpybench.results.identity import RunIdentity, RunKey
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import MAX_INSTRUCTION_SPREAD, Verdict
 
 TINYCOPY = """\
 import copy
@@ -47,7 +50,7 @@ def test_a_count_that_is_not_deterministic_is_inconclusive_never_a_failure() -> 
     noisy = compare.compare_benchmarks(base, _counts([1_050_000, 1_100_000, 1_020_000]), threshold=0.01)
     assert noisy.spread is not None and noisy.spread > MAX_INSTRUCTION_SPREAD
     assert noisy.verdict is Verdict.INCONCLUSIVE
-    assert "instruction count is not deterministic, repetitions spread 7.57%" in report.format_result_line(noisy)
+    assert "instruction count is not deterministic, repetitions spread 7.57%" in formatting.format_result_line(noisy)
 
 
 def test_the_store_keeps_instruction_counts_and_times_apart(tmp_path: Path) -> None:
@@ -60,16 +63,16 @@ def test_the_store_keeps_instruction_counts_and_times_apart(tmp_path: Path) -> N
                                                      pyperf.Run([0.001, 0.0012], collect_metadata=False,
                                                                 metadata={"name": "tinycopy"})])])
     counted = pyperf.BenchmarkSuite([_counts([1_000_000, 1_000_001, 1_000_002])])
-    time_path = results.save(store.RunIdentity(**identity), timed)
-    instr_path = results.save(store.RunIdentity(**identity, metric=md.METRIC_INSTRUCTIONS), counted)
+    time_path = results.save(RunIdentity(**identity), timed)
+    instr_path = results.save(RunIdentity(**identity, metric=md.METRIC_INSTRUCTIONS), counted)
     assert time_path is not None and instr_path is not None
     assert instr_path.stem.endswith("-287b767-INSTR") and instr_path.parent.name.endswith("-287b767-INSTR")
     assert "INSTR" not in time_path.name
-    found = results.baseline(sha, "box", metric=md.METRIC_INSTRUCTIONS)
+    found = results.baseline(RunKey(sha, "box", metric=md.METRIC_INSTRUCTIONS))
     assert found.paths == (instr_path,) and found.suite is not None
     assert found.suite.get_benchmark("tinycopy").get_unit() == "integer"
-    assert results.baseline(sha, "box").paths == (time_path,)
-    assert results.find(sha, "box", metric=md.METRIC_INSTRUCTIONS) == [instr_path]
+    assert results.baseline(RunKey(sha, "box")).paths == (time_path,)
+    assert results.find(RunKey(sha, "box", metric=md.METRIC_INSTRUCTIONS)) == [instr_path]
 
 
 def test_instructions_without_valgrind_is_one_line_error(tmp_path: Path) -> None:

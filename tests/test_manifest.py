@@ -10,15 +10,9 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from pytest_cpybench import _pyperformance
-from pytest_cpybench._pyperformance import (
-    known_tags,
-    load_benchmarks,
-    select,
-    suite_hash,
-    supports,
-)
 from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import known_tags, load_benchmarks, select, suite_hash, supports
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import noise
-from pytest_cpybench import sampler, stats
+from pytest_cpybench.measure import interleaved
+from pytest_cpybench.verdict import stats
 
 DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
                        "noise-2026-11-30.json").read_text())
@@ -103,7 +104,7 @@ def test_the_section_reproduces_its_committed_tables() -> None:
 def test_round_zero_runs_head_first() -> None:
     """shape_of's order effect assumes the sampler's order in turns: head, base; then base, head."""
     head, base = object(), object()
-    assert [[side for side, _cpus in batch] for batch in sampler._batches([head, base], None, 0, None)] == [
+    assert [[side for side, _cpus in batch] for batch in interleaved._batches([head, base], None, 0, None)] == [
         [head], [base]]
-    assert [[side for side, _cpus in batch] for batch in sampler._batches([head, base], None, 1, None)] == [
+    assert [[side for side, _cpus in batch] for batch in interleaved._batches([head, base], None, 1, None)] == [
         [base], [head]]

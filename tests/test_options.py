@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_cpybench import builder, gitrepo
+from pytest_cpybench.cpython import builds, git
+from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import CpybenchError, RefError
-from pytest_cpybench.gitrepo import Commit
 from pytest_cpybench.options import OPTIONS, Budget, parse_budget, settings_from
 
 
@@ -93,40 +93,40 @@ def _commit(**changes: str) -> Commit:
 
 
 def test_build_key_changes_with_everything_that_makes_builds_differ() -> None:
-    base = builder.BuildRequest(_commit())
+    base = builds.BuildRequest(_commit())
     keys = {
-        builder.build_key(base),
-        builder.build_key(builder.BuildRequest(_commit(sha="b" * 40))),
-        builder.build_key(builder.BuildRequest(_commit(worktree_hash="1234"))),
-        builder.build_key(builder.BuildRequest(_commit(), preset="jit")),
-        builder.build_key(builder.BuildRequest(_commit(), configure_flags=("--with-lto",))),
+        builds.build_key(base),
+        builds.build_key(builds.BuildRequest(_commit(sha="b" * 40))),
+        builds.build_key(builds.BuildRequest(_commit(worktree_hash="1234"))),
+        builds.build_key(builds.BuildRequest(_commit(), preset="jit")),
+        builds.build_key(builds.BuildRequest(_commit(), configure_flags=("--with-lto",))),
     }
     assert len(keys) == 5
     # The ref name and the number of jobs do not change what is built.
-    assert builder.build_key(builder.BuildRequest(_commit(ref="main"), jobs=7)) == builder.build_key(base)
+    assert builds.build_key(builds.BuildRequest(_commit(ref="main"), jobs=7)) == builds.build_key(base)
 
 
 def test_presets() -> None:
-    assert builder.PRESETS["pgo-lto"] == ("--enable-optimizations", "--with-lto")
-    assert builder.PRESETS["jit"] == ("--enable-experimental-jit",)
-    assert builder.PRESETS["nogil"] == ("--disable-gil",)
+    assert builds.PRESETS["pgo-lto"] == ("--enable-optimizations", "--with-lto")
+    assert builds.PRESETS["jit"] == ("--enable-experimental-jit",)
+    assert builds.PRESETS["nogil"] == ("--disable-gil",)
     with pytest.raises(CpybenchError, match="choose one of release, pgo-lto, jit, nogil, debug"):
-        builder.check_preset("turbo")
+        builds.check_preset("turbo")
 
 
 def test_fork_urls() -> None:
-    assert gitrepo._fork_url("https://github.com/python/cpython", "markshannon") == \
+    assert git._fork_url("https://github.com/python/cpython", "markshannon") == \
         "https://github.com/markshannon/cpython"
     with pytest.raises(RefError):
-        gitrepo._fork_url("https://example.invalid", "someone")
+        git._fork_url("https://example.invalid", "someone")
 
 
 @pytest.mark.parametrize("ref", ["", "-x", "a\nb", "--upload-pack=evil"])
 def test_ref_text_that_is_no_ref(ref: str, tmp_path: Path) -> None:
     with pytest.raises(RefError, match="not a git ref"):
-        gitrepo.resolve(str(tmp_path), ref, tmp_path)
+        git.resolve(str(tmp_path), ref, tmp_path)
 
 
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(CpybenchError, match="is not a git repository"):
-        gitrepo.resolve(str(tmp_path), "main", tmp_path)
+        git.resolve(str(tmp_path), "main", tmp_path)

@@ -19,10 +19,14 @@ import pyperf
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
-import pytest_cpybench
-from pytest_cpybench import _pyperf, compare, pages, store
-from pytest_cpybench.report import format_headline, format_ratio, format_ratio_interval
-from pytest_cpybench.stats import Verdict
+import pytest_cpybench.output
+from pytest_cpybench import _pyperf
+from pytest_cpybench.output import pages
+from pytest_cpybench.output.formatting import format_headline, format_ratio, format_ratio_interval
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.results.identity import RunIdentity, stamp
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import Verdict
 
 BASES = {"3.10.4": BASE_3_10, "3.11.0": BASE_3_11}
 PUBLISHED_FOLDER = "public/results"
@@ -93,12 +97,12 @@ def parse_page(text: str) -> Page:
 
 @pytest.fixture(scope="module")
 def head() -> pyperf.BenchmarkSuite:
-    return store.load_suite(HEAD_FILE)
+    return load_suite(HEAD_FILE)
 
 
 @pytest.fixture(scope="module")
 def bases() -> dict[str, pyperf.BenchmarkSuite]:
-    return {version: store.load_suite(path) for version, path in BASES.items()}
+    return {version: load_suite(path) for version, path in BASES.items()}
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +186,7 @@ def untagged_copy(source: Path, folder: Path, names: tuple[str, ...], name: str)
     for bench in data["benchmarks"]:
         bench["metadata"].pop("tags", None)
     (folder / name).write_text(json.dumps(data))
-    return store.load_suite(folder / name)
+    return load_suite(folder / name)
 
 
 def test_a_suite_without_tags_gets_one_table_and_new_results_are_ignored_too(tmp_path):
@@ -273,7 +277,7 @@ def test_a_second_machine_adds_a_section_to_the_runs_readme(tmp_path, head, base
     data["metadata"]["cpu_model_name"] = "AMD EPYC"
     other_name = HEAD_FILE.name.replace("-linux-x86_64-", "-box2-aarch64-")
     (tmp_path / other_name).write_text(json.dumps(data))
-    other = store.load_suite(tmp_path / other_name)
+    other = load_suite(tmp_path / other_name)
     out = tmp_path / "out"
     pages.write_run(out, head, HEAD_FILE.name, [(bases["3.11.0"], BASE_3_11.name, "3.11.0")], plots=False)
     written = pages.write_run(out, other, other_name, [(bases["3.11.0"], BASE_3_11.name, "3.11.0")], plots=False)
@@ -283,10 +287,10 @@ def test_a_second_machine_adds_a_section_to_the_runs_readme(tmp_path, head, base
 
 
 def test_our_own_results_use_our_metadata_and_the_stores_folder(head, tmp_path):
-    identity = store.RunIdentity(commit_sha="4ae1a0ecaffe4320fe9774fad1f395f732c17959",
+    identity = RunIdentity(commit_sha="4ae1a0ecaffe4320fe9774fad1f395f732c17959",
                                  commit_date="2022-10-25T00:08:22+02:00", version="3.12.0a1", ref="main",
                                  fork="python", machine="mybox", arch="aarch64", preset="pgo-lto")
-    ours = store.stamp(head, identity)
+    ours = stamp(head, identity)
     info = pages.run_info(ours, identity.file_stem())
     assert info.folder == identity.folder_name() == "bm-20221025-3.12.0a1-4ae1a0e-PGO_LTO"
     assert (info.machine, info.ref, info.commit, info.date) == ("mybox-aarch64", "main", "4ae1a0e", "2022-10-25")
@@ -295,7 +299,7 @@ def test_our_own_results_use_our_metadata_and_the_stores_folder(head, tmp_path):
     data = json.loads(HEAD_FILE.read_text())
     data["metadata"]["python_version"] = "3.12.0a1 (64-bit) revision 4ae1a0e"
     (tmp_path / "head.json").write_text(json.dumps(data))
-    with_version = store.load_suite(tmp_path / "head.json")
+    with_version = load_suite(tmp_path / "head.json")
     assert pages.run_info(with_version, "head.json").folder == "bm-20221025-3.12.0a1-4ae1a0e"
 
 
@@ -310,8 +314,8 @@ def test_plots_are_linked_and_a_skip_reason_is_said_once(tmp_path, monkeypatch, 
         return files, None
 
     fake = SimpleNamespace(plot_comparison=plot_comparison)
-    monkeypatch.setitem(sys.modules, "pytest_cpybench.plots", fake)
-    monkeypatch.setattr(pytest_cpybench, "plots", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "pytest_cpybench.output.plots", fake)
+    monkeypatch.setattr(pytest_cpybench.output, "plots", fake, raising=False)
     written = pages.write_run(tmp_path, head, HEAD_FILE.name, [(bases["3.11.0"], BASE_3_11.name, "3.11.0")])
     assert calls == [("time", "3.12.0a1 vs. 3.11.0", "second"),
                      ("memory", "peak memory of 3.12.0a1 vs. 3.11.0", "byte")]
@@ -321,8 +325,8 @@ def test_plots_are_linked_and_a_skip_reason_is_said_once(tmp_path, monkeypatch, 
     assert f"- [plot]({stem}.png)\n" in written.readme.read_text()
     assert written.notes == []
 
-    monkeypatch.setitem(sys.modules, "pytest_cpybench.plots", None)  # the module cannot be imported
-    monkeypatch.delattr(pytest_cpybench, "plots", raising=False)
+    monkeypatch.setitem(sys.modules, "pytest_cpybench.output.plots", None)  # the module cannot be imported
+    monkeypatch.delattr(pytest_cpybench.output, "plots", raising=False)
     two = [(bases["3.11.0"], BASE_3_11.name, "3.11.0"), (bases["3.10.4"], BASE_3_10.name, "3.10.4")]
     skipped = pages.write_run(tmp_path / "2", head, HEAD_FILE.name, two)
     assert len(skipped.notes) == 1 and skipped.notes[0].startswith("plots skipped: ")
@@ -373,7 +377,7 @@ def test_report_command_writes_pages_and_adds_to_the_folder(tmp_path):
 
 
 def test_private_pyperf_api_is_there():
-    bench = store.load_suite(BASE_3_11).get_benchmark("nbody")
+    bench = load_suite(BASE_3_11).get_benchmark("nbody")
     assert _pyperf.is_significant(bench, bench) is False
     assert _pyperf.format_size(23851008) == "22.7 MiB"
 

@@ -16,8 +16,9 @@ import pyperf
 import pytest
 from seed import BASE_3_11, HEAD_FILE
 
-from pytest_cpybench import compare, plots
-from pytest_cpybench.stats import Verdict
+from pytest_cpybench.output import plots
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import Verdict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -234,7 +235,8 @@ import json, sys
 from pathlib import Path
 sys.modules["matplotlib"] = None  # "import matplotlib" now raises ImportError
 import pyperf
-from pytest_cpybench import compare, plots
+from pytest_cpybench.output import plots
+from pytest_cpybench.verdict import compare
 base = pyperf.BenchmarkSuite.load({str(BASE_3_11)!r})
 head = pyperf.BenchmarkSuite.load({str(HEAD_FILE)!r})
 written, reason = plots.plot_comparison(

@@ -10,8 +10,7 @@ import pyperf
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
-from pytest_cpybench.compare import compare_suites
-from pytest_cpybench.report import (
+from pytest_cpybench.output.formatting import (
     LEGEND,
     format_changes_table,
     format_comparisons,
@@ -22,8 +21,9 @@ from pytest_cpybench.report import (
     format_result_line,
     format_summary_block,
 )
-from pytest_cpybench.stats import RatioEstimate, Verdict
-from pytest_cpybench.store import load_suite
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.verdict.compare import compare_suites
+from pytest_cpybench.verdict.stats import RatioEstimate, Verdict
 
 MISSING = "- missing benchmarks: flaskblogging, sqlalchemy_declarative, sqlalchemy_imperative"
 
@@ -279,7 +279,7 @@ def test_a_trimmed_interval_on_the_other_side_of_its_ratio_says_so():
 
 def compare_suites_of_pairs(pairs):
     """One interleaved result of these (base, head) process means, one value per process."""
-    from pytest_cpybench.compare import compare_benchmarks
+    from pytest_cpybench.verdict.compare import compare_benchmarks
 
     def bench(values):
         runs = [pyperf.Run([value], metadata={"name": "bimodal", "unit": "second"}, collect_metadata=False)

@@ -17,11 +17,11 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from pytest_cpybench import venvs
-from pytest_cpybench._pyperformance import BenchmarkDef, load_benchmarks, pyperformance_version
+from pytest_cpybench.cpython import venvs
+from pytest_cpybench.cpython.venvs import interpreter_version
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
-from pytest_cpybench.runner import RunOptions, WorkerRun, WorkerTask, run_benchmark, run_workers
-from pytest_cpybench.venvs import interpreter_version
+from pytest_cpybench.measure.processes import RunOptions, WorkerRun, WorkerTask, run_benchmark, run_workers
+from pytest_cpybench.suite._pyperformance import BenchmarkDef, load_benchmarks, pyperformance_version
 
 HOST_PYTHON = Path(sys.executable)
 EXAMPLE_MANIFEST = (
@@ -184,7 +184,7 @@ def test_venv_has_the_hosts_pyperf(venv_python):
 def test_concurrent_creation_and_incomplete_venv(tmp_path):
     # Two processes ask for the same venv at once: one builds, the other waits.
     script = (
-        "import sys; from pathlib import Path; from pytest_cpybench import venvs; "
+        "import sys; from pathlib import Path; from pytest_cpybench.cpython import venvs; "
         "print(venvs.ensure_venv(Path(sys.argv[1]), Path(sys.argv[2]), key='concurrent', "
         "log=lambda m: print('LOG', m)))"
     )

@@ -19,16 +19,20 @@ import pytest
 from helpers import write_manifest
 from seed import BASE_3_11, HEAD_FILE
 
-from pytest_cpybench import compare, hosts, loops, options, runner, sampler, venvs
-from pytest_cpybench import metadata as md
-from pytest_cpybench._pyperformance import BenchmarkDef, load_benchmarks
-from pytest_cpybench.engine import Engine
+from pytest_cpybench import options
+from pytest_cpybench.cpython import venvs
 from pytest_cpybench.errors import BenchmarkError
+from pytest_cpybench.measure import cpus as machine_cpus
+from pytest_cpybench.measure import interleaved, loops, processes
+from pytest_cpybench.measure.interleaved import Calibration, Side
+from pytest_cpybench.measure.processes import RunOptions, WorkerRun, WorkerTask
 from pytest_cpybench.options import Budget, Settings
-from pytest_cpybench.runner import RunOptions, WorkerRun, WorkerTask
-from pytest_cpybench.sampler import Calibration, Side
-from pytest_cpybench.stats import process_means
-from pytest_cpybench.store import load_suite
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.suite._pyperformance import BenchmarkDef, load_benchmarks
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import process_means
 
 HOST_PYTHON = Path(sys.executable)  # has pyperf: runs the tiny benchmarks written by the tests
 DEEPCOPY_TASKS = [WorkerTask(0, "deepcopy", 512), WorkerTask(1, "deepcopy_reduce", 32768),
@@ -161,15 +165,15 @@ def _sides(count: int) -> list[Side]:
 def test_batches_with_a_core_per_side_run_every_side_at_once_and_rotate() -> None:
     head, base = sides = _sides(2)
     cpus = ["0", "1"]
-    assert sampler._batches(sides, cpus, 0, None) == [[(head, "0"), (base, "1")]]
-    assert sampler._batches(sides, cpus, 1, None) == [[(head, "1"), (base, "0")]]
-    assert sampler._batches(sides, cpus, 2, "0-1") == sampler._batches(sides, cpus, 0, None)
+    assert interleaved._batches(sides, cpus, 0, None) == [[(head, "0"), (base, "1")]]
+    assert interleaved._batches(sides, cpus, 1, None) == [[(head, "1"), (base, "0")]]
+    assert interleaved._batches(sides, cpus, 2, "0-1") == interleaved._batches(sides, cpus, 0, None)
     # Three sides: one batch a round, each side on each CPU list once in three rounds.
     three = _sides(3)
     cpus3 = ["0", "1", "2-3"]
     seen: dict[str, list[str | None]] = {side.label: [] for side in three}
     for rounds in range(3):
-        (batch,) = sampler._batches(three, cpus3, rounds, None)
+        (batch,) = interleaved._batches(three, cpus3, rounds, None)
         assert [side for side, _ in batch] == three
         assert sorted(cpu or "" for _, cpu in batch) == sorted(cpus3)
         for side, cpu in batch:
@@ -181,71 +185,71 @@ def test_batches_with_a_core_per_side_run_every_side_at_once_and_rotate() -> Non
 @pytest.mark.parametrize("cpus", [None, ["0"]], ids=["no cpus", "fewer cpus than sides"])
 def test_batches_without_a_core_per_side_take_turns_in_alternating_order(cpus: list[str] | None) -> None:
     head, base = sides = _sides(2)
-    assert sampler._batches(sides, cpus, 0, "1") == [[(head, "1")], [(base, "1")]]
-    assert sampler._batches(sides, cpus, 1, "1") == [[(base, "1")], [(head, "1")]]
-    assert sampler._batches(sides, cpus, 2, None) == [[(head, None)], [(base, None)]]
+    assert interleaved._batches(sides, cpus, 0, "1") == [[(head, "1")], [(base, "1")]]
+    assert interleaved._batches(sides, cpus, 1, "1") == [[(base, "1")], [(head, "1")]]
+    assert interleaved._batches(sides, cpus, 2, None) == [[(head, None)], [(base, None)]]
     a, b, c = three = _sides(3)
-    assert sampler._batches(three, ["0", "1"], 0, None) == [[(a, None)], [(b, None)], [(c, None)]]
-    assert sampler._batches(three, ["0", "1"], 1, None) == [[(c, None)], [(b, None)], [(a, None)]]
+    assert interleaved._batches(three, ["0", "1"], 0, None) == [[(a, None)], [(b, None)], [(c, None)]]
+    assert interleaved._batches(three, ["0", "1"], 1, None) == [[(c, None)], [(b, None)], [(a, None)]]
 
 
 def test_parallel_cpus_needs_a_core_per_side() -> None:
-    assert sampler.parallel_cpus(None, 1) is None
-    assert sampler.parallel_cpus(None, 0) is None
-    if 0 not in hosts.usable_cpus(None):
+    assert machine_cpus.parallel_cpus(None, 1) is None
+    assert machine_cpus.parallel_cpus(None, 0) is None
+    if 0 not in machine_cpus.usable_cpus(None):
         pytest.skip("this process may not run on CPU 0")
-    assert sampler.parallel_cpus("0", 2) is None
+    assert machine_cpus.parallel_cpus("0", 2) is None
 
 
 def test_parallel_cpus_gives_each_side_its_own_cores() -> None:
-    usable = hosts.usable_cpus(None)
-    cores = hosts.cores_of(usable)
+    usable = machine_cpus.usable_cpus(None)
+    cores = machine_cpus.cores_of(usable)
     if len(cores) < 2:
-        pytest.skip(f"this process may use CPUs {hosts.format_cpu_list(usable)}: fewer than 2 physical cores")
-    found = sampler.parallel_cpus(None, 2)
+        pytest.skip(f"this process may use CPUs {machine_cpus.format_cpu_list(usable)}: fewer than 2 physical cores")
+    found = machine_cpus.parallel_cpus(None, 2)
     assert found is not None and len(found) == 2
-    first, second = (set(hosts.parse_cpu_list(cpus)) for cpus in found)
+    first, second = (set(machine_cpus.parse_cpu_list(cpus)) for cpus in found)
     assert first and second and not first & second
     assert first | second <= set(usable)
     # A whole physical core each (hyperthreads of one core would slow each other down), the last
     # ones: the first CPU of a machine serves more interrupts and housekeeping.
     assert [first, second] == [set(core) for core in cores[-2:]]
     if len(cores) < 3:
-        assert sampler.parallel_cpus(None, 3) is None
+        assert machine_cpus.parallel_cpus(None, 3) is None
 
 
 def test_parallel_cpus_on_a_machine_with_hyperthreads(monkeypatch: pytest.MonkeyPatch) -> None:
     # 8 CPUs, 4 cores: CPU n and n + 4 are the two hyperthreads of one core (as Linux numbers them).
-    monkeypatch.setattr(hosts.os, "sched_getaffinity", lambda _pid: set(range(8)))
-    monkeypatch.setattr(hosts, "_sysfs_siblings", lambda cpu: [cpu % 4, cpu % 4 + 4])
-    assert sampler.parallel_cpus(None, 2) == ["2,6", "3,7"]  # a whole core each, the last ones
-    assert sampler.parallel_cpus(None, 4) == ["0,4", "1,5", "2,6", "3,7"]
-    assert sampler.parallel_cpus(None, 5) is None
-    assert sampler.parallel_cpus("0,4", 2) is None  # two CPUs, but one core
-    assert sampler.parallel_cpus("0-1", 2) == ["0", "1"]  # one hyperthread of each of two cores
-    assert sampler.parallel_cpus("0-1,4-5", 2) == ["0,4", "1,5"]
+    monkeypatch.setattr(machine_cpus.os, "sched_getaffinity", lambda _pid: set(range(8)))
+    monkeypatch.setattr(machine_cpus, "_sysfs_siblings", lambda cpu: [cpu % 4, cpu % 4 + 4])
+    assert machine_cpus.parallel_cpus(None, 2) == ["2,6", "3,7"]  # a whole core each, the last ones
+    assert machine_cpus.parallel_cpus(None, 4) == ["0,4", "1,5", "2,6", "3,7"]
+    assert machine_cpus.parallel_cpus(None, 5) is None
+    assert machine_cpus.parallel_cpus("0,4", 2) is None  # two CPUs, but one core
+    assert machine_cpus.parallel_cpus("0-1", 2) == ["0", "1"]  # one hyperthread of each of two cores
+    assert machine_cpus.parallel_cpus("0-1,4-5", 2) == ["0,4", "1,5"]
 
 
 def test_checks_and_their_confidence() -> None:
-    assert sampler.checks(Budget(40)) == (5, 7, 10, 14, 20, 28, 40)
-    assert sampler.check_confidence(0.95, Budget(40)) == pytest.approx(1 - 0.05 / 7)
-    assert sampler.check_confidence(0.99, Budget(40)) == pytest.approx(1 - 0.01 / 7)
+    assert interleaved.checks(Budget(40)) == (5, 7, 10, 14, 20, 28, 40)
+    assert interleaved.check_confidence(0.95, Budget(40)) == pytest.approx(1 - 0.05 / 7)
+    assert interleaved.check_confidence(0.99, Budget(40)) == pytest.approx(1 - 0.01 / 7)
     seconds = options.parse_budget("300s")
     assert seconds == Budget(processes=options.SECONDS_BUDGET_ROUNDS, seconds=300.0)
     assert seconds == Budget(processes=200, seconds=300)
-    assert sampler.checks(seconds) == (5, 7, 10, 14, 20, 28, 39, 55, 77, 108, 151, 200)
-    assert sampler.check_confidence(0.95, seconds) == pytest.approx(1 - 0.05 / 12)
-    assert sampler.checks(Budget(10)) == (5, 7, 10)
+    assert interleaved.checks(seconds) == (5, 7, 10, 14, 20, 28, 39, 55, 77, 108, 151, 200)
+    assert interleaved.check_confidence(0.95, seconds) == pytest.approx(1 - 0.05 / 12)
+    assert interleaved.checks(Budget(10)) == (5, 7, 10)
     # A budget of at most MIN_ROUNDS is one look: at the end, at the confidence asked for.
-    for small in (2, 3, sampler.MIN_ROUNDS):
-        assert sampler.checks(Budget(small)) == (sampler.MIN_ROUNDS,)
-        assert sampler.check_confidence(0.95, Budget(small)) == 0.95
+    for small in (2, 3, interleaved.MIN_ROUNDS):
+        assert interleaved.checks(Budget(small)) == (interleaved.MIN_ROUNDS,)
+        assert interleaved.check_confidence(0.95, Budget(small)) == 0.95
 
 
 def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
     # The default budget (40 rounds) checks 7 times, auto too (its time cap stops sooner, never later);
     # a budget of 20 rounds 5 times.
-    assert sampler.checks(Budget()) == (5, 7, 10, 14, 20, 28, 40)
+    assert interleaved.checks(Budget()) == (5, 7, 10, 14, 20, 28, 40)
     assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 7)
     assert (Engine(Settings(budget=options.parse_budget("auto")), log=_quiet).interleaved_confidence()
             == pytest.approx(1 - 0.05 / 7))
@@ -296,7 +300,7 @@ def test_a_worker_sees_what_pyperf_passes_on_and_the_sides_variables(monkeypatch
     run_options = RunOptions(inherit_environ=["CPYBENCH_TEST_ASKED", "LD_LIBRARY_PATH", "CPYBENCH_TEST_NOT_SET"],
                              env={"LD_LIBRARY_PATH": "/opt/python/lib", "CPYBENCH_TEST_BOTH": "options",
                                   "CPYBENCH_TEST_OPTIONS": "1"})
-    env = runner.worker_environ(run_options, {"CPYBENCH_TEST_BOTH": "side", "CPYBENCH_TEST_SIDE": "2"})
+    env = processes.worker_environ(run_options, {"CPYBENCH_TEST_BOTH": "side", "CPYBENCH_TEST_SIDE": "2"})
     assert "PYTHONPATH" not in env
     assert env["PATH"] == "/opt/tools/bin:/usr/bin:/bin"
     assert env["HOME"] == "/home/someone"
@@ -307,7 +311,7 @@ def test_a_worker_sees_what_pyperf_passes_on_and_the_sides_variables(monkeypatch
     assert env["CPYBENCH_TEST_OPTIONS"] == "1"
     assert env["CPYBENCH_TEST_SIDE"] == "2"
     assert env["CPYBENCH_TEST_BOTH"] == "side"  # the side's own wins over the options'
-    assert set(env) <= {*runner.PYPERF_WORKER_VARIABLES, *run_options.inherit_environ, *run_options.env,
+    assert set(env) <= {*processes.PYPERF_WORKER_VARIABLES, *run_options.inherit_environ, *run_options.env,
                         "CPYBENCH_TEST_SIDE"}
 
 
@@ -344,7 +348,7 @@ def test_a_baseline_that_fails_calibrating_names_its_side(crashy: BenchmarkDef, 
     sides = [Side("head", HOST_PYTHON, {}), Side("v3.13.5", HOST_PYTHON, {"CPYBENCH_TEST_CRASH": "always"})]
     calibration = Calibration(tmp_path / "cache", "machine-a")
     with pytest.raises(BenchmarkError) as caught:
-        sampler.measure(crashy, sides, RunOptions(mode="fast", timeout=60), Budget(5), lambda _s: False,
+        interleaved.measure(crashy, sides, RunOptions(mode="fast", timeout=60), Budget(5), lambda _s: False,
                         calibration=calibration)
     _check_crash(caught.value, "v3.13.5")
     assert calibration.calibrated == []
@@ -361,7 +365,7 @@ def test_a_head_that_fails_measuring_names_its_side(crashy: BenchmarkDef, tmp_pa
     sides = [Side("head", HOST_PYTHON, {"CPYBENCH_TEST_CRASH": "always"}), base]
     calibration = Calibration(cache, "machine-a")
     with pytest.raises(BenchmarkError) as caught:
-        sampler.measure(crashy, sides, RunOptions(mode="fast", timeout=60), Budget(5), lambda _s: False,
+        interleaved.measure(crashy, sides, RunOptions(mode="fast", timeout=60), Budget(5), lambda _s: False,
                         calibration=calibration, cpus=None)
     _check_crash(caught.value, "head")
     assert calibration.calibrated == []
@@ -370,14 +374,14 @@ def test_a_head_that_fails_measuring_names_its_side(crashy: BenchmarkDef, tmp_pa
 @pytest.mark.slow
 @pytest.mark.parametrize("crashing", ["head", "v3.13.5"])
 def test_a_worker_that_fails_beside_another_names_its_side(crashing: str, crashy: BenchmarkDef) -> None:
-    cpus = sampler.parallel_cpus(None, 2)
+    cpus = machine_cpus.parallel_cpus(None, 2)
     if cpus is None:
         pytest.skip("fewer than 2 physical cores: the sides cannot run at the same time")
     # The baseline's loops are calibrated for real (its worker calibrates without crashing).
     sides = [Side(label, HOST_PYTHON, {"CPYBENCH_TEST_CRASH": "measuring"} if label == crashing else {})
              for label in ("head", "v3.13.5")]
     with pytest.raises(BenchmarkError) as caught:
-        sampler.measure(crashy, sides, RunOptions(mode="fast", timeout=120), Budget(5), lambda _s: False,
+        interleaved.measure(crashy, sides, RunOptions(mode="fast", timeout=120), Budget(5), lambda _s: False,
                         cpus=cpus)
     _check_crash(caught.value, crashing)
 
@@ -405,7 +409,7 @@ runner.bench_func("solitary", lambda: None)
 
 
 def test_rounds_at_the_same_time_are_marked_and_a_fallback_to_turns_is_not(tmp_path: Path) -> None:
-    cpus = sampler.parallel_cpus(None, 2)
+    cpus = machine_cpus.parallel_cpus(None, 2)
     if cpus is None:
         pytest.skip("fewer than 2 physical cores: the sides cannot run at the same time")
     manifest = write_manifest(tmp_path / "benchmarks", {"crashy": CRASHY, "solitary": SOLITARY})
@@ -418,13 +422,13 @@ def test_rounds_at_the_same_time_are_marked_and_a_fallback_to_turns_is_not(tmp_p
                    [WorkerTask(0, name, 1)])
     said: list[str] = []
     options = RunOptions(mode="fast", timeout=120)
-    together, rounds = sampler.measure(benches["crashy"], sides, options, Budget(3), lambda _s: False, said.append,
+    together, rounds = interleaved.measure(benches["crashy"], sides, options, Budget(3), lambda _s: False, said.append,
                                        calibration=calibration, cpus=cpus)
     assert rounds == 3
     for label, runs in _runs_per_side(together, "crashy").items():
         assert [run.get_metadata().get(md.ALONGSIDE) for run in runs] == [1, 1, 1], label
         assert compare.load_of(together[label].get_benchmark("crashy")) == {1}
-    turns, rounds = sampler.measure(benches["solitary"], sides, options, Budget(3), lambda _s: False, said.append,
+    turns, rounds = interleaved.measure(benches["solitary"], sides, options, Budget(3), lambda _s: False, said.append,
                                     calibration=calibration, cpus=cpus)
     assert rounds == 3
     assert any("with the sides at the same time; the sides take turns from now on" in line for line in said)
@@ -458,23 +462,24 @@ FAST = RunOptions(mode="fast", timeout=600)
 
 @pytest.mark.slow
 def test_calibrate_finds_every_result_with_its_loops(v3135: Side, benchmarks: dict[str, BenchmarkDef]) -> None:
-    tasks = runner.calibrate(v3135.venv_python, benchmarks["deepcopy"], FAST, v3135.env)
+    tasks = processes.calibrate(v3135.venv_python, benchmarks["deepcopy"], FAST, v3135.env)
     assert [task.index for task in tasks] == [0, 1, 2]
     assert [task.name for task in tasks] == ["deepcopy", "deepcopy_reduce", "deepcopy_memo"]
     assert all(task.loops >= 1 for task in tasks)
     assert len({task.loops for task in tasks}) == 3  # each result its own loops
-    (nbody,) = runner.calibrate(v3135.venv_python, benchmarks["nbody"], FAST, v3135.env)
+    (nbody,) = processes.calibrate(v3135.venv_python, benchmarks["nbody"], FAST, v3135.env)
     assert (nbody.index, nbody.name) == (0, "nbody") and nbody.loops >= 1
 
 
 @pytest.mark.slow
 def test_run_workers_runs_each_worker_at_once_on_its_cpu(v3135: Side, benchmarks: dict[str, BenchmarkDef]) -> None:
-    if not {0, 1} <= set(hosts.usable_cpus(None)):
-        pytest.skip(f"this process may not run on CPUs 0 and 1 ({hosts.format_cpu_list(hosts.usable_cpus(None))})")
+    if not {0, 1} <= set(machine_cpus.usable_cpus(None)):
+        usable = machine_cpus.format_cpu_list(machine_cpus.usable_cpus(None))
+        pytest.skip(f"this process may not run on CPUs 0 and 1 ({usable})")
     task = WorkerTask(0, "nbody", 4)  # about a second a worker: long beside starting one
     runs = [WorkerRun(v3135.venv_python, task, v3135.env, cpu, f"side{cpu}") for cpu in ("0", "1")]
     started = time.monotonic()
-    results = runner.run_workers(benchmarks["nbody"], runs, FAST, values=3, warmups=1)
+    results = processes.run_workers(benchmarks["nbody"], runs, FAST, values=3, warmups=1)
     elapsed = time.monotonic() - started
     assert len(results) == 2
     for result, cpu in zip(results, ("0", "1"), strict=True):
@@ -498,7 +503,7 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
     nbody = benchmarks["nbody"]
     head = Side("head", v3135.venv_python, v3135.env, identity="head-build")  # same interpreter, another name
     sides = [head, v3135]
-    cpus = sampler.parallel_cpus(None, 2)
+    cpus = machine_cpus.parallel_cpus(None, 2)
     budget = Budget(10)
     checked: list[int] = []
 
@@ -509,14 +514,14 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
         return len(checked) == 2  # accept the second check
 
     first = Calibration(tmp_path / "cache", "machine-a")
-    suites, rounds = sampler.measure(nbody, sides, FAST, budget, decided, calibration=first, cpus=cpus)
+    suites, rounds = interleaved.measure(nbody, sides, FAST, budget, decided, calibration=first, cpus=cpus)
     assert first.calibrated == ["nbody"]
-    assert checked == [5, 7] == list(sampler.checks(budget)[:2])  # asked on the grid only, stopped at yes
+    assert checked == [5, 7] == list(interleaved.checks(budget)[:2])  # asked on the grid only, stopped at yes
     assert rounds == 7
     runs = _runs_per_side(suites, "nbody")
     kept = loops.load(tmp_path / "cache", loops.key("machine-a", "nbody", nbody.definition_hash, v3135.identity))
     assert kept is not None and [(t.index, t.name) for t in kept] == [(0, "nbody")]
-    values, _warmups = sampler.PER_PROCESS["fast"]  # pyperf's in the mode, as the budget names none
+    values, _warmups = interleaved.PER_PROCESS["fast"]  # pyperf's in the mode, as the budget names none
     for label, side_runs in runs.items():
         assert len(side_runs) == rounds, label
         assert all(len(run.values) == values for run in side_runs), label
@@ -530,7 +535,7 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
 
     # Another session: the loops come from the cache, no calibration; taking turns this time.
     again = Calibration(tmp_path / "cache", "machine-a")
-    later, rounds = sampler.measure(nbody, sides, FAST, Budget(2), lambda _s: pytest.fail("checked before round 5"),
+    later, rounds = interleaved.measure(nbody, sides, FAST, Budget(2), lambda _s: pytest.fail("checked before round 5"),
                                     calibration=again, cpus=None)
     assert again.calibrated == []
     assert rounds == 2
@@ -550,9 +555,9 @@ def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmar
         return False
 
     sides = [Side("head", v3135.venv_python, v3135.env), v3135]
-    suites, rounds = sampler.measure(benchmarks["nbody"], sides, FAST, Budget(7), decided,
+    suites, rounds = interleaved.measure(benchmarks["nbody"], sides, FAST, Budget(7), decided,
                                      calibration=Calibration(tmp_path, "machine-a"),
-                                     cpus=sampler.parallel_cpus(None, 2))
+                                     cpus=machine_cpus.parallel_cpus(None, 2))
     assert rounds == 7
     assert checked == [5]  # round 7 is the last: the budget decides, no check before it
     assert {label: len(runs) for label, runs in _runs_per_side(suites, "nbody").items()} == {
@@ -569,16 +574,16 @@ def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchm
     # a few rounds of 2 such processes past the fewest a verdict needs, far short of 40.
     budget = Budget(processes=40, pyperformance_multiple=0.75)  # per side: 1.5x for the two
     started = time.monotonic()
-    suites, rounds = sampler.measure(benchmarks["nbody"], sides, FAST, budget, lambda _s: False, said.append,
+    suites, rounds = interleaved.measure(benchmarks["nbody"], sides, FAST, budget, lambda _s: False, said.append,
                                      calibration=Calibration(tmp_path, "machine-a"))
     spent = time.monotonic() - started
-    assert sampler.MIN_ROUNDS <= rounds < 40
+    assert interleaved.MIN_ROUNDS <= rounds < 40
     runs = _runs_per_side(suites, "nbody")
     assert {label: len(side_runs) for label, side_runs in runs.items()} == {"head": rounds, "v3.13.5": rounds}
     (stop,) = [line for line in said if "another would pass 1.5x pyperformance's estimated" in line]
     assert said[-1].startswith(f"nbody: {rounds} rounds in ")  # and what it cost, against pyperformance
     estimated = float(stop.rsplit(" ", 2)[-2])
-    if rounds > sampler.MIN_ROUNDS:  # past the fewest rounds, the cap held: within 1.5x its estimate
+    if rounds > interleaved.MIN_ROUNDS:  # past the fewest rounds, the cap held: within 1.5x its estimate
         assert spent <= 1.1 * 1.5 * estimated + 2  # give or take a round and the estimate's own noise
     # The estimate is pyperformance's: 11 processes of a warmup and 2 values each, at least.
     value = fmean(r.get_total_loops() * fmean(r.values) for side_runs in runs.values() for r in side_runs)
@@ -590,9 +595,9 @@ def test_pyperformance_seconds_counts_pyperfs_processes_and_values() -> None:
     processes = {"a": [0.3, 0.5], "b": [1.0]}
     values = {"a": [0.1, 0.1], "b": [0.2, 0.4]}
     # default: 21 processes of 3 values; ours have 1: (0.4 + 2 x 0.1) + (1.0 + 2 x 0.3)
-    assert sampler.pyperformance_seconds(processes, values, "default", 1) == pytest.approx(21 * (0.6 + 1.6))
-    assert sampler.pyperformance_seconds(processes, values, "fast", 1) == pytest.approx(11 * (0.5 + 1.3))
-    assert sampler.pyperformance_seconds(processes, values, "rigorous", 3) == pytest.approx(41 * (0.4 + 1.0))
+    assert interleaved.pyperformance_seconds(processes, values, "default", 1) == pytest.approx(21 * (0.6 + 1.6))
+    assert interleaved.pyperformance_seconds(processes, values, "fast", 1) == pytest.approx(11 * (0.5 + 1.3))
+    assert interleaved.pyperformance_seconds(processes, values, "rigorous", 3) == pytest.approx(41 * (0.4 + 1.0))
 
 
 def test_the_cap_counts_a_rounds_processes_and_their_values() -> None:
@@ -600,16 +605,17 @@ def test_the_cap_counts_a_rounds_processes_and_their_values() -> None:
     would pass the cap."""
     nbody = load_suite(BASE_3_11).get_benchmark("nbody")
     task = WorkerTask(0, "nbody", loops=nbody.get_runs()[-1].get_loops())
-    spending = sampler.Spending("default", values=3, started=time.monotonic() - 10.0)
+    spending = interleaved.Spending("default", values=3, started=time.monotonic() - 10.0)
     spending.add(task, 0.5, nbody)
     runs = [run for run in nbody.get_runs() if run.values]
     assert spending.value_seconds["nbody"] == [v * run.get_total_loops() for run in runs for v in run.values]
     # pyperf's values per process are ours: its 21 processes cost what ours did.
     assert spending.pyperformance() == pytest.approx(21 * 0.5)
-    assert not sampler._next_round_too_costly(2.0, spending, 5, 1.0)  # 10 s + 1 s < 21 s
-    assert sampler._next_round_too_costly(2.0, spending, 5, 12.0)  # 10 s + 12 s > 21 s
-    assert sampler._next_round_too_costly(1.0, spending, 5, 1.0)  # 11 s > 10.5 s
-    assert not sampler._next_round_too_costly(1.0, spending, sampler.MIN_ROUNDS - 1, 1.0)  # too few for a verdict
+    assert not interleaved._next_round_too_costly(2.0, spending, 5, 1.0)  # 10 s + 1 s < 21 s
+    assert interleaved._next_round_too_costly(2.0, spending, 5, 12.0)  # 10 s + 12 s > 21 s
+    assert interleaved._next_round_too_costly(1.0, spending, 5, 1.0)  # 11 s > 10.5 s
+    # Too few for a verdict:
+    assert not interleaved._next_round_too_costly(1.0, spending, interleaved.MIN_ROUNDS - 1, 1.0)
 
 
 def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> None:
@@ -617,9 +623,10 @@ def test_each_round_is_stamped_so_benchmark_thresholds_apply_at_the_checks() -> 
     # stamping adds: the checks between rounds must see it, not only the final comparison.
     seed = load_suite(BASE_3_11)
     deepcopy = next(b for b in load_benchmarks(()) if b.name == "deepcopy")
-    result = sampler._stamped(seed.get_benchmark("deepcopy_memo"), deepcopy)
-    suite = sampler._add(None, result)
+    result = interleaved._stamped(seed.get_benchmark("deepcopy_memo"), deepcopy)
+    suite = interleaved._add(None, result)
     assert compare.expand_overrides(suite, {"deepcopy": 0.20})["deepcopy_memo"] == 0.20
     # A later round's result joins with the same stamp: pyperf keeps only metadata common to every run.
-    suite = sampler._add(suite, sampler._stamped(load_suite(BASE_3_11).get_benchmark("deepcopy_memo"), deepcopy))
+    memo = load_suite(BASE_3_11).get_benchmark("deepcopy_memo")
+    suite = interleaved._add(suite, interleaved._stamped(memo, deepcopy))
     assert compare.expand_overrides(suite, {"deepcopy": 0.20})["deepcopy_memo"] == 0.20

@@ -9,8 +9,8 @@ import itertools
 import pytest
 
 from benchmarks import stopping_rule
-from pytest_cpybench import stats
-from pytest_cpybench.sampler import MIN_ROUNDS
+from pytest_cpybench.measure.interleaved import MIN_ROUNDS
+from pytest_cpybench.verdict import stats
 
 
 @pytest.mark.parametrize(("budget", "expected"), [

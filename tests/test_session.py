@@ -12,8 +12,10 @@ from helpers import pytest_run, write_manifest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from pytest_cpybench import _pyperformance, hosts
-from pytest_cpybench import metadata as md
+from pytest_cpybench.measure import cpus
+from pytest_cpybench.plugin import gateways
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.suite import _pyperformance
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +81,7 @@ def test_run_cheap_benchmarks_writes_full_pyperf_json(ref_args: list[str], cpyth
     assert compared.returncode == 0, compared.stderr
 
 
-@pytest.mark.skipif(len(hosts.usable_cpus(None)) < 2, reason="-n 2 needs two CPUs: it is refused on one")
+@pytest.mark.skipif(len(cpus.usable_cpus(None)) < 2, reason="-n 2 needs two CPUs: it is refused on one")
 def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpython_3135,
                                                       tmp_path: Path) -> None:
     out = tmp_path / "xdist.json"
@@ -90,7 +92,7 @@ def test_xdist_workers_share_the_build_and_report_back(ref_args: list[str], cpyt
     suite = pyperf.BenchmarkSuite.load(str(out))
     assert set(suite.get_benchmark_names()) == {"nbody", "richards", "deepcopy", "deepcopy_reduce", "deepcopy_memo"}
     # Each worker's benchmark processes ran on CPUs of their own: pyperf records the affinity it set.
-    halves = hosts.local_worker_cpus(["popen", "popen"], None)
+    halves = gateways.local_worker_cpus(["popen", "popen"], None)
     assert halves is not None
     assert f"2 workers, each pinned to its own CPUs: {', '.join(halves)}" in done.stdout
     for bench in suite.get_benchmarks():  # every process of a benchmark on the one half of its worker

@@ -10,8 +10,8 @@ import pyperf
 import pytest
 from seed import SEED
 
-from pytest_cpybench import stats
-from pytest_cpybench.stats import (
+from pytest_cpybench.verdict import stats
+from pytest_cpybench.verdict.stats import (
     RatioEstimate,
     Verdict,
     geometric_mean,

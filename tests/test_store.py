@@ -17,19 +17,12 @@ import pyperf
 import pytest
 from seed import HEAD_FILE, SEED
 
-from pytest_cpybench import builder
-from pytest_cpybench import metadata as md
+from pytest_cpybench.cpython import builds
 from pytest_cpybench.errors import StoreError
-from pytest_cpybench.store import (
-    DEFAULT_PRESET,
-    STALE_TMP_SECONDS,
-    ResultsStore,
-    RunIdentity,
-    StoredBaseline,
-    build_config_tag,
-    identity_from_suite,
-    stamp,
-)
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results.identity import RunIdentity, RunKey, identity_from_suite, stamp
+from pytest_cpybench.results.naming import DEFAULT_PRESET, build_config_tag
+from pytest_cpybench.results.store import STALE_TMP_SECONDS, ResultsStore, StoredBaseline
 
 SEED_DIR = SEED
 SEED_FILES = sorted(SEED_DIR.glob("bm-*.json"))
@@ -129,9 +122,9 @@ def test_build_config_tag() -> None:
 
 
 def test_default_preset_is_the_builders() -> None:
-    assert DEFAULT_PRESET == builder.DEFAULT_PRESET
-    assert build_config_tag(builder.DEFAULT_PRESET, "") == ""
-    assert all(build_config_tag(preset, "") for preset in builder.PRESETS if preset != DEFAULT_PRESET)
+    assert DEFAULT_PRESET == builds.DEFAULT_PRESET
+    assert build_config_tag(builds.DEFAULT_PRESET, "") == ""
+    assert all(build_config_tag(preset, "") for preset in builds.PRESETS if preset != DEFAULT_PRESET)
 
 
 def test_build_config_tag_ends_folder_and_file_names(identity: RunIdentity) -> None:
@@ -204,7 +197,7 @@ def test_save_new_twice_keeps_both(tmp_path: Path, identity: RunIdentity, small_
     assert first == tmp_path / "bm-20221024-3.11.0-deaf509" / SEED_3_11.name
     assert second == first.with_name(f"{identity.file_stem()}-2.json")
     assert json_files(tmp_path) == sorted([first, second])
-    assert store.find(identity.commit_sha, identity.machine) == [second, first]
+    assert store.find(RunKey(identity.commit_sha, identity.machine)) == [second, first]
 
 
 def test_save_replace_replaces_only_the_newest(tmp_path: Path, identity: RunIdentity, small_suite) -> None:
@@ -270,7 +263,7 @@ def test_unsafe_ref_and_machine_give_a_safe_name_inside_the_store(
     assert SAFE_NAME.fullmatch(path.name) and SAFE_NAME.fullmatch(path.parent.name)
     assert len(path.stem.split("-")) == 8  # no field leaked a separator
     assert identity_from_suite(store.load(path)).ref == nasty_ref
-    assert store.find(identity.commit_sha, "../../etc") == [path]
+    assert store.find(RunKey(identity.commit_sha, "../../etc")) == [path]
 
 
 # -- finding and loading -----------------------------------------------------------------
@@ -286,8 +279,8 @@ def test_find_decides_on_metadata_when_names_collide(tmp_path: Path, identity, s
     underscored_path = store.save(underscored, small_suite, "replace")
 
     assert underscored_path != dashed_path
-    assert store.find(identity.commit_sha, "build-box") == [dashed_path]
-    assert store.find(identity.commit_sha, "build_box") == [underscored_path]
+    assert store.find(RunKey(identity.commit_sha, "build-box")) == [dashed_path]
+    assert store.find(RunKey(identity.commit_sha, "build_box")) == [underscored_path]
 
 
 def test_find_separates_build_configurations(tmp_path: Path, identity: RunIdentity, small_suite) -> None:
@@ -296,17 +289,17 @@ def test_find_separates_build_configurations(tmp_path: Path, identity: RunIdenti
     flagged = replace(identity, configure_flags="--with-assertions")
     flagged_path = store.save(flagged, small_suite, "new")
 
-    assert store.find(identity.commit_sha, identity.machine) == [default]
-    assert store.find(identity.commit_sha, identity.machine, "release", " --with-assertions ") == [flagged_path]
-    assert store.find(identity.commit_sha, identity.machine, "jit", "") == []
-    assert store.find("4ae1a0ecaffe4320fe9774fad1f395f732c17959", identity.machine) == []
+    assert store.find(RunKey(identity.commit_sha, identity.machine)) == [default]
+    assert store.find(RunKey(identity.commit_sha, identity.machine, "release", " --with-assertions ")) == [flagged_path]
+    assert store.find(RunKey(identity.commit_sha, identity.machine, "jit", "")) == []
+    assert store.find(RunKey("4ae1a0ecaffe4320fe9774fad1f395f732c17959", identity.machine)) == []
 
 
 def test_empty_store(tmp_path: Path, identity: RunIdentity) -> None:
     store = ResultsStore(tmp_path / "missing")
 
-    assert store.find(identity.commit_sha, identity.machine) == []
-    assert store.baseline(identity.commit_sha, identity.machine) == StoredBaseline(None, (), ())
+    assert store.find(RunKey(identity.commit_sha, identity.machine)) == []
+    assert store.baseline(RunKey(identity.commit_sha, identity.machine)) == StoredBaseline(None, (), ())
 
 
 def test_load_error_of_a_corrupt_file_is_one_line_and_says_what_to_do(
@@ -333,7 +326,7 @@ def test_json_that_is_not_pyperf_is_corrupt(tmp_path: Path, identity: RunIdentit
 
     with pytest.raises(StoreError, match=r"is corrupt \(not a pyperf results file"):
         store.load(path)
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
     assert found.suite is None and found.paths == ()
     assert len(found.skipped) == 1 and str(path) in found.skipped[0]
 
@@ -353,8 +346,8 @@ def test_find_lists_unreadable_files_but_not_other_tools_files(
     broken = ours.with_name(f"{identity.file_stem()}-8.json")
     broken.write_text("{")
 
-    assert store.find(identity.commit_sha, identity.machine) == [broken, ours]
-    found = store.baseline(identity.commit_sha, identity.machine)
+    assert store.find(RunKey(identity.commit_sha, identity.machine)) == [broken, ours]
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
     assert found.paths == (ours,)
     assert len(found.skipped) == 1 and f"results file {broken} is corrupt" in found.skipped[0]
     assert foreign.read_bytes() == SEED_3_11.read_bytes()
@@ -417,9 +410,9 @@ def test_a_later_debug_run_of_one_benchmark_does_not_hide_the_full_run(
     nbody = as_measured(pyperf.BenchmarkSuite([few_values(full_run.get_benchmark("nbody"), 1, 1)]), "debug")
     debug = save_aged(store, identity, nbody, minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
-    assert store.find(identity.commit_sha, identity.machine) == [debug, full]
+    assert store.find(RunKey(identity.commit_sha, identity.machine)) == [debug, full]
     assert found.paths == (full,)
     assert values_of(found.suite) == values_of(full_run)
     assert found.skipped == ()  # nbody has a usable result: nothing to warn about
@@ -443,9 +436,9 @@ def test_results_that_cannot_be_a_baseline_are_ignored_with_a_warning(
     results = [few_values(full_run.get_benchmark(name), runs, values_per_run) for name in ("chaos", "nbody")]
     path = save_aged(store, identity, as_measured(pyperf.BenchmarkSuite(results), mode), minutes_ago=1)
 
-    alone = store.baseline(identity.commit_sha, identity.machine)
+    alone = store.baseline(RunKey(identity.commit_sha, identity.machine))
     full = save_aged(store, identity, subset(full_run, ["nbody", "richards"]), minutes_ago=60)
-    with_full_run = store.baseline(identity.commit_sha, identity.machine)
+    with_full_run = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert alone.suite is None and alone.paths == ()
     assert alone.skipped == (f"ignored the stored results of chaos, nbody in {path}: {reason}",)
@@ -464,7 +457,7 @@ def test_each_benchmark_comes_from_the_newest_run_that_has_it(
     quick = as_measured(subset(later_values, ["chaos", "nbody"]), "fast")
     newer = save_aged(store, identity, quick, minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (newer, older)
     assert found.skipped == ()
@@ -486,7 +479,7 @@ def test_a_corrupt_run_is_skipped_with_a_warning_and_left_alone(
     corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 2])
     corrupt_bytes = corrupt.read_bytes()
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (newest, oldest)
     assert values_of(found.suite) == values_of(full_run)
@@ -516,7 +509,7 @@ def test_a_multi_result_benchmark_is_never_split_across_runs(
     )
     save_aged(store, identity, unusable, minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (newer, older)
     expected = {name: values for name, values in values_of(full_run).items() if not name.startswith("deepcopy")}
@@ -533,7 +526,7 @@ def test_results_without_benchmark_metadata_group_by_their_own_name(
     older = save_aged(store, identity, subset(seed_suite, [*deepcopies, "chaos"]), minutes_ago=60)
     newer = save_aged(store, identity, subset(later_values, ["deepcopy_memo"]), minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (newer, older)
     assert values_of(found.suite) == {
@@ -550,7 +543,7 @@ def test_a_result_grouped_otherwise_in_a_newer_run_is_not_taken_twice(
     # No md.BENCHMARK_NAME (an older plugin): deepcopy_memo is a benchmark of its own there.
     newer = save_aged(store, identity, subset(later_values, ["deepcopy_memo"]), minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (newer, older)
     expected = {name: values for name, values in values_of(full_run).items() if not name.startswith("deepcopy")}
@@ -565,7 +558,7 @@ def test_baseline_decides_on_metadata_when_names_collide(
     dashed = save_aged(store, replace(identity, machine="build-box"), full_run, minutes_ago=60)
     save_aged(store, replace(identity, machine="build_box"), subset(full_run, ["nbody"]), minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, "build-box")
+    found = store.baseline(RunKey(identity.commit_sha, "build-box"))
 
     assert found.paths == (dashed,)
     assert values_of(found.suite) == values_of(full_run)
@@ -674,7 +667,7 @@ def test_a_working_tree_run_is_never_a_baseline_of_its_commit(
     md.add_to_results(worktree, {md.WORKTREE_HASH: "0123456789abcdef"})
     save_aged(store, identity, worktree, minutes_ago=1)
 
-    found = store.baseline(identity.commit_sha, identity.machine)
+    found = store.baseline(RunKey(identity.commit_sha, identity.machine))
 
     assert found.paths == (committed,)
     assert values_of(found.suite) == values_of(full_run)

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 import pyperf
 from seed import BASE_3_11, HEAD_FILE
 
-from pytest_cpybench.compare import compare_suites
-from pytest_cpybench.engine import BaselineResult, SessionResult
-from pytest_cpybench.report import format_comparisons
-from pytest_cpybench.store import load_suite
-from pytest_cpybench.summary import format_outcome_lines, format_session
+from pytest_cpybench.output.formatting import format_comparisons
+from pytest_cpybench.output.terminal import format_outcome_lines, format_session
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.session.engine import BaselineResult, SessionResult
+from pytest_cpybench.verdict.compare import compare_suites
 
 ENGINE = SimpleNamespace(head=SimpleNamespace(label="head", version="3.12.0a1"),
                          settings=SimpleNamespace(machine="pyperf", mode="default"))

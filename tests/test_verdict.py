@@ -22,9 +22,9 @@ import pytest
 from helpers import pytest_run
 from seed import BASE_3_11
 
-from pytest_cpybench import metadata as md
-from pytest_cpybench import sampler
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
+from pytest_cpybench.measure import cpus
+from pytest_cpybench.results import metadata as md
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +219,7 @@ def test_a_baseline_stored_alongside_is_measured_again_rather_than_compared_with
         base_args: list[str], tmp_path: Path) -> None:
     """--cpython-parallel=yes stores both sides measured alongside each other; a later session that
     would measure its head alone against them measures the baseline with it instead."""
-    if sampler.parallel_cpus(None, 2) is None:
+    if cpus.parallel_cpus(None, 2) is None:
         pytest.skip("fewer than 2 physical cores: the sides cannot run at the same time")
     first = pytest_run(*base_args, "--cpython-ref=neutral", "--cpython-baseline=v3.13.5", "--cpython-parallel=yes",
                        "--cpython-benchmarks=nbody", cwd=tmp_path)

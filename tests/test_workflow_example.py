@@ -31,8 +31,8 @@ import pytest
 import yaml
 from helpers import run
 
-from pytest_cpybench import pages
 from pytest_cpybench.options import OPTIONS
+from pytest_cpybench.output import pages
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "github-actions"
 WORKFLOW = EXAMPLE / "benchmark.yml"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench import compare, plots
+from pytest_cpybench.output import plots
+from pytest_cpybench.verdict import compare
 
 HERE = Path(__file__).resolve().parent
 SEED = HERE.parent.parent / "tests" / "data" / "seed"

@@ -8,12 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pytest_cpybench import builder, gitrepo
+from pytest_cpybench.cpython import builds, git
 
 
-def build(repo: Path, ref: str, cache_dir: Path, **request: object) -> builder.Build:
-    commit = gitrepo.resolve(str(repo), ref, cache_dir)
-    return builder.ensure_build(builder.BuildRequest(commit=commit, **request), cache_dir,
+def build(repo: Path, ref: str, cache_dir: Path, **request: object) -> builds.Build:
+    commit = git.resolve(str(repo), ref, cache_dir)
+    return builds.ensure_build(builds.BuildRequest(commit=commit, **request), cache_dir,
                                 progress=lambda message: print(f"[build] {message}", flush=True))
 
 

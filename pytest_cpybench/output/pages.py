@@ -1,7 +1,7 @@
 """Results pages in faster-cpython's layout: a table page per baseline, a README per run, an index.
 
 A run's files go into the folder the results store uses for it (``bm-<date>-<version>-<sha7>``,
-:meth:`store.RunIdentity.folder_name`; for a file that is not ours, the same fields read from
+:meth:`RunIdentity.folder_name`; for a file that is not ours, the same fields read from
 its bench_runner name)::
 
     <out>/README.md                                  index of every run under <out>, newest first
@@ -44,10 +44,8 @@ from typing import Any, Union
 
 import pyperf
 
-from . import _pyperf, compare, store
-from . import metadata as md
-from .compare import ResultComparison, SuiteComparison
-from .report import (
+from pytest_cpybench import _pyperf
+from pytest_cpybench.output.formatting import (
     format_confidence,
     format_headline,
     format_ratio,
@@ -55,7 +53,13 @@ from .report import (
     format_tags,
     format_threshold,
 )
-from .stats import RatioEstimate, Verdict
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results import naming
+from pytest_cpybench.results.files import write_text_atomically
+from pytest_cpybench.results.identity import RunIdentity, identity_from_suite
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
+from pytest_cpybench.verdict.stats import RatioEstimate, Verdict
 
 DEFAULT_MEMORY_THRESHOLD = 0.10  # peak-memory growth classified as a regression on the pages
 README = "README.md"
@@ -181,7 +185,7 @@ class RunInfo:
 def run_info(suite: pyperf.BenchmarkSuite, name: str) -> RunInfo:
     stem = results_stem(name)
     parsed = _parse_name(stem)
-    identity = store.identity_from_suite(suite)
+    identity = identity_from_suite(suite)
 
     def meta(key: str) -> str:
         value = _suite_metadata(suite, key)
@@ -205,7 +209,7 @@ def run_info(suite: pyperf.BenchmarkSuite, name: str) -> RunInfo:
         stem=stem,
         folder=_folder_name(identity, parsed, stem, commit_date, version, commit),
         fork=fork,
-        ref=ref[: store.REF_FIELD_LENGTH],
+        ref=ref[: naming.REF_FIELD_LENGTH],
         version=version,
         commit=commit,
         commit_date=commit_date,
@@ -225,7 +229,7 @@ def run_folder_name(suite: pyperf.BenchmarkSuite, name: str) -> str:
     return run_info(suite, name).folder
 
 
-def _folder_name(identity: store.RunIdentity | None, parsed: _Name | None, stem: str,
+def _folder_name(identity: RunIdentity | None, parsed: _Name | None, stem: str,
                  commit_date: str, version: str, commit: str) -> str:
     if identity is not None:
         return identity.folder_name()
@@ -233,8 +237,8 @@ def _folder_name(identity: store.RunIdentity | None, parsed: _Name | None, stem:
         return "-".join(["bm", parsed.date, parsed.version, parsed.sha7, *parsed.flags])
     date = re.sub(r"\D", "", commit_date[:10])
     if len(date) == 8 and version and commit:
-        return "-".join(["bm", date, store.safe_name_field(version), commit[:7]])
-    return store.safe_name_field(stem, 200)
+        return "-".join(["bm", date, naming.safe_name_field(version), commit[:7]])
+    return naming.safe_name_field(stem, 200)
 
 
 def _platform_arch(platform_text: str) -> str:
@@ -605,14 +609,14 @@ def write_run(
         page = folder / f"{page_stem}.md"
         plot_note = None if plot_links else (written.notes[0] if written.notes else None)
         text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note)
-        store.write_text_atomically(page, text)
+        write_text_atomically(page, text)
         written.paths.append(page)
         written.pages[base.display_label] = page
         entries.append(_baseline_entry(base, cmp, mem, page.name, plot_links))
     sidecar = folder / f".{info.stem}{SIDECAR_SUFFIX}"
     record = {"version": _SIDECAR_VERSION, "run": dataclasses.asdict(info),
               "raw": raw.name if raw.exists() else None, "baselines": entries}
-    store.write_text_atomically(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    write_text_atomically(sidecar, json.dumps(record, indent=1, sort_keys=True) + "\n")
     written.readme = write_run_readme(folder)
     written.paths.append(written.readme)
     if index:
@@ -624,7 +628,7 @@ def write_run(
 def _plot(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, comparison: SuiteComparison, *,
           metric: str, title: str, out_stem: Path) -> tuple[list[Path], str | None]:
     try:
-        from . import plots
+        from pytest_cpybench.output import plots
     except ImportError as err:  # the module or one of its imports is not there
         return [], f"plots skipped: {err}"
     return plots.plot_comparison(base, head, comparison, title=title, out_stem=out_stem, metric=metric)
@@ -681,7 +685,7 @@ def write_run_readme(folder: Path) -> Path:
         for entry in record["baselines"]:
             lines += _readme_baseline(entry)
     path = folder / README
-    store.write_text_atomically(path, "\n".join(lines) + "\n")
+    write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -759,7 +763,7 @@ def write_index(results_root: Path) -> Path:
         lines.append("No runs yet.")
     path = results_root / README
     results_root.mkdir(parents=True, exist_ok=True)
-    store.write_text_atomically(path, "\n".join(lines) + "\n")
+    write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 

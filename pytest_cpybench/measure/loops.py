@@ -18,9 +18,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from . import locks
-from .errors import CpybenchError
-from .runner import WorkerTask
+from pytest_cpybench import locks
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.measure.processes import WorkerTask
 
 FILE_NAME = "loops.json"
 FORMAT = 1

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from . import compare
-from .stats import Verdict, geometric_mean
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import Verdict, geometric_mean
 
 if TYPE_CHECKING:
     import pyperf

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from . import compare, report, stats
+from pytest_cpybench.output import formatting
+from pytest_cpybench.verdict import compare, stats
 
 if TYPE_CHECKING:
-    from .engine import Engine, ItemOutcome, SessionResult
+    from pytest_cpybench.session.engine import Engine, ItemOutcome, SessionResult
 
 
 def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
@@ -47,7 +48,7 @@ def format_session(result: SessionResult, engine: Engine, errors: dict[str, str]
     parts.append(f"{engine.head.label}: Python {engine.head.version} "
                  f"({engine.settings.machine}, {engine.settings.mode} mode, {elapsed:.0f} s)")
     if result.comparisons:
-        parts.append(report.format_comparisons([cmp for _, cmp in result.comparisons],
+        parts.append(formatting.format_comparisons([cmp for _, cmp in result.comparisons],
                                                notes=[note for note, _ in result.comparisons]))
     else:
         table = _results_table(result)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperf, metadata
-from .stats import (
+from pytest_cpybench import _pyperf
+from pytest_cpybench.results import metadata
+from pytest_cpybench.verdict.stats import (
     DEFAULT_CONFIDENCE,
     MAX_INSTRUCTION_SPREAD,
     RatioEstimate,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from . import locks
-from .errors import CpybenchError, RefError
+from pytest_cpybench import locks
+from pytest_cpybench.errors import CpybenchError, RefError
 
 UPSTREAM_URL = "https://github.com/python/cpython"
 WORKTREE = "WORKTREE"

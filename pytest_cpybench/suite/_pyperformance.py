@@ -30,7 +30,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pyperformance import _manifest
 
-from .errors import CpybenchError
+from pytest_cpybench.errors import CpybenchError
 
 # Groups every manifest has, whatever its sections say.
 ALL_GROUP = "all"

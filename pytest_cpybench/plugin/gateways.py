@@ -17,25 +17,22 @@ and ``--dist`` mode; execnet's public API parses the specs and asks a host its n
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import execnet
 
-from .errors import CpybenchError
-from .gitrepo import WORKTREE
-from .store import MACHINE_ENV
+from pytest_cpybench.cpython.git import WORKTREE
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.measure import cpus
+from pytest_cpybench.results.identity import MACHINE_ENV
 
 if TYPE_CHECKING:  # options imports this module
-    from .options import Settings
+    from pytest_cpybench.options import Settings
 
 REPO_ENV = "CPYBENCH_REPO"  # on a host: the CPython repository (path or URL) holding the commits
 
-_CPU_RANGE = re.compile(r"(\d+)(?:-(\d+))?")
-MAX_CPU = 8191  # Linux's largest CPU count (NR_CPUS) less one
 
 
 @dataclass(frozen=True)
@@ -142,100 +139,14 @@ def machine_of(gateway: execnet.Gateway, controller_machine: str, timeout: float
         channel.close()
 
 
-def parse_cpu_list(text: str) -> list[int]:
-    """``"0-2,5"`` -> ``[0, 1, 2, 5]`` (the syntax of pyperf's --affinity and taskset -c)."""
-    cpus: list[int] = []
-    for part in text.split(","):
-        match = _CPU_RANGE.fullmatch(part.strip())
-        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
-            raise CpybenchError(f"--cpython-affinity={text!r} is not a CPU list: give e.g. 1, 0-3 or 0,2")
-        last = int(match[2]) if match[2] is not None else int(match[1])
-        if last > MAX_CPU:
-            raise CpybenchError(f"--cpython-affinity={text!r}: CPU numbers go up to {MAX_CPU}")
-        cpus.extend(range(int(match[1]), last + 1))
-    return sorted(set(cpus))
-
-
-def format_cpu_list(cpus: Sequence[int]) -> str:
-    """``[0, 1, 2, 5]`` -> ``"0-2,5"``."""
-    parts: list[str] = []
-    ordered = sorted(set(cpus))
-    start = 0
-    for index in range(1, len(ordered) + 1):
-        if index == len(ordered) or ordered[index] != ordered[index - 1] + 1:
-            first, last = ordered[start], ordered[index - 1]
-            parts.append(str(first) if first == last else f"{first}-{last}")
-            start = index
-    return ",".join(parts)
-
-
-def usable_cpus(affinity: str | None) -> list[int]:
-    """The CPUs a session may use: ``--cpython-affinity`` (refused when it names CPUs this process
-    may not run on), else this process's own affinity."""
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(
-        range(os.cpu_count() or 1))
-    if not affinity:
-        return allowed
-    asked = parse_cpu_list(affinity)
-    outside = sorted(set(asked) - set(allowed))
-    if outside:
-        raise CpybenchError(f"--cpython-affinity={affinity} names CPUs this process may not run on "
-                            f"({format_cpu_list(outside)}); it may use {format_cpu_list(allowed)}")
-    return asked
-
-
-def cores_of(cpus: Sequence[int], siblings: Callable[[int], list[int]] | None = None) -> list[list[int]]:
-    """``cpus`` grouped by physical core (hyperthreads of one core together), in CPU order;
-    ``siblings(cpu)`` says which CPUs share ``cpu``'s core (default: Linux's sysfs topology)."""
-    sibling_list = siblings or _sysfs_siblings
-    chosen = set(cpus)
-    cores: list[list[int]] = []
-    seen: set[int] = set()
-    for cpu in sorted(chosen):
-        if cpu in seen:
-            continue
-        core = sorted((set(sibling_list(cpu)) | {cpu}) & chosen)
-        seen.update(core)
-        cores.append(core)
-    return cores
-
-
-def _sysfs_siblings(cpu: int) -> list[int]:
-    try:
-        text = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip()
-        return parse_cpu_list(text)
-    except (OSError, CpybenchError):
-        return [cpu]  # no topology (another system, a container hiding it): each CPU its own core
-
-
-def cpu_groups(cores: Sequence[Sequence[int]], workers: int) -> list[list[int]]:
-    """Disjoint CPU sets, one per local worker: whole cores (two hyperthreads of one core would slow
-    each other's benchmarks down), as many each as the count allows, neighbours together (CPU
-    numbers close together usually share caches)."""
-    cpus = sorted(cpu for core in cores for cpu in core)
-    if workers > len(cores):
-        threads = f" ({len(cpus)} CPUs)" if len(cpus) > len(cores) else ""
-        unit = "core" if threads else "CPU"
-        raise CpybenchError(
-            f"-n {workers}: {workers} workers would share the {len(cores)} {unit}{'s' if len(cores) > 1 else ''}"
-            f"{threads} this session may use ({format_cpu_list(cpus)}), and benchmarks sharing a {unit} slow "
-            f"each other down; give -n {len(cores)} or fewer" + ("" if len(cores) > 1 else " (or no -n)"))
-    size, extra = divmod(len(cores), workers)
-    groups, start = [], 0
-    for index in range(workers):
-        end = start + size + (1 if index < extra else 0)
-        groups.append(sorted(cpu for core in cores[start:end] for cpu in core))
-        start = end
-    return groups
-
-
 def local_worker_cpus(specs: Sequence[str], affinity: str | None) -> list[str] | None:
     """Per local gateway, in ``--tx`` order, the CPU list its pyperf processes are pinned to;
     None when at most one worker runs here (it keeps ``--cpython-affinity`` as given)."""
     local = [g for g in gateways(specs) if g.local]
     if len(local) < 2:
         return None
-    return [format_cpu_list(group) for group in cpu_groups(cores_of(usable_cpus(affinity)), len(local))]
+    cores = cpus.cores_of(cpus.usable_cpus(affinity))
+    return [cpus.format_cpu_list(group) for group in cpus.cpu_groups(cores, len(local))]
 
 
 def host_repo(repo_option: str | None) -> str | None:

@@ -19,12 +19,14 @@ from typing import Any
 import execnet
 import pyperf
 
-from . import __version__, hosts, summary
-from ._pyperformance import BenchmarkDef
-from .engine import Engine, ItemOutcome, Log, SessionResult
-from .errors import BuildError, CpybenchError
-from .options import Settings
-from .store import MACHINE_ENV
+from pytest_cpybench import __version__
+from pytest_cpybench.errors import BuildError, CpybenchError
+from pytest_cpybench.options import Settings
+from pytest_cpybench.output import terminal
+from pytest_cpybench.plugin import gateways
+from pytest_cpybench.results.identity import MACHINE_ENV
+from pytest_cpybench.session.engine import Engine, ItemOutcome, Log, SessionResult
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 # What asking a host its name can raise: it is unreachable, it answered nothing, or it failed.
 GATEWAY_ERRORS = (execnet.HostNotFound, execnet.TimeoutError, execnet.RemoteError, EOFError, OSError)
@@ -64,7 +66,7 @@ class HostSessions:
             return self._plan(restarted, gateway, engine)
         shown = display_spec(str(gateway.spec))
         try:
-            machine = hosts.machine_of(gateway, self.settings.machine)
+            machine = gateways.machine_of(gateway, self.settings.machine)
         except GATEWAY_ERRORS as exc:
             host = self.hosts[gateway.id] = Host(shown, shown, gateway.spec)
             host.error = f"machine behind {shown} could not measure: it did not say its name ({exc})"
@@ -84,7 +86,7 @@ class HostSessions:
         plan = json.loads(engine.host_plan(host.machine))
         # Local hosts share this machine: building inside an item would run beside another host's
         # measurement, so they build everything a confirmation may need first.
-        plan.update(local=hosts.is_local(gateway.spec), version=__version__)
+        plan.update(local=gateways.is_local(gateway.spec), version=__version__)
         return json.dumps(plan)
 
     def add_outcome(self, gateway_id: str, nodeid: str, outcome: ItemOutcome) -> None:
@@ -162,7 +164,7 @@ class HostSessions:
             measured_on = _measured_on(host.result.head_suite if host.result else None)
             lines.append((f"== machine {host.machine} ({host.spec}){measured_on}", False))
             if host.result is not None and host.engine is not None:
-                text = summary.format_session(host.result, host.engine, host.errors, elapsed=elapsed)
+                text = terminal.format_session(host.result, host.engine, host.errors, elapsed=elapsed)
                 lines += [(line, False) for line in text.splitlines()]
                 lines += [(f"cpybench: {error}", True) for error in host.result.errors]
             if host.error:
@@ -202,9 +204,9 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
         return (f"{where}: pytest-cpybench {__version__} is installed there, {data.get('version')} on the "
                 "controller: install the same version on every host")
     try:
-        engine.load_host_plan(plan, hosts.host_repo(engine.settings.repo) or "")
+        engine.load_host_plan(plan, gateways.host_repo(engine.settings.repo) or "")
     except CpybenchError as exc:
-        return f"{where}: {exc} (a host finds the commits in its ${hosts.REPO_ENV}, else in --cpython-repo)"
+        return f"{where}: {exc} (a host finds the commits in its ${gateways.REPO_ENV}, else in --cpython-repo)"
     if not build:
         return None
     try:

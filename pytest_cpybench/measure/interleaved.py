@@ -35,12 +35,22 @@ from pathlib import Path
 
 import pyperf
 
-from . import hosts, loops, stats
-from . import metadata as md
-from ._pyperformance import BenchmarkDef
-from .errors import BenchmarkError
-from .options import Budget
-from .runner import MODE_PROCESSES, RunOptions, WorkerRun, WorkerTask, calibrate, run_benchmark, run_workers, stamp
+from pytest_cpybench.errors import BenchmarkError
+from pytest_cpybench.measure import loops
+from pytest_cpybench.measure.processes import (
+    MODE_PROCESSES,
+    RunOptions,
+    WorkerRun,
+    WorkerTask,
+    calibrate,
+    run_benchmark,
+    run_workers,
+    stamp,
+)
+from pytest_cpybench.options import Budget
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.verdict import stats
 
 # Values and warmups per worker process, by mode: pyperf's own, as `pyperformance run` measures, and the
 # gate's rounds unless the budget names the values.
@@ -56,20 +66,6 @@ def checks(budget: Budget) -> tuple[int, ...]:
 def check_confidence(confidence: float, budget: Budget) -> float:
     """The confidence of each check, such that all checks together keep ``confidence``."""
     return stats.check_confidence(confidence, len(checks(budget)))
-
-
-def parallel_cpus(affinity: str | None, sides: int) -> list[str] | None:
-    """One physical core per side (its CPU list) when the CPUs this session may use (``affinity``,
-    else the process's) hold one per side; None when they do not (the sides then take turns).
-
-    A worker runs one thread: a core is all it can use. The last cores are taken, since the first
-    CPU of a machine usually serves more interrupts and housekeeping than the others."""
-    if sides < 2:
-        return None
-    cores = hosts.cores_of(hosts.usable_cpus(affinity))
-    if len(cores) < sides:
-        return None
-    return [hosts.format_cpu_list(core) for core in cores[-sides:]]
 
 
 @dataclass

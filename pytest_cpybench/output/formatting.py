@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 
 from tabulate import tabulate
 
-from .bisection import Bisection, Culprit, Decision, Position, Step
-from .compare import CONTENTION_MARGIN, ResultComparison, SuiteComparison
-from .gitrepo import LogEntry
-from .stats import MAX_INSTRUCTION_SPREAD, RatioEstimate, Verdict
+from pytest_cpybench.bisect.search import Bisection, Culprit, Decision, Position, Step
+from pytest_cpybench.cpython.git import LogEntry
+from pytest_cpybench.verdict.compare import CONTENTION_MARGIN, ResultComparison, SuiteComparison
+from pytest_cpybench.verdict.stats import MAX_INSTRUCTION_SPREAD, RatioEstimate, Verdict
 
 LEGEND = (
     "* the two sides ran different versions of the benchmark suite "

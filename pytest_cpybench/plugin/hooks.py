@@ -1,4 +1,4 @@
-"""pytest hooks: options, collection of benchmark items, verdicts, summary.
+"""pytest hooks: options, collection of benchmark items, verdicts, terminal.
 
 Kept thin on purpose: the work happens in :mod:`engine` (plain Python). The controller
 (or the only process, without xdist) resolves refs and builds the interpreters in
@@ -23,11 +23,15 @@ from typing import Any
 
 import pytest
 
-from . import _pyperformance, bisector, hosts, hostsession, summary
-from ._pyperformance import BenchmarkDef
-from .engine import Engine, ItemOutcome, SessionResult
-from .errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
-from .options import OPTIONS, Budget, Settings, settings_from
+from pytest_cpybench.bisect import bisector
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BenchmarkError, BuildError, CpybenchError
+from pytest_cpybench.measure import cpus
+from pytest_cpybench.options import OPTIONS, Budget, Settings, settings_from
+from pytest_cpybench.output import terminal
+from pytest_cpybench.plugin import gateways, hosts
+from pytest_cpybench.session.engine import Engine, ItemOutcome, SessionResult
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 COLLECTOR_NAME = "pyperformance"
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's prepared engine
@@ -86,14 +90,14 @@ def _check_workers(config: pytest.Config, settings: Settings) -> tuple[bool, lis
     specs = getattr(config.option, "tx", None) or []  # xdist sets it from -n or --tx
     dist = getattr(config.option, "dist", "no")
     if settings.affinity:
-        hosts.usable_cpus(settings.affinity)  # CPUs this process may not use: refused now, not per item
+        cpus.usable_cpus(settings.affinity)  # CPUs this process may not use: refused now, not per item
     if not specs or dist == "no":
         return False, None
-    found = hosts.gateways(specs)
-    hosts_mode = hosts.check_distribution(found, dist, settings.machine)
+    found = gateways.gateways(specs)
+    hosts_mode = gateways.check_distribution(found, dist, settings.machine)
     if hosts_mode:
-        hosts.check_host_settings(settings, remote=not all(gateway.local for gateway in found))
-    return hosts_mode, hosts.local_worker_cpus(specs, settings.affinity)
+        gateways.check_host_settings(settings, remote=not all(gateway.local for gateway in found))
+    return hosts_mode, gateways.local_worker_cpus(specs, settings.affinity)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -102,7 +106,7 @@ def pytest_sessionstart(session: pytest.Session) -> Generator[None, None, None]:
     error, not a page of INTERNALERROR."""
     try:
         return (yield)
-    except hostsession.GATEWAY_ERRORS as exc:
+    except hosts.GATEWAY_ERRORS as exc:
         if session.config.pluginmanager.get_plugin(PLUGIN_NAME) is None:
             raise
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
@@ -198,7 +202,7 @@ def _known_failure_text(exc: BaseException) -> str | None:
 def _local_index(node: Any) -> int:
     """Which local worker an xdist node is: its spec's place among the local specs, so that a
     worker xdist restarts after a crash gets the CPUs of the one it replaces."""
-    specs = [spec for spec in getattr(getattr(node, "nodemanager", None), "specs", []) if hosts.is_local(spec)]
+    specs = [spec for spec in getattr(getattr(node, "nodemanager", None), "specs", []) if gateways.is_local(spec)]
     index = next((i for i, spec in enumerate(specs) if spec is node.gateway.spec), None)
     if index is not None:
         return index
@@ -248,7 +252,7 @@ class CpybenchPlugin:
         self.host_error: str | None = None  # a host: why it cannot measure (its build failed)
         self.host_machine = ""  # a host: its machine name
         self.host_output_sent = False  # a host: its engine went back with a report
-        self.host_sessions = hostsession.HostSessions(settings, self._log)  # controller, hosts mode
+        self.host_sessions = hosts.HostSessions(settings, self._log)  # controller, hosts mode
         self.in_item = False
         self.started = time.monotonic()
 
@@ -310,7 +314,7 @@ class CpybenchPlugin:
             self.engine.load_wire(workerinput[WIRE_KEY])
             return
         # A host: build for itself through its own cache; a failure errors this host's items only.
-        self.host_error = hostsession.prepare_host(self.engine, workerinput[PLAN_KEY],
+        self.host_error = hosts.prepare_host(self.engine, workerinput[PLAN_KEY],
                                                    build=not self.config.option.collectonly)
         self.host_machine = self.engine.settings.machine
 
@@ -326,7 +330,7 @@ class CpybenchPlugin:
             node.workerinput[PLAN_KEY] = self.host_sessions.plan_for(node.gateway, self.engine)
         else:
             node.workerinput[WIRE_KEY] = self.engine.to_wire()
-        if not hosts.is_local(node.gateway.spec):
+        if not gateways.is_local(node.gateway.spec):
             node.workerinput[CPUS_KEY] = ""  # a host of its own: pyperf's default CPUs there
         elif self.worker_cpus:
             node.workerinput[CPUS_KEY] = self.worker_cpus[_local_index(node) % len(self.worker_cpus)]
@@ -377,7 +381,7 @@ class CpybenchPlugin:
             if self.is_worker:
                 setattr(report, OUTCOME_ATTR, item.outcome.to_wire())
                 if self.host_machine and not self.host_output_sent:  # a crash later must not lose it all
-                    setattr(report, HOST_KEY, hostsession.host_output(self.engine, self.host_error))
+                    setattr(report, HOST_KEY, hosts.host_output(self.engine, self.host_error))
                     self.host_output_sent = True
             else:
                 self.outcomes[item.nodeid] = item.outcome
@@ -420,7 +424,7 @@ class CpybenchPlugin:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return
-        for line in summary.format_outcome_lines(outcome):
+        for line in terminal.format_outcome_lines(outcome):
             reporter.write_line(f"    {prefix}{line}")
 
     def pytest_report_teststatus(
@@ -436,7 +440,7 @@ class CpybenchPlugin:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
             if PLAN_KEY in self.config.workerinput:  # type: ignore[attr-defined]  # set by xdist
-                self.config.workeroutput[HOST_KEY] = hostsession.host_output(  # type: ignore[attr-defined]
+                self.config.workeroutput[HOST_KEY] = hosts.host_output(  # type: ignore[attr-defined]
                     self.engine, self.host_error)
             return
         if self.config.option.collectonly or (self.engine.head is None and not self.hosts_mode):
@@ -477,7 +481,7 @@ class CpybenchPlugin:
             return
         if self.result is None:
             return
-        text = summary.format_session(self.result, self.engine, self.errors,
+        text = terminal.format_session(self.result, self.engine, self.errors,
                                       elapsed=time.monotonic() - self.started)
         for line in text.splitlines():
             terminalreporter.write_line(line)

@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import builder, gitrepo, venvs
-from . import metadata as md
-from .builder import Build, BuildRequest
-from .errors import CpybenchError
-from .gitrepo import Commit
-from .options import Settings
+from pytest_cpybench.cpython import builds, git, venvs
+from pytest_cpybench.cpython.builds import Build, BuildRequest
+from pytest_cpybench.cpython.git import Commit
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.options import Settings
+from pytest_cpybench.results import metadata as md
 
 MERGE_BASE = "merge-base"
 
@@ -102,7 +102,7 @@ def from_build(build: Build, commit: Commit) -> Target:
 
 
 def repo_of(settings: Settings) -> str:
-    return settings.repo or gitrepo.default_repo(Path.cwd())
+    return settings.repo or git.default_repo(Path.cwd())
 
 
 def resolve(settings: Settings, ref: str, head: Commit | None = None) -> Commit:
@@ -111,11 +111,11 @@ def resolve(settings: Settings, ref: str, head: Commit | None = None) -> Commit:
     if ref == MERGE_BASE:
         if head is None:
             raise CpybenchError("merge-base needs --cpython-ref: it is the merge base of that ref with main")
-        sha = gitrepo.merge_base(head)
-        commit = gitrepo.resolve(head.git_dir or repo, sha, settings.cache_dir)
+        sha = git.merge_base(head)
+        commit = git.resolve(head.git_dir or repo, sha, settings.cache_dir)
         return Commit(repo=commit.repo, ref=f"merge-base ({sha[:7]})", sha=commit.sha, date=commit.date,
                       fork=commit.fork, git_dir=commit.git_dir)
-    return gitrepo.resolve(repo, ref, settings.cache_dir)
+    return git.resolve(repo, ref, settings.cache_dir)
 
 
 _PATCHLEVEL = "Include/patchlevel.h"
@@ -125,7 +125,7 @@ _RELEASE_TAGS = {"ALPHA": "a", "BETA": "b", "GAMMA": "rc", "FINAL": ""}
 def source_version(commit: Commit) -> str:
     """The version a build of ``commit`` will have ("3.13.5", "3.14.0a1"), read from its
     ``Include/patchlevel.h`` through git: collection needs it, and must build nothing."""
-    text = gitrepo.read_source_file(commit, _PATCHLEVEL)
+    text = git.read_source_file(commit, _PATCHLEVEL)
     fields = dict(re.findall(r"^#define\s+PY_(MAJOR_VERSION|MINOR_VERSION|MICRO_VERSION|RELEASE_LEVEL|"
                              r"RELEASE_SERIAL)\s+(\S+)", text, re.MULTILINE))
     try:
@@ -138,10 +138,10 @@ def source_version(commit: Commit) -> str:
     return f"{version}{level}{serial}" if level else version
 
 
-def build(settings: Settings, commit: Commit, progress: builder.Progress) -> Target:
+def build(settings: Settings, commit: Commit, progress: builds.Progress) -> Target:
     request = BuildRequest(commit=commit, preset=settings.preset, configure_flags=settings.configure_flags,
                            jobs=settings.jobs)
-    return from_build(builder.ensure_build(request, settings.cache_dir, progress), commit)
+    return from_build(builds.ensure_build(request, settings.cache_dir, progress), commit)
 
 
 

@@ -24,9 +24,11 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance, locks, store
-from ._pyperformance import BenchmarkDef
-from .errors import BenchmarkError, CpybenchError
+from pytest_cpybench import locks
+from pytest_cpybench.errors import BenchmarkError, CpybenchError
+from pytest_cpybench.results import files
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 Log = Callable[[str], None]
 
@@ -187,7 +189,7 @@ def install_requirements(
         if returncode != 0:
             raise _install_error(f"could not install requirements of {bench.name}", output, pip_log)
         _record_pins(state / "pins.json", bench.name, pins)
-        store.write_text_atomically(marker, json.dumps({"benchmark": bench.name, "requirements": extra}))
+        files.write_text_atomically(marker, json.dumps({"benchmark": bench.name, "requirements": extra}))
 
 
 #######################################
@@ -223,7 +225,7 @@ def _create(python: Path, root: Path, environ: dict[str, str], log: Log) -> None
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     (root / STATE_DIR).mkdir(exist_ok=True)
-    store.write_text_atomically(root / COMPLETE_MARKER, json.dumps(info, indent=2) + "\n")
+    files.write_text_atomically(root / COMPLETE_MARKER, json.dumps(info, indent=2) + "\n")
 
 
 def _checked_interpreter(python: Path) -> Path:
@@ -323,7 +325,7 @@ def _record_pins(pins_file: Path, bench_name: str, pins: dict[str, str]) -> None
     installed = json.loads(pins_file.read_text("utf-8")) if pins_file.is_file() else {}
     for name, version in pins.items():
         installed.setdefault(name, {"version": version, "benchmark": bench_name})
-    store.write_text_atomically(pins_file, json.dumps(installed, indent=1, sort_keys=True))
+    files.write_text_atomically(pins_file, json.dumps(installed, indent=1, sort_keys=True))
 
 
 #######################################

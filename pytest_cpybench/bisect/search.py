@@ -33,8 +33,8 @@ from pathlib import Path
 
 import pyperf
 
-from .gitrepo import LogEntry
-from .stats import DEFAULT_CONFIDENCE, RatioEstimate, process_means, t_quantile
+from pytest_cpybench.cpython.git import LogEntry
+from pytest_cpybench.verdict.stats import DEFAULT_CONFIDENCE, RatioEstimate, process_means, t_quantile
 
 # A commit counts as "in between" when its share interval lies inside (SPLIT, 1 - SPLIT): at
 # least a fifth of the change on each side of it. Smaller parts are not told apart from noise.

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance
-from . import metadata as md
-from ._pyperformance import BenchmarkDef
-from .errors import BenchmarkError, CpybenchError
-from .venvs import VENV_LAYOUT, target_environ
+from pytest_cpybench.cpython.venvs import VENV_LAYOUT, target_environ
+from pytest_cpybench.errors import BenchmarkError, CpybenchError
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 Log = Callable[[str], None]
 

@@ -24,13 +24,20 @@ from typing import Any
 
 import pyperf
 
-from . import _pyperformance, compare, pages, report, runner, sampler, stats, store, targets, venvs
-from . import metadata as md
-from ._pyperformance import BenchmarkDef
-from .errors import BenchmarkError, CpybenchError, StoreError
-from .gitrepo import Commit
-from .options import Settings
-from .targets import Target
+from pytest_cpybench.cpython import targets, venvs
+from pytest_cpybench.cpython.git import Commit
+from pytest_cpybench.cpython.targets import Target
+from pytest_cpybench.errors import BenchmarkError, CpybenchError, StoreError
+from pytest_cpybench.measure import cpus, interleaved, processes
+from pytest_cpybench.options import Settings
+from pytest_cpybench.output import formatting, pages
+from pytest_cpybench.results import metadata as md
+from pytest_cpybench.results import store
+from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.results.identity import RunIdentity, RunKey, default_arch
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.verdict import compare, stats
 
 Log = Callable[[str], None]
 HEAD = "head"
@@ -118,7 +125,7 @@ class Comparison:
     def failures(self) -> list[str]:
         if self.result is None:
             return []
-        return [report.format_failure_message(rc, self.baseline) for rc in self.result.results
+        return [formatting.format_failure_message(rc, self.baseline) for rc in self.result.results
                 if rc.verdict is stats.Verdict.REGRESSION] + [
                 _memory_failure(rc, self.baseline) for rc in self.memory if rc.verdict is stats.Verdict.REGRESSION]
 
@@ -126,18 +133,18 @@ class Comparison:
     def inconclusive(self) -> list[str]:
         if self.result is None:
             return []
-        return [f"{report.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results
+        return [f"{formatting.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results
                 if rc.verdict is stats.Verdict.INCONCLUSIVE] + [
-                f"{rc.name} peak memory: {rc.ratio:.2f}x, inconclusive: the {report.format_interval(rc.estimate)} "
-                f"interval includes the {report.format_threshold(rc.threshold)} threshold vs {self.baseline}"
+                f"{rc.name} peak memory: {rc.ratio:.2f}x, inconclusive: the {formatting.format_interval(rc.estimate)} "
+                f"interval includes the {formatting.format_threshold(rc.threshold)} threshold vs {self.baseline}"
                 for rc in self.memory if rc.verdict is stats.Verdict.INCONCLUSIVE]
 
     @property
     def messages(self) -> list[str]:
         if self.result is None:
             return [f"{', '.join(self.head.get_benchmark_names())}: not in baseline {self.baseline}"]
-        return [report.format_failure_message(rc, self.baseline) if rc.verdict is stats.Verdict.REGRESSION
-                else f"{report.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results]
+        return [formatting.format_failure_message(rc, self.baseline) if rc.verdict is stats.Verdict.REGRESSION
+                else f"{formatting.format_result_line(rc)} vs {self.baseline}" for rc in self.result.results]
 
     def to_wire(self) -> dict[str, object]:
         return {"baseline": self.baseline, "base": dump_suite(self.base) if self.base else None,
@@ -177,7 +184,7 @@ class ItemOutcome:
             for rc in c.result.results if c.result else []:
                 prefix = f"cpybench.{rc.name}.vs.{c.baseline}"
                 props += [(f"{prefix}.ratio", f"{rc.ratio:.4f}"),
-                          (f"{prefix}.interval", report.format_interval(rc.estimate)),
+                          (f"{prefix}.interval", formatting.format_interval(rc.estimate)),
                           (f"{prefix}.verdict", rc.verdict.value),
                           (f"{prefix}.base_mean", repr(rc.base_mean)),
                           (f"{prefix}.head_mean", repr(rc.head_mean)),
@@ -189,8 +196,8 @@ class ItemOutcome:
 def _memory_failure(rc: compare.ResultComparison, baseline: str) -> str:
     return (f"{rc.name}: peak memory {rc.ratio:.2f}x that of {baseline} "
             f"({rc.base_mean / 2**20:.1f} MiB -> {rc.head_mean / 2**20:.1f} MiB, memory threshold "
-            f"{report.format_threshold(rc.threshold)}, {report.format_confidence(rc.estimate.confidence)} interval "
-            f"{report.format_interval(rc.estimate)})")
+            f"{formatting.format_threshold(rc.threshold)}, {formatting.format_confidence(rc.estimate.confidence)} interval "
+            f"{formatting.format_interval(rc.estimate)})")
 
 
 def _how(comparison: Comparison) -> str:
@@ -236,7 +243,7 @@ class Engine:
         self._venvs: dict[str, Path] = {}
         self._confirm_targets: dict[str, Target] = {}
         self._store: store.ResultsStore | None = None
-        self.arch = store.default_arch()  # of the machine measured (a host's, for its results)
+        self.arch = default_arch()  # of the machine measured (a host's, for its results)
 
     # -- preparation (controller) -------------------------------------------------
 
@@ -266,7 +273,7 @@ class Engine:
             self.baselines.append(baseline)
         if settings.baseline_file:
             path = settings.baseline_file
-            suite = store.load_suite(path)  # fails now, with the file's name, if unreadable
+            suite = load_suite(path)  # fails now, with the file's name, if unreadable
             if md.metric_of(suite.get_metadata()) != settings.metric:
                 raise CpybenchError(f"--cpython-baseline-file={path} holds {md.metric_of(suite.get_metadata())} "
                                     f"results, this session measures {settings.metric}: give a file of the same "
@@ -287,8 +294,8 @@ class Engine:
     def _stored_or_measured(self, label: str, commit: Commit, machine: str) -> Baseline:
         """The baseline ``machine``'s stored results of ``commit``, or one to measure in the session."""
         settings = self.settings
-        found = self.results_store().baseline(commit.sha, machine, settings.preset,
-                                             " ".join(settings.configure_flags), settings.metric)
+        found = self.results_store().baseline(RunKey(commit.sha, machine, settings.preset,
+                                                     " ".join(settings.configure_flags), settings.metric))
         for warning in found.skipped:
             self.log(f"warning: {warning}")
         if found.suite is not None and (settings.confirm == "never" or not compare.measured_alongside(found.suite)):
@@ -305,7 +312,7 @@ class Engine:
     def check_tools(self) -> None:
         """Refuse at once what cannot work on this machine: instruction counts without valgrind."""
         if self.settings.metric == md.METRIC_INSTRUCTIONS:
-            runner.check_valgrind()
+            processes.check_valgrind()
 
     def check_outputs(self) -> None:
         """Refuse before measuring, not after: an unwritable results store or JSON path."""
@@ -392,9 +399,9 @@ class Engine:
 
     # -- running one benchmark (any worker) -------------------------------------------
 
-    def run_options(self, deadline: float | None = None) -> runner.RunOptions:
+    def run_options(self, deadline: float | None = None) -> processes.RunOptions:
         s = self.settings
-        return runner.RunOptions(mode=s.mode, timeout=s.timeout, affinity=s.affinity,
+        return processes.RunOptions(mode=s.mode, timeout=s.timeout, affinity=s.affinity,
                                  inherit_environ=list(s.inherit_env), deadline=deadline)
 
     def venv_for(self, target: Target, bench: BenchmarkDef) -> Path:
@@ -406,8 +413,8 @@ class Engine:
         venvs.install_requirements(venv_python, bench, log=self.log, env=target.env or None)
         return venv_python
 
-    def side(self, label: str, target: Target, bench: BenchmarkDef) -> sampler.Side:
-        return sampler.Side(label=label, venv_python=self.venv_for(target, bench), env=target.env,
+    def side(self, label: str, target: Target, bench: BenchmarkDef) -> interleaved.Side:
+        return interleaved.Side(label=label, venv_python=self.venv_for(target, bench), env=target.env,
                             identity=target.build_key or target.python)
 
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
@@ -426,7 +433,7 @@ class Engine:
             rounds = 0
         else:
             head_venv = self.venv_for(self.head, bench)
-            suites = {HEAD: runner.run_benchmark(head_venv, bench, replace(options, env=self.head.env),
+            suites = {HEAD: processes.run_benchmark(head_venv, bench, replace(options, env=self.head.env),
                                                  log=self.log)}
             rounds = 0
         outcome = ItemOutcome(benchmark=bench.name, head_suite=suites[HEAD],
@@ -440,11 +447,11 @@ class Engine:
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
 
-    def _measure(self, bench: BenchmarkDef, sides: list[sampler.Side], options: runner.RunOptions,
+    def _measure(self, bench: BenchmarkDef, sides: list[interleaved.Side], options: processes.RunOptions,
                  labels: list[str]) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
         return self.measure(bench, sides, options, self._decided(labels))
 
-    def measure(self, bench: BenchmarkDef, sides: list[sampler.Side], options: runner.RunOptions,
+    def measure(self, bench: BenchmarkDef, sides: list[interleaved.Side], options: processes.RunOptions,
                 decided: Callable[[dict[str, pyperf.BenchmarkSuite]], bool],
                 ) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
         """Every side measured: interleaved adaptive rounds of time until ``decided`` (or the budget),
@@ -454,21 +461,21 @@ class Engine:
             suites = {}
             for side in sides:
                 try:
-                    suites[side.label] = runner.count_instructions(
+                    suites[side.label] = processes.count_instructions(
                         side.venv_python, bench, replace(options, env={**options.env, **side.env}), log=self.log)
                 except BenchmarkError as err:
                     err.side = side.label
                     raise
-            return suites, runner.INSTRUCTION_REPETITIONS
-        return sampler.measure(bench, sides, options, self.settings.budget, decided, self.log,
+            return suites, processes.INSTRUCTION_REPETITIONS
+        return interleaved.measure(bench, sides, options, self.settings.budget, decided, self.log,
                                # Loops: calibrated once per benchmark and baseline interpreter, kept in the cache.
-                               calibration=sampler.Calibration(self.settings.cache_dir, self.settings.machine),
+                               calibration=interleaved.Calibration(self.settings.cache_dir, self.settings.machine),
                                cpus=self._parallel_cpus(len(sides)))
 
     def _parallel_cpus(self, sides: int) -> list[str] | None:
         if self.settings.parallel != "yes":
             return None
-        return sampler.parallel_cpus(self.settings.affinity, sides)
+        return cpus.parallel_cpus(self.settings.affinity, sides)
 
     def _decided(self, labels: list[str]) -> Callable[[dict[str, pyperf.BenchmarkSuite]], bool]:
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
@@ -492,7 +499,7 @@ class Engine:
         measurement together keep --cpython-confidence (instruction counts are not checked as they go)."""
         if self.settings.metric == md.METRIC_INSTRUCTIONS:
             return self.settings.confidence
-        return sampler.check_confidence(self.settings.confidence, self.settings.budget)
+        return interleaved.check_confidence(self.settings.confidence, self.settings.budget)
 
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
                  confirmed: bool = False, rounds: int = 0) -> Comparison:
@@ -507,7 +514,7 @@ class Engine:
         return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory)
 
     def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef, head: pyperf.BenchmarkSuite,
-                        options: runner.RunOptions) -> Comparison:
+                        options: processes.RunOptions) -> Comparison:
         assert baseline.suite is not None
         base = _subset(baseline.suite, set(head.get_benchmark_names()))
         can_confirm = baseline.commit is not None and self.settings.confirm != "never"
@@ -528,7 +535,7 @@ class Engine:
             return self._confirm(baseline, bench, options)
         return result
 
-    def _confirm(self, baseline: Baseline, bench: BenchmarkDef, options: runner.RunOptions) -> Comparison:
+    def _confirm(self, baseline: Baseline, bench: BenchmarkDef, options: processes.RunOptions) -> Comparison:
         """Re-measure baseline and head interleaved: drift since the stored run cancels out."""
         assert self.head is not None and baseline.commit is not None
         target = self._confirm_targets.get(baseline.label) or baseline.target
@@ -618,7 +625,7 @@ class Engine:
         saved = ""
         try:
             if target.built:
-                identity = store.RunIdentity(
+                identity = RunIdentity(
                     commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
                     fork=target.fork, ref=target.ref, machine=self.settings.machine,
                     arch=self.arch, preset=target.preset,

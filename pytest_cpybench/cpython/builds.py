@@ -23,9 +23,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import gitrepo, locks, venvs
-from .errors import BuildError, CpybenchError
-from .gitrepo import Commit
+from pytest_cpybench import locks
+from pytest_cpybench.cpython import git, venvs
+from pytest_cpybench.cpython.git import Commit
+from pytest_cpybench.errors import BuildError, CpybenchError
 
 # Why `release` is the default: PGO+LTO (what faster-cpython publishes) runs the test suite
 # as a training step and takes 4-5x longer; a pre-merge check compares like with like, and a
@@ -271,7 +272,7 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
     jobs = str(request.jobs or os.cpu_count() or 1)
     started = time.monotonic()
     try:
-        steps.timed("export", lambda: gitrepo.export(request.commit, src))
+        steps.timed("export", lambda: git.export(request.commit, src))
         prefix = entry_path / "install"
         steps.run("configure", ["./configure", f"--prefix={prefix}", *request.configure_args()], src, env)
         steps.run("make", ["make", f"-j{jobs}"], src, env)

@@ -20,9 +20,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import _pyperformance, gitrepo, report, store, targets
-from ._pyperformance import BenchmarkDef
-from .bisection import (
+from pytest_cpybench.bisect.search import (
     Bisection,
     Confirmation,
     Decision,
@@ -37,13 +35,18 @@ from .bisection import (
     round_logs,
     step_settled,
 )
-from .bisection import search as bisection_search
-from .engine import Engine, ItemOutcome
-from .errors import BenchmarkError, BuildError, CpybenchError
-from .gitrepo import Commit, LogEntry
-from .options import Settings
-from .stats import RatioEstimate
-from .targets import Target
+from pytest_cpybench.bisect.search import search as bisection_search
+from pytest_cpybench.cpython import git, targets
+from pytest_cpybench.cpython.git import Commit, LogEntry
+from pytest_cpybench.cpython.targets import Target
+from pytest_cpybench.errors import BenchmarkError, BuildError, CpybenchError
+from pytest_cpybench.options import Settings
+from pytest_cpybench.output import formatting
+from pytest_cpybench.results import files
+from pytest_cpybench.session.engine import Engine, ItemOutcome
+from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.verdict.stats import RatioEstimate
 
 GOOD, BAD, PROBE = "good", "bad", "probe"  # side labels inside a step
 RECORD_FOLDER = "bisect"  # under the results directory
@@ -89,7 +92,7 @@ class Bisector:
             raise CpybenchError("a working tree (WORKTREE) has no history to bisect: commit the change first")
         self.engine.check_tools()
         self._good, self._fork = good, bad.fork
-        self._history = gitrepo.first_parent_history(good, bad)
+        self._history = git.first_parent_history(good, bad)
         last = len(self._history) - 1
         only = f" (results {', '.join(sorted(self.results))})" if self.results else ""
         self.log(f"bisect: {last} commit{'s' if last > 1 else ''} after {good.ref} ({good.short}) up to "
@@ -205,7 +208,7 @@ class Bisector:
             entry = self._history[index]
             assert self._good is not None
             commit = Commit(repo=self._good.repo, ref=entry.short, sha=entry.sha,
-                            date=gitrepo.commit_date(self._good.git_dir or self._good.repo, entry.sha),
+                            date=git.commit_date(self._good.git_dir or self._good.repo, entry.sha),
                             fork=self._fork, git_dir=self._good.git_dir)
             try:
                 self._builds[index] = targets.build(self.settings, commit, self.log)
@@ -234,7 +237,7 @@ class Bisector:
         data = record_data(bisection, good, bad, self.settings)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            store.write_text_atomically(folder / name, json.dumps(data, indent=2) + "\n")
+            files.write_text_atomically(folder / name, json.dumps(data, indent=2) + "\n")
         except OSError as err:
             self.log(f"bisect record not written to {folder}: {err.strerror or err}")
             return None
@@ -331,7 +334,7 @@ def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: lis
             lines.append(f"bisect {what}: interrupted")
             break
         lines.append(f"bisect {what}:")
-        lines.extend(f"  {line}" for line in report.format_bisection(found).splitlines())
+        lines.extend(f"  {line}" for line in formatting.format_bisection(found).splitlines())
     return lines
 
 
@@ -340,5 +343,5 @@ def step_printer(write: Callable[[str], None]) -> Callable[[Step, list[LogEntry]
     numbers = itertools.count(1)
 
     def show(step: Step, history: list[LogEntry]) -> None:
-        write(report.format_bisect_step(next(numbers), step, history))
+        write(formatting.format_bisect_step(next(numbers), step, history))
     return show

@@ -1,0 +1,1 @@
+"""CPython itself: where its sources come from (git), its builds, the venvs that run benchmarks, targets."""

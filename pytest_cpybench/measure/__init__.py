@@ -1,0 +1,1 @@
+"""Measuring: one benchmark's pyperf processes, interleaved adaptive rounds, loops, instruction counts, CPUs."""

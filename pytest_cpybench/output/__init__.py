@@ -1,0 +1,1 @@
+"""What people read: terminal text, results pages, plots, CI summaries."""

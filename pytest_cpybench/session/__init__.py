@@ -1,0 +1,1 @@
+"""One benchmarking session without pytest: prepare the interpreters, measure each benchmark, finish."""

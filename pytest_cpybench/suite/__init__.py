@@ -1,0 +1,1 @@
+"""The benchmark suite: pyperformance's manifests read into plain records, and selections of them."""
