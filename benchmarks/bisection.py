@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass, replace
 
 import cpython_repo
 
+from pytest_cpybench.bisect import report
 from pytest_cpybench.bisect.bisector import Bisector
 from pytest_cpybench.bisect.search import Step
 from pytest_cpybench.cpython.git import LogEntry
-from pytest_cpybench.output import formatting
 from pytest_cpybench.session.engine import select_benchmarks
 
 from .common import Context, Goal, SectionResult, Stopwatch, Table, fmt_rate, fmt_seconds
@@ -81,12 +81,12 @@ def _bisect_once(ctx: Context, number: int, target: str) -> Run:
     def show_step(step: Step, history: list[LogEntry]) -> None:  # as the bisect command prints it
         nonlocal printed
         printed += 1
-        ctx.log(f"run {number}: {formatting.format_bisect_step(printed, step, history)}")
+        ctx.log(f"run {number}: {report.format_bisect_step(printed, step, history)}")
 
     bisector = Bisector(settings, select_benchmarks(settings), log=ctx.engine_log, on_step=show_step)
     with Stopwatch() as watch:
         found = bisector.run(GOOD, BAD)
-    for line in formatting.format_bisection(found).splitlines():
+    for line in report.format_bisection(found).splitlines():
         ctx.log(f"run {number}: {line}")
     culprits = [[found.history[i].sha for i in c.commits] for c in found.search.culprits]
     steps = found.search.steps

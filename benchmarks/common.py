@@ -14,7 +14,8 @@ import pyperf
 
 from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.options import Budget, Settings
-from pytest_cpybench.session.engine import Engine, ItemOutcome, select_benchmarks
+from pytest_cpybench.session.engine import Engine, select_benchmarks
+from pytest_cpybench.session.model import ItemOutcome
 from pytest_cpybench.suite import _pyperformance
 from pytest_cpybench.suite._pyperformance import BenchmarkDef
 from pytest_cpybench.verdict import stats

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import statistics
 
-from pytest_cpybench.session.engine import BaselineKind
+from pytest_cpybench.session.model import BaselineKind
 from pytest_cpybench.verdict import stats
 
 from .common import (

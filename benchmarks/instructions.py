@@ -1,6 +1,6 @@
 """Instruction counts (--cpython-metric=instructions): how deterministic, how sensitive, how costly.
 
-Through the plugin's own code (``processes.count_instructions``, ``compare.compare_benchmarks``) on
+Through the plugin's own code (``cachegrind.count_instructions``, ``compare.compare_benchmarks``) on
 real builds of the test repository, in four parts:
 
 * ``aa``: every benchmark counted twice on ``v3.13.5`` (two sides of 3 repetitions each, as a gate
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pyperf
 
-from pytest_cpybench.measure import processes
+from pytest_cpybench.measure import cachegrind, processes
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.verdict import compare, stats
 
@@ -70,7 +70,7 @@ def _count(ctx: Context, ref: str, benchmarks: str, extra_env: dict[str, str] | 
     for bench in benches:
         venv = engine.venv_for(engine.head, bench)
         started = time.monotonic()
-        suite = processes.count_instructions(venv, bench, replace(engine.run_options(),
+        suite = cachegrind.count_instructions(venv, bench, replace(engine.run_options(),
                                                                env={**engine.head.env, **(extra_env or {})}),
                                           log=ctx.engine_log)
         seconds[bench.name] = time.monotonic() - started

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Budget
-from pytest_cpybench.session.engine import HEAD
+from pytest_cpybench.session.model import HEAD
 from pytest_cpybench.verdict import stats
 
 from . import stopping_rule
@@ -253,7 +253,7 @@ def measure(ctx: Context, benchmarks: str, rounds: int) -> dict[str, dict[str, d
     for bench in benches:
         started = time.monotonic()
         sides = [engine.side(HEAD, engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
-        suites, _rounds = engine.measure(bench, sides, engine.run_options(), lambda _suites: False)
+        suites = engine.measure(bench, sides, engine.run_options(), lambda _suites: False).suites
         for label, suite in suites.items():
             for result in suite.get_benchmarks():
                 processes = [list(run.values) for run in result.get_runs() if run.values]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 
 from pytest_cpybench.measure import interleaved
-from pytest_cpybench.session.engine import HEAD
+from pytest_cpybench.session.model import HEAD
 from pytest_cpybench.verdict import stats
 
 from .common import (

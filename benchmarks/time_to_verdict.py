@@ -23,7 +23,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cpybench.session.engine import BaselineKind
+from pytest_cpybench.session.model import BaselineKind
 from pytest_cpybench.verdict import stats
 
 from .common import Context, SectionResult, Table, Verdict, count, fmt_rate, open_session, run_items, verdicts_of

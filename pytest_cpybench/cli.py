@@ -20,6 +20,7 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench import options
+from pytest_cpybench.bisect import report
 from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from pytest_cpybench.options import default_cache_dir
@@ -293,7 +294,7 @@ def _bisect(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: the steps so far are above; no record was written", file=sys.stderr)
         return 130
-    print(formatting.format_bisection(found))
+    print(report.format_bisection(found))
     return 0 if found.found else EXIT_NOT_FOUND
 
 

@@ -16,8 +16,10 @@ from typing import Literal, cast
 import platformdirs
 
 from pytest_cpybench.cpython import builds
+from pytest_cpybench.cpython.builds import BuildConfig
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.measure import cpus
+from pytest_cpybench.measure.interleaved import DEFAULT_ROUNDS, Budget
 from pytest_cpybench.measure.processes import MODES
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results.identity import default_machine
@@ -29,9 +31,6 @@ CONFIRM_MODES = ("auto", "always", "never")
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
-# Twice pyperf's processes: on a noisy machine 20 rounds left most A/A verdicts inconclusive
-# (benchmarks/README.md, 2026-11-30); --cpython-budget=auto caps the cost instead.
-DEFAULT_ROUNDS = 40
 # --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
 # what `pyperformance run` would spend on it measuring one side (two sides: issue 11's cap of 2x),
 # however many rounds remain.
@@ -112,19 +111,6 @@ PARALLEL_CHOICES = ("yes", "no")
 SECONDS_BUDGET_ROUNDS = 200
 
 
-@dataclass(frozen=True)
-class Budget:
-    """How much one benchmark may be measured while sampling adaptively: the most rounds, and
-    optionally the most seconds or the most multiple of pyperformance's own time for it."""
-
-    processes: int = DEFAULT_ROUNDS  # per side: one per round
-    seconds: float | None = None
-    # Per process, after one warmup; None: pyperf's in the mode (sampler.PER_PROCESS). One value
-    # costs about 0.6 as much and was not cheaper to a verdict (benchmarks/README.md, fourth session).
-    values: int | None = None
-    pyperformance_multiple: float | None = None  # auto: per side measured
-
-
 @dataclass
 class Settings:
     """Everything a session needs to know, with defaults resolved."""
@@ -154,7 +140,7 @@ class Settings:
     thresholds: dict[str, float] = field(default_factory=dict)
     confidence: float = 0.95
     confirm: str = "auto"
-    budget: Budget = Budget()
+    budget: Budget = field(default_factory=Budget)
     memory_threshold: float | None = None  # None: memory is reported, never a failure
     report_dir: Path | None = None
     pr_comment: Path | None = None
@@ -163,6 +149,10 @@ class Settings:
     @property
     def enabled(self) -> bool:
         return bool(self.ref or self.python)
+
+    @property
+    def build_config(self) -> BuildConfig:
+        return BuildConfig(self.preset, self.configure_flags, self.jobs)
 
 
 def default_cache_dir() -> Path:
@@ -201,11 +191,14 @@ def _positive(option: str, value: str) -> float:
 
 
 def _machine(value: str | None) -> str:
-    if value is None:
-        return default_machine()
+    return default_machine() if value is None else check_machine(value)
+
+
+def check_machine(value: str, what: str = "--cpython-machine") -> str:
+    """A machine name as results are stored under it: one line, not empty."""
     name = value.strip()
     if not name or any(c in name for c in "\n\r\0"):
-        raise CpybenchError(f"--cpython-machine={value!r} is not a machine name: give one word, e.g. ci-runner-1")
+        raise CpybenchError(f"{what}={value!r} is not a machine name: give one word, e.g. ci-runner-1")
     return name
 
 

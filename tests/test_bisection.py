@@ -15,6 +15,7 @@ import pyperf
 import pytest
 import seed
 
+from pytest_cpybench.bisect import report
 from pytest_cpybench.bisect.search import (
     SPLIT,
     Bisection,
@@ -37,7 +38,6 @@ from pytest_cpybench.bisect.search import (
     step_settled,
 )
 from pytest_cpybench.cpython.git import LogEntry
-from pytest_cpybench.output import formatting
 from pytest_cpybench.verdict.stats import RatioEstimate
 
 
@@ -89,7 +89,7 @@ def test_ends_that_measure_alike_give_no_change_and_no_interval() -> None:
     position = locate(round_logs(good, bad, good))
     assert position.change.low < 1 < position.change.high
     assert classify(position) is Decision.NO_CHANGE
-    assert formatting.format_share(position).startswith("share")
+    assert report.format_share(position).startswith("share")
 
 
 def _estimate(low: float, high: float) -> RatioEstimate:
@@ -255,9 +255,9 @@ def test_the_summary_names_the_commit_and_the_change_across_it() -> None:
                    culprits=[Culprit(11, (12,))], skipped={8})
     bisection = Bisection(history=history, benchmarks=["deepcopy"], search=found,
                           change={"deepcopy": RatioEstimate(1.10, 1.09, 1.11, 0.95, 5, 5)})
-    text = formatting.format_bisection(bisection)
+    text = report.format_bisection(bisection)
     assert f"first bad commit: {history[12].short} commit 12" in text
-    line = formatting.format_bisect_step(1, found.steps[0], history)
+    line = report.format_bisect_step(1, found.steps[0], history)
     assert "skipped" in line and "does not build" in line and "(8/17)" in line
 
 
@@ -288,7 +288,7 @@ def test_a_commit_whose_change_is_not_confirmed_is_not_called_the_first_bad_one(
                                 confirmed=False, note="deepcopy: no confident change of that size across it")
     bisection = Bisection(history=history, benchmarks=["deepcopy"], search=found, change={},
                           confirmations=[confirmation])
-    text = formatting.format_bisection(bisection)
+    text = report.format_bisection(bisection)
     assert "first bad commit" not in text and "candidate commit, NOT confirmed" in text
     assert not bisection.found
 
@@ -299,10 +299,10 @@ def test_no_change_is_said_only_when_the_whole_range_measured_without_one() -> N
     lost = Bisection(history=history, benchmarks=["deepcopy"], change=change,
                      search=Search(steps=[Step(0, 17, 8, Decision.AMBIGUOUS), Step(0, 8, 4, Decision.NO_CHANGE)],
                                    quiet=[(0, 8), (8, 17)]))
-    assert not lost.no_change and "but not localized" in formatting.format_bisection(lost)
+    assert not lost.no_change and "but not localized" in report.format_bisection(lost)
     nothing = Bisection(history=history, benchmarks=["deepcopy"], change={},
                         search=Search(steps=[Step(0, 17, 8, Decision.NO_CHANGE)], quiet=[(0, 17)]))
-    assert nothing.no_change and "nothing to bisect" in formatting.format_bisection(nothing)
+    assert nothing.no_change and "nothing to bisect" in report.format_bisection(nothing)
 
 
 def test_a_step_stops_early_only_on_a_clear_answer() -> None:

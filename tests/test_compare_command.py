@@ -17,7 +17,7 @@ from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, CpybenchError
 from pytest_cpybench.options import settings_from
 from pytest_cpybench.output.terminal import format_session
 from pytest_cpybench.results.files import load_suite
-from pytest_cpybench.session.engine import BaselineResult, SessionResult
+from pytest_cpybench.session.model import BaselineResult, SessionResult
 from pytest_cpybench.verdict.compare import compare_suites, expand_overrides
 from pytest_cpybench.verdict.stats import Verdict
 

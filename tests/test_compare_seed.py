@@ -22,6 +22,7 @@ from pytest_cpybench.errors import StoreError
 from pytest_cpybench.measure import interleaved
 from pytest_cpybench.output.formatting import format_ratio, format_result_line, format_summary_block
 from pytest_cpybench.results.files import load_suite
+from pytest_cpybench.results.naming import label_from_filename, label_from_suite
 from pytest_cpybench.verdict.compare import (
     CONTENTION_MARGIN,
     MEMORY_KEYS,
@@ -29,8 +30,6 @@ from pytest_cpybench.verdict.compare import (
     compare_memory,
     compare_suites,
     first_values,
-    label_from_filename,
-    label_from_suite,
     like_for_like,
     mean_stdev_text,
 )

@@ -9,8 +9,11 @@ from seed import BASE_3_10, HEAD_FILE
 
 from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Settings
+from pytest_cpybench.output import junit, terminal
 from pytest_cpybench.results.files import load_suite
-from pytest_cpybench.session.engine import Engine, ItemOutcome
+from pytest_cpybench.session import wire
+from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.session.model import ItemOutcome
 from pytest_cpybench.verdict import compare
 
 
@@ -26,16 +29,17 @@ def test_an_outcome_comes_back_from_the_wire_with_the_same_verdicts() -> None:
     comparison = engine._compare("3.10.4", base, head)
     outcome = ItemOutcome(benchmark="mixed", head_suite=head, comparisons=[comparison], seconds=1.5)
 
-    wire = outcome.to_wire()
-    json.loads(wire)  # plain JSON, as execnet needs
-    back = engine.outcome_from_wire(wire)
+    sent = wire.dump_outcome(outcome)
+    json.loads(sent)  # plain JSON, as execnet needs
+    back = engine.outcome_from_wire(sent)
 
-    assert back.failures == outcome.failures and any("coverage" in line for line in back.failures)
-    assert back.inconclusive == outcome.inconclusive
+    assert terminal.failure_lines(back) == terminal.failure_lines(outcome)
+    assert any("coverage" in line for line in terminal.failure_lines(back))
+    assert terminal.inconclusive_lines(back) == terminal.inconclusive_lines(outcome)
     assert back.comparisons[0].verdicts == comparison.verdicts
     assert [rc.ratio for rc in back.comparisons[0].memory] == [rc.ratio for rc in comparison.memory]
     assert back.head_suite.get_benchmark_names() == head.get_benchmark_names()
-    assert back.properties() == outcome.properties()
+    assert junit.properties(back) == junit.properties(outcome)
 
 
 def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the_wire() -> None:
@@ -49,7 +53,7 @@ def test_an_outcome_measured_alongside_keeps_its_marks_and_its_verdicts_over_the
     comparison = engine._compare("3.10.4", base, head)
     assert all(rc.mixed_load for rc in comparison.result.results)
     outcome = ItemOutcome(benchmark="mixed", head_suite=head, comparisons=[comparison], seconds=1.5)
-    back = engine.outcome_from_wire(outcome.to_wire())
+    back = engine.outcome_from_wire(wire.dump_outcome(outcome))
     assert back.comparisons[0].verdicts == comparison.verdicts
     for bench in back.head_suite.get_benchmarks():
         assert compare.load_of(bench) == {1}, bench.get_name()
@@ -64,4 +68,4 @@ def test_junit_properties_say_when_the_sides_ran_at_once() -> None:
     for suites, how in (((base, head), "interleaved, 5 rounds"), (at_once, "interleaved at once, 5 rounds")):
         comparison = engine._compare("3.10.4", *suites, rounds=5)
         outcome = ItemOutcome(benchmark="nbody", head_suite=suites[1], comparisons=[comparison])
-        assert dict(outcome.properties())["cpybench.nbody.vs.3.10.4.how"] == how
+        assert dict(junit.properties(outcome))["cpybench.nbody.vs.3.10.4.how"] == how

@@ -21,7 +21,7 @@ from seed import BASE_3_10, BASE_3_11, HEAD_FILE, SEED
 
 import pytest_cpybench.output
 from pytest_cpybench import _pyperf
-from pytest_cpybench.output import pages
+from pytest_cpybench.output import ci, pages, tables
 from pytest_cpybench.output.formatting import format_headline, format_ratio, format_ratio_interval
 from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.results.identity import RunIdentity, stamp
@@ -152,12 +152,12 @@ def test_the_tables_are_what_pyperf_compare_to_prints(head, bases):
     """Our code, pyperf's rules: the installed pyperf prints the same tables for the same files."""
     done = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", "-G", "--table", "--table-format=md",
                            str(BASE_3_11), str(HEAD_FILE)], capture_output=True, text=True, check=True)
-    ours = pages.pyperf_tables(pages.Side(bases["3.11.0"], str(BASE_3_11)), pages.Side(head, str(HEAD_FILE)))
+    ours = tables.pyperf_tables(pages.Side(bases["3.11.0"], str(BASE_3_11)), pages.Side(head, str(HEAD_FILE)))
     assert ours == done.stdout
 
 
 def test_rows_are_sorted_by_ratio_except_the_first_tags_table(head, bases):
-    page = pages.pyperf_tables(pages.Side(bases["3.10.4"], "base.json"), pages.Side(head, "head.json"))
+    page = tables.pyperf_tables(pages.Side(bases["3.10.4"], "base.json"), pages.Side(head, "head.json"))
     sections = parse_page("\n# t\n\n- a: b\n\n" + page).sections
     order = bases["3.10.4"].get_benchmark_names()
     ratios = {name: head.get_benchmark(name).mean() / bases["3.10.4"].get_benchmark(name).mean()
@@ -172,7 +172,7 @@ def test_rows_are_sorted_by_ratio_except_the_first_tags_table(head, bases):
 
 
 def test_hidden_results_are_pyperfs_not_significant_ones(head, bases):
-    text = pages.pyperf_tables(pages.Side(bases["3.11.0"], "a.json"), pages.Side(head, "b.json"))
+    text = tables.pyperf_tables(pages.Side(bases["3.11.0"], "a.json"), pages.Side(head, "b.json"))
     all_section = parse_page("\n# t\n\n- a: b\n\n" + text).sections[-1]
     for name in all_section.hidden:
         assert not _pyperf.is_significant(bases["3.11.0"].get_benchmark(name), head.get_benchmark(name))
@@ -192,7 +192,7 @@ def untagged_copy(source: Path, folder: Path, names: tuple[str, ...], name: str)
 def test_a_suite_without_tags_gets_one_table_and_new_results_are_ignored_too(tmp_path):
     base = untagged_copy(BASE_3_11, tmp_path, ("nbody", "float", "deepcopy"), "old.json")
     head = untagged_copy(HEAD_FILE, tmp_path, ("nbody", "float", "go"), "new.json")
-    text = pages.pyperf_tables(pages.Side(base, "old.json"), pages.Side(head, "new"))
+    text = tables.pyperf_tables(pages.Side(base, "old.json"), pages.Side(head, "new"))
     lines = text.splitlines()
     assert lines[0].split() == ["|", "Benchmark", "|", "old", "|", "new", "|"]
     assert "All benchmarks:" not in text and "Benchmarks with tag" not in text
@@ -338,7 +338,7 @@ def test_summary_markdown_for_ci(report_dir, head, bases):
     _, written = report_dir
     comparisons = [compare.compare_suites(bases[v], head) for v in ("3.10.4", "3.11.0")]
     links = written.links(base_url="https://example.org/report/")
-    text = pages.summary_markdown("3.12.0a1", comparisons, links)
+    text = ci.summary_markdown("3.12.0a1", comparisons, links)
     lines = text.splitlines()
     assert lines[0] == "### pytest-cpybench: 3.12.0a1"
     assert len(lines) < 40
@@ -352,7 +352,7 @@ def test_summary_markdown_for_ci(report_dir, head, bases):
     assert f"{len(vs_3_10.inconclusive)} inconclusive (warnings, not failures)" in text
     assert "[Full report](https://example.org/report/bm-20221025-3.12.0a1-4ae1a0e/README.md)" in text
     memory = [compare.compare_memory(bases[v], head, threshold=0.05) for v in ("3.10.4", "3.11.0")]
-    with_memory = pages.summary_markdown("3.12.0a1", comparisons, None, memory=memory)
+    with_memory = ci.summary_markdown("3.12.0a1", comparisons, None, memory=memory)
     assert "- :x: peak memory grew beyond 5%: " in with_memory and "[table]" not in with_memory
 
 

@@ -10,7 +10,7 @@ from seed import BASE_3_11, HEAD_FILE
 from pytest_cpybench.output.formatting import format_comparisons
 from pytest_cpybench.output.terminal import format_outcome_lines, format_session
 from pytest_cpybench.results.files import load_suite
-from pytest_cpybench.session.engine import BaselineResult, SessionResult
+from pytest_cpybench.session.model import BaselineResult, Comparison, ItemOutcome, SessionResult
 from pytest_cpybench.verdict.compare import compare_suites
 
 ENGINE = SimpleNamespace(head=SimpleNamespace(label="head", version="3.12.0a1"),
@@ -18,16 +18,19 @@ ENGINE = SimpleNamespace(head=SimpleNamespace(label="head", version="3.12.0a1"),
 
 
 def test_outcome_lines_give_each_result_then_each_comparison():
-    head = pyperf.BenchmarkSuite([load_suite(HEAD_FILE).get_benchmark(name) for name in ("deepcopy", "nbody")])
-    comparisons = [SimpleNamespace(rounds=0, confirmed=False, messages=["deepcopy: 1.02x faster (...) vs 3.11.0"]),
-                   SimpleNamespace(rounds=3, confirmed=True, messages=["nbody: no change (...) vs main"])]
-    lines = format_outcome_lines(SimpleNamespace(head_suite=head, comparisons=comparisons))
-    assert lines == [
+    names = ("deepcopy", "nbody")
+    head = pyperf.BenchmarkSuite([load_suite(HEAD_FILE).get_benchmark(name) for name in names])
+    base = pyperf.BenchmarkSuite([load_suite(BASE_3_11).get_benchmark(name) for name in names])
+    stored = Comparison("3.11.0", base, head, compare_suites(base, head))
+    confirmed = Comparison("main", base, head, compare_suites(base, head), confirmed=True, rounds=3)
+    lines = format_outcome_lines(ItemOutcome("deepcopy", head, comparisons=[stored, confirmed]))
+    assert lines[:2] == [
         "deepcopy: 333 us ± 3 (20 processes, 60 values)",
         "nbody: 96.6 ms ± 1.9 (20 processes, 60 values)",
-        "deepcopy: 1.02x faster (...) vs 3.11.0 [stored baseline]",
-        "nbody: no change (...) vs main [confirmed by interleaved re-measurement, 3 rounds]",
     ]
+    assert [line.split(":")[0] for line in lines[2:]] == ["deepcopy", "nbody", "deepcopy", "nbody"]
+    assert all(line.endswith(" vs 3.11.0 [stored baseline]") for line in lines[2:4])
+    assert all(line.endswith(" vs main [confirmed by interleaved re-measurement, 3 rounds]") for line in lines[4:])
 
 
 def test_session_summary_is_header_comparisons_errors_notes():

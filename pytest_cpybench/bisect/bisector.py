@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyperf
 
+from pytest_cpybench.bisect import report
 from pytest_cpybench.bisect.search import (
     Bisection,
     Confirmation,
@@ -41,9 +42,10 @@ from pytest_cpybench.cpython.git import Commit, LogEntry
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.errors import BenchmarkError, BuildError, CpybenchError
 from pytest_cpybench.options import Settings
-from pytest_cpybench.output import formatting
 from pytest_cpybench.results import files
-from pytest_cpybench.session.engine import Engine, ItemOutcome
+from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.session.model import ItemOutcome
+from pytest_cpybench.session.plan import repo_of
 from pytest_cpybench.suite import _pyperformance
 from pytest_cpybench.suite._pyperformance import BenchmarkDef
 from pytest_cpybench.verdict.stats import RatioEstimate
@@ -82,8 +84,9 @@ class Bisector:
 
     def run(self, good_ref: str, bad_ref: str, max_steps: int | None = None) -> Bisection:
         """Bisect; ``max_steps`` bounds the steps (default: :func:`default_max_steps`)."""
-        good = targets.resolve(self.settings, good_ref)
-        bad = targets.resolve(self.settings, bad_ref)
+        repo = repo_of(self.settings)
+        good = targets.resolve(repo, good_ref, self.settings.cache_dir)
+        bad = targets.resolve(repo, bad_ref, self.settings.cache_dir)
         return self.run_commits(good, bad, max_steps)
 
     def run_commits(self, good: Commit, bad: Commit, max_steps: int | None = None) -> Bisection:
@@ -197,8 +200,7 @@ class Bisector:
         pyperf_sides = [engine.side(label, target, bench) for label, target in sides]  # venvs first: not timed
         # --timeout bounds one benchmark's measurement in one step, as it bounds an item.
         options = engine.run_options(deadline=time.monotonic() + self.settings.timeout)
-        suites, _rounds = engine.measure(bench, pyperf_sides, options, decided)
-        return suites
+        return engine.measure(bench, pyperf_sides, options, decided).suites
 
     # -- builds ------------------------------------------------------------------------
 
@@ -211,7 +213,8 @@ class Bisector:
                             date=git.commit_date(self._good.git_dir or self._good.repo, entry.sha),
                             fork=self._fork, git_dir=self._good.git_dir)
             try:
-                self._builds[index] = targets.build(self.settings, commit, self.log)
+                self._builds[index] = targets.build(commit, self.settings.build_config, self.settings.cache_dir,
+                                                    self.log)
             except BuildError as err:
                 self.log(f"{entry.short} does not build: skipped")
                 self._builds[index] = err
@@ -334,7 +337,7 @@ def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: lis
             lines.append(f"bisect {what}: interrupted")
             break
         lines.append(f"bisect {what}:")
-        lines.extend(f"  {line}" for line in formatting.format_bisection(found).splitlines())
+        lines.extend(f"  {line}" for line in report.format_bisection(found).splitlines())
     return lines
 
 
@@ -343,5 +346,5 @@ def step_printer(write: Callable[[str], None]) -> Callable[[Step, list[LogEntry]
     numbers = itertools.count(1)
 
     def show(step: Step, history: list[LogEntry]) -> None:
-        write(formatting.format_bisect_step(next(numbers), step, history))
+        write(report.format_bisect_step(next(numbers), step, history))
     return show

@@ -50,6 +50,18 @@ HEARTBEAT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    """How CPython is built, whatever the commit: a preset, extra ./configure flags, make's jobs."""
+
+    preset: str = DEFAULT_PRESET
+    configure_flags: tuple[str, ...] = ()
+    jobs: int = 0  # 0 = all cores
+
+    def request(self, commit: Commit) -> BuildRequest:
+        return BuildRequest(commit=commit, preset=self.preset, configure_flags=self.configure_flags, jobs=self.jobs)
+
+
+@dataclass(frozen=True)
 class BuildRequest:
     commit: Commit
     preset: str = DEFAULT_PRESET

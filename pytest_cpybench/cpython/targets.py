@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pytest_cpybench.cpython import builds, git, venvs
-from pytest_cpybench.cpython.builds import Build, BuildRequest
+from pytest_cpybench.cpython.builds import Build, BuildConfig
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import CpybenchError
-from pytest_cpybench.options import Settings
 from pytest_cpybench.results import metadata as md
 
 MERGE_BASE = "merge-base"
@@ -40,15 +38,6 @@ class Target:
     build_key: str = ""
     build_log: str = ""
     cache_hit: bool = False
-
-    def to_wire(self) -> dict[str, object]:
-        data = asdict(self)
-        data["configure_flags"] = list(self.configure_flags)
-        return data
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> Target:
-        return cls(**{**data, "configure_flags": tuple(data.get("configure_flags") or ())})
 
     @property
     def built(self) -> bool:
@@ -101,21 +90,16 @@ def from_build(build: Build, commit: Commit) -> Target:
     )
 
 
-def repo_of(settings: Settings) -> str:
-    return settings.repo or git.default_repo(Path.cwd())
-
-
-def resolve(settings: Settings, ref: str, head: Commit | None = None) -> Commit:
-    """Resolve a ref of the session's repository; ``merge-base`` is relative to ``head``."""
-    repo = repo_of(settings)
+def resolve(repo: str, ref: str, cache_dir: Path, head: Commit | None = None) -> Commit:
+    """Resolve a ref of ``repo``; ``merge-base`` is relative to ``head``."""
     if ref == MERGE_BASE:
         if head is None:
             raise CpybenchError("merge-base needs --cpython-ref: it is the merge base of that ref with main")
         sha = git.merge_base(head)
-        commit = git.resolve(head.git_dir or repo, sha, settings.cache_dir)
+        commit = git.resolve(head.git_dir or repo, sha, cache_dir)
         return Commit(repo=commit.repo, ref=f"merge-base ({sha[:7]})", sha=commit.sha, date=commit.date,
                       fork=commit.fork, git_dir=commit.git_dir)
-    return git.resolve(repo, ref, settings.cache_dir)
+    return git.resolve(repo, ref, cache_dir)
 
 
 _PATCHLEVEL = "Include/patchlevel.h"
@@ -138,10 +122,6 @@ def source_version(commit: Commit) -> str:
     return f"{version}{level}{serial}" if level else version
 
 
-def build(settings: Settings, commit: Commit, progress: builds.Progress) -> Target:
-    request = BuildRequest(commit=commit, preset=settings.preset, configure_flags=settings.configure_flags,
-                           jobs=settings.jobs)
-    return from_build(builds.ensure_build(request, settings.cache_dir, progress), commit)
-
-
-
+def build(commit: Commit, config: BuildConfig, cache_dir: Path, progress: builds.Progress) -> Target:
+    """The interpreter of ``commit`` built so (from the build cache when it has it)."""
+    return from_build(builds.ensure_build(config.request(commit), cache_dir, progress), commit)

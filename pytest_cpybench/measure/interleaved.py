@@ -47,7 +47,6 @@ from pytest_cpybench.measure.processes import (
     run_workers,
     stamp,
 )
-from pytest_cpybench.options import Budget
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.suite._pyperformance import BenchmarkDef
 from pytest_cpybench.verdict import stats
@@ -56,6 +55,24 @@ from pytest_cpybench.verdict import stats
 # gate's rounds unless the budget names the values.
 PER_PROCESS = {"default": (3, 1), "fast": (2, 1), "rigorous": (3, 1), "debug": (1, 0)}
 MIN_ROUNDS = 5  # fewer process pairs give intervals that cannot be trusted
+
+# Twice pyperf's processes: on a noisy machine 20 rounds left most A/A verdicts inconclusive
+# (benchmarks/README.md, 2026-11-30); --cpython-budget=auto caps the cost instead.
+DEFAULT_ROUNDS = 40
+
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much one benchmark may be measured while sampling adaptively: the most rounds, and
+    optionally the most seconds or the most multiple of pyperformance's own time for it."""
+
+    processes: int = DEFAULT_ROUNDS  # per side: one per round
+    seconds: float | None = None
+    # Per process, after one warmup; None: pyperf's in the mode (sampler.PER_PROCESS). One value
+    # costs about 0.6 as much and was not cheaper to a verdict (benchmarks/README.md, fourth session).
+    values: int | None = None
+    pyperformance_multiple: float | None = None  # auto: per side measured
 
 
 def checks(budget: Budget) -> tuple[int, ...]:

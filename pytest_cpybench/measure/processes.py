@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyperf
@@ -146,16 +146,16 @@ def run_benchmark(
         ]
         say(f"{bench.name}: running ({options.mode} mode)")
         started = time.monotonic()
-        returncode, stderr_tail = _run_bounded(command, options, workdir, bench.name)
+        returncode, stderr_tail = run_bounded(command, options, workdir, bench.name)
         elapsed = time.monotonic() - started
         if returncode == PYPERF_TIMEOUT_EXIT:
-            raise _error(
+            raise error_with_tail(
                 f"{bench.name} timed out after {_whole_seconds(options.timeout)} s "
                 "(--cpython-timeout: the most one benchmark may run, all its processes together)",
                 stderr_tail,
             )
         if returncode != 0:
-            raise _error(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
+            raise error_with_tail(f"{bench.name} crashed ({_describe_exit(returncode)})", stderr_tail)
         suite = _load_suite(result_path, bench.name, stderr_tail)
         stamp(suite, bench)
         names = suite.get_benchmark_names()
@@ -226,7 +226,7 @@ def calibrate(venv_python: Path, bench: BenchmarkDef, options: RunOptions, env: 
                     *([f"--affinity={options.affinity}"] if options.affinity else [])]
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
         for index in itertools.count():
-            command = [*_worker_command(venv_python, bench), "--calibrate-loops", *options_args,
+            command = [*worker_command(venv_python, bench), "--calibrate-loops", *options_args,
                        f"--worker-task={index}"]
             calibration = _worker_output(command, environ, options, workdir, bench.name, f"calibration-{index}")
             if calibration is None:  # no such task: every result is calibrated
@@ -244,10 +244,10 @@ def run_workers(bench: BenchmarkDef, runs: list[WorkerRun], options: RunOptions,
                 warmups: int) -> list[pyperf.Benchmark]:
     """Start every worker at once (each pinned to its CPUs), wait for all, and return each one's
     result: a pyperf benchmark of one run, ``values`` values after ``warmups`` warmups."""
-    _check_time_left(bench.name, options)
+    check_time_left(bench.name, options)
     with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
         outputs = [Path(workdir) / f"run-{number}.json" for number in range(len(runs))]
-        commands = [([*_worker_command(run.venv_python, bench), f"--worker-task={run.task.index}",
+        commands = [([*worker_command(run.venv_python, bench), f"--worker-task={run.task.index}",
                       f"--loops={run.task.loops}", f"--values={values}", f"--warmups={warmups}",
                       *([f"--affinity={run.affinity}"] if run.affinity else []), f"--output={output}"],
                      worker_environ(options, run.env))
@@ -256,10 +256,10 @@ def run_workers(bench: BenchmarkDef, runs: list[WorkerRun], options: RunOptions,
         results = []
         for run, output, (returncode, stderr_tail) in zip(runs, outputs, finished, strict=True):
             try:
-                _check_exit(returncode, stderr_tail, bench.name, options)
+                check_exit(returncode, stderr_tail, bench.name, options)
                 result = _load_suite(output, bench.name, stderr_tail).get_benchmarks()[0]
                 if result.get_name() != run.task.name:
-                    raise _error(f"{bench.name}: worker task {run.task.index} measured {result.get_name()!r}, "
+                    raise error_with_tail(f"{bench.name}: worker task {run.task.index} measured {result.get_name()!r}, "
                                  f"not {run.task.name!r} as when its loops were calibrated", stderr_tail)
             except BenchmarkError as err:
                 err.side = run.label
@@ -273,7 +273,7 @@ def _worker_kill_after(options: RunOptions) -> float:
     return max(1.0, options.remaining()) + _GRACE_SECONDS
 
 
-def _worker_command(venv_python: Path, bench: BenchmarkDef) -> list[str]:
+def worker_command(venv_python: Path, bench: BenchmarkDef) -> list[str]:
     return [str(venv_python), "-u", bench.runscript, *bench.extra_opts, "--worker"]
 
 
@@ -281,7 +281,7 @@ def _worker_command(venv_python: Path, bench: BenchmarkDef) -> list[str]:
 # internal
 
 
-def _run_bounded(
+def run_bounded(
     command: list[str], options: RunOptions, workdir: str, name: str, environ: dict[str, str] | None = None,
 ) -> tuple[int, str]:
     """Run ``command`` in its own session; kill the whole group if it outlives the budget.
@@ -360,17 +360,17 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def _load_suite(path: Path, name: str, stderr_tail: str) -> pyperf.BenchmarkSuite:
     if not path.is_file() or path.stat().st_size == 0:
-        raise _error(f"{name} produced no results", stderr_tail)
+        raise error_with_tail(f"{name} produced no results", stderr_tail)
     try:
         suite = pyperf.BenchmarkSuite.load(str(path))
     except Exception as exc:  # pyperf raises ValueError, KeyError, JSONDecodeError …
-        raise _error(f"{name} wrote an unreadable results file: {exc}", stderr_tail) from None
+        raise error_with_tail(f"{name} wrote an unreadable results file: {exc}", stderr_tail) from None
     if not suite.get_benchmark_names():
-        raise _error(f"{name} produced no results", stderr_tail)
+        raise error_with_tail(f"{name} produced no results", stderr_tail)
     return suite
 
 
-def _error(message: str, stderr_tail: str) -> BenchmarkError:
+def error_with_tail(message: str, stderr_tail: str) -> BenchmarkError:
     err = BenchmarkError(message)
     err.stderr_tail = stderr_tail
     return err
@@ -406,155 +406,33 @@ def _whole_seconds(seconds: float) -> int:
     return max(1, round(seconds))
 
 
-#######################################
-# instruction counts (--cpython-metric=instructions)
-
-VALGRIND = "valgrind"
-# Repetitions per side: each one a pair of counted processes (see count_instructions).
-INSTRUCTION_REPETITIONS = 3
-# A block of loops at least this long (in wall time, without valgrind) is counted: its count is
-# millions of instructions, so valgrind's jitter of about a thousand is below 1e-4 of it.
-INSTRUCTION_MIN_TIME = 0.01
-_CACHEGRIND_SUMMARY = re.compile(r"^summary:\s+(\d+)\s*$", re.MULTILINE)
-
-
-def check_valgrind() -> str:
-    """valgrind's path, or a one-line CpybenchError saying how to install it."""
-    import shutil
-
-    path = shutil.which(VALGRIND)
-    if path is None:
-        raise CpybenchError("--cpython-metric=instructions needs valgrind, which is not installed "
-                            "(or not on PATH): install it, e.g. sudo apt-get install valgrind")
-    return path
-
-
-def count_instructions(
-    venv_python: Path,
-    bench: BenchmarkDef,
-    options: RunOptions,
-    *,
-    repetitions: int = INSTRUCTION_REPETITIONS,
-    log: Log | None = None,
-) -> pyperf.BenchmarkSuite:
-    """Instructions per loop of every result of ``bench``, counted by cachegrind.
-
-    For each result (pyperf worker task) the loops are calibrated once without valgrind to a
-    block of at least INSTRUCTION_MIN_TIME seconds (L loops); then each repetition runs pyperf's
-    own worker (``--worker --worker-task=i --warmups=0 --values=1``) under
-    ``valgrind --tool=cachegrind --cache-sim=no`` twice, at L and 2L loops, and keeps
-    ``(count(2L) - count(L)) / L``: interpreter startup, imports, pyperf's metadata collection
-    and the first, cold iterations are the same in both processes and cancel exactly. The
-    worker runs on the venv's python, a symlink to the real interpreter (valgrind runs the
-    binary itself; no wrapper script), in a fixed environment (:func:`counting_environ`); child
-    processes are counted too (``--trace-children=yes``: benchmarks that run a command, such as
-    python_startup). The result is a pyperf suite with unit ``integer``, one value (instructions
-    per loop) per repetition, and the
-    ``cpybench_metric`` metadata ``instructions``.
-    """
-    say = log or (lambda message: None)
-    valgrind = check_valgrind()
-    env = counting_environ(options)
-    started = time.monotonic()
-    benchmarks: list[pyperf.Benchmark] = []
-    tasks = calibrate(venv_python, bench, replace(options, affinity=None), {}, warmups=None,
-                      min_time=INSTRUCTION_MIN_TIME, environ=env)
-    with tempfile.TemporaryDirectory(prefix=f"cpybench-{bench.name}-") as workdir:
-        base = _worker_command(venv_python, bench)
-        for task, name, loops, inner_loops in ((t.index, t.name, t.loops, t.inner_loops) for t in tasks):
-            values = []
-            for repetition in range(repetitions):
-                counts = []
-                for n in (loops, 2 * loops):
-                    out = Path(workdir) / f"cachegrind-{task}-{repetition}-{n}"
-                    out.mkdir()
-                    command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes",
-                               f"--cachegrind-out-file={out}/cachegrind.%p", f"--log-file={out}/valgrind.%p.log",
-                               *base, f"--loops={n}", "--values=1", "--warmups=0", f"--worker-task={task}",
-                               f"--output={Path(workdir) / f'run-{task}-{repetition}-{n}.json'}"]
-                    counts.append(_counted(command, env, options, workdir, bench.name, out))
-                per_loop = (counts[1] - counts[0]) / (loops * inner_loops)
-                if per_loop <= 0:
-                    raise BenchmarkError(
-                        f"{name}: its instruction count does not grow with its loops ({counts[0]} at {loops}, "
-                        f"{counts[1]} at {2 * loops} loops): measure it with --cpython-metric=time")
-                values.append(round(per_loop, 1))
-            runs = [pyperf.Run([value], warmups=None, collect_metadata=False,
-                               metadata={"name": name, "unit": "integer", "loops": loops,
-                                         md.METRIC: md.METRIC_INSTRUCTIONS})
-                    for value in values]
-            benchmarks.append(pyperf.Benchmark(runs))
-    suite = stamp(pyperf.BenchmarkSuite(benchmarks), bench)
-    names = suite.get_benchmark_names()
-    say(f"{bench.name}: instructions of {len(names)} result(s) counted in {time.monotonic() - started:.1f} s "
-        f"({', '.join(names)})")
-    return suite
-
-
-# The PATH a counted worker sees (a fixed value, see counting_environ).
-COUNTING_PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-def counting_environ(options: RunOptions) -> dict[str, str]:
-    """The exact environment of a counted worker: fixed content, never the caller's.
-
-    Environment strings are copied onto the heap at startup, so every object after them moves
-    with their total size: one more 100-byte variable moved v3.13.5's counts by up to 0.7%
-    (deepcopy_memo, chaos: dicts keyed by id() probe differently), while counts repeat to 1e-5
-    in one environment (benchmarks/README.md, instructions ``env`` part). So a count depends on
-    what the target needs (``options.env``: a shared build's LD_LIBRARY_PATH), the variables the
-    user asked to pass on (--cpython-inherit-env), and nothing else: not the shell's, not CI's,
-    not pytest's per-test variables.
-    """
-    env = {"PATH": COUNTING_PATH, "PYTHONHASHSEED": "0"}
-    env.update({name: os.environ[name] for name in options.inherit_environ if name in os.environ})
-    env.update(options.env)
-    env["PYTHONHASHSEED"] = "0"
-    return env
 
 
 def _worker_output(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,
                    what: str) -> pyperf.BenchmarkSuite | None:
     """Run a pyperf worker; its results, or None when it ran no task (a task index past the last)."""
     output = Path(workdir) / f"{what}.json"
-    _check_time_left(name, options)
+    check_time_left(name, options)
     ((returncode, stderr_tail),) = _run_together([([*command, f"--output={output}"], env)], options, workdir, name,
                                                  kill_after=_worker_kill_after(options))
-    _check_exit(returncode, stderr_tail, name, options)
+    check_exit(returncode, stderr_tail, name, options)
     if not output.is_file() or output.stat().st_size == 0:
         return None
     return _load_suite(output, name, stderr_tail)
 
 
-def _counted(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,
-             out: Path) -> int:
-    """Instructions of ``command``'s process and all its child processes (one cachegrind file each in
-    ``out``): a benchmark that runs a command (python_startup) counts the command too."""
-    _check_time_left(name, options)
-    returncode, stderr_tail = _run_bounded(command, options, workdir, name, env)
-    _check_exit(returncode, stderr_tail, name, options)
-    counts = []
-    for path in out.iterdir():
-        match = _CACHEGRIND_SUMMARY.search(path.read_text("utf-8", errors="replace"))
-        if match is not None:
-            counts.append(int(match.group(1)))
-    if not counts:
-        raise _error(f"{name}: cachegrind wrote no instruction count", stderr_tail)
-    return sum(counts)
-
-
-def _check_exit(returncode: int, stderr_tail: str, name: str, options: RunOptions) -> None:
+def check_exit(returncode: int, stderr_tail: str, name: str, options: RunOptions) -> None:
     if returncode == PYPERF_TIMEOUT_EXIT or (returncode != 0 and options.remaining() <= 0):
-        err = _error(f"{name} timed out after {_whole_seconds(options.timeout)} s "
+        err = error_with_tail(f"{name} timed out after {_whole_seconds(options.timeout)} s "
                      "(--cpython-timeout: the most one benchmark may run, all its processes together)",
                      stderr_tail)
         err.timed_out = True
         raise err
     if returncode != 0:
-        raise _error(f"{name} crashed ({_describe_exit(returncode)})", stderr_tail)
+        raise error_with_tail(f"{name} crashed ({_describe_exit(returncode)})", stderr_tail)
 
 
-def _check_time_left(name: str, options: RunOptions) -> None:
+def check_time_left(name: str, options: RunOptions) -> None:
     if options.remaining() <= 0:
         err = BenchmarkError(f"{name} timed out: its {_whole_seconds(options.timeout)} s (--cpython-timeout) "
                              "were used up")

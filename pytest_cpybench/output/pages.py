@@ -13,21 +13,10 @@ its bench_runner name)::
         .bm-…-3.12.0a1-4ae1a0e.cpybench-report.json  what the READMEs are rebuilt from
 
 A table page is what bench_runner publishes: ``# Results vs. X``, a header list, then the output
-of ``pyperf compare_to -G --table --table-format=md BASE HEAD`` (one table per tag, then all
-benchmarks, pyperf's "hidden because not significant" and "Ignored benchmarks" lines). Then,
+of ``pyperf compare_to -G --table --table-format=md BASE HEAD`` (:mod:`.tables`). Then,
 below the published layout and never inside it, our sections: the verdicts (regressions and
 inconclusive results with their intervals and thresholds), the links to the plots, and peak memory.
 
-Two rules of that layout come from pyperf and are reproduced as pyperf applies them (the
-significance test itself is pyperf's, through :mod:`_pyperf`):
-
-* A result is *hidden* when pyperf's t-test over all values finds no significant difference.
-  That test is not our verdict (ours is over process means, see stats.py): a page can hide a
-  result our verdicts call a regression, and the verdict section says so.
-* Row order: ``-G`` sorts rows by ratio (fastest first), but pyperf sorts its list of results
-  while drawing the *first* table, after that table's rows were picked: the first tag's table
-  keeps the baseline file's order, every later table is sorted. Both published seed pages show
-  it (``apps`` is in file order, ``math`` and the others by ratio).
 """
 
 from __future__ import annotations
@@ -36,7 +25,6 @@ import dataclasses
 import json
 import os
 import re
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +32,12 @@ from typing import Any, Union
 
 import pyperf
 
-from pytest_cpybench import _pyperf
+from pytest_cpybench.output import tables
 from pytest_cpybench.output.formatting import (
     format_confidence,
     format_headline,
+    format_memory_interval,
+    format_memory_ratio,
     format_ratio,
     format_ratio_interval,
     format_tags,
@@ -59,14 +49,12 @@ from pytest_cpybench.results.files import write_text_atomically
 from pytest_cpybench.results.identity import RunIdentity, identity_from_suite
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
-from pytest_cpybench.verdict.stats import RatioEstimate, Verdict
+from pytest_cpybench.verdict.stats import Verdict
 
 DEFAULT_MEMORY_THRESHOLD = 0.10  # peak-memory growth classified as a regression on the pages
 README = "README.md"
 SIDECAR_SUFFIX = ".cpybench-report.json"  # after "." + the head's stem: hidden, and not "bm-*.json"
 _SIDECAR_VERSION = 1
-_HEX7 = re.compile(r"^[0-9a-f]{7}$")
-_VERSION = re.compile(r"^\d+\.\d+")
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -77,7 +65,7 @@ class Side:
     ``name`` is the file's name or path as the page shows it ("Ignored benchmarks (3) of NAME");
     its stem (without ``.json`` / ``.json.gz``) names the table's column and the page files.
     ``label`` names a baseline in the page ("Results vs. 3.11.0", ``…-vs-3.11.0.md``); empty:
-    the version in its file name, else from its metadata (:func:`compare.label_from_suite`).
+    the version in its file name, else from its metadata (:func:`naming.label_from_suite`).
     """
 
     suite: pyperf.BenchmarkSuite
@@ -86,11 +74,11 @@ class Side:
 
     @property
     def stem(self) -> str:
-        return results_stem(self.name)
+        return naming.results_stem(self.name)
 
     @property
     def display_label(self) -> str:
-        return self.label or compare.label_from_suite(self.suite)
+        return self.label or naming.label_from_suite(self.suite)
 
 
 BaselineInput = Union[Side, tuple[pyperf.BenchmarkSuite, str, str]]  # noqa: UP007 (a runtime alias on 3.10)
@@ -108,7 +96,8 @@ class RunPages:
     notes: list[str] = field(default_factory=list)  # one line each, e.g. why plots were skipped
 
     def links(self, relative_to: Path | None = None, base_url: str = "") -> dict[str, str]:
-        """Links for :func:`summary_markdown`: baseline label -> its page, ``""`` -> the run's README.
+        """Links for :func:`pytest_cpybench.output.ci.summary_markdown`: baseline label -> its page,
+        ``""`` -> the run's README.
 
         Paths are made relative to ``relative_to`` (default: the output folder, the folder's
         parent) and prefixed with ``base_url`` (e.g. the URL where the report is published).
@@ -120,41 +109,7 @@ class RunPages:
         return {label: base_url + _relative(path, root) for label, path in targets.items()}
 
 
-def results_stem(name: str | os.PathLike[str]) -> str:
-    """A results file's name without folder and ``.json`` / ``.json.gz`` (pyperf's column names)."""
-    base = Path(name).name
-    for suffix in (".json.gz", ".json"):
-        if base.endswith(suffix):
-            return base[: -len(suffix)]
-    return base
-
-
 # --- what a run is: names and metadata ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Name:
-    """The fields of a bench_runner file name, ``bm-<date>-<nick>-<arch>-<fork>-<ref>-<version>-<sha7>[-flags]``."""
-
-    date: str  # YYYYMMDD
-    nickname: str
-    arch: str
-    fork: str
-    ref: str
-    version: str
-    sha7: str
-    flags: tuple[str, ...]
-
-
-def _parse_name(stem: str) -> _Name | None:
-    parts = stem.split("-")
-    if len(parts) < 8 or parts[0] != "bm" or not re.fullmatch(r"\d{8}", parts[1]):
-        return None
-    for index in range(len(parts) - 1, 6, -1):
-        if _HEX7.match(parts[index]) and _VERSION.match(parts[index - 1]):
-            return _Name(parts[1], parts[2], parts[3], parts[4], "-".join(parts[5 : index - 1]),
-                         parts[index - 1], parts[index], tuple(parts[index + 1 :]))
-    return None
 
 
 @dataclass(frozen=True)
@@ -183,12 +138,12 @@ class RunInfo:
 
 
 def run_info(suite: pyperf.BenchmarkSuite, name: str) -> RunInfo:
-    stem = results_stem(name)
-    parsed = _parse_name(stem)
+    stem = naming.results_stem(name)
+    parsed = naming.parse_name(stem)
     identity = identity_from_suite(suite)
 
     def meta(key: str) -> str:
-        value = _suite_metadata(suite, key)
+        value = md.suite_value(suite, key)
         return "" if value is None else str(value)
 
     if identity is not None:
@@ -229,7 +184,7 @@ def run_folder_name(suite: pyperf.BenchmarkSuite, name: str) -> str:
     return run_info(suite, name).folder
 
 
-def _folder_name(identity: RunIdentity | None, parsed: _Name | None, stem: str,
+def _folder_name(identity: RunIdentity | None, parsed: naming.ParsedName | None, stem: str,
                  commit_date: str, version: str, commit: str) -> str:
     if identity is not None:
         return identity.folder_name()
@@ -258,108 +213,7 @@ def _commit_url(repo: str, fork: str, sha: str) -> str:
     return f"https://github.com/{fork or 'python'}/cpython/commit/{sha}"
 
 
-def _suite_metadata(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
-    value = suite.get_metadata().get(key)
-    if value is None and suite.get_benchmarks():
-        value = suite.get_benchmarks()[0].get_metadata().get(key)
-    return value
-
-
 # --- the published layout: pyperf compare_to -G --table --table-format=md -------------------
-
-
-@dataclass(frozen=True)
-class _Row:
-    name: str
-    base: pyperf.Benchmark
-    head: pyperf.Benchmark
-    ratio: float  # pyperf's "normalized mean": mean(head) / mean(base)
-    significant: bool  # pyperf's test
-    tags: tuple[str, ...]  # the baseline's, as pyperf reads them
-
-
-def pyperf_tables(base: Side, head: Side) -> str:
-    """What ``pyperf compare_to -G --table --table-format=md BASE HEAD`` prints (pyperf 2.4 to 2.11).
-
-    One table per tag (tags from the baseline's results, in name order), then "All benchmarks:",
-    each with a geometric mean row when it has two results or more and shows one, pyperf's
-    "Benchmark hidden because not significant (N): …" line, then "Ignored benchmarks (N) of
-    FILE: …" for the results only one side has. Rows and hidden names are in pyperf's order
-    (see the module's docstring). Our code; only the significance test is pyperf's.
-    """
-    head_names = set(head.suite.get_benchmark_names())
-    rows = []
-    for name in base.suite.get_benchmark_names():  # pyperf keeps the first file's order
-        if name not in head_names:
-            continue
-        # Different values per process on the two sides: each process's first value.
-        base_bench, head_bench = compare.like_for_like(base.suite.get_benchmark(name), head.suite.get_benchmark(name))
-        rows.append(_Row(name, base_bench, head_bench, head_bench.mean() / base_bench.mean(),
-                         _pyperf.is_significant(base_bench, head_bench), compare.result_tags(base_bench)))
-    if not rows:
-        return "Benchmark suites have no benchmark in common\n"
-    columns = _column_names(base.name, head.name)
-    by_ratio = sorted(rows, key=lambda row: row.ratio)  # stable: ties keep the file's order
-    tags = sorted({tag for row in rows for tag in row.tags})
-    lines: list[str] = []
-    for index, tag in enumerate(tags):
-        title = f"Benchmarks with tag '{tag}':"
-        lines += [title, "=" * len(title), ""]
-        source = rows if index == 0 else by_ratio  # pyperf sorts its list while drawing the first table
-        lines += _pyperf_table(columns, [row for row in source if tag in row.tags])
-        lines.append("")
-    if tags:
-        lines += ["All benchmarks:", "=" * len("All benchmarks:"), ""]
-    lines += _pyperf_table(columns, by_ratio)
-    for side, other in ((base, head), (head, base)):
-        ignored = sorted(set(side.suite.get_benchmark_names()) - set(other.suite.get_benchmark_names()))
-        if ignored:
-            lines.append(f"Ignored benchmarks ({len(ignored)}) of {_file_name(side.name)}: {', '.join(ignored)}")
-    return "\n".join(lines) + "\n"
-
-
-def _pyperf_table(columns: tuple[str, str], rows: Sequence[_Row]) -> list[str]:
-    cells = []
-    hidden = []
-    for row in rows:
-        if row.significant:
-            cells.append([row.name, row.base.format_value(row.base.mean()),
-                          f"{row.head.format_value(row.head.mean())}: {format_ratio(row.ratio)}"])
-        else:
-            hidden.append(row.name)
-    if len(rows) > 1 and cells:
-        cells.append(["Geometric mean", "(ref)", format_ratio(statistics.geometric_mean(r.ratio for r in rows))])
-    lines = _markdown_table(["Benchmark", *columns], cells) if cells else []
-    if hidden:
-        if cells:
-            lines.append("")
-        lines.append(f"Benchmark hidden because not significant ({len(hidden)}): {', '.join(hidden)}")
-    return lines
-
-
-def _markdown_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    """pyperf's markdown table: cells padded to the column, the first column left, others centered."""
-    widths = [max(len(row[column]) for row in [headers, *rows]) for column in range(len(headers))]
-
-    def render(row: list[str]) -> str:
-        return "|" + "|".join(f" {cell.ljust(width)} " for cell, width in zip(row, widths, strict=True)) + "|"
-
-    rule = "|" + "|".join("-" * (width + 2) if column == 0 else f":{'-' * width}:"
-                          for column, width in enumerate(widths)) + "|"
-    return [render(headers), rule, *(render(row) for row in rows)]
-
-
-def _column_names(base_name: str, head_name: str) -> tuple[str, str]:
-    """pyperf's names of the two files: stems, or more when the stems are alike."""
-    if Path(base_name).name == Path(head_name).name:
-        return base_name, head_name
-    if results_stem(base_name) == results_stem(head_name):
-        return Path(base_name).name, Path(head_name).name
-    return results_stem(base_name), results_stem(head_name)
-
-
-def _file_name(name: str) -> str:
-    return name if name.endswith((".json", ".json.gz")) else f"{name}.json"
 
 
 def comparison_page(
@@ -390,7 +244,7 @@ def comparison_page(
         f"- overall geometric mean: {overall}",
         "",
     ]
-    text = "\n".join(header) + "\n" + pyperf_tables(base, head)
+    text = "\n".join(header) + "\n" + tables.pyperf_tables(base, head)
     text += "\n" + verdict_section(comparison, plot_links=plot_links, plot_note=plot_note)
     if memory:
         text += "\n" + memory_section(comparison, memory)
@@ -472,35 +326,21 @@ def memory_section(cmp: SuiteComparison, memory: Sequence[ResultComparison]) -> 
         "",
     ]
     if headline is not None:
-        lines.append(f"- geometric mean: {_memory_ratio(headline.ratio)} {_memory_interval(headline)}")
+        lines.append(f"- geometric mean: {format_memory_ratio(headline.ratio)} {format_memory_interval(headline)}")
     tags = compare.tag_estimates(memory, cmp.confidence)
     if tags:
-        lines.append("- by tag: " + ", ".join(f"{tag} {_memory_ratio(e.ratio)}" for tag, e in tags.items()))
+        lines.append("- by tag: " + ", ".join(f"{tag} {format_memory_ratio(e.ratio)}" for tag, e in tags.items()))
     regressions = [rc for rc in memory if rc.verdict is Verdict.REGRESSION]
     lines.append(f"- growth beyond {threshold} ({len(regressions)}): "
-                 + (", ".join(f"{rc.name} {_memory_ratio(rc.ratio)}" for rc in regressions) or "none"))
+                 + (", ".join(f"{rc.name} {format_memory_ratio(rc.ratio)}" for rc in regressions) or "none"))
     inconclusive = [rc.name for rc in memory if rc.verdict is Verdict.INCONCLUSIVE]
     if inconclusive:
         lines.append(f"- inconclusive ({len(inconclusive)}): {', '.join(inconclusive)}")
-    rows = [[rc.name, rc.base_text, rc.head_text, _memory_ratio(rc.ratio), _memory_interval(rc.estimate),
+    rows = [[rc.name, rc.base_text, rc.head_text, format_memory_ratio(rc.ratio), format_memory_interval(rc.estimate),
              _memory_verdict(rc)] for rc in sorted(memory, key=lambda rc: (-rc.ratio, rc.name))]
     lines += ["", *_simple_table(
         ["Benchmark", cmp.base_label, cmp.head_label, "head / base", f"{confidence} interval", "verdict"], rows)]
     return "\n".join(lines) + "\n"
-
-
-def _memory_ratio(ratio: float) -> str:
-    return f"{ratio:.2f}x"
-
-
-def _memory_interval(estimate: RatioEstimate) -> str:
-    if not estimate.has_interval:
-        return "n/a"
-    for digits in (2, 3, 4):
-        low, high = f"{estimate.low:.{digits}f}x", f"{estimate.high:.{digits}f}x"
-        if low != high or estimate.low == estimate.high:
-            break
-    return f"[{low}, {high}]"
 
 
 def _memory_verdict(rc: ResultComparison) -> str:
@@ -644,7 +484,7 @@ def _baseline_entry(base: Side, cmp: SuiteComparison, memory: Sequence[ResultCom
     mem_headline = compare.memory_comparison(cmp, list(memory)).headline
     return {
         "label": base.display_label,
-        "base": results_stem(base.name),
+        "base": naming.results_stem(base.name),
         "headline": format_ratio(cmp.geometric_mean) if cmp.geometric_mean is not None else None,
         "interval": format_ratio_interval(cmp.headline) if cmp.headline is not None else None,
         "confidence": cmp.confidence,
@@ -655,7 +495,7 @@ def _baseline_entry(base: Side, cmp: SuiteComparison, memory: Sequence[ResultCom
         "threshold": format_threshold(cmp.threshold),
         "regressions": [rc.name for rc in sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)],
         "inconclusive": list(cmp.inconclusive),
-        "memory": (f"{_memory_ratio(mem_headline.ratio)} {_memory_interval(mem_headline)}"
+        "memory": (f"{format_memory_ratio(mem_headline.ratio)} {format_memory_interval(mem_headline)}"
                    if mem_headline is not None else None),
         "memory_regressions": [rc.name for rc in memory if rc.verdict is Verdict.REGRESSION],
         "table": page,
@@ -748,7 +588,7 @@ def write_index(results_root: Path) -> Path:
     rows = []
     for folder in sorted(p for p in results_root.glob("bm-*") if p.is_dir()):
         records = {record["run"]["stem"]: record for record in _records(folder)}
-        stems = {results_stem(path.name) for path in folder.iterdir()
+        stems = {naming.results_stem(path.name) for path in folder.iterdir()
                  if path.name.startswith("bm-") and path.name.endswith((".json", ".json.gz"))}
         for stem in sorted(stems | set(records)):
             rows.append(_index_row(folder, stem, records.get(stem)))
@@ -768,7 +608,7 @@ def write_index(results_root: Path) -> Path:
 
 
 def _index_row(folder: Path, stem: str, record: Mapping[str, Any] | None) -> tuple[str, str, list[str]]:
-    parsed = _parse_name(stem)
+    parsed = naming.parse_name(stem)
     readme = folder / README
     if record is not None:
         run = record["run"]
@@ -788,77 +628,6 @@ def _index_row(folder: Path, stem: str, record: Mapping[str, Any] | None) -> tup
     target = f"{folder.name}/{README}" if readme.exists() else f"{folder.name}/{stem}.json"
     return (re.sub(r"\D", "", date), full_date + stem,
             [date, fork, ref, version, f"[{commit}]({target})", machine, comparisons])
-
-
-# --- CI: a markdown summary ---------------------------------------------------------------------
-
-
-MAX_LISTED = 10  # names listed per baseline in the CI summary before "and N more"
-
-
-def summary_markdown(
-    head_name: str,
-    comparisons: Sequence[SuiteComparison],
-    report_links: Mapping[str, str] | None = None,
-    *,
-    memory: Sequence[Sequence[ResultComparison]] | None = None,
-) -> str:
-    """A short markdown summary for a CI step summary or a pull-request comment.
-
-    Per baseline: the headline with its interval, the per-tag line, missing and new results, the
-    regressions (slowest first) and the number of inconclusive results; with ``memory`` (aligned
-    with ``comparisons``), peak-memory growth beyond its threshold. ``report_links`` maps a
-    baseline's label to its table page and ``""`` to the run's page (:meth:`RunPages.links`).
-    """
-    links = dict(report_links or {})
-    lines = [f"### pytest-cpybench: {head_name}", ""]
-    if not comparisons:
-        lines.append("No baseline to compare with.")
-    for position, cmp in enumerate(comparisons):
-        star = " \\*" if cmp.different_suites else ""
-        if cmp.headline is not None:
-            headline = f"**{format_ratio(cmp.headline.ratio)}** {format_ratio_interval(cmp.headline)}"
-        else:
-            headline = "no benchmarks in common"
-        page = f" ([table]({links[cmp.base_label]}))" if cmp.base_label in links else ""
-        lines.append(f"**vs. {cmp.base_label}**: {headline}{star}{page}")
-        tags = cmp.by_tag()
-        if tags:
-            lines.append(f"- by tag: {format_tags(tags)}")
-        if cmp.missing:
-            lines.append(f"- missing benchmarks: {_listed(cmp.missing)}")
-        if cmp.new:
-            lines.append(f"- new benchmarks: {_listed(cmp.new)}")
-        regressions = sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)
-        if regressions:
-            lines.append(f"- :x: {len(regressions)} regression{'s' if len(regressions) > 1 else ''} beyond the "
-                         f"{format_threshold(cmp.threshold)} threshold: " + _listed(
-                             [f"{rc.name} {format_ratio(rc.ratio)} {format_ratio_interval(rc.estimate)}"
-                              for rc in regressions]))
-        else:
-            lines.append(f"- no regression beyond the {format_threshold(cmp.threshold)} threshold")
-        if cmp.inconclusive:
-            lines.append(f"- {len(cmp.inconclusive)} inconclusive (warnings, not failures): "
-                         f"{_listed(cmp.inconclusive)}")
-        if memory is not None and position < len(memory):
-            grown = [rc for rc in memory[position] if rc.verdict is Verdict.REGRESSION]
-            if grown:
-                lines.append(f"- :x: peak memory grew beyond {format_threshold(grown[0].threshold)}: "
-                             + _listed([f"{rc.name} {_memory_ratio(rc.ratio)}" for rc in grown]))
-        for warning in cmp.warnings:
-            lines.append(f"- warning: {warning}")
-        lines.append("")
-    if any(cmp.different_suites for cmp in comparisons):
-        lines += ["\\* the two sides ran different versions of the benchmark suite", ""]
-    if "" in links:
-        lines += [f"[Full report]({links['']})", ""]
-    return "\n".join(lines)
-
-
-def _listed(names: Sequence[str]) -> str:
-    if len(names) <= MAX_LISTED:
-        return ", ".join(names)
-    return f"{', '.join(names[:MAX_LISTED])} and {len(names) - MAX_LISTED} more"
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -910,11 +679,8 @@ __all__ = [
     "Side",
     "comparison_page",
     "memory_section",
-    "pyperf_tables",
-    "results_stem",
     "run_folder_name",
     "run_info",
-    "summary_markdown",
     "verdict_section",
     "write_index",
     "write_run",

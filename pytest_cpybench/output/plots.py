@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from pytest_cpybench.results import naming
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import Verdict, geometric_mean
 
@@ -209,7 +210,7 @@ def _thin(ordered: Sequence[float], count: int) -> list[float]:
 
 
 def _axis_label(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, metric: str) -> str:
-    base_label, head_label = compare.label_from_suite(base), compare.label_from_suite(head)
+    base_label, head_label = naming.label_from_suite(base), naming.label_from_suite(head)
     if metric == "memory":
         return (
             f"peak memory of {head_label} / peak memory of {base_label} "

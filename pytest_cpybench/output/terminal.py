@@ -1,6 +1,7 @@
-"""Session-level text for the pytest terminal: per-item result lines and the final summary.
+"""Text for the terminal: an item's verdict lines (its failure message, its warnings) and the
+session's summary at the end.
 
-Formatting of single comparisons lives in :mod:`report`; this module puts a whole
+Single comparisons are written by :mod:`.formatting`; this module puts an item and a whole
 session together (blocks per baseline as on faster-cpython's results pages, the tables of
 significant changes, errors, and where the results were stored).
 """
@@ -12,10 +13,66 @@ from typing import TYPE_CHECKING
 from tabulate import tabulate
 
 from pytest_cpybench.output import formatting
+from pytest_cpybench.output.formatting import (
+    format_confidence,
+    format_failure_message,
+    format_interval,
+    format_result_line,
+    format_threshold,
+)
+from pytest_cpybench.session.model import Comparison, ItemOutcome, SessionResult
 from pytest_cpybench.verdict import compare, stats
+from pytest_cpybench.verdict.compare import ResultComparison
+from pytest_cpybench.verdict.stats import Verdict
 
 if TYPE_CHECKING:
-    from pytest_cpybench.session.engine import Engine, ItemOutcome, SessionResult
+    from pytest_cpybench.session.engine import Engine
+
+
+def failure_lines(outcome: ItemOutcome) -> list[str]:
+    """Why an item failed: one line per result beyond its threshold, against each baseline."""
+    return [line for c in outcome.comparisons for line in _failure_lines(c)]
+
+
+def inconclusive_lines(outcome: ItemOutcome) -> list[str]:
+    """One warning per result the data could not decide, against each baseline."""
+    return [line for c in outcome.comparisons for line in _inconclusive_lines(c)]
+
+
+def _failure_lines(c: Comparison) -> list[str]:
+    return [format_failure_message(rc, c.baseline) for rc in c.results if rc.verdict is Verdict.REGRESSION] + [
+        _memory_failure(rc, c.baseline) for rc in c.memory if rc.verdict is Verdict.REGRESSION]
+
+
+def _inconclusive_lines(c: Comparison) -> list[str]:
+    return [f"{format_result_line(rc)} vs {c.baseline}" for rc in c.results
+            if rc.verdict is Verdict.INCONCLUSIVE] + [
+        f"{rc.name} peak memory: {rc.ratio:.2f}x, inconclusive: the {format_interval(rc.estimate)} "
+        f"interval includes the {format_threshold(rc.threshold)} threshold vs {c.baseline}"
+        for rc in c.memory if rc.verdict is Verdict.INCONCLUSIVE]
+
+
+def _memory_failure(rc: ResultComparison, baseline: str) -> str:
+    return (f"{rc.name}: peak memory {rc.ratio:.2f}x that of {baseline} "
+            f"({rc.base_mean / 2**20:.1f} MiB -> {rc.head_mean / 2**20:.1f} MiB, memory threshold "
+            f"{format_threshold(rc.threshold)}, {format_confidence(rc.estimate.confidence)} interval "
+            f"{format_interval(rc.estimate)})")
+
+
+def comparison_lines(c: Comparison) -> list[str]:
+    """Every result's line against one baseline (a failure's is its failure message)."""
+    if c.result is None:
+        return [f"{', '.join(c.head.get_benchmark_names())}: not in baseline {c.baseline}"]
+    return [format_failure_message(rc, c.baseline) if rc.verdict is Verdict.REGRESSION
+            else f"{format_result_line(rc)} vs {c.baseline}" for rc in c.results]
+
+
+def how_measured(c: Comparison) -> str:
+    """How the data of a comparison was measured: ``interleaved at once, 5 rounds``."""
+    at_once = " at once" if c.measured_at_once else ""
+    if c.confirmed:
+        return f"confirmed by interleaved re-measurement{at_once}, {c.rounds} rounds"
+    return f"interleaved{at_once}, {c.rounds} rounds" if c.rounds else "stored baseline"
 
 
 def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
@@ -25,10 +82,8 @@ def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
         lines.append(f"{bench.get_name()}: {compare.mean_stdev_text(bench)} "
                      f"({len(stats.process_means(bench))} processes, {len(bench.get_values())} values)")
     for comparison in outcome.comparisons:
-        how = (f"interleaved, {comparison.rounds} rounds" if comparison.rounds else "stored baseline")
-        if comparison.confirmed:
-            how = f"confirmed by interleaved re-measurement, {comparison.rounds} rounds"
-        lines.extend(f"{message} [{how}]" for message in comparison.messages)
+        how = how_measured(comparison)
+        lines.extend(f"{message} [{how}]" for message in comparison_lines(comparison))
     return lines
 
 

@@ -1,10 +1,11 @@
 """A session over hosts: xdist gateways to machines of their own, with ``--dist each``.
 
-The controller resolves the commits and sends each host a plan (:meth:`Engine.host_plan`: the
-commits, the baselines that machine's store holds). The host builds through its own cache and
-measures every item; the controller keeps the outcomes apart by host, then stores, compares and
-summarises each machine on its own, as faster-cpython's pages have one section per machine. A host
-that cannot build errors its own items, is listed with why, and the others go on.
+The controller (:class:`HostsController`) resolves the commits and sends each host a plan
+(:meth:`Engine.host_plan`: the commits, the baselines that machine's store holds). The host
+(:class:`HostWorker`) builds through its own cache and measures every item; the controller keeps
+the outcomes apart by host (:class:`HostSessions`), then stores, compares and summarises each
+machine on its own, as faster-cpython's pages have one section per machine. A host that cannot
+build errors its own items, is listed with why, and the others go on.
 """
 
 from __future__ import annotations
@@ -13,19 +14,29 @@ import json
 import os
 import platform
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import execnet
 import pyperf
+import pytest
 
 from pytest_cpybench import __version__
-from pytest_cpybench.errors import BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.measure.processes import Log
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
+from pytest_cpybench.output.publish import publish
 from pytest_cpybench.plugin import gateways
+from pytest_cpybench.plugin.controller import ControllerRole
+from pytest_cpybench.plugin.items import error_line
+from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus, take_cpus
 from pytest_cpybench.results.identity import MACHINE_ENV
-from pytest_cpybench.session.engine import Engine, ItemOutcome, Log, SessionResult
+from pytest_cpybench.session import wire
+from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.session.model import ItemOutcome, SessionResult
 from pytest_cpybench.suite._pyperformance import BenchmarkDef
 
 # What asking a host its name can raise: it is unreachable, it answered nothing, or it failed.
@@ -110,8 +121,9 @@ class HostSessions:
             host.error = host.error or (f"machine {host.machine} could not measure: its worker stopped before "
                                         f"it finished ({crash})")
 
-    def finish(self, benchmarks: list[BenchmarkDef]) -> bool:
-        """Store, compare and publish each machine's results; False when a host failed or a store did."""
+    def finish(self, benchmarks: list[BenchmarkDef], published: Callable[[SessionResult], None]) -> bool:
+        """Store, compare and publish each machine's results (``published`` is told of each);
+        False when a host failed or a store did."""
         ok = True
         self._start_comment()
         for host in self._distinct():
@@ -122,7 +134,9 @@ class HostSessions:
                 engine.load_wire(host.engine_wire)
                 engine.arch = host.arch or engine.arch
                 host.engine, host.result = engine, engine.finish(list(host.outcomes.values()), benchmarks)
-                engine.publish(host.result, heading=f"machine {host.machine}", append=True)
+                publish(host.result, engine.settings, engine.head_version, heading=f"machine {host.machine}",
+                        append=True)
+                published(host.result)
                 ok = ok and not host.result.errors
             if host.error:
                 ok = False
@@ -225,3 +239,104 @@ def host_output(engine: Engine, error: str | None) -> str:
     """What a host sends back (with its first report, and when its items are done)."""
     return json.dumps({"engine": engine.to_wire() if engine.head is not None else None, "error": error,
                        "arch": platform.machine()})
+
+
+# -- the roles ---------------------------------------------------------------------------
+
+
+PLAN_KEY = "cpybench_host_plan"  # workerinput: what a host builds and measures for itself
+HOST_KEY = "cpybench_host"  # workeroutput (and the first report's attribute): a host's engine and error
+
+
+class HostsController(ControllerRole):
+    """The controller of a session whose workers are machines of their own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.host_sessions = HostSessions(self.settings, self.log)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.say_notes()
+        try:
+            self.engine.resolve()
+            if self.config.option.collectonly:
+                return
+            self.engine.check_outputs()  # a host checks its own tools
+        except CpybenchError as exc:
+            self.abort(str(exc))
+        except OSError as exc:
+            self.abort(f"{exc.strerror or exc}: {exc.filename or ''}")
+        self.log("hosts: each machine builds and measures the whole selection for itself")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
+        node.workerinput[PLAN_KEY] = self.host_sessions.plan_for(node.gateway, self.engine)
+        assign_cpus(node, self.worker_cpus)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        gateway_id = report.node.gateway.id  # xdist: the worker the report came from
+        self.host_sessions.take_output(gateway_id, getattr(report, HOST_KEY, None))
+        sent = getattr(report, OUTCOME_ATTR, None)
+        if report.when == "call" and sent is not None:
+            outcome = self.engine.outcome_from_wire(sent)
+            self.host_sessions.add_outcome(gateway_id, report.nodeid, outcome)
+            self.write_result_lines(outcome, prefix=f"[{self.host_sessions.hosts[gateway_id].machine}] ")
+        elif report.when == "setup" and report.failed:
+            self.host_sessions.add_error(gateway_id, report.nodeid, error_line(report))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:  # an xdist worker is done
+        self.host_sessions.take_output(node.gateway.id, getattr(node, "workeroutput", {}).get(HOST_KEY), error)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.nothing_to_summarise or self.interrupted(exitstatus):
+            return
+
+        def published(result: SessionResult) -> None:
+            self.config.hook.pytest_cpybench_publish(config=self.config, result=result, settings=self.settings)
+
+        if not self.host_sessions.finish(self.selected, published):
+            session.exitstatus = EXIT_INFRASTRUCTURE
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                                config: pytest.Config) -> None:
+        if self.nothing_to_summarise:
+            return
+        terminalreporter.section("cpybench")
+        if self.infrastructure_error:
+            terminalreporter.write_line(f"cpybench: {self.infrastructure_error}", red=True)
+        for line, is_error in self.host_sessions.summary_lines(elapsed=time.monotonic() - self.started):
+            terminalreporter.write_line(line, red=is_error)
+
+
+class HostWorker(Role):
+    """A worker on a machine of its own: it builds for itself, and errors its items when it cannot."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        super().__init__(config, settings)
+        self.host_error: str | None = None  # why it cannot measure (its build failed)
+        self.output_sent = False  # its engine went back with a report
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        workerinput = self.config.workerinput  # type: ignore[attr-defined]  # set by xdist
+        take_cpus(self.engine, workerinput)
+        self.host_error = prepare_host(self.engine, workerinput[PLAN_KEY], build=not self.config.option.collectonly)
+
+    def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
+        if self.host_error:
+            raise CpybenchError(self.host_error)
+        # One JUnit file holds every machine's items.
+        return self.engine.run(bench), [("cpybench.machine", self.engine.settings.machine)]
+
+    def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
+        setattr(report, OUTCOME_ATTR, wire.dump_outcome(outcome))
+        if not self.output_sent:  # a crash later must not lose it all
+            setattr(report, HOST_KEY, host_output(self.engine, self.host_error))
+            self.output_sent = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.config.workeroutput[HOST_KEY] = host_output(self.engine, self.host_error)  # type: ignore[attr-defined]

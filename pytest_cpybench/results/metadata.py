@@ -69,3 +69,11 @@ def add_to_results(suite: pyperf.BenchmarkSuite, values: Mapping[str, object], *
 def metric_of(metadata: Mapping[str, object]) -> str:
     """The metric of a result (or suite) from its metadata: results written before the key existed are time."""
     return str(metadata.get(METRIC) or METRIC_TIME)
+
+
+def suite_value(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
+    """A metadata value shared by the suite, else its first result's (None: neither has it)."""
+    value = suite.get_metadata().get(key)
+    if value is None and suite.get_benchmarks():
+        value = suite.get_benchmarks()[0].get_metadata().get(key)
+    return value

@@ -13,7 +13,12 @@ file (:mod:`.identity`) decides what it holds; a name is a fast pre-filter and w
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyperf
 
 from pytest_cpybench.results import metadata as md
 
@@ -35,16 +40,13 @@ def safe_name_field(value: str, max_length: int = FIELD_LENGTH) -> str:
     return _UNSAFE_FIELD_CHARS.sub("_", value[:max_length])
 
 
-
 def normalize_preset(preset: str) -> str:
     return preset.strip().lower()
-
 
 
 def normalize_configure_flags(configure_flags: str) -> str:
     # Whitespace between flags does not change the build; order does (the last flag wins).
     return " ".join(configure_flags.split())
-
 
 
 def build_config_tag(preset: str, configure_flags: str, metric: str = md.METRIC_TIME) -> str:
@@ -65,7 +67,6 @@ def build_config_tag(preset: str, configure_flags: str, metric: str = md.METRIC_
     if metric != md.METRIC_TIME:
         tokens.append(INSTRUCTIONS_TAG)
     return ",".join(tokens)
-
 
 
 def folder_name(date_stamp: str, version: str, sha7: str, build_tag: str = "") -> str:
@@ -91,3 +92,67 @@ def is_file_of(stem: str, machine: str, commit_sha: str) -> bool:
     results of that commit (our fields hold no '-', so they are found by position)."""
     fields = stem.split("-")
     return len(fields) >= 8 and fields[2] == safe_name_field(machine) and fields[7] == commit_sha[:7]
+
+
+def label_from_filename(path: str | os.PathLike[str]) -> str | None:
+    """The Python version in a bench_runner results file's name (``.json`` or ``.json.gz``), or
+    None if the name is not one."""
+    name = Path(path).name
+    if not name.endswith((".json", ".json.gz")):
+        return None
+    parsed = parse_name(results_stem(name))
+    return parsed.version if parsed else None
+
+
+def label_from_suite(suite: pyperf.BenchmarkSuite) -> str:
+    """A short name for the interpreter a suite measured: its file's version, else metadata."""
+    filename = getattr(suite, "filename", None)
+    if filename:
+        label = label_from_filename(filename)
+        if label:
+            return label
+    version = md.suite_value(suite, md.PYTHON_VERSION)
+    if version is None and (pyperf_version := md.suite_value(suite, "python_version")):
+        version = str(pyperf_version).split()[0]  # "3.11.0 (64-bit) revision deaf509"
+    commit = md.suite_value(suite, md.COMMIT_ID)
+    if version and commit:
+        return f"{version} ({commit})"
+    if version or commit:
+        return str(version or commit)
+    return Path(filename).stem if filename else "unknown"
+
+
+def results_stem(name: str | os.PathLike[str]) -> str:
+    """A results file's name without folder and ``.json`` / ``.json.gz`` (pyperf's column names)."""
+    base = Path(name).name
+    for suffix in (".json.gz", ".json"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+@dataclass(frozen=True)
+class ParsedName:
+    """The fields of a bench_runner file name, ``bm-<date>-<nick>-<arch>-<fork>-<ref>-<version>-<sha7>[-flags]``."""
+
+    date: str  # YYYYMMDD
+    nickname: str
+    arch: str
+    fork: str
+    ref: str
+    version: str
+    sha7: str
+    flags: tuple[str, ...]
+
+
+def parse_name(stem: str) -> ParsedName | None:
+    """The fields of a results file's stem, or None if it is not a bench_runner name. The ref may
+    itself hold dashes: the version is the field before the 7-character sha."""
+    parts = stem.split("-")
+    if len(parts) < 8 or parts[0] != "bm" or not re.fullmatch(r"\d{8}", parts[1]):
+        return None
+    for index in range(len(parts) - 1, 6, -1):
+        if _HEX7.match(parts[index]) and _VERSION.match(parts[index - 1]):
+            return ParsedName(parts[1], parts[2], parts[3], parts[4], "-".join(parts[5 : index - 1]),
+                              parts[index - 1], parts[index], tuple(parts[index + 1 :]))
+    return None

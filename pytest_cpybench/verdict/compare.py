@@ -10,17 +10,15 @@ Peak memory (:func:`compare_memory`) is compared the same way, per worker proces
 
 from __future__ import annotations
 
-import os
-import re
 import statistics
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pyperf
 
 from pytest_cpybench import _pyperf
 from pytest_cpybench.results import metadata
+from pytest_cpybench.results.naming import label_from_suite
 from pytest_cpybench.verdict.stats import (
     DEFAULT_CONFIDENCE,
     MAX_INSTRUCTION_SPREAD,
@@ -42,8 +40,6 @@ _MACHINE_KEYS = (metadata.MACHINE, "hostname", "cpu_model_name", "platform")
 # prefers (plots.py reads the same keys in the same order); every other worker has mem_max_rss.
 MEMORY_KEYS = ("command_max_rss", "mem_max_rss")
 MEMORY_UNIT = "byte"
-_HEX7 = re.compile(r"^[0-9a-f]{7}$")
-_VERSION = re.compile(r"^\d+\.\d+")
 
 
 # A result measured alongside other workers on one side and alone on the other: contention may
@@ -122,42 +118,6 @@ def tag_estimates(results: Iterable[ResultComparison], confidence: float) -> dic
         for tag in rc.tags:
             grouped.setdefault(tag, []).append(rc.estimate)
     return {tag: geometric_mean_estimate(grouped[tag], confidence) for tag in sorted(grouped)}
-
-
-def label_from_filename(path: str | os.PathLike[str]) -> str | None:
-    """The Python version in a bench_runner file name, or None if the name is not one.
-
-    Names look like ``bm-<date>-<machine>-<arch>-<fork>-<ref[:20]>-<version>-<sha7>[-flags].json``;
-    the ref may itself contain dashes, so the version is found as the part before the sha.
-    """
-    name = Path(path).name.removesuffix(".gz")
-    if not name.endswith(".json"):
-        return None
-    parts = name.removesuffix(".json").split("-")
-    if len(parts) < 8 or parts[0] != "bm":
-        return None
-    for index in range(len(parts) - 1, 6, -1):
-        if _HEX7.match(parts[index]) and _VERSION.match(parts[index - 1]):
-            return parts[index - 1]
-    return None
-
-
-def label_from_suite(suite: pyperf.BenchmarkSuite) -> str:
-    """A short name for the interpreter a suite measured: its file's version, else metadata."""
-    filename = getattr(suite, "filename", None)
-    if filename:
-        label = label_from_filename(filename)
-        if label:
-            return label
-    version = _suite_metadata(suite, metadata.PYTHON_VERSION)
-    if version is None and (pyperf_version := _suite_metadata(suite, "python_version")):
-        version = str(pyperf_version).split()[0]  # "3.11.0 (64-bit) revision deaf509"
-    commit = _suite_metadata(suite, metadata.COMMIT_ID)
-    if version and commit:
-        return f"{version} ({commit})"
-    if version or commit:
-        return str(version or commit)
-    return Path(filename).stem if filename else "unknown"
 
 
 def compare_benchmarks(
@@ -452,14 +412,6 @@ def _stdev(bench: pyperf.Benchmark) -> float | None:
     return bench.stdev() if bench.get_nvalue() >= 2 else None
 
 
-def _suite_metadata(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
-    """A metadata value shared by the suite, else the first benchmark's."""
-    value = suite.get_metadata().get(key)
-    if value is None:
-        value = suite.get_benchmarks()[0].get_metadata().get(key)
-    return value
-
-
 def _identity_value(suite: pyperf.BenchmarkSuite, bench: pyperf.Benchmark, key: str) -> object | None:
     value = bench.get_metadata().get(key)
     return suite.get_metadata().get(key) if value is None else value
@@ -482,8 +434,8 @@ def _different_suites(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, 
 
 
 def _machine_mismatch(base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite) -> str | None:
-    base_machine = {key: _suite_metadata(base, key) for key in _MACHINE_KEYS}
-    head_machine = {key: _suite_metadata(head, key) for key in _MACHINE_KEYS}
+    base_machine = {key: metadata.suite_value(base, key) for key in _MACHINE_KEYS}
+    head_machine = {key: metadata.suite_value(head, key) for key in _MACHINE_KEYS}
     differing = [
         key
         for key in _MACHINE_KEYS

@@ -1,0 +1,162 @@
+"""The session's controller when it measures on this machine: alone, or handing items to local
+xdist workers (``-n N``), each pinned to CPUs of its own.
+
+It resolves refs and builds the interpreters in ``pytest_sessionstart`` (before xdist starts its
+workers: they need them), hands the plan to the workers through ``workerinput``, collects each
+item's outcome from its report, and at the end stores, compares, publishes and summarises.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import pytest
+
+from pytest_cpybench.bisect import bisector
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.options import Settings
+from pytest_cpybench.output import terminal
+from pytest_cpybench.output.publish import publish
+from pytest_cpybench.plugin.items import error_line
+from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
+from pytest_cpybench.session.model import ItemOutcome, SessionResult
+from pytest_cpybench.suite._pyperformance import BenchmarkDef
+
+WIRE_KEY = "cpybench_engine"  # workerinput: the controller's plan, its interpreters built
+
+
+class ControllerRole(Role):
+    """What every controller does: say what it does, stop the session in one line when it cannot."""
+
+    writes_terminal = True
+
+    def __init__(self, config: pytest.Config, settings: Settings, selected: list[BenchmarkDef],
+                 known: list[BenchmarkDef], notes: list[str], worker_cpus: list[str] | None) -> None:
+        super().__init__(config, settings)
+        self.selected = selected
+        self.known = known
+        self.notes = notes
+        self.worker_cpus = worker_cpus  # -n N: per local worker, in --tx order
+        self.infrastructure_error: str | None = None
+        self.started = time.monotonic()
+
+    def say_notes(self) -> None:
+        for note in self.notes:
+            self.log(note)
+        if self.worker_cpus:
+            self.log(f"{len(self.worker_cpus)} workers, each pinned to its own CPUs: {', '.join(self.worker_cpus)}")
+
+    def abort(self, message: str) -> None:
+        lines = message.splitlines()
+        if len(lines) > 1:
+            sys.stderr.write("\n".join(lines[1:]) + "\n")
+        pytest.exit(f"cpybench: {lines[0]}", returncode=EXIT_INFRASTRUCTURE)
+
+    def write_result_lines(self, outcome: ItemOutcome, prefix: str = "") -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.config.option.verbose <= 0:
+            return
+        for line in terminal.format_outcome_lines(outcome):
+            reporter.write_line(f"    {prefix}{line}")
+
+    @property
+    def nothing_to_summarise(self) -> bool:
+        return bool(self.config.option.collectonly)
+
+    def interrupted(self, exitstatus: int) -> bool:
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            # Half a session is not a baseline anyone should compare with later.
+            self.infrastructure_error = "interrupted: nothing was stored"
+            return True
+        return False
+
+
+class Controller(ControllerRole):
+    """The controller of a session measured on this machine."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outcomes: dict[str, ItemOutcome] = {}
+        self.errors: dict[str, str] = {}
+        self.result: SessionResult | None = None
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they need the interpreters
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.say_notes()
+        try:
+            self.engine.resolve()
+            if self.config.option.collectonly:
+                return  # collecting builds nothing: the version came from the sources
+            self.engine.check_tools()
+            self.engine.check_outputs()
+            self.engine.build(for_confirmations=bool(self.worker_cpus))
+        except BuildError as exc:
+            self.abort(exc.details())
+        except CpybenchError as exc:
+            self.abort(str(exc))
+        except OSError as exc:
+            self.abort(f"{exc.strerror or exc}: {exc.filename or ''}")
+        head = self.engine.head
+        assert head is not None
+        self.log(f"target: {head.label} -> Python {head.version} at {head.python}"
+                 + (" (cached build)" if head.cache_hit else ""))
+        for baseline in self.engine.baselines:
+            self.log(f"baseline {baseline.label}: {baseline.note}")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
+        node.workerinput[WIRE_KEY] = self.engine.to_wire()
+        assign_cpus(node, self.worker_cpus)
+
+    def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
+        self.outcomes[item.nodeid] = outcome
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            sent = getattr(report, OUTCOME_ATTR, None)  # from an xdist worker
+            if sent is not None:
+                self.outcomes[report.nodeid] = self.engine.outcome_from_wire(sent)
+            outcome = self.outcomes.get(report.nodeid)
+            if outcome is not None:
+                self.write_result_lines(outcome)
+        elif report.when == "setup" and report.failed:
+            self.errors[report.nodeid] = error_line(report)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.nothing_to_summarise or self.engine.head is None or self.interrupted(exitstatus):
+            return
+        outcomes = list(self.outcomes.values())
+        try:
+            self.result = self.engine.finish(outcomes, self.selected)
+            publish(self.result, self.settings, self.engine.head_version)
+            self.config.hook.pytest_cpybench_publish(config=self.config, result=self.result,
+                                                     settings=self.settings)
+            if self.settings.bisect:
+                self.result.bisections = bisector.bisect_failures(self.engine, outcomes, self.known)
+            if self.result.errors:
+                session.exitstatus = EXIT_INFRASTRUCTURE
+        except CpybenchError as exc:
+            self.infrastructure_error = str(exc)
+            session.exitstatus = EXIT_INFRASTRUCTURE
+        except OSError as exc:
+            self.infrastructure_error = f"{exc.strerror or exc}: {exc.filename or ''}: nothing was stored"
+            session.exitstatus = EXIT_INFRASTRUCTURE
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,
+                                config: pytest.Config) -> None:
+        if self.nothing_to_summarise or self.engine.head is None:
+            return
+        terminalreporter.section("cpybench")
+        if self.infrastructure_error:
+            terminalreporter.write_line(f"cpybench: {self.infrastructure_error}", red=True)
+        if self.result is None:
+            return
+        text = terminal.format_session(self.result, self.engine, self.errors,
+                                       elapsed=time.monotonic() - self.started)
+        for line in text.splitlines():
+            terminalreporter.write_line(line)
+        for error in self.result.errors:
+            terminalreporter.write_line(f"cpybench: {error}", red=True)
