@@ -1,17 +1,23 @@
-"""The plugin's options, in one table, and the settings object they become.
+"""The plugin's options, one row each, and the settings object they become.
 
-Each option exists on the command line (``--cpython-ref``) and as an ini key with the same
-name in pytest's spelling (``cpython_ref``); the command line wins. ``Settings`` is plain
-data, so the core modules never see pytest.
+A row says everything about an option: its name on pytest's command line (``--cpython-ref``) and
+as an ini key (``cpython_ref``; the command line wins), its help, its default, the parser that
+checks its value and the :class:`Settings` field it sets, and its name in the ``python -m
+pytest_cpybench`` commands that share it (``--threshold``). Adding an option is adding a row and a
+field; pytest's options, the commands' and the docs' options page are made from the rows. Errors
+name the option as the user spelled it (:func:`settings_from`'s ``spell``).
+
+``Settings`` is plain data, so the core modules never see pytest.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 import platformdirs
 
@@ -27,88 +33,20 @@ from pytest_cpybench.results.store import SAVE_MODES, SaveMode
 from pytest_cpybench.verdict import stats
 
 CONFIRM_MODES = ("auto", "always", "never")
+YES_NO = ("yes", "no")
 # --cpython-threshold when it is not given, by --cpython-metric.
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
 # --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
-# what `pyperformance run` would spend on it measuring one side (two sides: issue 11's cap of 2x),
+# what `pyperformance run` would spend on it measuring one side (for a head and a baseline, 2x),
 # however many rounds remain.
 AUTO_PYPERFORMANCE_MULTIPLE = 1.0
-
-
-@dataclass(frozen=True)
-class Option:
-    name: str  # command line, without the leading dashes
-    help: str
-    default: str | None = None
-    ini_type: Literal["string", "linelist"] = "string"  # "linelist": one value per line
-
-    @property
-    def ini(self) -> str:
-        return self.name.replace("-", "_")
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option("cpython-ref", "Git ref of CPython to build and benchmark: sha, tag, branch, owner:branch "
-           "(fork, with a URL repo) or WORKTREE (your clone's working tree, uncommitted changes included)."),
-    Option("cpython-repo", "CPython repository (path or URL). Default: the current directory when it is a "
-           "CPython clone, else the upstream repository."),
-    Option("cpython-build", "Build preset: " + ", ".join(builds.PRESETS) + f" (default {builds.DEFAULT_PRESET}).",
-           builds.DEFAULT_PRESET),
-    Option("cpython-configure", "Extra ./configure flags, as one string (quoted like in a shell).", ""),
-    Option("cpython-python", "Use this existing interpreter instead of building one."),
-    Option("cpython-cache-dir", "Where builds, repository mirrors and benchmark venvs are cached "
-           "(default: the user cache directory)."),
-    Option("cpython-jobs", "Parallel make jobs (default: all cores).", "0"),
-    Option("cpython-benchmarks", "Benchmarks to collect, in pyperformance's -b syntax: names, groups, "
-           "-name to exclude (default: all)."),
-    Option("cpython-manifest", "Extra benchmark manifest (pyperformance format); repeatable.", None, "linelist"),
-    Option("cpython-mode", "pyperf mode: default, fast, rigorous or debug (one value).", "default"),
-    Option("cpython-timeout", "Seconds one benchmark may take, all its processes on every side together; "
-           "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900"),
-    Option("cpython-affinity", "CPU list for pyperf workers, e.g. 1 or 0-1 (pyperf --affinity)."),
-    Option("cpython-parallel", "Interleaved sides: yes runs the head's and the baseline's worker of a round at "
-           "the same time, each on its own physical core (when there is one per side), in about half the time; "
-           "its results are marked, and compared with results measured alone only with a margin. no "
-           "(default) runs them one after another.", "no"),
-    Option("cpython-inherit-env", "Extra environment variables pyperf workers inherit (comma separated).", ""),
-    Option("cpython-json", "Also write this session's pyperf JSON to this path."),
-    Option("cpython-machine", "Machine name recorded in results (default: $CPYBENCH_MACHINE, else the host name)."),
-    Option("cpython-results-dir", "Results store: every session's pyperf JSON, by commit (default: "
-           "$CPYBENCH_RESULTS_DIR, else the user data directory)."),
-    Option("cpython-save", "Store this run's results: new (add a file), replace (the previous file of the "
-           "same commit, machine and build) or no.", "new"),
-    Option("cpython-baseline", "Baseline refs to compare with, comma separated; merge-base = merge base with "
-           "main. Looked up in the results store, else built and measured in this session."),
-    Option("cpython-baseline-file", "Compare with this pyperf JSON file (any machine)."),
-    Option("cpython-metric", "What is measured: time (pyperf's wall time) or instructions (instructions per loop "
-           "counted under valgrind's cachegrind: deterministic, about 30x slower to measure).", "time"),
-    Option("cpython-threshold", "Slowdown that fails an item, e.g. 5% (default: 5% for time, 1% for instructions).",
-           None),
-    Option("cpython-thresholds", "Per-benchmark thresholds, one 'name: 15%' per line (ini only).", None,
-           "linelist"),
-    Option("cpython-confidence", "Confidence level of the ratio intervals, e.g. 95%.", "95%"),
-    Option("cpython-confirm", "Re-measure baseline and head interleaved before a result can fail against a "
-           "stored baseline: auto (when needed), always or never.", "auto"),
-    Option("cpython-budget", "Most worker processes per side (e.g. 40) or seconds (e.g. 300s) one benchmark "
-           "may use while sampling adaptively (in seconds: at most 200 rounds); auto: up to 40, but never more "
-           "per side than the time `pyperformance run` would take to measure one in the mode (twice it for a "
-           "head and a baseline).",
-           str(DEFAULT_ROUNDS)),
-    Option("cpython-memory-threshold", "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10% "
-           "(default: off; memory is reported either way)."),
-    Option("cpython-report", "Write results pages here: per baseline a markdown table in faster-cpython's "
-           "layout and plots, a README for the run and an index of the folder."),
-    Option("cpython-pr-comment", "Write a short markdown summary fit for a pull-request comment to this file "
-           "(also appended to $GITHUB_STEP_SUMMARY when that is set)."),
-    Option("cpython-bisect", "After the session, for the benchmarks that failed against a baseline commit, find "
-           "the commit(s) between that baseline and the head that made them slower: yes or no.", "no"),
-)
-BISECT_CHOICES = ("yes", "no")
-PARALLEL_CHOICES = ("yes", "no")
 # With a budget in seconds, the most rounds: the checks of the verdict need a known last round.
 SECONDS_BUDGET_ROUNDS = 200
+
+Raw = Any  # a value as given: a string, a list of lines (ini linelist, repeated option), or None
+Parser = Callable[[Raw, str], Any]  # (value, the option as the user spelled it) -> the field's value
 
 
 @dataclass
@@ -167,165 +105,341 @@ def default_results_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_data_dir("pytest-cpybench")) / "results"
 
 
-def _choice(option: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise CpybenchError(f"--{option}={value!r} is not valid: choose one of {', '.join(allowed)}")
-    return value
+# -- parsers: (raw value, the option as spelled) -> the field's value ------------------------------
 
 
-def _number(option: str, value: str, kind: type = float) -> float:
+def _text(value: Raw) -> str | None:
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    return None if value in (None, "") else str(value)
+
+
+def _lines(value: Raw) -> list[str]:
+    if value in (None, ""):
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+def _string(value: Raw, name: str) -> str | None:
+    return _text(value)
+
+
+def _path(value: Raw, name: str) -> Path | None:
+    text = _text(value)
+    return Path(text).expanduser() if text else None
+
+
+def _choice(*allowed: str) -> Parser:
+    def parse(value: Raw, name: str) -> str:
+        text = _text(value) or ""
+        if text not in allowed:
+            raise CpybenchError(f"{name}={text!r} is not valid: choose one of {', '.join(allowed)}")
+        return text
+    return parse
+
+
+def _number(value: Raw, name: str, kind: type = float) -> float:
+    text = _text(value) or ""
     try:
-        number = kind(value)
+        number = kind(text)
     except ValueError:
-        raise CpybenchError(f"--{option}={value!r} is not a number") from None
+        raise CpybenchError(f"{name}={text!r} is not a number") from None
     if number < 0 or not math.isfinite(number):
-        raise CpybenchError(f"--{option}={value!r} must be a finite number, not negative")
+        raise CpybenchError(f"{name}={text!r} must be a finite number, not negative")
     return number
 
 
-def _positive(option: str, value: str) -> float:
-    number = _number(option, value)
+def _jobs(value: Raw, name: str) -> int:
+    return int(_number(value, name, int))
+
+
+def _seconds(value: Raw, name: str) -> float:
+    number = _number(value, name)
     if number <= 0:
-        raise CpybenchError(f"--{option}={value!r} must be more than 0 seconds")
+        raise CpybenchError(f"{name}={_text(value)!r} must be more than 0 seconds")
     return number
 
 
-def _machine(value: str | None) -> str:
-    return default_machine() if value is None else check_machine(value)
-
-
-def check_machine(value: str, what: str = "--cpython-machine") -> str:
+def check_machine(value: str, name: str = "--cpython-machine") -> str:
     """A machine name as results are stored under it: one line, not empty."""
-    name = value.strip()
-    if not name or any(c in name for c in "\n\r\0"):
-        raise CpybenchError(f"{what}={value!r} is not a machine name: give one word, e.g. ci-runner-1")
-    return name
+    machine = value.strip()
+    if not machine or any(c in machine for c in "\n\r\0"):
+        raise CpybenchError(f"{name}={value!r} is not a machine name: give one word, e.g. ci-runner-1")
+    return machine
 
 
-def _fraction(option: str, value: str) -> float:
+def _machine(value: Raw, name: str) -> str:
+    return default_machine() if value is None else check_machine(str(value), name)
+
+
+def _fraction(value: Raw, name: str) -> float:
     try:
-        return stats.parse_threshold(value)
+        return stats.parse_threshold(_text(value) or "")
     except ValueError as exc:
-        raise CpybenchError(f"--{option}={value!r}: {exc}") from None
+        raise CpybenchError(f"{name}={_text(value)!r}: {exc}") from None
 
 
-def _threshold(option: str, value: str) -> float:
-    threshold = _fraction(option, value)
+def _threshold(value: Raw, name: str) -> float | None:
+    """A slowdown, or None when not given (the metric's default, see :func:`_checked`)."""
+    if _text(value) is None:
+        return None
+    threshold = _fraction(value, name)
     low, high = THRESHOLD_RANGE
     if not low <= threshold <= high:
-        raise CpybenchError(f"--{option}={value!r} is out of range: give a slowdown between "
+        raise CpybenchError(f"{name}={_text(value)!r} is out of range: give a slowdown between "
                             f"{low:.1%} and {high:.0%}, e.g. 5%")
     return threshold
 
 
-def _ref(option: str, value: str | None) -> str | None:
+def _thresholds(value: Raw, name: str) -> dict[str, float]:
+    try:
+        thresholds = stats.parse_threshold_overrides(_lines(value))
+    except ValueError as exc:
+        raise CpybenchError(f"{name}: {exc}") from None
+    low, high = THRESHOLD_RANGE
+    for result, threshold in thresholds.items():
+        if not low <= threshold <= high:
+            raise CpybenchError(f"{name}: {result}: {threshold:.0%} is out of range: give a slowdown "
+                                f"between {low:.1%} and {high:.0%}")
+    return thresholds
+
+
+def _confidence(value: Raw, name: str) -> float:
+    confidence = _fraction(value, name)
+    if not 0.5 <= confidence < 1:
+        raise CpybenchError(f"{name} must be between 50% and 99.9%")
+    return confidence
+
+
+def _ref(value: Raw, name: str) -> str | None:
     """A ref's syntax, checked before any git call; refs git does not know fail later (exit 8)."""
     if value is None:
         return None
+    text = str(value)
     hint = "give a sha, tag, branch, owner:branch or WORKTREE"
-    if not value.strip():
-        raise CpybenchError(f"--{option} is empty: {hint}")
-    if value.startswith("-") or any(c.isspace() or c == "\0" for c in value):
-        raise CpybenchError(f"--{option}={value!r} is not a git ref (no spaces, no leading '-'): {hint}")
-    if ".." in value:
-        raise CpybenchError(f"--{option}={value!r} is a range: {hint} (one commit)")
-    return value
+    if not text.strip():
+        raise CpybenchError(f"{name} is empty: {hint}")
+    if text.startswith("-") or any(c.isspace() or c == "\0" for c in text):
+        raise CpybenchError(f"{name}={text!r} is not a git ref (no spaces, no leading '-'): {hint}")
+    if ".." in text:
+        raise CpybenchError(f"{name}={text!r} is a range: {hint} (one commit)")
+    return text
 
 
-def parse_budget(value: str) -> Budget:
-    text = value.strip().lower()
+def _baselines(value: Raw, name: str) -> tuple[str, ...]:
+    baselines = tuple(v.strip() for v in (_text(value) or "").split(",") if v.strip())
+    for baseline in baselines:
+        _ref(baseline, name)
+    if len(set(baselines)) < len(baselines):
+        raise CpybenchError(f"{name}={','.join(baselines)} names a baseline twice: name each once")
+    return baselines
+
+
+def _configure(value: Raw, name: str) -> tuple[str, ...]:
+    try:
+        return builds.parse_configure_flags(_text(value) or "")
+    except ValueError as exc:
+        raise CpybenchError(f"cannot parse {name}={_text(value)!r} ({exc}): check the quotes") from None
+
+
+def _affinity(value: Raw, name: str) -> str | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return cpus.format_cpu_list(cpus.parse_cpu_list(text))
+    except ValueError as exc:
+        raise CpybenchError(f"{name}={text!r} {exc}") from None
+
+
+def _names(value: Raw, name: str) -> tuple[str, ...]:
+    return tuple(v for v in (_text(value) or "").split(",") if v)
+
+
+def _manifests(value: Raw, name: str) -> tuple[Path, ...]:
+    return tuple(Path(p) for p in _lines(value))
+
+
+def _directory(default: Callable[[], Path]) -> Parser:
+    def parse(value: Raw, name: str) -> Path:
+        return Path(_text(value) or default()).expanduser()
+    return parse
+
+
+def parse_budget(value: Raw, name: str = "--cpython-budget") -> Budget:
+    text = (_text(value) or "").strip().lower()
     if text == "auto":
         return Budget(pyperformance_multiple=AUTO_PYPERFORMANCE_MULTIPLE)
     hint = "give a number of processes per side (at least 2, e.g. 40), of seconds (e.g. 300s) or auto"
     try:
         number = float(text[:-1]) if text.endswith("s") else int(text)
     except ValueError:
-        raise CpybenchError(f"--cpython-budget={value!r} is not a budget: {hint}") from None
+        raise CpybenchError(f"{name}={_text(value)!r} is not a budget: {hint}") from None
     if text.endswith("s"):
         if not number > 0 or not math.isfinite(number):
-            raise CpybenchError(f"--cpython-budget={value!r} must be positive: {hint}")
+            raise CpybenchError(f"{name}={_text(value)!r} must be positive: {hint}")
         return Budget(processes=SECONDS_BUDGET_ROUNDS, seconds=number)
     if number < 2:
-        raise CpybenchError(f"--cpython-budget={value!r} is too small to estimate the noise: {hint}")
+        raise CpybenchError(f"{name}={_text(value)!r} is too small to estimate the noise: {hint}")
     return Budget(processes=int(number))
 
 
-def settings_from(raw: dict[str, object]) -> Settings:
-    """Build settings from option name -> raw value (strings or lists, None when unset)."""
-
-    def text(name: str) -> str | None:
-        value = raw.get(name)
-        if isinstance(value, list):
-            value = ",".join(value)
-        return None if value in (None, "") else str(value)
-
-    defaults = {option.name: option.default for option in OPTIONS}
-
-    def with_default(name: str) -> str:
-        return text(name) or defaults[name] or ""
-
-    def lines(name: str) -> list[str]:
-        value = raw.get(name) or []
-        if isinstance(value, str):
-            return [value]
-        return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-
-    try:
-        thresholds = stats.parse_threshold_overrides(lines("cpython-thresholds"))
-    except ValueError as exc:
-        raise CpybenchError(f"cpython_thresholds: {exc}") from None
-    for name, value in thresholds.items():
-        if not THRESHOLD_RANGE[0] <= value <= THRESHOLD_RANGE[1]:
-            raise CpybenchError(f"cpython_thresholds: {name}: {value:.0%} is out of range: give a slowdown "
-                                f"between {THRESHOLD_RANGE[0]:.1%} and {THRESHOLD_RANGE[1]:.0%}")
-    confidence = _fraction("cpython-confidence", with_default("cpython-confidence"))
-    if not 0.5 <= confidence < 1:
-        raise CpybenchError("--cpython-confidence must be between 50% and 99.9%")
-    python = text("cpython-python")
-    raw_ref = raw.get("cpython-ref")
-    metric = _choice("cpython-metric", with_default("cpython-metric"), md.METRICS)
-    mode = _choice("cpython-mode", with_default("cpython-mode"), MODES)
-    baselines = tuple(v.strip() for v in (text("cpython-baseline") or "").split(",") if v.strip())
-    for baseline in baselines:
-        _ref("cpython-baseline", baseline)
-    if len(set(baselines)) < len(baselines):
-        raise CpybenchError(f"--cpython-baseline={','.join(baselines)} names a baseline twice: name each once")
-    return Settings(
-        ref=_ref("cpython-ref", None if raw_ref is None else str(raw_ref)),
-        repo=text("cpython-repo"),
-        preset=_choice("cpython-build", with_default("cpython-build"), tuple(builds.PRESETS)),
-        configure_flags=builds.parse_configure_flags(with_default("cpython-configure")),
-        python=Path(python).expanduser() if python else None,
-        cache_dir=Path(text("cpython-cache-dir") or default_cache_dir()).expanduser(),
-        jobs=int(_number("cpython-jobs", with_default("cpython-jobs"), int)),
-        benchmarks=text("cpython-benchmarks"),
-        manifests=tuple(Path(p) for p in lines("cpython-manifest")),
-        mode=mode,
-        timeout=_positive("cpython-timeout", with_default("cpython-timeout")),
-        affinity=cpus.format_cpu_list(cpus.parse_cpu_list(a)) if (a := text("cpython-affinity")) else None,
-        parallel=_choice("cpython-parallel", with_default("cpython-parallel"), PARALLEL_CHOICES),
-        inherit_env=tuple(v for v in with_default("cpython-inherit-env").split(",") if v),
-        json_path=Path(p) if (p := text("cpython-json")) else None,
-        machine=_machine(text("cpython-machine")),
-        results_dir=Path(text("cpython-results-dir") or default_results_dir()).expanduser(),
-        save=cast(SaveMode, _choice("cpython-save", with_default("cpython-save"), SAVE_MODES)),
-        baselines=baselines,
-        baseline_file=Path(p) if (p := text("cpython-baseline-file")) else None,
-        metric=metric,
-        threshold=_threshold("cpython-threshold", text("cpython-threshold") or DEFAULT_THRESHOLDS[metric]),
-        thresholds=thresholds,
-        confidence=confidence,
-        confirm=_choice("cpython-confirm", with_default("cpython-confirm"), CONFIRM_MODES),
-        budget=parse_budget(with_default("cpython-budget")),
-        memory_threshold=_threshold("cpython-memory-threshold", m) if (m := text("cpython-memory-threshold")) else None,
-        report_dir=Path(p).expanduser() if (p := text("cpython-report")) else None,
-        pr_comment=Path(p).expanduser() if (p := text("cpython-pr-comment")) else None,
-        bisect=_bisect(with_default("cpython-bisect"), mode),
-    )
+def _yes(value: Raw, name: str) -> bool:
+    return _choice(*YES_NO)(value, name) == "yes"
 
 
-def _bisect(value: str, mode: str) -> bool:
-    if _choice("cpython-bisect", value, BISECT_CHOICES) == "yes" and mode == "debug":
-        raise CpybenchError("--cpython-bisect=yes needs --cpython-mode default, fast or rigorous: debug mode "
-                            "measures one value per side, too few to bisect")
-    return value == "yes"
+# -- the rows ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # on pytest's command line, without the leading dashes
+    field: str  # the Settings field it sets
+    parse: Parser
+    help: str
+    default: str | None = None  # the value when not given, as the user would type it
+    ini_type: Literal["string", "linelist"] = "string"  # "linelist": one value per line
+    cli: str | None = None  # its name in the `python -m pytest_cpybench` commands that take it
+    default_text: str | None = None  # the default as the docs say it, when not a value to type
+    choices: tuple[str, ...] = ()
+    ini_only: bool = False  # no command-line form (a list of lines)
+
+    @property
+    def ini(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+    def shown_default(self) -> str:
+        return self.default_text or (self.default if self.default not in (None, "") else "–")
+
+
+def _row(name: str, field_name: str, parse: Parser, help_text: str, default: str | None = None,
+         **more: Any) -> Option:
+    return Option(name, field_name, parse, help_text, default, **more)
+
+
+OPTIONS: tuple[Option, ...] = (
+    _row("cpython-ref", "ref", _ref,
+         "Git ref of CPython to build and benchmark: sha, tag, branch, owner:branch (fork, with a URL repo) or "
+         "WORKTREE (your clone's working tree, uncommitted changes included). Turns the plugin on."),
+    _row("cpython-repo", "repo", _string,
+         "CPython repository (path or URL). Refs missing locally are fetched (URLs are mirrored in the cache).",
+         cli="repo", default_text=". when it is a CPython clone, else upstream"),
+    _row("cpython-build", "preset", _choice(*builds.PRESETS),
+         "Build preset: release (plain optimized ./configure), pgo-lto (--enable-optimizations --with-lto), "
+         "jit (--enable-experimental-jit), nogil (--disable-gil), debug (--with-pydebug).",
+         builds.DEFAULT_PRESET, cli="build", choices=tuple(builds.PRESETS)),
+    _row("cpython-configure", "configure_flags", _configure,
+         "Extra ./configure flags, as one string (quoted as in a shell; never run through a shell).", "",
+         cli="configure"),
+    _row("cpython-python", "python", _path, "Skip building: benchmark this interpreter."),
+    _row("cpython-cache-dir", "cache_dir", _directory(default_cache_dir),
+         "Where builds, repository mirrors and benchmark venvs are cached.", cli="cache-dir",
+         default_text="$CPYBENCH_CACHE_DIR, else the user cache directory (~/.cache/pytest-cpybench)"),
+    _row("cpython-jobs", "jobs", _jobs, "Parallel make jobs (0: all cores).", "0", cli="jobs"),
+    _row("cpython-benchmarks", "benchmarks", _string,
+         "Benchmarks to collect, in pyperformance's -b syntax: names, groups or tags, -name to exclude. "
+         "-k and -m work too.", cli="benchmarks", default_text="all"),
+    _row("cpython-manifest", "manifests", _manifests,
+         "Extra benchmarks in pyperformance's manifest format; repeatable.", ini_type="linelist", cli="manifest"),
+    _row("cpython-mode", "mode", _choice(*MODES),
+         "pyperf's mode: default (20 processes x 3 values), fast (10 x 2), rigorous (40 x 3) or debug (1 value). "
+         "Interleaved rounds take the mode's values per process.", "default", cli="mode", choices=MODES),
+    _row("cpython-timeout", "timeout", _seconds,
+         "Seconds one benchmark may take, all its processes on every side together, confirmation included; "
+         "adaptive sampling stops in time, a benchmark still running then is stopped and errors.", "900",
+         cli="timeout"),
+    _row("cpython-affinity", "affinity", _affinity,
+         "CPU list for pyperf's workers, e.g. 1, 0-3 or 0,2 (pyperf --affinity); with -n N, split among the "
+         "workers."),
+    _row("cpython-parallel", "parallel", _choice(*YES_NO),
+         "Interleaved sides: yes runs the head's and the baseline's worker of a round at the same time, each on "
+         "its own physical core (when there is one per side), in about half the time; its results are marked, "
+         "and compared with results measured alone only with a margin. no runs them one after another.", "no",
+         choices=YES_NO),
+    _row("cpython-inherit-env", "inherit_env", _names,
+         "Extra environment variables pyperf's workers keep, comma separated (a shared-library build's "
+         "LD_LIBRARY_PATH is passed on by itself).", ""),
+    _row("cpython-json", "json_path", _path, "Also write this session's pyperf JSON to this path."),
+    _row("cpython-machine", "machine", _machine,
+         "Machine name recorded in the results; baselines are looked up for this machine.", cli="machine",
+         default_text="$CPYBENCH_MACHINE, else the host name"),
+    _row("cpython-results-dir", "results_dir", _directory(default_results_dir),
+         "The results store: every session's pyperf JSON, by commit. Set it for CI and shared stores.",
+         cli="results-dir",
+         default_text="$CPYBENCH_RESULTS_DIR, else the user data directory (~/.local/share/pytest-cpybench/results)"),
+    _row("cpython-save", "save", _choice(*SAVE_MODES),
+         "Store this run's results: new (add a file), replace (the newest file of the same commit, ref, machine, "
+         "build and metric) or no.", "new", choices=SAVE_MODES),
+    _row("cpython-baseline", "baselines", _baselines,
+         "Baseline refs, comma separated; merge-base: the merge base with main. Looked up in the results store "
+         "by commit, machine and build; when absent, built and measured in this session."),
+    _row("cpython-baseline-file", "baseline_file", _path,
+         "Compare with this pyperf JSON file (any machine: the summary warns when the machine differs)."),
+    _row("cpython-metric", "metric", _choice(*md.METRICS),
+         "What is measured: time (pyperf's wall time) or instructions (instructions per loop counted under "
+         "valgrind's cachegrind: deterministic, about 30x slower to measure).", md.METRIC_TIME, cli="metric",
+         choices=md.METRICS),
+    _row("cpython-threshold", "threshold", _threshold,
+         "Slowdown that fails an item when the whole interval is beyond it, e.g. 5% (0.1% to 100%).",
+         cli="threshold", default_text="5% for time, 1% for instructions"),
+    _row("cpython-thresholds", "thresholds", _thresholds,
+         "Per-benchmark thresholds, one 'name: 15%' per line; the name is a benchmark (all its results) or "
+         "one result (deepcopy_memo).", ini_type="linelist", cli="thresholds", ini_only=True),
+    _row("cpython-confidence", "confidence", _confidence, "Confidence level of the ratio intervals.", "95%",
+         cli="confidence"),
+    _row("cpython-confirm", "confirm", _choice(*CONFIRM_MODES),
+         "Re-measure baseline and head interleaved before a result can fail (or stay inconclusive) against a "
+         "stored baseline: auto (when needed), always or never.", "auto", choices=CONFIRM_MODES),
+    _row("cpython-budget", "budget", parse_budget,
+         "Most rounds per side (e.g. 40) or seconds (e.g. 300s; then at most 200 rounds) one benchmark may use "
+         "while sampling adaptively; auto: up to 40, but never more per side than `pyperformance run` would "
+         "spend measuring one in the mode.", str(DEFAULT_ROUNDS), cli="budget"),
+    _row("cpython-memory-threshold", "memory_threshold", _threshold,
+         "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10%; memory is reported either way.",
+         cli="memory-threshold", default_text="off"),
+    _row("cpython-report", "report_dir", _path,
+         "Write the results pages here: per baseline a table page in faster-cpython's layout with the verdicts "
+         "after it, plots, a README for the run and an index of the folder."),
+    _row("cpython-pr-comment", "pr_comment", _path,
+         "Write a short markdown summary for a pull-request comment to this file (it is also appended to "
+         "$GITHUB_STEP_SUMMARY whenever that is set)."),
+    _row("cpython-bisect", "bisect", _yes,
+         "After the session, for the benchmarks that failed against a baseline commit, find the commit(s) "
+         "between that baseline and the head that made them slower.", "no", choices=YES_NO),
+)
+BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
+
+
+def plugin_spelling(option: Option) -> str:
+    """How pytest's users name an option: ``--cpython-threshold``, ``cpython_thresholds`` (ini only)."""
+    return option.ini if option.ini_only else option.flag
+
+
+def settings_from(raw: Mapping[str, Raw], spell: Callable[[Option], str] = plugin_spelling) -> Settings:
+    """Settings from option name -> raw value (strings or lists of lines, None when unset); an
+    error names the option as ``spell`` writes it."""
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = raw.get(option.name)
+        if value is None or value == []:
+            value = option.default
+        values[option.field] = option.parse(value, spell(option))
+    unset = {item.name for item in fields(Settings)} - set(values)
+    assert not unset, f"Settings fields without an option row: {sorted(unset)}"
+    threshold = values.pop("threshold")
+    settings = Settings(threshold=0.0, **values)
+    return _checked(settings, threshold, spell)
+
+
+def _checked(settings: Settings, threshold: float | None, spell: Callable[[Option], str]) -> Settings:
+    """What holds between options: the metric's default threshold, no bisection of one value."""
+    if threshold is None:
+        threshold = _threshold(DEFAULT_THRESHOLDS[settings.metric], spell(BY_NAME["cpython-threshold"]))
+    if settings.bisect and settings.mode == "debug":
+        raise CpybenchError(f"{spell(BY_NAME['cpython-bisect'])}=yes needs {spell(BY_NAME['cpython-mode'])} "
+                            "default, fast or rigorous: debug mode measures one value per side, too few to bisect")
+    return replace(settings, threshold=cast(float, threshold))

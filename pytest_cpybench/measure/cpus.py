@@ -19,15 +19,16 @@ MAX_CPU = 8191  # Linux's largest CPU count (NR_CPUS) less one
 
 
 def parse_cpu_list(text: str) -> list[int]:
-    """``"0-2,5"`` -> ``[0, 1, 2, 5]`` (the syntax of pyperf's --affinity and taskset -c)."""
+    """``"0-2,5"`` -> ``[0, 1, 2, 5]`` (the syntax of pyperf's --affinity and taskset -c); ValueError
+    when it is not one."""
     cpus: list[int] = []
     for part in text.split(","):
         match = _CPU_RANGE.fullmatch(part.strip())
         if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
-            raise CpybenchError(f"--cpython-affinity={text!r} is not a CPU list: give e.g. 1, 0-3 or 0,2")
+            raise ValueError("is not a CPU list: give e.g. 1, 0-3 or 0,2")
         last = int(match[2]) if match[2] is not None else int(match[1])
         if last > MAX_CPU:
-            raise CpybenchError(f"--cpython-affinity={text!r}: CPU numbers go up to {MAX_CPU}")
+            raise ValueError(f"is not a CPU list of a machine: CPU numbers go up to {MAX_CPU}")
         cpus.extend(range(int(match[1]), last + 1))
     return sorted(set(cpus))
 
@@ -84,7 +85,7 @@ def _sysfs_siblings(cpu: int) -> list[int]:
     try:
         text = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list").read_text().strip()
         return parse_cpu_list(text)
-    except (OSError, CpybenchError):
+    except (OSError, ValueError):
         return [cpu]  # no topology (another system, a container hiding it): each CPU its own core
 
 

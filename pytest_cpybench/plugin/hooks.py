@@ -32,8 +32,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cpybench", "pytest-cpybench: benchmark a CPython build")
     for option in OPTIONS:
-        if option.ini_type != "linelist" or option.name == "cpython-manifest":
-            group.addoption(f"--{option.name}", dest=option.ini,
+        if not option.ini_only:
+            group.addoption(option.flag, dest=option.ini,
                             action="append" if option.ini_type == "linelist" else "store",
                             default=None, help=option.help.replace("%", "%%"))  # argparse formats help
         parser.addini(option.ini, option.help, type=option.ini_type, default=None)

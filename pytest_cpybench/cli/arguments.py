@@ -1,0 +1,56 @@
+"""What the commands share: arguments made from the plugin's option rows, their settings, exits."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable
+
+from pytest_cpybench.errors import CpybenchError
+from pytest_cpybench.options import BY_NAME, Option, Settings, settings_from
+
+EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
+EXIT_USAGE = 2  # as argparse: a bad option value
+EXIT_NOT_FOUND = 1  # bisect: no commit found (no change between the ends, or the steps ran out)
+
+
+class UsageError(CpybenchError):
+    """A bad option value: exit 2, like argparse's own errors."""
+
+
+def spelling(option: Option) -> str:
+    """How the commands name an option: ``--threshold`` for ``--cpython-threshold``."""
+    return f"--{option.cli or option.name}"
+
+
+def add_option(parser: argparse.ArgumentParser, name: str, *flags: str, default: str | None = None,
+               **kwargs: object) -> None:
+    """An argument for the plugin's option ``name`` (its help, its default, its choices), parsed
+    later by :func:`settings_of` as the plugin parses it."""
+    row = BY_NAME[name]
+    shown = default if default is not None else row.shown_default()
+    help_text = f"{row.help} (default: {shown})".replace("%", "%%")
+    if row.ini_type == "linelist":
+        kwargs.setdefault("action", "append")
+    parser.add_argument(*flags, spelling(row), dest=row.name, default=default, help=help_text,
+                        **kwargs)  # type: ignore[arg-type]
+
+
+def settings_of(args: argparse.Namespace, names: Iterable[str]) -> Settings:
+    """The plugin's settings from the arguments :func:`add_option` made; a bad value is a usage
+    error naming the argument as typed."""
+    raw: dict[str, object] = {}
+    for name in names:
+        value = getattr(args, name, None)
+        if name == "cpython-thresholds" and value:  # repeatable, or comma separated
+            value = [line for item in value for line in re.split(r"[,\n]", item)]
+        raw[name] = value
+    try:
+        return settings_from(raw, spell=spelling)
+    except CpybenchError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def progress(message: str) -> None:
+    print(f"[cpybench] {message}", file=sys.stderr, flush=True)
