@@ -20,7 +20,7 @@ from pytest_cpybench.bisect import report
 from pytest_cpybench.bisect.bisector import Bisector
 from pytest_cpybench.bisect.search import Step
 from pytest_cpybench.cpython.git import LogEntry
-from pytest_cpybench.session.engine import select_benchmarks
+from pytest_cpybench.session.plan import select_benchmarks
 
 from .common import Context, Goal, SectionResult, Stopwatch, Table, fmt_rate, fmt_seconds
 

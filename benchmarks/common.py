@@ -14,10 +14,11 @@ import pyperf
 
 from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.options import Budget, Settings
-from pytest_cpybench.session.engine import Engine, select_benchmarks
+from pytest_cpybench.session.engine import Engine
 from pytest_cpybench.session.model import ItemOutcome
-from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.session.plan import select_benchmarks
+from pytest_cpybench.suite import definitions
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import stats
 
 from .plan import BASE_REF, THRESHOLD, Plan
@@ -186,7 +187,7 @@ def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list[Benchma
     engine.prepare()
     assert engine.head is not None
     benches = [b for b in select_benchmarks(settings)
-               if _pyperformance.supports(b, engine.head.version) is None]
+               if definitions.supports(b, engine.head.version) is None]
     return engine, benches
 
 

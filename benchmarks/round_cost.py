@@ -17,7 +17,7 @@ import time
 
 from pytest_cpybench.measure import interleaved
 from pytest_cpybench.options import Budget
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 from .common import Context, Goal, SectionResult, Table, open_session, variant_benchmarks
 from .plan import BASE_REF, NEIGHBOUR_REF

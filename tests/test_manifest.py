@@ -12,7 +12,9 @@ from packaging.specifiers import SpecifierSet
 
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import known_tags, load_benchmarks, select, suite_hash, supports
+from pytest_cpybench.suite._pyperformance import load_benchmarks
+from pytest_cpybench.suite.definitions import suite_hash, supports
+from pytest_cpybench.suite.selection import known_tags, select
 
 if sys.version_info >= (3, 11):
     import tomllib

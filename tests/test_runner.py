@@ -21,7 +21,8 @@ from pytest_cpybench.cpython import venvs
 from pytest_cpybench.cpython.venvs import interpreter_version
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
 from pytest_cpybench.measure.processes import RunOptions, WorkerRun, WorkerTask, run_benchmark, run_workers
-from pytest_cpybench.suite._pyperformance import BenchmarkDef, load_benchmarks, pyperformance_version
+from pytest_cpybench.suite._pyperformance import load_benchmarks, pyperformance_version
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 HOST_PYTHON = Path(sys.executable)
 EXAMPLE_MANIFEST = (

@@ -30,7 +30,8 @@ from pytest_cpybench.options import Budget, Settings
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.session.engine import Engine
-from pytest_cpybench.suite._pyperformance import BenchmarkDef, load_benchmarks
+from pytest_cpybench.suite._pyperformance import load_benchmarks
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import process_means
 

@@ -15,7 +15,7 @@ from packaging.version import Version
 from pytest_cpybench.measure import cpus
 from pytest_cpybench.plugin import gateways
 from pytest_cpybench.results import metadata as md
-from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite import _pyperformance, definitions
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_collect_only_one_item_per_manifest_benchmark(ref_args: list[str], cpyth
     assert done.returncode == 0
     expected = {f"pyperformance::{bench.name}" for bench in _pyperformance.load_benchmarks()}
     runnable = {f"pyperformance::{bench.name}" for bench in _pyperformance.load_benchmarks()
-                if _pyperformance.supports(bench, "3.13.5") is None}
+                if definitions.supports(bench, "3.13.5") is None}
     assert set(_collected_ids(done.stdout)) == expected
     assert f"{len(runnable)} tests collected" in done.stdout  # 3.13.5 can run every one
 

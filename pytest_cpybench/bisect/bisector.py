@@ -46,8 +46,8 @@ from pytest_cpybench.results import files
 from pytest_cpybench.session.engine import Engine
 from pytest_cpybench.session.model import ItemOutcome
 from pytest_cpybench.session.plan import repo_of
-from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite import definitions
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict.stats import RatioEstimate
 
 GOOD, BAD, PROBE = "good", "bad", "probe"  # side labels inside a step
@@ -227,7 +227,7 @@ class Bisector:
 
     def _check_supported(self, target: Target) -> None:
         for bench in self.benchmarks:
-            reason = _pyperformance.supports(bench, target.version)
+            reason = definitions.supports(bench, target.version)
             if reason:
                 raise CpybenchError(f"benchmark {bench.name} cannot run on Python {target.version} ({reason}): "
                                     "choose another benchmark")

@@ -10,8 +10,8 @@ from pytest_cpybench.cli.arguments import EXIT_NOT_FOUND, UsageError, add_option
 from pytest_cpybench.cli.build import BUILD_OPTIONS, add_build_options
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.options import Settings
-from pytest_cpybench.session.engine import select_benchmarks
-from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.session.plan import select_benchmarks
+from pytest_cpybench.suite import selection
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-mode", "cpython-metric", "cpython-budget",
                    "cpython-timeout", "cpython-confidence", "cpython-machine", "cpython-results-dir")
@@ -55,12 +55,12 @@ def bisect_command(args: argparse.Namespace) -> int:
         benchmarks = select_benchmarks(settings)
     except CpybenchError as exc:
         raise UsageError(str(exc)) from None
-    selection = settings.benchmarks or ""
+    asked = settings.benchmarks or ""
     if not benchmarks:
-        raise UsageError(f"-b {selection} selects no benchmark: name the benchmark(s) that changed")
+        raise UsageError(f"-b {asked} selects no benchmark: name the benchmark(s) that changed")
     # Result names (deepcopy_memo) narrow their benchmark to those results.
-    words = {word.strip() for word in selection.split(",")}
-    not_results = {b.name for b in benchmarks} | set(_pyperformance.known_tags()) | {"all", "default", ""}
+    words = {word.strip() for word in asked.split(",")}
+    not_results = {b.name for b in benchmarks} | set(selection.known_tags()) | {"all", "default", ""}
     results = sorted(w for w in words if w not in not_results and not w.startswith("-"))
     bisector = Bisector(settings, benchmarks, log=progress, results=results,
                         on_step=step_printer(lambda line: print(line, flush=True)))

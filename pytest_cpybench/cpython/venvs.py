@@ -28,7 +28,7 @@ from pytest_cpybench import locks
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
 from pytest_cpybench.results import files
 from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 Log = Callable[[str], None]
 

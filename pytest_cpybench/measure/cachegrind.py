@@ -26,7 +26,7 @@ from pytest_cpybench.measure.processes import (
     worker_command,
 )
 from pytest_cpybench.results import metadata as md
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 VALGRIND = "valgrind"
 # Repetitions per side: each one a pair of counted processes (see count_instructions).

@@ -48,7 +48,7 @@ from pytest_cpybench.measure.processes import (
     stamp,
 )
 from pytest_cpybench.results import metadata as md
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import stats
 
 # Values and warmups per worker process, by mode: pyperf's own, as `pyperformance run` measures, and the

@@ -30,7 +30,7 @@ from pytest_cpybench.cpython.venvs import VENV_LAYOUT, target_environ
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 Log = Callable[[str], None]
 

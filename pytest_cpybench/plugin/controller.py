@@ -22,7 +22,7 @@ from pytest_cpybench.output.publish import publish
 from pytest_cpybench.plugin.items import error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 WIRE_KEY = "cpybench_engine"  # workerinput: the controller's plan, its interpreters built
 

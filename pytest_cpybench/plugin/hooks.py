@@ -22,7 +22,7 @@ from pytest_cpybench.plugin.items import Collection, take_benchmark_args
 from pytest_cpybench.plugin.role import ROLE_KEY, Role
 from pytest_cpybench.plugin.worker import Worker
 from pytest_cpybench.results.identity import default_arch
-from pytest_cpybench.suite import _pyperformance
+from pytest_cpybench.suite import _pyperformance, definitions, selection
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -54,14 +54,14 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         settings, arch = _machine_info(config, settings)
         known = _pyperformance.load_benchmarks(settings.manifests)
-        selected = _pyperformance.select(known, settings.benchmarks)
-        notes = _pyperformance.selection_notes(known, settings.benchmarks)
+        selected = selection.select(known, settings.benchmarks)
+        notes = selection.selection_notes(known, settings.benchmarks)
         requested = take_benchmark_args(config, known)
         role = _role(config, settings, selected, known, notes)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     role.engine.arch = arch
-    for tag in _pyperformance.known_tags(known):
+    for tag in selection.known_tags(known):
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     config.stash[ROLE_KEY] = role
     config.pluginmanager.register(Collection(role, selected, known, requested), "cpybench-collection")
@@ -76,8 +76,8 @@ def _machine_info(config: pytest.Config, settings: Settings) -> tuple[Settings, 
     return replace(settings, machine=machine), str(info.get("arch") or default_arch())
 
 
-def _role(config: pytest.Config, settings: Settings, selected: list[_pyperformance.BenchmarkDef],
-          known: list[_pyperformance.BenchmarkDef], notes: list[str]) -> Role:
+def _role(config: pytest.Config, settings: Settings, selected: list[definitions.BenchmarkDef],
+          known: list[definitions.BenchmarkDef], notes: list[str]) -> Role:
     """This process's part: an xdist worker's (sent by its controller), else a controller's, which
     refuses the xdist distributions the results would not survive."""
     if hasattr(config, "workerinput"):

@@ -37,7 +37,7 @@ from pytest_cpybench.results.identity import MACHINE_ENV
 from pytest_cpybench.session import wire
 from pytest_cpybench.session.engine import Engine
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 # What asking a host its name can raise: it is unreachable, it answered nothing, or it failed.
 GATEWAY_ERRORS = (execnet.HostNotFound, execnet.TimeoutError, execnet.RemoteError, EOFError, OSError)

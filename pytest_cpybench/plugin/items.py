@@ -19,8 +19,8 @@ import pytest
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
 from pytest_cpybench.output import junit, terminal
 from pytest_cpybench.session.model import ItemOutcome
-from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite import definitions, selection
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 COLLECTOR_NAME = "pyperformance"
 VERDICT_ATTR = "cpybench_verdict"  # report attribute: "inconclusive" when it is
@@ -89,7 +89,7 @@ class BenchmarkCollector(pytest.Collector):
         benches = c.selected if c.requested is None else [b for b in c.known if b.name in c.requested]
         for bench in benches:
             item = BenchmarkItem.from_parent(self, name=bench.name, bench=bench, role=c.role)
-            reason = _pyperformance.supports(bench, version) if version else None
+            reason = definitions.supports(bench, version) if version else None
             if reason:
                 item.add_marker(pytest.mark.skip(reason=f"{reason} (target is {version})"))
             items.append(item)
@@ -128,7 +128,7 @@ class Collection:
         for word in sorted(words):
             if any(word.lower() in bench.name.lower() for bench in self.known):
                 continue
-            producer = _pyperformance.producer_of(word, self.known)
+            producer = selection.producer_of(word, self.known)
             for item in items:
                 if isinstance(item, BenchmarkItem) and producer is not None and item.bench is producer:
                     item.extra_keyword_matches.add(word)
@@ -181,7 +181,7 @@ def take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set
     by_name = {bench.name.lower(): bench.name for bench in known}
     for arg in ours:
         name = arg.split("::")[1].split("[")[0]
-        producer = by_name.get(name.lower()) or getattr(_pyperformance.producer_of(name, known), "name", None)
+        producer = by_name.get(name.lower()) or getattr(selection.producer_of(name, known), "name", None)
         if producer is None:
             raise CpybenchError(f"{arg}: no pyperformance benchmark (or result) is called {name!r}; "
                                 "`pytest --cpython-ref=X --collect-only -q` lists them")

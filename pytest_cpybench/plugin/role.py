@@ -20,7 +20,7 @@ from pytest_cpybench.options import Settings
 from pytest_cpybench.plugin import gateways
 from pytest_cpybench.session.engine import Engine
 from pytest_cpybench.session.model import ItemOutcome
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 ROLE_KEY = pytest.StashKey["Role"]()
 CPUS_KEY = "cpybench_cpus"  # workerinput: the CPUs a local worker's benchmarks are pinned to

@@ -39,8 +39,8 @@ from pytest_cpybench.session.model import (
     SessionResult,
 )
 from pytest_cpybench.session.plan import Plan
-from pytest_cpybench.suite import _pyperformance
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite import _pyperformance, definitions
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import Verdict
 
@@ -265,7 +265,7 @@ class Engine:
         result = SessionResult()
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
-                      md.BENCHMARK_HASH: _pyperformance.suite_hash(benchmarks),
+                      md.BENCHMARK_HASH: definitions.suite_hash(benchmarks),
                       md.MODE: self.settings.mode, md.METRIC: self.settings.metric}
         if head_suite is not None:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
@@ -339,7 +339,4 @@ def _target(baseline: Baseline) -> Target:
     assert baseline.target is not None, f"baseline {baseline.label} was not built"
     return baseline.target
 
-
-def select_benchmarks(settings: Settings) -> list[BenchmarkDef]:
-    return _pyperformance.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)
 

@@ -24,7 +24,7 @@ from pytest_cpybench.measure.interleaved import Budget, Calibration, Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
 from pytest_cpybench.results import metadata as md
-from pytest_cpybench.suite._pyperformance import BenchmarkDef
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 Decided = Callable[[dict[str, pyperf.BenchmarkSuite]], bool]
 

@@ -24,6 +24,8 @@ from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.results.identity import RunKey
 from pytest_cpybench.results.store import ResultsStore
 from pytest_cpybench.session.model import Baseline, BaselineKind
+from pytest_cpybench.suite import _pyperformance, selection
+from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict.compare import measured_alongside
 
 
@@ -164,3 +166,7 @@ def _check_writable_dir(folder: Path, option: str, alternative: str) -> None:
     except OSError as err:
         hint = f"choose a writable directory{' ' + alternative if alternative else ''}"
         raise StoreError(f"{option}: cannot write in {folder} ({err.strerror or err}): {hint}") from None
+
+
+def select_benchmarks(settings: Settings) -> list[BenchmarkDef]:
+    return selection.select(_pyperformance.load_benchmarks(settings.manifests), settings.benchmarks)

@@ -1,59 +1,29 @@
-"""The benchmark suite: pyperformance's manifests, read into plain frozen records.
+"""pyperformance's manifests, read into plain frozen records (:class:`BenchmarkDef`).
 
-This is the only module that touches pyperformance's private API (``_manifest``,
-``_benchmark``); pyproject.toml pins the range of pyperformance versions it was checked
-against. Everything it hands out is a :class:`BenchmarkDef`, so the rest of the package
-never sees a pyperformance object.
-
-Differences from ``pyperformance run`` on purpose:
-
-* ``requires-python`` is checked against the *target* interpreter (:func:`supports`),
-  not against the interpreter that runs pyperformance.
-* An unknown name in a selection is an error with suggestions, not a logged warning.
+This is the only module that touches pyperformance's private API (``_manifest``); pyproject.toml
+pins the range of pyperformance versions it was checked against. Everything it hands out is a
+:class:`BenchmarkDef`, so the rest of the package never sees a pyperformance object.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import hashlib
 import io
 import os
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyperformance
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
 from pyperformance import _manifest
 
 from pytest_cpybench.errors import CpybenchError
-
-# Groups every manifest has, whatever its sections say.
-ALL_GROUP = "all"
-DEFAULT_GROUP = "default"
+from pytest_cpybench.suite.definitions import ALL_GROUP, DEFAULT_GROUP, BenchmarkDef
 
 # Files that say nothing about what a benchmark measures.
 _IGNORED_DIRS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache"})
 _IGNORED_SUFFIXES = (".pyc", ".pyo")
-
-
-@dataclass(frozen=True)
-class BenchmarkDef:
-    """One benchmark of a manifest, as needed to install and run it."""
-
-    name: str
-    tags: tuple[str, ...]
-    requires_python: str  # a PEP 440 specifier set; "" means any version
-    runscript: str
-    extra_opts: tuple[str, ...]
-    requirements_file: str | None
-    metafile: str
-    manifest: str
-    definition_hash: str  # sha256 over the benchmark's files (see _definition_hash)
 
 
 def pyperformance_version() -> str:
@@ -83,118 +53,6 @@ def load_benchmarks(extra_manifests: Iterable[Path | str] = ()) -> list[Benchmar
                     f"{bench.manifest}; rename one of them"
                 )
     return list(by_name.values())
-
-
-def select(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[BenchmarkDef]:
-    """The benchmarks named by ``selection``, in pyperformance's ``-b`` syntax.
-
-    Comma-separated benchmark names and group names (tags, manifest groups, ``default``,
-    ``all``); a leading ``-`` excludes. With no inclusion the ``default`` group is the start.
-    Names match case-insensitively. The result keeps the order of ``benchmarks``.
-    """
-    by_name = {bench.name.lower(): bench.name for bench in benchmarks}
-    group_members = _group_members(benchmarks)
-    included: set[str] = set()
-    excluded: set[str] = set()
-    unknown: list[str] = []
-    any_inclusion = False
-    for raw_entry in (selection or "").split(","):
-        entry = raw_entry.strip()
-        if not entry:
-            continue
-        exclude = entry.startswith("-")
-        name = entry[1:].strip().lower() if exclude else entry.lower()
-        if name in by_name:
-            names = {by_name[name]}
-        elif name in group_members:
-            names = group_members[name]
-        elif producer := producer_of(name, benchmarks):
-            names = {producer.name}
-        else:
-            unknown.append(name)
-            continue
-        if exclude:
-            excluded |= names
-        else:
-            any_inclusion = True
-            included |= names
-    if unknown:
-        raise CpybenchError(_unknown_names_message(unknown, list(by_name), list(group_members)))
-    if not any_inclusion:
-        included = group_members[DEFAULT_GROUP]
-    chosen = [
-        bench for bench in benchmarks if bench.name in included and bench.name not in excluded
-    ]
-    if not chosen:
-        raise CpybenchError(f"benchmark selection {selection!r} leaves no benchmark to run")
-    return chosen
-
-
-def selection_notes(benchmarks: Sequence[BenchmarkDef], selection: str | None) -> list[str]:
-    """What :func:`select` read as a result name rather than a benchmark or group, said once each."""
-    known = {bench.name.lower() for bench in benchmarks} | set(_group_members(benchmarks))
-    notes = []
-    for raw_entry in (selection or "").split(","):
-        name = raw_entry.strip().lstrip("-").strip().lower()
-        if name and name not in known and (producer := producer_of(name, benchmarks)):
-            notes.append(f"{name!r} is a result of benchmark {producer.name!r}: selecting {producer.name}")
-    return notes
-
-
-def producer_of(result_name: str, benchmarks: Sequence[BenchmarkDef]) -> BenchmarkDef | None:
-    """The benchmark whose run produces the pyperf result ``result_name``, when it can be told
-    without running anything.
-
-    Results are named in the run scripts: either literally (``bench_time_func('deepcopy_memo',
-    ...)``, ``"many_optionals"``, chosen by the benchmark's extra options when several
-    benchmarks share one script) or as ``'<benchmark>_%s' % name`` (``logging_format``,
-    ``scimark_fft``, ``xml_etree_parse``). A literal found in exactly one run script wins;
-    otherwise the longest benchmark name followed by ``_`` that starts the result name.
-    """
-    name = result_name.strip().lower()
-    literal = re.compile(r"""['"]""" + re.escape(name) + r"""['"]""", re.IGNORECASE)
-    by_literal = [bench for bench in benchmarks if literal.search(_script_text(bench.runscript))]
-    if len(by_literal) > 1:  # one script, several benchmarks: the options pick the result
-        by_literal = [bench for bench in by_literal if name in (opt.lower() for opt in bench.extra_opts)]
-    if len(by_literal) == 1:
-        return by_literal[0]
-    prefixed = [bench for bench in benchmarks if name.startswith(bench.name.lower() + "_")]
-    return max(prefixed, key=lambda bench: len(bench.name), default=None)
-
-
-@functools.cache
-def _script_text(path: str) -> str:
-    try:
-        return Path(path).read_text("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-def known_tags(benchmarks: Iterable[BenchmarkDef] | None = None) -> list[str]:
-    """Sorted tag names (apps, asyncio, math, …) of ``benchmarks`` (default: the default suite)."""
-    if benchmarks is None:
-        benchmarks = load_benchmarks()
-    return sorted({tag for bench in benchmarks for tag in bench.tags})
-
-
-def supports(bench: BenchmarkDef, python_version: str) -> str | None:
-    """None if the target interpreter ``python_version`` ("3.13.5", "3.14.0a1") may run
-    ``bench``, else the reason it may not (e.g. "requires Python >=3.12")."""
-    if not bench.requires_python:
-        return None
-    version = _parse_python_version(python_version)
-    # Pre-releases count: a CPython built from main is an alpha, and ">=3.12" means it.
-    if SpecifierSet(bench.requires_python).contains(version, prereleases=True):
-        return None
-    return f"requires Python {bench.requires_python}"
-
-
-def suite_hash(benchmarks: Iterable[BenchmarkDef]) -> str:
-    """A 6-hex-digit hash of the selected benchmarks' definitions (like bench_runner's)."""
-    digest = hashlib.sha256()
-    for bench in sorted(benchmarks, key=lambda b: b.name):
-        digest.update(f"{bench.name}\0{bench.definition_hash}\n".encode())
-    return digest.hexdigest()[:6]
 
 
 #######################################
@@ -309,48 +167,6 @@ def _describe(exc: BaseException) -> str:
 # groups and selection
 
 
-def _group_members(benchmarks: Sequence[BenchmarkDef]) -> dict[str, set[str]]:
-    """Lower-cased group name -> names of the member benchmarks among ``benchmarks``."""
-    present = {bench.name for bench in benchmarks}
-    members: dict[str, set[str]] = {ALL_GROUP: set(present), DEFAULT_GROUP: set()}
-    for bench in benchmarks:
-        for tag in bench.tags:
-            members.setdefault(tag.lower(), set()).add(bench.name)
-    for manifest_path in dict.fromkeys(bench.manifest for bench in benchmarks):
-        manifest = _parse_manifest(manifest_path)
-        for group in manifest.groups - {ALL_GROUP}:
-            names = {b.name for b in manifest.resolve_group(group, fail=False)} & present
-            members.setdefault(group.lower(), set()).update(names)
-    return members
-
-
-def _unknown_names_message(unknown: list[str], names: list[str], groups: list[str]) -> str:
-    choices = [*names, *groups]
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-        suggestion = f" (did you mean {', '.join(close)}?)" if close else ""
-        parts.append(f"{name!r}{suggestion}")
-    noun = "benchmark or group" if len(unknown) == 1 else "benchmarks or groups"
-    return (
-        f"unknown {noun}: {'; '.join(parts)}; "
-        f"use benchmark names or the groups {', '.join(sorted(groups))}"
-    )
-
-
-def _parse_python_version(python_version: str) -> Version:
-    # Accept what interpreters print: "3.14.0a1+", "3.13.5 (main, …)".
-    match = re.match(r"\s*(\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc)\d+)?)", python_version)
-    try:
-        if match is None:
-            raise InvalidVersion(python_version)
-        return Version(match.group(1))
-    except InvalidVersion:
-        raise CpybenchError(
-            f"cannot read a Python version from {python_version!r} (expected e.g. 3.13.5)"
-        ) from None
-
-
 #######################################
 # definition hashes
 
@@ -423,3 +239,18 @@ def _file_digest(path: str) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def group_members(benchmarks: Sequence[BenchmarkDef]) -> dict[str, set[str]]:
+    """Lower-cased group name -> names of the member benchmarks among ``benchmarks``."""
+    present = {bench.name for bench in benchmarks}
+    members: dict[str, set[str]] = {ALL_GROUP: set(present), DEFAULT_GROUP: set()}
+    for bench in benchmarks:
+        for tag in bench.tags:
+            members.setdefault(tag.lower(), set()).add(bench.name)
+    for manifest_path in dict.fromkeys(bench.manifest for bench in benchmarks):
+        manifest = _parse_manifest(manifest_path)
+        for group in manifest.groups - {ALL_GROUP}:
+            names = {b.name for b in manifest.resolve_group(group, fail=False)} & present
+            members.setdefault(group.lower(), set()).update(names)
+    return members
