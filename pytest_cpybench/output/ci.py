@@ -8,8 +8,8 @@ from pytest_cpybench.output.formatting import (
     format_memory_ratio,
     format_ratio,
     format_ratio_interval,
-    format_tags,
     format_threshold,
+    suite_lines,
 )
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
 from pytest_cpybench.verdict.stats import Verdict
@@ -43,13 +43,7 @@ def summary_markdown(
             headline = "no benchmarks in common"
         page = f" ([table]({links[cmp.base_label]}))" if cmp.base_label in links else ""
         lines.append(f"**vs. {cmp.base_label}**: {headline}{star}{page}")
-        tags = cmp.by_tag()
-        if tags:
-            lines.append(f"- by tag: {format_tags(tags)}")
-        if cmp.missing:
-            lines.append(f"- missing benchmarks: {_listed(cmp.missing)}")
-        if cmp.new:
-            lines.append(f"- new benchmarks: {_listed(cmp.new)}")
+        lines += suite_lines(cmp, _listed)
         regressions = sorted(cmp.regressions, key=lambda rc: rc.ratio, reverse=True)
         if regressions:
             lines.append(f"- :x: {len(regressions)} regression{'s' if len(regressions) > 1 else ''} beyond the "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from tabulate import tabulate
 
@@ -93,17 +93,24 @@ def format_summary_block(cmp: SuiteComparison) -> str:
         headline = format_headline(cmp.headline)
     else:
         headline = format_ratio(cmp.geometric_mean)
-    lines = [f"vs. {cmp.base_label}", f"- {headline}{star}"]
+    lines = [f"vs. {cmp.base_label}", f"- {headline}{star}", *suite_lines(cmp)]
+    for warning in cmp.warnings:
+        lines.append(f"- warning: {warning}")
+    return "\n".join(lines)
+
+
+def suite_lines(cmp: SuiteComparison, listed: Callable[[Sequence[str]], str] = ", ".join) -> list[str]:
+    """The lines under a headline on faster-cpython's pages: by tag, missing and new benchmarks
+    (``listed`` writes a list of names)."""
+    lines = []
     tags = cmp.by_tag()
     if tags:
         lines.append(f"- by tag: {format_tags(tags)}")
     if cmp.missing:
-        lines.append(f"- missing benchmarks: {', '.join(sorted(cmp.missing))}")
+        lines.append(f"- missing benchmarks: {listed(sorted(cmp.missing))}")
     if cmp.new:
-        lines.append(f"- new benchmarks: {', '.join(sorted(cmp.new))}")
-    for warning in cmp.warnings:
-        lines.append(f"- warning: {warning}")
-    return "\n".join(lines)
+        lines.append(f"- new benchmarks: {listed(sorted(cmp.new))}")
+    return lines
 
 
 def format_changes_table(cmp: SuiteComparison) -> str:
