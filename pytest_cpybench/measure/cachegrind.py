@@ -48,7 +48,6 @@ def check_valgrind() -> str:
     return path
 
 
-
 def count_instructions(
     venv_python: Path,
     bench: BenchmarkDef,
@@ -111,14 +110,13 @@ def count_instructions(
     return suite
 
 
-
 def counting_environ(options: RunOptions) -> dict[str, str]:
     """The exact environment of a counted worker: fixed content, never the caller's.
 
     Environment strings are copied onto the heap at startup, so every object after them moves
     with their total size: one more 100-byte variable moved v3.13.5's counts by up to 0.7%
     (deepcopy_memo, chaos: dicts keyed by id() probe differently), while counts repeat to 1e-5
-    in one environment (benchmarks/README.md, instructions ``env`` part). So a count depends on
+    in one environment (docs/measurements/2026-11-29.md, one environment variable more). So a count depends on
     what the target needs (``options.env``: a shared build's LD_LIBRARY_PATH), the variables the
     user asked to pass on (--cpython-inherit-env), and nothing else: not the shell's, not CI's,
     not pytest's per-test variables.
@@ -128,7 +126,6 @@ def counting_environ(options: RunOptions) -> dict[str, str]:
     env.update(options.env)
     env["PYTHONHASHSEED"] = "0"
     return env
-
 
 
 def _counted(command: list[str], env: dict[str, str], options: RunOptions, workdir: str, name: str,

@@ -57,9 +57,8 @@ PER_PROCESS = {"default": (3, 1), "fast": (2, 1), "rigorous": (3, 1), "debug": (
 MIN_ROUNDS = 5  # fewer process pairs give intervals that cannot be trusted
 
 # Twice pyperf's processes: on a noisy machine 20 rounds left most A/A verdicts inconclusive
-# (benchmarks/README.md, 2026-11-30); --cpython-budget=auto caps the cost instead.
+# (docs/measurements/2026-11-30.md); --cpython-budget=auto caps the cost instead.
 DEFAULT_ROUNDS = 40
-
 
 
 @dataclass(frozen=True)
@@ -69,8 +68,8 @@ class Budget:
 
     processes: int = DEFAULT_ROUNDS  # per side: one per round
     seconds: float | None = None
-    # Per process, after one warmup; None: pyperf's in the mode (sampler.PER_PROCESS). One value
-    # costs about 0.6 as much and was not cheaper to a verdict (benchmarks/README.md, fourth session).
+    # Per process, after one warmup; None: pyperf's in the mode (PER_PROCESS). One value costs
+    # about 0.6 as much and was not cheaper to a verdict (docs/measurements/2026-11-30.md, midday).
     values: int | None = None
     pyperformance_multiple: float | None = None  # auto: per side measured
 

@@ -44,7 +44,7 @@ MODE_FLAGS = {
 MODES = tuple(MODE_FLAGS)
 # Worker processes pyperf gives one benchmark in each mode (its --processes: 20, halved by --fast,
 # doubled by --rigorous), besides its calibration process: what --cpython-budget=auto estimates
-# ``pyperformance run``'s time from (sampler.pyperformance_seconds).
+# ``pyperformance run``'s time from (interleaved.pyperformance_seconds).
 MODE_PROCESSES = {"default": 20, "fast": 10, "rigorous": 40, "debug": 1}  # debug: one value, never rounds
 # pyperf exits with this code when a worker exceeded --timeout.
 PYPERF_TIMEOUT_EXIT = 124

@@ -248,7 +248,8 @@ def _interval_header(cmp: SuiteComparison) -> str:
     levels = sorted({rc.estimate.confidence for rc in cmp.results} | {cmp.confidence})
     if len(levels) == 1:
         return f"{format_confidence(cmp.confidence)} interval"
-    # Interleaved results were checked as they came in: their intervals are wider (sampler.check_confidence).
+    # Interleaved results were checked as they came in: their intervals are wider
+    # (measure.interleaved.check_confidence).
     return "interval (" + " / ".join(format_confidence(level) for level in levels) + ")"
 
 

@@ -358,8 +358,8 @@ def compare_suites(
     results or benchmarks); every other result gets ``threshold``.
     ``paired``: True when all results were measured interleaved, or the names of those that were.
     ``paired_confidence``: the confidence of those results' intervals, when not ``confidence``
-    (interleaved measurement that checked its verdicts several times: :func:`sampler.check_confidence`);
-    the headline keeps ``confidence``.
+    (interleaved measurement that checked its verdicts several times:
+    :func:`pytest_cpybench.measure.interleaved.check_confidence`); the headline keeps ``confidence``.
     """
     overrides = overrides or {}
     base_names = set(base.get_benchmark_names())

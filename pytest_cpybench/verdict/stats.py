@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 DEFAULT_CONFIDENCE = 0.95
 # Instruction counts (--cpython-metric=instructions) of one interpreter repeat within about 1e-5
-# (benchmarks/README.md); a result whose repetitions spread more than this, (max - min) / mean,
+# (docs/measurements/2026-11-29.md); a result whose repetitions spread more than this, (max - min) / mean,
 # is not deterministic (threads, timers, I/O) and gets "inconclusive", never a failure.
 MAX_INSTRUCTION_SPREAD = 0.005
 # The interleaved (paired) interval trims this share of its rounds at each end, once it has
@@ -119,10 +119,10 @@ def paired_ratio_interval(
     From :data:`TRIM_FROM_ROUNDS` pairs on: Yuen's trimmed-mean interval on the pairs' log-ratios
     (:func:`trimmed_log_interval`), ``trim`` of the pairs cut at each end (0: never). On a
     shared host the noise of a round is mostly a few processes slowed down whole by another job
-    (up to 1.8x, benchmarks/README.md, noise); one such round inflates the t-interval's standard
+    (up to 1.8x, docs/measurements/2026-11-30.md, noise); one such round inflates the t-interval's standard
     deviation for the rest of the measurement, and the gate runs to its budget and says
-    "inconclusive". Trimming is what keeps those rounds from deciding (benchmarks/README.md:
-    noise, its replay; stopping_rule, ``robust``). 10% is the trade measured there: 20% decided
+    "inconclusive". Trimming is what keeps those rounds from deciding (docs/measurements/2026-11-30.md:
+    noise, its replay; the stopping_rule section, ``robust``). 10% is the trade measured there: 20% decided
     a little sooner but passed a slowdown that only some processes show twice as often. It
     starts at 10 rounds, where 10% first cuts a round (a larger trim of fewer rounds leaves too
     few degrees of freedom). The interval is then around the trimmed ratio, the typical round;
