@@ -33,6 +33,8 @@ from pytest_cpybench.results.store import SAVE_MODES, SaveMode
 from pytest_cpybench.verdict import stats
 
 CONFIRM_MODES = ("auto", "always", "never")
+PARALLEL_MODES = ("auto", "yes", "no")
+DECIDE_MODES = ("item", "all")
 YES_NO = ("yes", "no")
 # --cpython-threshold when it is not given, by --cpython-metric.
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
@@ -65,7 +67,7 @@ class Settings:
     mode: str = "default"
     timeout: float = 900.0
     affinity: str | None = None
-    parallel: str = "no"  # --cpython-parallel
+    parallel: str = "auto"  # --cpython-parallel: the sides at once when there is a core per side
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
     machine: str = field(default_factory=default_machine)
@@ -73,9 +75,13 @@ class Settings:
     save: SaveMode = "new"
     baselines: tuple[str, ...] = ()
     baseline_file: Path | None = None
-    metric: str = md.METRIC_TIME
-    threshold: float = 0.05
-    thresholds: dict[str, float] = field(default_factory=dict)
+    metric: str = md.METRIC_TIME  # the first of ``metrics``: what one engine measures
+    metrics: tuple[str, ...] = (md.METRIC_TIME,)  # --cpython-metric=time,instructions: both gates
+    threshold: float = 0.05  # of ``metric``
+    thresholds: dict[str, float] = field(default_factory=dict)  # per result or benchmark, of ``metric``
+    # Every metric's threshold and per-benchmark overrides (one metric: ``threshold`` and ``thresholds``).
+    metric_thresholds: dict[str, float] = field(default_factory=dict)
+    metric_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     confidence: float = 0.95
     confirm: str = "auto"
     budget: Budget = field(default_factory=Budget)
@@ -83,6 +89,7 @@ class Settings:
     report_dir: Path | None = None
     pr_comment: Path | None = None
     bisect: bool = False  # --cpython-bisect=yes
+    decide: str = "item"  # --cpython-decide: stop an item once it fails whatever its other results do
 
     @property
     def enabled(self) -> bool:
@@ -91,6 +98,12 @@ class Settings:
     @property
     def build_config(self) -> BuildConfig:
         return BuildConfig(self.preset, self.configure_flags, self.jobs)
+
+    def for_metric(self, metric: str) -> Settings:
+        """These settings for one metric's gate: its threshold and its per-benchmark overrides."""
+        return replace(self, metric=metric, metrics=(metric,),
+                       threshold=self.metric_thresholds.get(metric, self.threshold),
+                       thresholds=self.metric_overrides.get(metric, self.thresholds))
 
 
 def default_cache_dir() -> Path:
@@ -191,17 +204,60 @@ def _threshold(value: Raw, name: str) -> float | None:
     return threshold
 
 
-def _thresholds(value: Raw, name: str) -> dict[str, float]:
-    try:
-        thresholds = stats.parse_threshold_overrides(_lines(value))
-    except ValueError as exc:
-        raise CpybenchError(f"{name}: {exc}") from None
-    low, high = THRESHOLD_RANGE
-    for result, threshold in thresholds.items():
-        if not low <= threshold <= high:
-            raise CpybenchError(f"{name}: {result}: {threshold:.0%} is out of range: give a slowdown "
-                                f"between {low:.1%} and {high:.0%}")
+def _metric_thresholds(value: Raw, name: str) -> dict[str, float]:
+    """``5%`` (every metric: key "") or ``time:5%,instructions:1%``; unset: {} (the defaults)."""
+    thresholds: dict[str, float] = {}
+    for part in (_text(value) or "").split(","):
+        metric, _, amount = part.rpartition(":")
+        metric = metric.strip()
+        if metric and metric not in md.METRICS:
+            raise CpybenchError(f"{name}={_text(value)!r}: {metric!r} is not a metric: give e.g. 5% or "
+                                "time:5%,instructions:1%")
+        if not amount.strip():
+            continue
+        if metric in thresholds:
+            raise CpybenchError(f"{name}={_text(value)!r} gives {metric or 'the'} threshold twice: give it once")
+        thresholds[metric] = cast(float, _threshold(amount.strip(), name))
     return thresholds
+
+
+def _thresholds(value: Raw, name: str) -> dict[str, dict[str, float]]:
+    """Lines ``NAME: 15%`` (every metric) or ``NAME: instructions:2%`` (one metric), by metric
+    ("": every metric) and result or benchmark name."""
+    by_metric: dict[str, dict[str, float]] = {}
+    for line in _lines(value):
+        result, sep, rest = line.partition(":")
+        metric, _, amount = rest.rpartition(":")
+        metric = metric.strip()
+        if sep and metric in md.METRICS:
+            line = f"{result}: {amount}"
+        elif sep and metric:
+            raise CpybenchError(f"{name}: {line.strip()!r}: {metric!r} is not a metric (time or instructions)")
+        try:
+            parsed = stats.parse_threshold_overrides([line])
+        except ValueError as exc:
+            raise CpybenchError(f"{name}: {exc}") from None
+        low, high = THRESHOLD_RANGE
+        for result_name, threshold in parsed.items():
+            if not low <= threshold <= high:
+                raise CpybenchError(f"{name}: {result_name}: {threshold:.0%} is out of range: give a slowdown "
+                                    f"between {low:.1%} and {high:.0%}")
+            overrides = by_metric.setdefault(metric, {})
+            if result_name in overrides:
+                raise CpybenchError(f"{name}: the threshold of {result_name!r} is given twice: keep one line")
+            overrides[result_name] = threshold
+    return by_metric
+
+
+def _metrics(value: Raw, name: str) -> tuple[str, ...]:
+    metrics = tuple(m.strip() for m in (_text(value) or md.METRIC_TIME).split(",") if m.strip())
+    for metric in metrics:
+        if metric not in md.METRICS:
+            raise CpybenchError(f"{name}={_text(value)!r} is not valid: choose time, instructions or "
+                                "time,instructions")
+    if not metrics or len(set(metrics)) < len(metrics):
+        raise CpybenchError(f"{name}={_text(value)!r}: name each metric once, e.g. time,instructions")
+    return metrics
 
 
 def _confidence(value: Raw, name: str) -> float:
@@ -355,11 +411,12 @@ OPTIONS: tuple[Option, ...] = (
     _row("cpython-affinity", "affinity", _affinity,
          "CPU list for pyperf's workers, e.g. 1, 0-3 or 0,2 (pyperf --affinity); with -n N, split among the "
          "workers."),
-    _row("cpython-parallel", "parallel", _choice(*YES_NO),
-         "Interleaved sides: yes runs the head's and the baseline's worker of a round at the same time, each on "
-         "its own physical core (when there is one per side), in about half the time; its results are marked, "
-         "and compared with results measured alone only with a margin. no runs them one after another.", "no",
-         choices=YES_NO),
+    _row("cpython-parallel", "parallel", _choice(*PARALLEL_MODES),
+         "Measure the sides (head and baselines) of a round at the same time, each on a physical core of its "
+         "own: auto when the session has a free core per side (not with -n taking them, nor an affinity of one "
+         "core), yes whenever a core per side exists, no: one after another. At once, a round costs the time of "
+         "one side; results are marked and compared with results measured alike.", "auto",
+         choices=PARALLEL_MODES),
     _row("cpython-inherit-env", "inherit_env", _names,
          "Extra environment variables pyperf's workers keep, comma separated (a shared-library build's "
          "LD_LIBRARY_PATH is passed on by itself).", ""),
@@ -379,16 +436,18 @@ OPTIONS: tuple[Option, ...] = (
          "by commit, machine and build; when absent, built and measured in this session."),
     _row("cpython-baseline-file", "baseline_file", _path,
          "Compare with this pyperf JSON file (any machine: the summary warns when the machine differs)."),
-    _row("cpython-metric", "metric", _choice(*md.METRICS),
-         "What is measured: time (pyperf's wall time) or instructions (instructions per loop counted under "
-         "valgrind's cachegrind: deterministic, about 30x slower to measure).", md.METRIC_TIME, cli="metric",
-         choices=md.METRICS),
-    _row("cpython-threshold", "threshold", _threshold,
-         "Slowdown that fails an item when the whole interval is beyond it, e.g. 5% (0.1% to 100%).",
-         cli="threshold", default_text="5% for time, 1% for instructions"),
-    _row("cpython-thresholds", "thresholds", _thresholds,
-         "Per-benchmark thresholds, one 'name: 15%' per line; the name is a benchmark (all its results) or "
-         "one result (deepcopy_memo).", ini_type="linelist", cli="thresholds", ini_only=True),
+    _row("cpython-metric", "metrics", _metrics,
+         "What is measured: time (pyperf's wall time), instructions (instructions per loop counted under "
+         "valgrind's cachegrind: deterministic, so a 1% gate), or time,instructions (both gates in one session; "
+         "an item fails when either fails).", md.METRIC_TIME, cli="metric",
+         choices=(*md.METRICS, f"{md.METRIC_TIME},{md.METRIC_INSTRUCTIONS}")),
+    _row("cpython-threshold", "metric_thresholds", _metric_thresholds,
+         "Slowdown that fails an item when the whole interval is beyond it, e.g. 5% (0.1% to 100%); per metric: "
+         "time:5%,instructions:1%.", cli="threshold", default_text="time:5%,instructions:1%"),
+    _row("cpython-thresholds", "metric_overrides", _thresholds,
+         "Per-benchmark thresholds, one 'name: 15%' per line (or 'name: instructions:2%' for one metric); the "
+         "name is a benchmark (all its results) or one result (deepcopy_memo).", ini_type="linelist",
+         cli="thresholds", ini_only=True),
     _row("cpython-confidence", "confidence", _confidence, "Confidence level of the ratio intervals.", "95%",
          cli="confidence"),
     _row("cpython-confirm", "confirm", _choice(*CONFIRM_MODES),
@@ -410,6 +469,10 @@ OPTIONS: tuple[Option, ...] = (
     _row("cpython-bisect", "bisect", _yes,
          "After the session, for the benchmarks that failed against a baseline commit, find the commit(s) "
          "between that baseline and the head that made them slower.", "no", choices=YES_NO),
+    _row("cpython-decide", "decide", _choice(*DECIDE_MODES),
+         "item: stop measuring a benchmark once it fails whatever its other results do (they are reported as "
+         "they stand, and stored marked partial: never a baseline); all: measure until every result is "
+         "decided or the budget is spent.", "item", choices=DECIDE_MODES),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 
@@ -428,18 +491,29 @@ def settings_from(raw: Mapping[str, Raw], spell: Callable[[Option], str] = plugi
         if value is None or value == []:
             value = option.default
         values[option.field] = option.parse(value, spell(option))
-    unset = {item.name for item in fields(Settings)} - set(values)
+    unset = {item.name for item in fields(Settings)} - set(values) - set(DERIVED_FIELDS)
     assert not unset, f"Settings fields without an option row: {sorted(unset)}"
-    threshold = values.pop("threshold")
-    settings = Settings(threshold=0.0, **values)
-    return _checked(settings, threshold, spell)
+    return _checked(Settings(**values), spell)
 
 
-def _checked(settings: Settings, threshold: float | None, spell: Callable[[Option], str]) -> Settings:
-    """What holds between options: the metric's default threshold, no bisection of one value."""
-    if threshold is None:
-        threshold = _threshold(DEFAULT_THRESHOLDS[settings.metric], spell(BY_NAME["cpython-threshold"]))
+# Settings fields made from others by _checked, not set by a row of their own.
+DERIVED_FIELDS = ("metric", "threshold", "thresholds")
+
+
+def _checked(settings: Settings, spell: Callable[[Option], str]) -> Settings:
+    """What holds between options: every metric's threshold and overrides (given for every metric,
+    for that one, or its default), no bisection of one value."""
+    given = settings.metric_thresholds
+    thresholds = {metric: given.get(metric, given.get("", cast(float, _threshold(
+        DEFAULT_THRESHOLDS[metric], spell(BY_NAME["cpython-threshold"]))))) for metric in md.METRICS}
+    shared = settings.metric_overrides.get("", {})
+    overrides = {metric: {**shared, **settings.metric_overrides.get(metric, {})} for metric in md.METRICS}
     if settings.bisect and settings.mode == "debug":
         raise CpybenchError(f"{spell(BY_NAME['cpython-bisect'])}=yes needs {spell(BY_NAME['cpython-mode'])} "
                             "default, fast or rigorous: debug mode measures one value per side, too few to bisect")
-    return replace(settings, threshold=cast(float, threshold))
+    if settings.bisect and len(settings.metrics) > 1:
+        raise CpybenchError(f"{spell(BY_NAME['cpython-bisect'])}=yes bisects one metric: give "
+                            f"{spell(BY_NAME['cpython-metric'])}=time or instructions")
+    metric = settings.metrics[0]
+    return replace(settings, metric=metric, threshold=thresholds[metric], thresholds=overrides[metric],
+                   metric_thresholds=thresholds, metric_overrides=overrides)

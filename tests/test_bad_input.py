@@ -67,8 +67,11 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "--cpython-budget=0"], "--cpython-budget='0' is too small"),
     (["--cpython-ref=main", "--cpython-budget=-3s"], "--cpython-budget='-3s' must be positive"),
     (["--cpython-ref=main", "--cpython-mode=quick"], "--cpython-mode='quick' is not valid"),
-    (["--cpython-ref=main", "--cpython-parallel=auto"], "--cpython-parallel='auto' is not valid: choose one of yes"),
-    (["--cpython-ref=main", "--cpython-parallel=2"], "--cpython-parallel='2' is not valid: choose one of yes, no"),
+    (["--cpython-ref=main", "--cpython-parallel=sometimes"], "--cpython-parallel='sometimes' is not valid: choose "
+                                                             "one of auto, yes, no"),
+    (["--cpython-ref=main", "--cpython-decide=never"], "--cpython-decide='never' is not valid: choose one of item, all"),
+    (["--cpython-ref=main", "--cpython-metric=time,time"], "name each metric once"),
+    (["--cpython-ref=main", "--cpython-threshold=cycles:5%"], "'cycles' is not a metric"),
     (["--cpython-ref="], "--cpython-ref is empty"),
     (["--cpython-ref=main", "--cpython-timeout=inf"], "--cpython-timeout='inf' must be a finite number"),
     (["--cpython-ref=main", "--cpython-timeout=0"], "--cpython-timeout='0' must be more than 0 seconds"),

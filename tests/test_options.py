@@ -130,3 +130,35 @@ def test_ref_text_that_is_no_ref(ref: str, tmp_path: Path) -> None:
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(CpybenchError, match="is not a git repository"):
         git.resolve(str(tmp_path), "main", tmp_path)
+
+
+def test_both_metrics_each_with_its_threshold_and_overrides() -> None:
+    both = settings_from({"cpython-metric": "time,instructions",
+                          "cpython-thresholds": ["pidigits: 15%", "deepcopy_memo: instructions:2%"]})
+    assert both.metrics == ("time", "instructions") and both.metric == "time"
+    assert both.metric_thresholds == {"time": pytest.approx(0.05), "instructions": pytest.approx(0.01)}
+    time, counts = both.for_metric("time"), both.for_metric("instructions")
+    assert (time.metric, time.threshold, time.thresholds) == ("time", 0.05, {"pidigits": 0.15})
+    assert counts.metrics == ("instructions",) and counts.threshold == pytest.approx(0.01)
+    assert counts.thresholds == {"pidigits": 0.15, "deepcopy_memo": 0.02}  # a metric's own line wins
+    given = settings_from({"cpython-metric": "time,instructions", "cpython-threshold": "time:7%,instructions:0.5%"})
+    assert given.metric_thresholds == {"time": pytest.approx(0.07), "instructions": pytest.approx(0.005)}
+    one = settings_from({"cpython-metric": "instructions", "cpython-threshold": "time:7%"})
+    assert one.threshold == pytest.approx(0.01)  # the instructions' default: 7% is time's
+    bare = settings_from({"cpython-metric": "time,instructions", "cpython-threshold": "3%"})
+    assert bare.metric_thresholds == {"time": pytest.approx(0.03), "instructions": pytest.approx(0.03)}
+
+
+@pytest.mark.parametrize("value, message", [
+    ("time:5%,time:6%", "gives time threshold twice"),
+    ("5%,6%", "gives the threshold twice"),
+    ("time:500%", "out of range"),
+])
+def test_bad_metric_thresholds(value: str, message: str) -> None:
+    with pytest.raises(CpybenchError, match=message):
+        settings_from({"cpython-threshold": value})
+
+
+def test_the_sides_at_once_and_deciding_per_item_are_the_defaults() -> None:
+    settings = settings_from({})
+    assert settings.parallel == "auto" and settings.decide == "item"

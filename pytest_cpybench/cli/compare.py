@@ -11,11 +11,11 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench.cli.arguments import EXIT_REGRESSION, UsageError, add_option, settings_of
-from pytest_cpybench.options import DEFAULT_THRESHOLDS, Settings
+from pytest_cpybench.options import Settings
 from pytest_cpybench.output import formatting, pages
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results.files import load_suite
-from pytest_cpybench.verdict import compare, stats
+from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import Verdict
 
 GATE_OPTIONS = ("cpython-threshold", "cpython-thresholds", "cpython-confidence")
@@ -73,11 +73,9 @@ def _compared(args: argparse.Namespace) -> _Compared:
         if md.metric_of(base.get_metadata()) != metric:
             raise UsageError(f"{path} holds {md.metric_of(base.get_metadata())} results and {head_path} "
                              f"{metric} results: compare files of the same metric")
-    # The threshold's default follows the files' metric, not an option.
-    given = getattr(args, "cpython-threshold", None)
-    threshold = settings.threshold if given else stats.parse_threshold(DEFAULT_THRESHOLDS[metric])
-    overrides = compare.expand_overrides(head, settings.thresholds)
-    comparisons = [compare.compare_suites(base, head, threshold=threshold, overrides=overrides,
+    gate = settings.for_metric(metric)  # the files' metric decides the threshold, not an option
+    overrides = compare.expand_overrides(head, gate.thresholds)
+    comparisons = [compare.compare_suites(base, head, threshold=gate.threshold, overrides=overrides,
                                           confidence=settings.confidence) for base in bases]
     return _Compared(settings, head_path, head, base_paths, bases, comparisons)
 
