@@ -69,7 +69,8 @@ USAGE_ROWS = [
     (["--cpython-ref=main", "--cpython-mode=quick"], "--cpython-mode='quick' is not valid"),
     (["--cpython-ref=main", "--cpython-parallel=sometimes"], "--cpython-parallel='sometimes' is not valid: choose "
                                                              "one of auto, yes, no"),
-    (["--cpython-ref=main", "--cpython-decide=never"], "--cpython-decide='never' is not valid: choose one of item, all"),
+    (["--cpython-ref=main", "--cpython-decide=never"],
+     "--cpython-decide='never' is not valid: choose one of item, all"),
     (["--cpython-ref=main", "--cpython-metric=time,time"], "name each metric once"),
     (["--cpython-ref=main", "--cpython-threshold=cycles:5%"], "'cycles' is not a metric"),
     (["--cpython-ref="], "--cpython-ref is empty"),

@@ -160,7 +160,10 @@ def format_result_line(rc: ResultComparison) -> str:
     """One line for any verdict, e.g. ``nbody: 1.01x slower (not significant, 95% interval 0.99x-1.03x)``."""
     interval = f"{_confidence(rc.estimate)} interval {format_interval(rc.estimate)}"
     threshold = format_threshold(rc.threshold)
-    if rc.verdict is Verdict.INCONCLUSIVE and rc.spread is not None and rc.spread > MAX_INSTRUCTION_SPREAD:
+    if rc.verdict is Verdict.INCONCLUSIVE and rc.partial:
+        detail = (f"undecided: measuring stopped once another result of its benchmark failed "
+                  f"(--cpython-decide=all measures on); as it stood, its {interval} includes the {threshold} threshold")
+    elif rc.verdict is Verdict.INCONCLUSIVE and rc.spread is not None and rc.spread > MAX_INSTRUCTION_SPREAD:
         detail = (
             f"inconclusive: its instruction count is not deterministic, repetitions spread {rc.spread:.2%} "
             f"(more than {MAX_INSTRUCTION_SPREAD:.1%}), {interval}"

@@ -19,7 +19,7 @@ from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchErro
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
 from pytest_cpybench.output.publish import publish
-from pytest_cpybench.plugin.items import error_line
+from pytest_cpybench.plugin.items import benchmark_of, error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
 from pytest_cpybench.suite.definitions import BenchmarkDef
@@ -32,15 +32,21 @@ class ControllerRole(Role):
 
     writes_terminal = True
 
-    def __init__(self, config: pytest.Config, settings: Settings, selected: list[BenchmarkDef],
-                 known: list[BenchmarkDef], notes: list[str], worker_cpus: list[str] | None) -> None:
+    def __init__(self, config: pytest.Config, settings: Settings, known: list[BenchmarkDef], notes: list[str],
+                 worker_cpus: list[str] | None) -> None:
         super().__init__(config, settings)
-        self.selected = selected
         self.known = known
         self.notes = notes
         self.worker_cpus = worker_cpus  # -n N: per local worker, in --tx order
         self.infrastructure_error: str | None = None
         self.started = time.monotonic()
+        self.session_benchmarks: dict[str, BenchmarkDef] = {}  # the items that ran or were skipped
+
+    def saw(self, report: pytest.TestReport) -> None:
+        """Keep the benchmark of an item of this session (whatever -k, -m or --lf left)."""
+        bench = benchmark_of(report.nodeid, self.known)
+        if bench is not None:
+            self.session_benchmarks.setdefault(bench.name, bench)
 
     def say_notes(self) -> None:
         for note in self.notes:
@@ -114,6 +120,7 @@ class Controller(ControllerRole):
         self.outcomes[item.nodeid] = outcome
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.saw(report)
         if report.when == "call":
             sent = getattr(report, OUTCOME_ATTR, None)  # from an xdist worker
             if sent is not None:
@@ -130,7 +137,7 @@ class Controller(ControllerRole):
             return
         outcomes = list(self.outcomes.values())
         try:
-            self.result = self.engine.finish(outcomes, self.selected)
+            self.result = self.engine.finish(outcomes, list(self.session_benchmarks.values()))
             publish(self.result, self.settings, self.engine.head_version)
             self.config.hook.pytest_cpybench_publish(config=self.config, result=self.result,
                                                      settings=self.settings)

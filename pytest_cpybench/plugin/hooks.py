@@ -22,6 +22,7 @@ from pytest_cpybench.plugin.items import Collection, take_benchmark_args
 from pytest_cpybench.plugin.role import ROLE_KEY, Role
 from pytest_cpybench.plugin.worker import Worker
 from pytest_cpybench.results.identity import default_arch
+from pytest_cpybench.session.measurement import sides_line
 from pytest_cpybench.suite import _pyperformance, definitions, selection
 
 
@@ -57,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
         selected = selection.select(known, settings.benchmarks)
         notes = selection.selection_notes(known, settings.benchmarks)
         requested = take_benchmark_args(config, known)
-        role = _role(config, settings, selected, known, notes)
+        role = _role(config, settings, known, notes)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     role.engine.arch = arch
@@ -76,8 +77,8 @@ def _machine_info(config: pytest.Config, settings: Settings) -> tuple[Settings, 
     return replace(settings, machine=machine), str(info.get("arch") or default_arch())
 
 
-def _role(config: pytest.Config, settings: Settings, selected: list[definitions.BenchmarkDef],
-          known: list[definitions.BenchmarkDef], notes: list[str]) -> Role:
+def _role(config: pytest.Config, settings: Settings, known: list[definitions.BenchmarkDef],
+          notes: list[str]) -> Role:
     """This process's part: an xdist worker's (sent by its controller), else a controller's, which
     refuses the xdist distributions the results would not survive."""
     if hasattr(config, "workerinput"):
@@ -94,7 +95,7 @@ def _role(config: pytest.Config, settings: Settings, selected: list[definitions.
             gateways.check_host_settings(settings, remote=not all(gateway.local for gateway in found))
         worker_cpus = gateways.local_worker_cpus(specs, settings.affinity)
     kind = HostsController if hosts_mode else Controller
-    return kind(config, settings, selected, known, notes, worker_cpus)
+    return kind(config, settings, known, notes, worker_cpus)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -123,7 +124,14 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if role is None:
         return None
     s = role.settings
-    return [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} "
-            f"{'metric=instructions (cachegrind)' if s.metric == 'instructions' else 'mode=' + s.mode} "
-            f"threshold={s.threshold:.0%} budget={_budget_text(s.budget)} baselines={','.join(s.baselines) or '-'} "
-            f"machine={s.machine} cache={s.cache_dir} results={s.results_dir}"]
+    thresholds = ",".join(f"{m}:{s.metric_thresholds[m]:.0%}" for m in s.metrics) if len(s.metrics) > 1 \
+        else f"{s.threshold:.0%}"
+    lines = [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} "
+             f"metric={','.join(s.metrics)} mode={s.mode} threshold={thresholds} budget={_budget_text(s.budget)} "
+             f"baselines={','.join(s.baselines) or '-'} machine={s.machine} cache={s.cache_dir} "
+             f"results={s.results_dir}"]
+    if isinstance(role, HostsController):
+        lines.append("cpybench: each host measures its sides at once or in turn, as its cores allow")
+    elif isinstance(role, Controller):
+        lines.append(f"cpybench: {sides_line(s, role.worker_cpus)}")
+    return lines

@@ -275,6 +275,7 @@ class HostsController(ControllerRole):
         assign_cpus(node, self.worker_cpus)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.saw(report)
         gateway_id = report.node.gateway.id  # xdist: the worker the report came from
         self.host_sessions.take_output(gateway_id, getattr(report, HOST_KEY, None))
         sent = getattr(report, OUTCOME_ATTR, None)
@@ -297,7 +298,7 @@ class HostsController(ControllerRole):
         def published(result: SessionResult) -> None:
             self.config.hook.pytest_cpybench_publish(config=self.config, result=result, settings=self.settings)
 
-        if not self.host_sessions.finish(self.selected, published):
+        if not self.host_sessions.finish(list(self.session_benchmarks.values()), published):
             session.exitstatus = EXIT_INFRASTRUCTURE
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter, exitstatus: int,

@@ -189,6 +189,14 @@ def take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set
     return names
 
 
+def benchmark_of(nodeid: str, known: list[BenchmarkDef]) -> BenchmarkDef | None:
+    """The benchmark of an item's node id (``pyperformance::nbody``), or None for other items."""
+    collector, _, name = nodeid.partition("::")
+    if collector != COLLECTOR_NAME:
+        return None
+    return next((bench for bench in known if bench.name == name.split("[")[0]), None)
+
+
 def error_line(report: pytest.TestReport) -> str:
     """The first line of an item's error, for the summary's list of benchmarks that errored."""
     return str(report.longrepr).splitlines()[0] if report.longrepr else "error"

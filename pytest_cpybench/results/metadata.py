@@ -37,6 +37,9 @@ VENV_LAYOUT = "cpybench_venv"  # per result: the layout of the venv it ran in (w
 # at the same time are not counted). Contention can shift times, so results measured alongside
 # and alone are compared only with a margin (compare.load_of, compare.contention_widened).
 ALONGSIDE = "cpybench_alongside"
+# Per result: its benchmark stopped being measured before this result was decided, because another
+# of its results had failed (--cpython-decide=item). Reported as it stood; never a baseline.
+PARTIAL = "cpybench_partial"
 MODE = "cpybench_mode"  # pyperf mode of the run: default, fast, rigorous or debug (never a baseline)
 # What the values are: "time" (pyperf's seconds; also when the key is absent) or "instructions"
 # (instructions per loop counted by cachegrind, unit "integer"). Never compared with each other.
@@ -44,6 +47,10 @@ METRIC = "cpybench_metric"
 METRIC_TIME = "time"
 METRIC_INSTRUCTIONS = "instructions"
 METRICS = (METRIC_TIME, METRIC_INSTRUCTIONS)
+# Per result of instruction counts: how many times each side was counted (its runs, one value each).
+# A result counted once has no spread: its interval comes from how far counts of one interpreter repeat
+# (stats.counted_once_interval); absent (results counted before the key existed): three.
+REPETITIONS = "cpybench_repetitions"
 
 # Keys whose difference between two results means "not the same benchmark suite" (the `*`).
 # Per result, DEFINITION_HASH is more precise than BENCHMARK_HASH (which covers the whole
@@ -77,3 +84,10 @@ def suite_value(suite: pyperf.BenchmarkSuite, key: str) -> object | None:
     if value is None and suite.get_benchmarks():
         value = suite.get_benchmarks()[0].get_metadata().get(key)
     return value
+
+
+def mark_results(suite: pyperf.BenchmarkSuite, names: set[str], values: Mapping[str, object]) -> None:
+    """Put ``values`` on the results of ``suite`` named in ``names`` (in place)."""
+    for result in suite.get_benchmarks():
+        if result.get_name() in names:
+            result.update_metadata(dict(values))

@@ -335,6 +335,8 @@ def _not_a_baseline(results: list[pyperf.Benchmark]) -> str | None:
     for result in results:
         if result.get_metadata().get(md.MODE) == DEBUG_MODE:
             return "a debug-mode run is never a baseline"
+        if result.get_metadata().get(md.PARTIAL):
+            return "a result measured until another of its benchmark failed (partial) is never a baseline"
         if md.WORKTREE_HASH in result.get_metadata():
             # WORKTREE runs share the commit's identity but measured other sources.
             return "a run of a working tree (uncommitted changes) is never a baseline of its commit"

@@ -25,7 +25,7 @@ from pytest_cpybench.options import Settings
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results.identity import RunIdentity, default_arch
 from pytest_cpybench.results.store import ResultsStore
-from pytest_cpybench.results.suites import merge_suites, overlay, subset
+from pytest_cpybench.results.suites import merge_suites, overlay
 from pytest_cpybench.session import plan as planning
 from pytest_cpybench.session import wire
 from pytest_cpybench.session.measurement import Decided, Measured, measurement_for
@@ -39,7 +39,7 @@ from pytest_cpybench.session.model import (
     SessionResult,
 )
 from pytest_cpybench.session.plan import Plan
-from pytest_cpybench.suite import _pyperformance, definitions
+from pytest_cpybench.suite import _pyperformance, definitions, selection
 from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import Verdict
@@ -107,8 +107,8 @@ class Engine:
 
     def build(self, for_confirmations: bool = False) -> None:
         """Build the head and the baselines measured in this session; ``for_confirmations``: also
-        those a confirmation may re-measure (results that do not drift are never confirmed)."""
-        confirm_stored = for_confirmations and self.settings.confirm != "never" and self.measurement.drifts()
+        the stored ones an item may measure (workers must not build beside each other's rounds)."""
+        confirm_stored = for_confirmations and self.settings.confirm != "never"
         planning.build(self.plan, self.settings, self.log, confirm_stored=confirm_stored)
 
     # -- the plan on the xdist wire -------------------------------------------------
@@ -160,28 +160,70 @@ class Engine:
                     identity=target.build_key or target.python)
 
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
-        """Measure one benchmark on the head (and the measured baselines) and compare."""
+        """Measure one benchmark on the head and compare it with every baseline.
+
+        The head is measured once: interleaved with the baselines measured in this session, and
+        with any stored baseline whose store lacks this benchmark's results measured alike
+        (:meth:`.measurement.Measurement.alike`); alone when none is."""
         assert self.head is not None
         started = time.monotonic()
         # --cpython-timeout bounds the whole item: every process of every side, confirmations included.
         options = self.run_options(deadline=started + self.settings.timeout)
-        measured = self.plan.measured
+        stored = {b.label: self._stored_of(b, bench) for b in self.baselines if not b.measured}
+        now = [b for b in self.baselines if b.measured or (stored[b.label] is None and self._can_measure(b))]
         head = self.side(HEAD, self.head, bench)
-        if measured:
-            sides = [head, *(self.side(b.label, _target(b), bench) for b in measured)]
-            done = self.measure(bench, sides, options, self._decided([b.label for b in measured]))
+        if now:
+            sides = [head]
+            for baseline in now:
+                target, options = self._target_of(baseline, bench, options)
+                sides.append(self.side(baseline.label, target, bench))
+            done = self.measure(bench, sides, options, self._decided([b.label for b in now]))
+            if self.settings.decide == "item":
+                self._mark_undecided(done, [b.label for b in now])
         else:
             done = Measured({HEAD: self.measurement.measure_alone(bench, head, options)}, 0)
         outcome = ItemOutcome(benchmark=bench.name, head_suite=done.suites[HEAD],
-                              measured_baselines={b.label: done.suites[b.label] for b in measured})
+                              measured_baselines={b.label: done.suites[b.label] for b in now if b.measured})
         for baseline in self.baselines:
-            if baseline.measured:
+            if baseline.label in done.suites:
                 outcome.comparisons.append(self._compare(baseline.label, done.suites[baseline.label],
                                                          done.suites[HEAD], rounds=done.rounds))
             else:
-                outcome.comparisons.append(self._compare_stored(baseline, bench, done.suites[HEAD], options))
+                outcome.comparisons.append(self._compare_stored(baseline, stored[baseline.label], bench,
+                                                                done.suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
+
+    def _stored_of(self, baseline: Baseline, bench: BenchmarkDef) -> pyperf.BenchmarkSuite | None:
+        """The baseline's stored results of ``bench`` that a head measured alone compares with (all
+        of them with --cpython-confirm=never: then unlike ones are compared with a margin)."""
+        assert baseline.suite is not None
+        results = [r for r in baseline.suite.get_benchmarks() if _produced_by(r, bench)]
+        if not results:
+            return None
+        if self.settings.confirm != "never" and not all(self.measurement.alike(r) for r in results):
+            self.log(f"{bench.name}: {baseline.label}'s stored results were measured otherwise than the head "
+                     "is: measured again with it")
+            return None
+        return pyperf.BenchmarkSuite(results)
+
+    def _can_measure(self, baseline: Baseline) -> bool:
+        return baseline.commit is not None and self.settings.confirm != "never"
+
+    def _target_of(self, baseline: Baseline, bench: BenchmarkDef, options: RunOptions) -> tuple[Target, RunOptions]:
+        """The baseline's interpreter, built now if it was not (the options' deadline moved by the
+        build's time: --cpython-timeout bounds measuring, not building)."""
+        target = baseline.target or self._confirm_targets.get(baseline.label)
+        if target is not None:
+            return target, options
+        assert baseline.commit is not None
+        self.log(f"{bench.name}: building {baseline.label} to measure it beside the head")
+        build_started = time.monotonic()
+        target = targets.build(baseline.commit, self.settings.build_config, self.settings.cache_dir, self.log)
+        self._confirm_targets[baseline.label] = target
+        if options.deadline is not None:
+            options = replace(options, deadline=options.deadline + time.monotonic() - build_started)
+        return target, options
 
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
         """Every side measured as the session's measurement does it (the harness and the bisector
@@ -189,9 +231,25 @@ class Engine:
         return self.measurement.measure(bench, sides, options, decided)
 
     def _decided(self, labels: list[str]) -> Decided:
+        """Whether the interleaved rounds may stop: every result decided, or (--cpython-decide=item)
+        one failed, so that the item fails whatever the others do."""
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
-            return not any(self._compare(label, suites[label], suites[HEAD], rounds=1).undecided for label in labels)
+            comparisons = [self._compare(label, suites[label], suites[HEAD], rounds=1) for label in labels]
+            if self.settings.decide == "item" and any(c.failed for c in comparisons):
+                return True
+            return not any(c.undecided for c in comparisons)
         return decided
+
+    def _mark_undecided(self, done: Measured, labels: list[str]) -> None:
+        """After rounds that stopped on a failure, mark the results left undecided as partial: they
+        are reported as they stood and never become a baseline."""
+        comparisons = [self._compare(label, done.suites[label], done.suites[HEAD], rounds=done.rounds)
+                       for label in labels]
+        if not any(c.failed for c in comparisons):
+            return
+        undecided = {rc.name for c in comparisons for rc in c.with_verdict(Verdict.INCONCLUSIVE)}
+        for suite in done.suites.values():
+            md.mark_results(suite, undecided, {md.PARTIAL: 1})
 
     def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
                      paired: bool | set[str] = False) -> compare.SuiteComparison:
@@ -218,41 +276,27 @@ class Engine:
                                             confidence=confidence, paired=rounds > 0)
         return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory)
 
-    def _compare_stored(self, baseline: Baseline, bench: BenchmarkDef, head: pyperf.BenchmarkSuite,
-                        options: RunOptions) -> Comparison:
-        assert baseline.suite is not None
-        base = subset(baseline.suite, set(head.get_benchmark_names()))
-        can_confirm = baseline.commit is not None and self.settings.confirm != "never"
+    def _compare_stored(self, baseline: Baseline, base: pyperf.BenchmarkSuite | None, bench: BenchmarkDef,
+                        head: pyperf.BenchmarkSuite, options: RunOptions) -> Comparison:
+        """The head against stored results of ``bench`` (None: the store has none), confirmed by
+        measuring both sides again when the measurement says the stored data could mislead."""
         if base is None:
-            if can_confirm:
-                # The stored runs did not include this benchmark: measure it now, interleaved.
-                return self._confirm(baseline, bench, options)
             return Comparison(baseline.label, None, head, None)
         result = self._compare(baseline.label, base, head)
-        if not self.measurement.drifts():
-            return result  # a stored count is as good as one made now
-        # A stored baseline carries the drift of the day it was measured: it is trusted only to
-        # say "no significant change". Anything else (a regression, but also a "faster" that
-        # could hide a real slowdown behind drift) is re-measured interleaved before it counts.
-        significant = any(v != Verdict.UNCHANGED.name for v in result.verdicts.values()) or any(
-            rc.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE) for rc in result.memory)
-        if can_confirm and (self.settings.confirm == "always" or significant):
+        if self._can_measure(baseline) and (self.settings.confirm == "always"
+                                            or self.measurement.needs_confirming(result)):
             return self._confirm(baseline, bench, options)
         return result
 
     def _confirm(self, baseline: Baseline, bench: BenchmarkDef, options: RunOptions) -> Comparison:
-        """Re-measure baseline and head interleaved: drift since the stored run cancels out."""
-        assert self.head is not None and baseline.commit is not None
-        target = self._confirm_targets.get(baseline.label) or baseline.target
-        if target is None:
-            self.log(f"{bench.name}: confirming against {baseline.label} by interleaved re-measurement")
-            build_started = time.monotonic()
-            target = targets.build(baseline.commit, self.settings.build_config, self.settings.cache_dir, self.log)
-            self._confirm_targets[baseline.label] = target
-            if options.deadline is not None:  # --cpython-timeout bounds measuring, not building
-                options = replace(options, deadline=options.deadline + time.monotonic() - build_started)
+        """Measure baseline and head again, interleaved: drift since the stored run cancels out."""
+        assert self.head is not None
+        self.log(f"{bench.name}: confirming against {baseline.label} by interleaved re-measurement")
+        target, options = self._target_of(baseline, bench, options)
         sides = [self.side(HEAD, self.head, bench), self.side(baseline.label, target, bench)]
         done = self.measure(bench, sides, options, self._decided([baseline.label]))
+        if self.settings.decide == "item":
+            self._mark_undecided(done, [baseline.label])
         return self._compare(baseline.label, done.suites[baseline.label], done.suites[HEAD], confirmed=True,
                              rounds=done.rounds)
 
@@ -260,7 +304,8 @@ class Engine:
 
     def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> SessionResult:
         """Store the head's results (and those of the baselines measured with it), and compare each
-        baseline with the head as a whole."""
+        baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
+        ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
         result = SessionResult()
         head_suite = merge_suites(o.head_suite for o in outcomes)
@@ -276,7 +321,7 @@ class Engine:
                 suite = merge_suites(o.measured_baselines.get(baseline.label) for o in outcomes)
                 if suite is not None and baseline.target.build_key != self.head.build_key:
                     base_name = Path(self._save(baseline.target, suite, suite_meta, result)).stem or base_name
-            compared = self._session_comparison(baseline, outcomes, head_suite, suite_meta)
+            compared = self._session_comparison(baseline, outcomes, head_suite, suite_meta, benchmarks)
             if compared is None:
                 result.notes.append(f"nothing to compare with {baseline.label}: no benchmark produced results")
             else:
@@ -314,15 +359,17 @@ class Engine:
 
     def _session_comparison(
         self, baseline: Baseline, outcomes: list[ItemOutcome], head_suite: pyperf.BenchmarkSuite | None,
-        suite_meta: dict[str, str],
+        suite_meta: dict[str, str], benchmarks: list[BenchmarkDef],
     ) -> tuple[compare.SuiteComparison, pyperf.BenchmarkSuite, pyperf.BenchmarkSuite] | None:
         """The baseline as a whole, with each benchmark compared on the data its verdict used."""
         used = [c for o in outcomes for c in o.comparisons if c.baseline == baseline.label and c.base]
         base = merge_suites(c.base for c in used)
         head = merge_suites(c.head for c in used)
-        if baseline.suite is not None:
-            # Results the baseline has but this run does not are the "missing benchmarks".
-            base = overlay(baseline.suite, base)
+        selected = _of_benchmarks(baseline.suite, benchmarks) if baseline.suite is not None else None
+        if selected is not None:
+            # Results of the session's benchmarks the baseline has but this run does not are the
+            # "missing benchmarks" (an item that errored, a result a benchmark no longer makes).
+            base = overlay(selected, base)
         head = head or head_suite
         if head is None or base is None or self.head is None:
             return None
@@ -340,3 +387,18 @@ def _target(baseline: Baseline) -> Target:
     return baseline.target
 
 
+
+
+def _produced_by(result: pyperf.Benchmark, bench: BenchmarkDef) -> bool:
+    """Whether a stored result comes from ``bench`` (deepcopy_memo from deepcopy): its stamp, or for
+    results stored without one, its name."""
+    owner = result.get_metadata().get(md.BENCHMARK_NAME)
+    if owner is not None:
+        return owner == bench.name
+    return result.get_name() == bench.name or selection.producer_of(result.get_name(), [bench]) is bench
+
+
+def _of_benchmarks(suite: pyperf.BenchmarkSuite, benchmarks: list[BenchmarkDef]) -> pyperf.BenchmarkSuite | None:
+    """The results of ``suite`` produced by ``benchmarks`` (None: none)."""
+    kept = [r for r in suite.get_benchmarks() if any(_produced_by(r, bench) for bench in benchmarks)]
+    return pyperf.BenchmarkSuite(kept) if kept else None

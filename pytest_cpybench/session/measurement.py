@@ -3,8 +3,8 @@
 * :class:`TimeInTurn`: pyperf's wall time, interleaved adaptive rounds with the sides one after
   another (:mod:`pytest_cpybench.measure.interleaved`);
 * :class:`TimeAtOnce`: the same rounds with the sides at the same time, a physical core each;
-* :class:`InstructionCounts`: instructions per loop under cachegrind (deterministic: a fixed
-  number of repetitions per side, nothing to interleave, nothing that drifts).
+* :class:`InstructionCounts`: instructions per loop under cachegrind (deterministic: each side
+  counted once, again only near the threshold; nothing to interleave, nothing that drifts).
 
 The engine asks a protocol to measure sides and to say what its numbers allow (whether stored
 results drift, how confident each look at the data must be); it never asks which metric it is.
@@ -24,9 +24,15 @@ from pytest_cpybench.measure.interleaved import Budget, Calibration, Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
 from pytest_cpybench.results import metadata as md
+from pytest_cpybench.session.model import Comparison
 from pytest_cpybench.suite.definitions import BenchmarkDef
+from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict.stats import Verdict
 
 Decided = Callable[[dict[str, pyperf.BenchmarkSuite]], bool]
+# The most instruction counts of one interpreter moved between two environments that differ by one
+# 100-byte variable (docs/measurements/2026-11-29.md, one environment variable more: 0.72%).
+ENVIRONMENT_SHIFT = 0.0072
 
 
 @dataclass
@@ -43,9 +49,13 @@ class Measurement(Protocol):
     def check_tools(self) -> None:
         """Refuse at once, in one line, what this machine lacks for it."""
 
-    def drifts(self) -> bool:
-        """Whether results measured at another time may differ for reasons other than the code
-        (then a stored baseline is trusted only to say "no change", and confirmed otherwise)."""
+    def alike(self, stored: pyperf.Benchmark) -> bool:
+        """Whether a stored result was measured like a head measured alone now (else it is
+        measured again, interleaved with the head)."""
+
+    def needs_confirming(self, comparison: Comparison) -> bool:
+        """Whether a verdict against stored results must be made again on both sides measured now
+        (what the stored results carry besides the code could have made it)."""
 
     def check_confidence(self, confidence: float) -> float:
         """The confidence of each look at the data, such that all looks keep ``confidence``."""
@@ -67,8 +77,16 @@ class TimeInTurn:
     def check_tools(self) -> None:
         return None
 
-    def drifts(self) -> bool:
-        return True
+    def alike(self, stored: pyperf.Benchmark) -> bool:
+        # Measured alone: processes measured alongside another side may have run slower for it.
+        return compare.load_of(stored) <= {0}
+
+    def needs_confirming(self, comparison: Comparison) -> bool:
+        # A stored baseline carries the drift of the day it was measured: it is trusted only to say
+        # "no significant change". Anything else (a regression, but also a "faster" that could hide
+        # a real slowdown behind drift) is measured again, interleaved, before it counts.
+        return any(rc.verdict is not Verdict.UNCHANGED for rc in comparison.results) or any(
+            rc.verdict in (Verdict.REGRESSION, Verdict.INCONCLUSIVE) for rc in comparison.memory)
 
     def check_confidence(self, confidence: float) -> float:
         return interleaved.check_confidence(confidence, self.settings.budget)
@@ -101,8 +119,9 @@ class TimeAtOnce(TimeInTurn):
 
 @dataclass
 class InstructionCounts:
-    """Instructions per loop, counted under cachegrind: deterministic, so a fixed number of
-    repetitions per side, nothing interleaved, and a stored count is as good as one made now."""
+    """Instructions per loop, counted under cachegrind: deterministic, so each side counted once (more
+    only where :func:`.cachegrind.repetitions_wanted` says), the sides at the same time, nothing
+    interleaved, and a stored count is as good as one made now."""
 
     settings: Settings
     log: Log
@@ -110,35 +129,84 @@ class InstructionCounts:
     def check_tools(self) -> None:
         cachegrind.check_valgrind()
 
-    def drifts(self) -> bool:
-        return False
+    def alike(self, stored: pyperf.Benchmark) -> bool:
+        return True  # a count does not depend on what else ran
+
+    def needs_confirming(self, comparison: Comparison) -> bool:
+        # Counts do not drift, but they move a little with the environment they ran in (the
+        # padding of the heap: up to ENVIRONMENT_SHIFT): a verdict that close to its threshold is
+        # counted again on both sides in this session's environment.
+        return any(abs(rc.ratio - (1 + rc.threshold)) <= ENVIRONMENT_SHIFT for rc in comparison.results)
 
     def check_confidence(self, confidence: float) -> float:
         return confidence  # counted once, looked at once
 
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
-        suites = {side.label: self._count(bench, side, options) for side in sides}
-        return Measured(suites, cachegrind.INSTRUCTION_REPETITIONS if len(sides) > 1 else 0)
+        # Every side at the loops of the last (the baseline), counted once, again where a ratio comes
+        # near the threshold (cachegrind.repetitions_wanted); the rounds are the most repetitions.
+        tasks = self._tasks(bench, sides[-1], options)
+        suites, repetitions = cachegrind.count_sides(bench, sides, options, tasks, threshold_of=self._threshold(bench),
+                                                     workers=self.workers(), log=self.log)
+        return Measured(suites, repetitions if len(sides) > 1 else 0)
 
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
-        return self._count(bench, side, options)
+        tasks = self._tasks(bench, side, options)
+        suites, _ = cachegrind.count_sides(bench, [side], options, tasks, workers=self.workers(), log=self.log)
+        return suites[side.label]
 
-    def _count(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
+    def workers(self) -> int:
+        """How many counted processes run at once: one per CPU the session may use (cachegrind runs one
+        thread, and a count does not depend on what runs beside it), one with --cpython-parallel=no."""
+        if self.settings.parallel == "no":
+            return 1
+        return len(cpus.usable_cpus(self.settings.affinity))
+
+    def _threshold(self, bench: BenchmarkDef) -> Callable[[str], float]:
+        thresholds = self.settings.thresholds
+
+        def threshold_of(result: str) -> float:
+            return thresholds.get(result, thresholds.get(bench.name, self.settings.threshold))
+        return threshold_of
+
+    def _tasks(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> list[processes.WorkerTask]:
+        """The loops every side is counted at: calibrated on ``side`` once, then kept in the cache."""
         try:
-            return cachegrind.count_instructions(side.venv_python, bench,
-                                                 replace(options, env={**options.env, **side.env}), log=self.log)
+            return cachegrind.counting_tasks(side.venv_python, bench, replace(options, env={**options.env, **side.env}),
+                                             cache_dir=self.settings.cache_dir, machine=self.settings.machine,
+                                             interpreter=side.identity or str(side.venv_python))
         except BenchmarkError as err:
             err.side = side.label
             raise
 
 
 def measurement_for(settings: Settings, log: Log) -> Measurement:
-    """The protocol the session's options ask for."""
+    """The protocol the session's options ask for (at once falls back to turns, round by round,
+    where the session has no core per side: :func:`sides_line` says which applies)."""
     if settings.metric == md.METRIC_INSTRUCTIONS:
         return InstructionCounts(settings, log)
-    if settings.parallel == "yes":
-        return TimeAtOnce(settings, log)
-    return TimeInTurn(settings, log)
+    if settings.parallel == "no":
+        return TimeInTurn(settings, log)
+    return TimeAtOnce(settings, log)
+
+
+def sides_line(settings: Settings, worker_cpus: list[str] | None = None) -> str:
+    """How the sides of a round are measured in this session, and why, in one line for its header.
+    ``worker_cpus``: the CPUs of each local xdist worker (``-n N``), whose sides share them."""
+    if settings.parallel == "no":
+        return "sides in turn (--cpython-parallel=no)"
+    affinity = worker_cpus[0] if worker_cpus else settings.affinity
+    found = cpus.parallel_cpus(affinity, 2)
+    if found is not None:
+        where = f"; each of {len(worker_cpus)} workers has its own" if worker_cpus else ""
+        return f"sides at once, a physical core each ({' and '.join(found)}{where})"
+    usable = cpus.format_cpu_list(cpus.usable_cpus(affinity))
+    if worker_cpus:
+        why = f"-n {len(worker_cpus)} leaves each worker one core ({', '.join(worker_cpus)})"
+    elif settings.affinity:
+        why = f"--cpython-affinity={settings.affinity} is one core"
+    else:
+        why = f"this process may use one core ({usable})"
+    return f"sides in turn: {why}"
 
 
 __all__ = ["Budget", "InstructionCounts", "Measured", "Measurement", "TimeAtOnce", "TimeInTurn", "measurement_for"]

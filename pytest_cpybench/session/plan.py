@@ -26,7 +26,6 @@ from pytest_cpybench.results.store import ResultsStore
 from pytest_cpybench.session.model import Baseline, BaselineKind
 from pytest_cpybench.suite import _pyperformance, selection
 from pytest_cpybench.suite.definitions import BenchmarkDef
-from pytest_cpybench.verdict.compare import measured_alongside
 
 
 @dataclass
@@ -96,16 +95,14 @@ def stored_or_measured(settings: Settings, store: ResultsStore, log: Log, label:
     found = store.baseline(key)
     for warning in found.skipped:
         log(f"warning: {warning}")
-    if found.suite is not None and (settings.confirm == "never" or not measured_alongside(found.suite)):
+    if found.suite is not None:
+        # Used per benchmark: one the store lacks, or holds measured otherwise than the head will
+        # be, is measured with the head (session.engine.Engine.run).
         sources = ", ".join(str(p) for p in found.paths)
         return Baseline(label=label, kind=BaselineKind.STORED, note=f"stored results: {sources}",
                         commit=commit, suite=found.suite, paths=tuple(str(p) for p in found.paths))
-    # Stored results measured alongside (--cpython-parallel) would be compared with a head
-    # measured alone, with a margin that leaves most of them inconclusive and re-measured:
-    # measuring the baseline with the head costs less (unless re-measuring is refused).
-    note = ("its stored results were measured alongside other workers: built and measured in this session"
-            if found.suite is not None else "not in the results store: built and measured in this session")
-    return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit, note=note)
+    return Baseline(label=label, kind=BaselineKind.MEASURE, commit=commit,
+                    note="not in the results store: built and measured in this session")
 
 
 def check_outputs(settings: Settings) -> None:

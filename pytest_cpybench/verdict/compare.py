@@ -24,6 +24,7 @@ from pytest_cpybench.verdict.stats import (
     MAX_INSTRUCTION_SPREAD,
     RatioEstimate,
     Verdict,
+    counted_once_interval,
     geometric_mean,
     geometric_mean_estimate,
     paired_ratio_interval,
@@ -71,6 +72,8 @@ class ResultComparison:
     # Measured alongside other workers on one side and alone on the other (stored results, not
     # paired): the verdict holds for the interval widened by CONTENTION_MARGIN.
     mixed_load: bool = False
+    # Measuring stopped before this result was decided: another result of its benchmark had failed.
+    partial: bool = False
 
     @property
     def ratio(self) -> float:
@@ -150,6 +153,11 @@ def compare_benchmarks(
         spread = max(relative_spread(base_processes), relative_spread(head_processes))
         if spread > MAX_INSTRUCTION_SPREAD:
             result_verdict = Verdict.INCONCLUSIVE  # not deterministic: its interval cannot be trusted
+        elif min(len(base_processes), len(head_processes)) == 1:
+            # A side counted once: no spread, the interval of a deterministic count instead.
+            estimate = counted_once_interval(ratio, confidence, n_base=len(base_processes),
+                                             n_head=len(head_processes))
+            result_verdict = verdict(estimate, threshold)
     if mixed_load and result_verdict is not Verdict.INCONCLUSIVE:
         result_verdict = verdict(contention_widened(estimate, base_load, head_load), threshold)
     return ResultComparison(
@@ -165,6 +173,7 @@ def compare_benchmarks(
         tags=result_tags(base, head),
         spread=spread,
         mixed_load=mixed_load,
+        partial=bool(head.get_metadata().get(metadata.PARTIAL)),
     )
 
 
