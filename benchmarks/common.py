@@ -15,7 +15,7 @@ import pyperf
 from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.options import Budget, Settings
 from pytest_cpybench.session.engine import Engine
-from pytest_cpybench.session.model import ItemOutcome
+from pytest_cpybench.session.model import MetricOutcome
 from pytest_cpybench.session.plan import select_benchmarks
 from pytest_cpybench.suite import definitions
 from pytest_cpybench.suite.definitions import BenchmarkDef
@@ -191,7 +191,7 @@ def open_session(ctx: Context, settings: Settings) -> tuple[Engine, list[Benchma
     return engine, benches
 
 
-def run_items(ctx: Context, engine: Engine, benches: Iterable[BenchmarkDef], label: str) -> list[ItemOutcome]:
+def run_items(ctx: Context, engine: Engine, benches: Iterable[BenchmarkDef], label: str) -> list[MetricOutcome]:
     outcomes = []
     for bench in benches:
         outcome = engine.run(bench)
@@ -201,7 +201,7 @@ def run_items(ctx: Context, engine: Engine, benches: Iterable[BenchmarkDef], lab
     return outcomes
 
 
-def verdicts_of(engine: Engine, outcome: ItemOutcome) -> list[Verdict]:
+def verdicts_of(engine: Engine, outcome: MetricOutcome) -> list[Verdict]:
     """Every verdict of an item, with the ratio and interval the engine's comparison computed."""
     found = []
     results_in_item = sum(len(c.verdicts) for c in outcome.comparisons) or 1

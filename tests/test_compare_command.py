@@ -7,15 +7,15 @@ import math
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench import cli
 from pytest_cpybench.cli.arguments import spelling
+from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, CpybenchError
-from pytest_cpybench.options import settings_from
+from pytest_cpybench.options import Settings, settings_from
 from pytest_cpybench.output.terminal import format_session
 from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.session.model import BaselineResult, SessionResult
@@ -61,9 +61,8 @@ def test_compare_command_and_session_summary_print_the_same_comparisons():
     result = SessionResult(baselines=[
         BaselineResult(f"from file {path}", compare_suites(load_suite(path), head), load_suite(path), head, path.stem)
         for path in (BASE_3_10, BASE_3_11)])
-    engine = SimpleNamespace(head=SimpleNamespace(label="3.12.0a1", version="3.12.0a1"),
-                             settings=SimpleNamespace(machine="pyperf", mode="default"))
-    session = format_session(result, engine, errors={}, elapsed=60)
+    head_target = Target(label="3.12.0a1", python="python3", version="3.12.0a1")
+    session = format_session([result], head_target, Settings(machine="pyperf"), errors={}, elapsed=60)
     header, comparison_part = session.split("\n\n", 1)
     assert header == "3.12.0a1: Python 3.12.0a1 (pyperf, default mode, 60 s)"
     assert done.stdout.startswith(comparison_part + "\n")

@@ -44,7 +44,7 @@ from pytest_cpybench.errors import BenchmarkError, BuildError, CpybenchError
 from pytest_cpybench.options import Settings
 from pytest_cpybench.results import files
 from pytest_cpybench.session.engine import Engine
-from pytest_cpybench.session.model import ItemOutcome
+from pytest_cpybench.session.model import MetricOutcome
 from pytest_cpybench.session.plan import repo_of
 from pytest_cpybench.suite import definitions
 from pytest_cpybench.suite.definitions import BenchmarkDef
@@ -305,7 +305,7 @@ def record_data(bisection: Bisection, good: Commit, bad: Commit, settings: Setti
     }
 
 
-def bisect_failures(engine: Engine, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[str]:
+def bisect_failures(engine: Engine, outcomes: list[MetricOutcome], benchmarks: list[BenchmarkDef]) -> list[str]:
     """``--cpython-bisect=yes``: for each baseline commit some results regressed against (in time or
     instructions; a peak-memory failure is not bisected), bisect those results between that commit
     and the head. Returns the summary's lines; a bisection that cannot run says why in one line."""

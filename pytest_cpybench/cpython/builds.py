@@ -84,6 +84,7 @@ class Build:
     preset: str
     configure_flags: list[str]
     timings: dict[str, float] = field(default_factory=dict)
+    objects: int = 0  # object files make compiled: the next build's progress is counted against it
     ccache: bool = False
     cache_hit: bool = False
     last_used: float = 0.0  # time.time() of the last ensure_build that returned it
@@ -205,14 +206,53 @@ def ensure_build(request: BuildRequest, cache_dir: Path, progress: Progress = pr
         return _mark_used(_build(request, key, entry_path, progress))
 
 
-class _Steps:
-    """Runs the build steps with a log file, timings and a heartbeat."""
+@dataclass(frozen=True)
+class Expected:
+    """What the newest earlier build of the same preset took: each phase's seconds and make's
+    object files (what a build in progress is counted against)."""
 
-    def __init__(self, request: BuildRequest, log_path: Path, progress: Progress) -> None:
+    timings: dict[str, float] = field(default_factory=dict)
+    objects: int = 0
+
+    @classmethod
+    def from_cache(cls, cache_dir: Path, preset: str) -> Expected:
+        earlier = [entry for entry in list_entries(cache_dir) if entry.preset == preset and entry.timings]
+        if not earlier:
+            return cls()
+        newest = max(earlier, key=lambda entry: entry.path.stat().st_mtime if entry.path.exists() else 0.0)
+        return cls(dict(newest.timings), newest.objects)
+
+
+def _object_files(folder: Path) -> int:
+    return sum(1 for _ in folder.rglob("*.o"))
+
+
+class _Steps:
+    """Runs the build steps with a log file, timings and a heartbeat that says how far along a
+    phase is: make's object files of the last build's, else the seconds of the last build's phase."""
+
+    def __init__(self, request: BuildRequest, log_path: Path, progress: Progress, expected: Expected) -> None:
         self.request = request
         self.log_path = log_path
         self.progress = progress
+        self.expected = expected
         self.timings: dict[str, float] = {}
+        self.objects = 0
+
+    def _how_far(self, phase: str, seconds: float, cwd: Path) -> str:
+        done = f"{seconds:.0f} s"
+        if phase == "make":
+            compiled = _object_files(cwd)
+            if self.expected.objects:
+                share = min(compiled / self.expected.objects, 0.99)
+                left = f"; about {seconds / share - seconds:.0f} s left" if share > 0.05 else ""
+                return f"{compiled} of about {self.expected.objects} object files ({share:.0%}), {done}{left}"
+            if compiled:
+                return f"{compiled} object files compiled, {done}"
+        before = self.expected.timings.get(phase)
+        if before:
+            return f"{done} (the last build's {phase} took {before:.0f} s)"
+        return f"still running, {done}"
 
     def run(self, phase: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.progress(f"{phase}: {self.request.commit.short} (log: {self.log_path})")
@@ -228,7 +268,7 @@ class _Steps:
                         returncode = proc.wait(timeout=HEARTBEAT_SECONDS)
                         break
                     except subprocess.TimeoutExpired:
-                        self.progress(f"{phase}: still running, {time.monotonic() - started:.0f} s")
+                        self.progress(f"{phase}: {self._how_far(phase, time.monotonic() - started, cwd)}")
             except BaseException:
                 proc.kill()
                 proc.wait()
@@ -273,7 +313,7 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
     src = work / "src"
     staged.mkdir(parents=True)
     log_path = staged / "build.log"
-    steps = _Steps(request, log_path, progress)
+    steps = _Steps(request, log_path, progress, Expected.from_cache(entry_path.parent.parent, request.preset))
     env, use_ccache = _build_env(src)
     with open(log_path, "w") as log:
         log.write(f"pytest-cpybench build {key}\ncommit {request.commit.sha} ({request.commit.ref})\n")
@@ -286,6 +326,7 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
         prefix = entry_path / "install"
         steps.run("configure", ["./configure", f"--prefix={prefix}", *request.configure_args()], src, env)
         steps.run("make", ["make", f"-j{jobs}"], src, env)
+        steps.objects = _object_files(src)
         destdir = work / "destdir"
         steps.run("install", ["make", "install", f"DESTDIR={destdir}"], src, env)
         # DESTDIR puts the prefix below destdir; move it into the staged entry.
@@ -302,6 +343,7 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
             "preset": request.preset,
             "configure_flags": list(request.configure_flags),
             "timings": steps.timings,
+            "objects": steps.objects,
             "ccache": use_ccache,
         }
         (staged / "build.json").write_text(json.dumps(record, indent=2))

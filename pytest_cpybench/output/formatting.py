@@ -137,8 +137,13 @@ def format_changes_table(cmp: SuiteComparison) -> str:
         lines.append(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
     else:
         lines.append("no significant changes")
-    if cmp.inconclusive:
-        lines.append(f"inconclusive ({len(cmp.inconclusive)}): {', '.join(cmp.inconclusive)}")
+    inconclusive = [rc.name for rc in cmp.results if rc.verdict is Verdict.INCONCLUSIVE and not rc.partial]
+    if inconclusive:
+        lines.append(f"inconclusive ({len(inconclusive)}): {', '.join(inconclusive)}")
+    partial = [rc.name for rc in cmp.results if rc.verdict is Verdict.INCONCLUSIVE and rc.partial]
+    if partial:
+        lines.append(f"undecided, their benchmark stopped once another of its results failed ({len(partial)}): "
+                     f"{', '.join(partial)}")
     unchanged = [rc.name for rc in cmp.results if rc.verdict is Verdict.UNCHANGED]
     if unchanged:
         lines.append(f"not significant ({len(unchanged)}): {', '.join(unchanged)}")

@@ -26,17 +26,23 @@ from pytest_cpybench.verdict.compare import ResultComparison
 from pytest_cpybench.verdict.stats import Verdict
 
 if TYPE_CHECKING:
-    from pytest_cpybench.session.engine import Engine
+    from pytest_cpybench.cpython.targets import Target
+    from pytest_cpybench.options import Settings
 
 
 def failure_lines(outcome: ItemOutcome) -> list[str]:
-    """Why an item failed: one line per result beyond its threshold, against each baseline."""
-    return [line for c in outcome.comparisons for line in _failure_lines(c)]
+    """Why an item failed: one line per result beyond its threshold, against each baseline (with
+    several metrics, each line starts with its metric)."""
+    return [_metric_prefix(outcome, c) + line for c in outcome.comparisons for line in _failure_lines(c)]
 
 
 def inconclusive_lines(outcome: ItemOutcome) -> list[str]:
     """One warning per result the data could not decide, against each baseline."""
-    return [line for c in outcome.comparisons for line in _inconclusive_lines(c)]
+    return [_metric_prefix(outcome, c) + line for c in outcome.comparisons for line in _inconclusive_lines(c)]
+
+
+def _metric_prefix(outcome: ItemOutcome, comparison: Comparison) -> str:
+    return f"{comparison.metric}: " if outcome.several_metrics else ""
 
 
 def _failure_lines(c: Comparison) -> list[str]:
@@ -76,14 +82,16 @@ def how_measured(c: Comparison) -> str:
 
 
 def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
-    """``mean ± stdev`` of each result, then one line per baseline comparison."""
+    """Per metric, ``mean ± stdev`` of each result, then one line per baseline comparison."""
     lines = []
-    for bench in outcome.head_suite.get_benchmarks():
-        lines.append(f"{bench.get_name()}: {compare.mean_stdev_text(bench)} "
-                     f"({len(stats.process_means(bench))} processes, {len(bench.get_values())} values)")
-    for comparison in outcome.comparisons:
-        how = how_measured(comparison)
-        lines.extend(f"{message} [{how}]" for message in comparison_lines(comparison))
+    for part in outcome.parts:
+        prefix = f"{part.metric}: " if outcome.several_metrics else ""
+        for bench in part.head_suite.get_benchmarks():
+            lines.append(f"{prefix}{bench.get_name()}: {compare.mean_stdev_text(bench)} "
+                         f"({len(stats.process_means(bench))} processes, {len(bench.get_values())} values)")
+        for comparison in part.comparisons:
+            how = how_measured(comparison)
+            lines.extend(f"{prefix}{message} [{how}]" for message in comparison_lines(comparison))
     return lines
 
 
@@ -97,22 +105,27 @@ def _results_table(result: SessionResult) -> str:
     return tabulate(rows, headers=("result", "mean ± stdev", "processes"))
 
 
-def format_session(result: SessionResult, engine: Engine, errors: dict[str, str], elapsed: float) -> str:
-    parts: list[str] = []
-    assert engine.head is not None
-    parts.append(f"{engine.head.label}: Python {engine.head.version} "
-                 f"({engine.settings.machine}, {engine.settings.mode} mode, {elapsed:.0f} s)")
-    if result.comparisons:
-        parts.append(formatting.format_comparisons([cmp for _, cmp in result.comparisons],
-                                               notes=[note for note, _ in result.comparisons]))
-    else:
-        table = _results_table(result)
-        if table:
-            parts.append(table)
+def format_session(results: list[SessionResult], head: Target, settings: Settings, errors: dict[str, str],
+                   elapsed: float) -> str:
+    """The session's summary: its head, then per metric the blocks of its baselines (or the head's
+    results), the benchmarks that errored, bisections, and where results went."""
+    parts = [f"{head.label}: Python {head.version} ({settings.machine}, {settings.mode} mode, {elapsed:.0f} s)"]
+    for result in results:
+        if len(results) > 1:
+            threshold = formatting.format_threshold(settings.metric_thresholds[result.metric])
+            parts.append(f"== {result.metric} (threshold {threshold})")
+        if result.comparisons:
+            parts.append(formatting.format_comparisons([cmp for _, cmp in result.comparisons],
+                                                       notes=[note for note, _ in result.comparisons]))
+        else:
+            table = _results_table(result)
+            if table:
+                parts.append(table)
     if errors:
         parts.append("benchmarks that errored (absent from the results):\n"
                      + "\n".join(f"- {nodeid}: {reason}" for nodeid, reason in sorted(errors.items())))
-    if result.bisections:
-        parts.append("\n".join(result.bisections))
-    parts.extend(result.notes)
+    for result in results:
+        if result.bisections:
+            parts.append("\n".join(result.bisections))
+        parts.extend(result.notes)
     return "\n\n".join(parts)

@@ -61,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
         role = _role(config, settings, known, notes)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
-    role.engine.arch = arch
+    role.gate.use(arch=arch)
     for tag in selection.known_tags(known):
         config.addinivalue_line("markers", f"{tag}: pyperformance benchmarks tagged {tag!r}")
     config.stash[ROLE_KEY] = role

@@ -1,7 +1,7 @@
 """A session over hosts: xdist gateways to machines of their own, with ``--dist each``.
 
 The controller (:class:`HostsController`) resolves the commits and sends each host a plan
-(:meth:`Engine.host_plan`: the commits, the baselines that machine's store holds). The host
+(:meth:`Gate.host_plan`: the commits, the baselines that machine's store holds). The host
 (:class:`HostWorker`) builds through its own cache and measures every item; the controller keeps
 the outcomes apart by host (:class:`HostSessions`), then stores, compares and summarises each
 machine on its own, as faster-cpython's pages have one section per machine. A host that cannot
@@ -35,7 +35,7 @@ from pytest_cpybench.plugin.items import error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus, take_cpus
 from pytest_cpybench.results.identity import MACHINE_ENV
 from pytest_cpybench.session import wire
-from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.session.gate import Gate
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
 from pytest_cpybench.suite.definitions import BenchmarkDef
 
@@ -52,11 +52,11 @@ class Host:
     spec_object: object = None  # xdist's spec: a worker restarted after a crash has the same one
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)  # by node id
     errors: dict[str, str] = field(default_factory=dict)  # node id -> first line of its error
-    engine_wire: str | None = None  # its engine after building: the targets its results came from
+    plan_wire: str | None = None  # its plan after building: the interpreters its results came from
     arch: str = ""  # its CPU architecture (platform.machine() there)
     error: str | None = None  # why it could not measure
-    engine: Engine | None = None  # after finish
-    result: SessionResult | None = None
+    gate: Gate | None = None  # after finish
+    results: list[SessionResult] = field(default_factory=list)  # after finish: one per metric
 
 
 class HostSessions:
@@ -67,14 +67,14 @@ class HostSessions:
         self.log = log
         self.hosts: dict[str, Host] = {}  # by gateway id, in the order xdist set them up
 
-    def plan_for(self, gateway: Any, engine: Engine) -> str:
+    def plan_for(self, gateway: Any, gate: Gate) -> str:
         """The plan a host's worker receives (``workerinput``); asks a remote host its name."""
         restarted = next((h for h in self.hosts.values() if h.spec_object is gateway.spec), None)
         if restarted is not None:  # xdist replaced a crashed worker: the same host goes on
             self.hosts[gateway.id] = restarted
             restarted.error = None
             self.log(f"host {gateway.id} ({restarted.spec}): machine {restarted.machine}, restarted")
-            return self._plan(restarted, gateway, engine)
+            return self._plan(restarted, gateway, gate)
         shown = display_spec(str(gateway.spec))
         try:
             machine = gateways.machine_of(gateway, self.settings.machine)
@@ -90,15 +90,13 @@ class HostSessions:
                           f"--tx '…//env:{MACHINE_ENV}=NAME')")
             return json.dumps({"error": host.error})
         self.log(f"host {gateway.id} ({host.spec}): machine {machine}")
-        return self._plan(host, gateway, engine)
+        return self._plan(host, gateway, gate)
 
     @staticmethod
-    def _plan(host: Host, gateway: Any, engine: Engine) -> str:
-        plan = json.loads(engine.host_plan(host.machine))
+    def _plan(host: Host, gateway: Any, gate: Gate) -> str:
         # Local hosts share this machine: building inside an item would run beside another host's
         # measurement, so they build everything a confirmation may need first.
-        plan.update(local=gateways.is_local(gateway.spec), version=__version__)
-        return json.dumps(plan)
+        return gate.host_plan(host.machine, local=gateways.is_local(gateway.spec), version=__version__)
 
     def add_outcome(self, gateway_id: str, nodeid: str, outcome: ItemOutcome) -> None:
         self.hosts[gateway_id].outcomes[nodeid] = outcome
@@ -114,7 +112,7 @@ class HostSessions:
             return
         if output is not None:
             data = json.loads(output)
-            host.engine_wire = data["engine"] or host.engine_wire
+            host.plan_wire = data["plan"] or host.plan_wire
             host.arch = data.get("arch") or host.arch
             host.error = host.error or data["error"]
         if crash is not None:
@@ -127,17 +125,18 @@ class HostSessions:
         ok = True
         self._start_comment()
         for host in self._distinct():
-            if host.engine_wire is None:
+            if host.plan_wire is None:
                 host.error = host.error or f"machine {host.machine} could not measure: no results came back"
             else:
-                engine = Engine(replace(self.settings, machine=host.machine), log=self.log)
-                engine.load_wire(host.engine_wire)
-                engine.arch = host.arch or engine.arch
-                host.engine, host.result = engine, engine.finish(list(host.outcomes.values()), benchmarks)
-                publish(host.result, engine.settings, engine.head_version, heading=f"machine {host.machine}",
-                        append=True)
-                published(host.result)
-                ok = ok and not host.result.errors
+                gate = Gate(replace(self.settings, machine=host.machine), log=self.log)
+                gate.load_wire(host.plan_wire)
+                gate.use(arch=host.arch or None)
+                host.gate, host.results = gate, gate.finish(list(host.outcomes.values()), benchmarks)
+                for result in host.results:
+                    publish(result, gate.settings, gate.head_version, heading=f"machine {host.machine}",
+                            append=True)
+                    published(result)
+                ok = ok and not any(result.errors for result in host.results)
             if host.error:
                 ok = False
                 self._publish_failure(host)
@@ -173,14 +172,15 @@ class HostSessions:
         """The terminal summary, one section per machine: (line, is an error)."""
         lines: list[tuple[str, bool]] = []
         for host in self._distinct():
-            if host.result is None and host.error is None:
+            if not host.results and host.error is None:
                 continue  # interrupted before it finished: the session says so
-            measured_on = _measured_on(host.result.head_suite if host.result else None)
+            measured_on = _measured_on(host.results[0].head_suite if host.results else None)
             lines.append((f"== machine {host.machine} ({host.spec}){measured_on}", False))
-            if host.result is not None and host.engine is not None:
-                text = terminal.format_session(host.result, host.engine, host.errors, elapsed=elapsed)
+            if host.results and host.gate is not None and host.gate.head is not None:
+                text = terminal.format_session(host.results, host.gate.head, host.gate.settings, host.errors,
+                                               elapsed=elapsed)
                 lines += [(line, False) for line in text.splitlines()]
-                lines += [(f"cpybench: {error}", True) for error in host.result.errors]
+                lines += [(f"cpybench: {error}", True) for result in host.results for error in result.errors]
             if host.error:
                 first, *rest = host.error.splitlines()
                 lines.append((f"cpybench: {first}", True))
@@ -207,7 +207,7 @@ def _measured_on(suite: pyperf.BenchmarkSuite | None) -> str:
 # -- the host's side ---------------------------------------------------------------------
 
 
-def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
+def prepare_host(gate: Gate, plan: str, build: bool = True) -> str | None:
     """Take the controller's plan and build for this host (unless only collecting); why it
     cannot measure, or None."""
     data = json.loads(plan)
@@ -218,14 +218,14 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
         return (f"{where}: pytest-cpybench {__version__} is installed there, {data.get('version')} on the "
                 "controller: install the same version on every host")
     try:
-        engine.load_host_plan(plan, gateways.host_repo(engine.settings.repo) or "")
+        gate.load_host_plan(plan, gateways.host_repo(gate.settings.repo) or "")
     except CpybenchError as exc:
         return f"{where}: {exc} (a host finds the commits in its ${gateways.REPO_ENV}, else in --cpython-repo)"
     if not build:
         return None
     try:
-        engine.check_tools()
-        engine.build(for_confirmations=bool(data.get("local")))
+        gate.check_tools()
+        gate.build(for_confirmations=bool(data.get("local")))
     except BuildError as exc:
         return f"{where}: {exc.details()}"
     except CpybenchError as exc:
@@ -235,9 +235,9 @@ def prepare_host(engine: Engine, plan: str, build: bool = True) -> str | None:
     return None
 
 
-def host_output(engine: Engine, error: str | None) -> str:
+def host_output(gate: Gate, error: str | None) -> str:
     """What a host sends back (with its first report, and when its items are done)."""
-    return json.dumps({"engine": engine.to_wire() if engine.head is not None else None, "error": error,
+    return json.dumps({"plan": gate.to_wire() if gate.head is not None else None, "error": error,
                        "arch": platform.machine()})
 
 
@@ -245,11 +245,13 @@ def host_output(engine: Engine, error: str | None) -> str:
 
 
 PLAN_KEY = "cpybench_host_plan"  # workerinput: what a host builds and measures for itself
-HOST_KEY = "cpybench_host"  # workeroutput (and the first report's attribute): a host's engine and error
+HOST_KEY = "cpybench_host"  # workeroutput (and the first report's attribute): a host's plan and error
 
 
 class HostsController(ControllerRole):
     """The controller of a session whose workers are machines of their own."""
+
+    each_node_runs_all = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -259,10 +261,10 @@ class HostsController(ControllerRole):
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.say_notes()
         try:
-            self.engine.resolve()
+            self.gate.resolve()
             if self.config.option.collectonly:
                 return
-            self.engine.check_outputs()  # a host checks its own tools
+            self.gate.check_outputs()  # a host checks its own tools
         except CpybenchError as exc:
             self.abort(str(exc))
         except OSError as exc:
@@ -271,7 +273,7 @@ class HostsController(ControllerRole):
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:  # an xdist WorkerController
-        node.workerinput[PLAN_KEY] = self.host_sessions.plan_for(node.gateway, self.engine)
+        node.workerinput[PLAN_KEY] = self.host_sessions.plan_for(node.gateway, self.gate)
         assign_cpus(node, self.worker_cpus)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -280,7 +282,7 @@ class HostsController(ControllerRole):
         self.host_sessions.take_output(gateway_id, getattr(report, HOST_KEY, None))
         sent = getattr(report, OUTCOME_ATTR, None)
         if report.when == "call" and sent is not None:
-            outcome = self.engine.outcome_from_wire(sent)
+            outcome = self.gate.outcome_from_wire(sent)
             self.host_sessions.add_outcome(gateway_id, report.nodeid, outcome)
             self.write_result_lines(outcome, prefix=f"[{self.host_sessions.hosts[gateway_id].machine}] ")
         elif report.when == "setup" and report.failed:
@@ -318,26 +320,26 @@ class HostWorker(Role):
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         super().__init__(config, settings)
         self.host_error: str | None = None  # why it cannot measure (its build failed)
-        self.output_sent = False  # its engine went back with a report
+        self.output_sent = False  # its plan went back with a report
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         workerinput = self.config.workerinput  # type: ignore[attr-defined]  # set by xdist
-        take_cpus(self.engine, workerinput)
-        self.host_error = prepare_host(self.engine, workerinput[PLAN_KEY], build=not self.config.option.collectonly)
+        take_cpus(self.gate, workerinput)
+        self.host_error = prepare_host(self.gate, workerinput[PLAN_KEY], build=not self.config.option.collectonly)
 
     def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
         if self.host_error:
             raise CpybenchError(self.host_error)
         # One JUnit file holds every machine's items.
-        return self.engine.run(bench), [("cpybench.machine", self.engine.settings.machine)]
+        return self.gate.run(bench), [("cpybench.machine", self.gate.settings.machine)]
 
     def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
-        setattr(report, OUTCOME_ATTR, wire.dump_outcome(outcome))
+        setattr(report, OUTCOME_ATTR, wire.dump_item(outcome))
         if not self.output_sent:  # a crash later must not lose it all
-            setattr(report, HOST_KEY, host_output(self.engine, self.host_error))
+            setattr(report, HOST_KEY, host_output(self.gate, self.host_error))
             self.output_sent = True
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.config.workeroutput[HOST_KEY] = host_output(self.engine, self.host_error)  # type: ignore[attr-defined]
+        self.config.workeroutput[HOST_KEY] = host_output(self.gate, self.host_error)  # type: ignore[attr-defined]

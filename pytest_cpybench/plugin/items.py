@@ -107,7 +107,7 @@ class Collection:
         self.requested = requested  # names given as pyperformance::NAME arguments, if any
 
     def target_version(self) -> str | None:
-        return self.role.engine.head_version
+        return self.role.gate.head_version
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(

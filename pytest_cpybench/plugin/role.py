@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from pytest_cpybench.options import Settings
 from pytest_cpybench.plugin import gateways
-from pytest_cpybench.session.engine import Engine
+from pytest_cpybench.session.gate import Gate
 from pytest_cpybench.session.model import ItemOutcome
 from pytest_cpybench.suite.definitions import BenchmarkDef
 
@@ -36,7 +35,7 @@ class Role:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.engine = Engine(settings, log=self.log)
+        self.gate = Gate(settings, log=self.log)
         self.in_item = False
 
     def log(self, message: str) -> None:
@@ -50,7 +49,7 @@ class Role:
             print(line, file=sys.stderr, flush=True)
 
     def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
-        return self.engine.run(bench), []
+        return self.gate.run(bench), []
 
     def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
         """An item's call report was made in this process (a worker sends the outcome with it)."""
@@ -64,10 +63,10 @@ def assign_cpus(node: Any, worker_cpus: list[str] | None) -> None:
         node.workerinput[CPUS_KEY] = worker_cpus[_local_index(node) % len(worker_cpus)]
 
 
-def take_cpus(engine: Engine, workerinput: dict[str, Any]) -> None:
+def take_cpus(gate: Gate, workerinput: dict[str, Any]) -> None:
     """A worker: pin its benchmarks to the CPUs the controller gave it."""
     if CPUS_KEY in workerinput:  # "" on another machine: the controller's CPU list means nothing there
-        engine.settings = replace(engine.settings, affinity=workerinput[CPUS_KEY] or None)
+        gate.use(affinity=workerinput[CPUS_KEY])
 
 
 def _local_index(node: Any) -> int:

@@ -15,8 +15,8 @@ class Worker(Role):
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         workerinput = self.config.workerinput  # type: ignore[attr-defined]  # set by xdist
-        take_cpus(self.engine, workerinput)
-        self.engine.load_wire(workerinput[WIRE_KEY])
+        take_cpus(self.gate, workerinput)
+        self.gate.load_wire(workerinput[WIRE_KEY])
 
     def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
-        setattr(report, OUTCOME_ATTR, wire.dump_outcome(outcome))
+        setattr(report, OUTCOME_ATTR, wire.dump_item(outcome))

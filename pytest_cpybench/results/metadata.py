@@ -49,7 +49,7 @@ METRIC_INSTRUCTIONS = "instructions"
 METRICS = (METRIC_TIME, METRIC_INSTRUCTIONS)
 # Per result of instruction counts: how many times each side was counted (its runs, one value each).
 # A result counted once has no spread: its interval comes from how far counts of one interpreter repeat
-# (stats.counted_once_interval); absent (results counted before the key existed): three.
+# (stats.count_interval); absent (results counted before the key existed): three.
 REPETITIONS = "cpybench_repetitions"
 
 # Keys whose difference between two results means "not the same benchmark suite" (the `*`).

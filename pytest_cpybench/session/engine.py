@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pyperf
 
@@ -35,7 +36,7 @@ from pytest_cpybench.session.model import (
     BaselineKind,
     BaselineResult,
     Comparison,
-    ItemOutcome,
+    MetricOutcome,
     SessionResult,
 )
 from pytest_cpybench.session.plan import Plan
@@ -132,11 +133,13 @@ class Engine:
         self.plan = planning.on_this_host(plan, repo, self.settings.cache_dir)
         return extra
 
-    def outcome_from_wire(self, text: str) -> ItemOutcome:
-        outcome, comparisons = wire.load_outcome(text)
+    def outcome_from_wire(self, data: dict[str, Any]) -> MetricOutcome:
+        """A worker's outcome, compared again with this engine's settings."""
+        outcome, comparisons = wire.outcome_from(data)
         outcome.comparisons = [
             self._compare(c["baseline"], c["base"], c["head"], confirmed=c["confirmed"], rounds=c["rounds"])
-            if c["base"] else Comparison(c["baseline"], None, c["head"], None) for c in comparisons]
+            if c["base"] else Comparison(c["baseline"], None, c["head"], None, metric=self.settings.metric)
+            for c in comparisons]
         return outcome
 
     # -- one benchmark (any worker) ---------------------------------------------------
@@ -159,7 +162,7 @@ class Engine:
         return Side(label=label, venv_python=self.venv_for(target, bench), env=target.env,
                     identity=target.build_key or target.python)
 
-    def run(self, bench: BenchmarkDef) -> ItemOutcome:
+    def run(self, bench: BenchmarkDef) -> MetricOutcome:
         """Measure one benchmark on the head and compare it with every baseline.
 
         The head is measured once: interleaved with the baselines measured in this session, and
@@ -182,8 +185,9 @@ class Engine:
                 self._mark_undecided(done, [b.label for b in now])
         else:
             done = Measured({HEAD: self.measurement.measure_alone(bench, head, options)}, 0)
-        outcome = ItemOutcome(benchmark=bench.name, head_suite=done.suites[HEAD],
-                              measured_baselines={b.label: done.suites[b.label] for b in now if b.measured})
+        outcome = MetricOutcome(benchmark=bench.name, head_suite=done.suites[HEAD],
+                                measured_baselines={b.label: done.suites[b.label] for b in now if b.measured},
+                                metric=self.settings.metric)
         for baseline in self.baselines:
             if baseline.label in done.suites:
                 outcome.comparisons.append(self._compare(baseline.label, done.suites[baseline.label],
@@ -274,14 +278,15 @@ class Engine:
             confidence = self.interleaved_confidence() if rounds > 0 else self.settings.confidence
             memory = compare.compare_memory(base, head, threshold=self.settings.memory_threshold,
                                             confidence=confidence, paired=rounds > 0)
-        return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory)
+        return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory,
+                          metric=self.settings.metric)
 
     def _compare_stored(self, baseline: Baseline, base: pyperf.BenchmarkSuite | None, bench: BenchmarkDef,
                         head: pyperf.BenchmarkSuite, options: RunOptions) -> Comparison:
         """The head against stored results of ``bench`` (None: the store has none), confirmed by
         measuring both sides again when the measurement says the stored data could mislead."""
         if base is None:
-            return Comparison(baseline.label, None, head, None)
+            return Comparison(baseline.label, None, head, None, metric=self.settings.metric)
         result = self._compare(baseline.label, base, head)
         if self._can_measure(baseline) and (self.settings.confirm == "always"
                                             or self.measurement.needs_confirming(result)):
@@ -302,12 +307,12 @@ class Engine:
 
     # -- the end of the session (controller) -------------------------------------------
 
-    def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> SessionResult:
+    def finish(self, outcomes: list[MetricOutcome], benchmarks: list[BenchmarkDef]) -> SessionResult:
         """Store the head's results (and those of the baselines measured with it), and compare each
         baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
         ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
-        result = SessionResult()
+        result = SessionResult(metric=self.settings.metric)
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
                       md.BENCHMARK_HASH: definitions.suite_hash(benchmarks),
@@ -358,7 +363,7 @@ class Engine:
         return saved
 
     def _session_comparison(
-        self, baseline: Baseline, outcomes: list[ItemOutcome], head_suite: pyperf.BenchmarkSuite | None,
+        self, baseline: Baseline, outcomes: list[MetricOutcome], head_suite: pyperf.BenchmarkSuite | None,
         suite_meta: dict[str, str], benchmarks: list[BenchmarkDef],
     ) -> tuple[compare.SuiteComparison, pyperf.BenchmarkSuite, pyperf.BenchmarkSuite] | None:
         """The baseline as a whole, with each benchmark compared on the data its verdict used."""

@@ -130,13 +130,24 @@ class InstructionCounts:
         cachegrind.check_valgrind()
 
     def alike(self, stored: pyperf.Benchmark) -> bool:
-        return True  # a count does not depend on what else ran
+        # A count does not depend on what else ran, but it does on its loops: a stored result counted at
+        # other loops than this machine now counts its benchmark at is counted again beside the head.
+        metadata = stored.get_metadata()
+        name, definition = metadata.get(md.BENCHMARK_NAME), metadata.get(md.DEFINITION_HASH)
+        if not name or not definition:
+            return True
+        kept = cachegrind.kept_tasks(str(name), str(definition), cache_dir=self.settings.cache_dir,
+                                     machine=self.settings.machine)
+        loops = {task.name: task.loops for task in kept or []}
+        return stored.get_name() not in loops or cachegrind.loops_of(stored) == loops[stored.get_name()]
 
     def needs_confirming(self, comparison: Comparison) -> bool:
         # Counts do not drift, but they move a little with the environment they ran in (the
         # padding of the heap: up to ENVIRONMENT_SHIFT): a verdict that close to its threshold is
-        # counted again on both sides in this session's environment.
-        return any(abs(rc.ratio - (1 + rc.threshold)) <= ENVIRONMENT_SHIFT for rc in comparison.results)
+        # counted again on both sides in this session's environment. So is one whose sides were
+        # counted at different loops (the count per loop depends on them).
+        return any(abs(rc.ratio - (1 + rc.threshold)) <= ENVIRONMENT_SHIFT for rc in comparison.results) or (
+            _loops_differ(comparison))
 
     def check_confidence(self, confidence: float) -> float:
         return confidence  # counted once, looked at once
@@ -144,13 +155,13 @@ class InstructionCounts:
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
         # Every side at the loops of the last (the baseline), counted once, again where a ratio comes
         # near the threshold (cachegrind.repetitions_wanted); the rounds are the most repetitions.
-        tasks = self._tasks(bench, sides[-1], options)
+        tasks = self.tasks(bench, sides[-1], options)
         suites, repetitions = cachegrind.count_sides(bench, sides, options, tasks, threshold_of=self._threshold(bench),
                                                      workers=self.workers(), log=self.log)
         return Measured(suites, repetitions if len(sides) > 1 else 0)
 
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
-        tasks = self._tasks(bench, side, options)
+        tasks = self.tasks(bench, side, options)
         suites, _ = cachegrind.count_sides(bench, [side], options, tasks, workers=self.workers(), log=self.log)
         return suites[side.label]
 
@@ -168,15 +179,29 @@ class InstructionCounts:
             return thresholds.get(result, thresholds.get(bench.name, self.settings.threshold))
         return threshold_of
 
-    def _tasks(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> list[processes.WorkerTask]:
-        """The loops every side is counted at: calibrated on ``side`` once, then kept in the cache."""
+    def tasks(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> list[processes.WorkerTask]:
+        """The loops every side is counted at: calibrated on ``side`` the first time on this machine,
+        then kept in the cache for every interpreter (counts per loop depend on the loops)."""
         try:
             return cachegrind.counting_tasks(side.venv_python, bench, replace(options, env={**options.env, **side.env}),
-                                             cache_dir=self.settings.cache_dir, machine=self.settings.machine,
-                                             interpreter=side.identity or str(side.venv_python))
+                                             cache_dir=self.settings.cache_dir, machine=self.settings.machine)
         except BenchmarkError as err:
             err.side = side.label
             raise
+
+
+def _loops_differ(comparison: Comparison) -> bool:
+    """Whether a result of the comparison was counted at other loops on one side than on the other."""
+    if comparison.base is None:
+        return False
+    for rc in comparison.results:
+        try:
+            base, head = comparison.base.get_benchmark(rc.name), comparison.head.get_benchmark(rc.name)
+        except KeyError:
+            continue
+        if cachegrind.loops_of(base) != cachegrind.loops_of(head):
+            return True
+    return False
 
 
 def measurement_for(settings: Settings, log: Log) -> Measurement:

@@ -51,6 +51,7 @@ class Comparison:
     confirmed: bool = False  # re-measured interleaved because the stored data was not clear
     rounds: int = 0  # interleaved rounds (0: compared with stored data as it is)
     memory: list[ResultComparison] = field(default_factory=list)  # with --cpython-memory-threshold
+    metric: str = "time"  # what was compared: "time" or "instructions"
 
     @property
     def results(self) -> list[ResultComparison]:
@@ -81,14 +82,16 @@ class Comparison:
 
 
 @dataclass
-class ItemOutcome:
-    """What measuring one benchmark produced: the head's results and each baseline's verdicts."""
+class MetricOutcome:
+    """What measuring one benchmark in one metric produced: the head's results and each baseline's
+    verdicts (one engine's part of an item)."""
 
     benchmark: str
     head_suite: pyperf.BenchmarkSuite
     measured_baselines: dict[str, pyperf.BenchmarkSuite] = field(default_factory=dict)
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
+    metric: str = "time"
 
     @property
     def failed(self) -> bool:
@@ -97,6 +100,35 @@ class ItemOutcome:
     @property
     def undecided(self) -> bool:
         return any(c.undecided for c in self.comparisons)
+
+
+@dataclass
+class ItemOutcome:
+    """One benchmark in every metric of the session (``--cpython-metric=time,instructions``: two
+    parts): what its item reports. It fails when any part does."""
+
+    benchmark: str
+    parts: list[MetricOutcome] = field(default_factory=list)
+
+    @property
+    def comparisons(self) -> list[Comparison]:
+        return [c for part in self.parts for c in part.comparisons]
+
+    @property
+    def failed(self) -> bool:
+        return any(part.failed for part in self.parts)
+
+    @property
+    def undecided(self) -> bool:
+        return any(part.undecided for part in self.parts)
+
+    @property
+    def seconds(self) -> float:
+        return sum(part.seconds for part in self.parts)
+
+    @property
+    def several_metrics(self) -> bool:
+        return len(self.parts) > 1
 
 
 @dataclass
@@ -112,6 +144,9 @@ class BaselineResult:
 
 @dataclass
 class SessionResult:
+    """One metric's results of the session: stored, compared with each baseline, published."""
+
+    metric: str = "time"
     head_path: str = ""
     head_suite: pyperf.BenchmarkSuite | None = None  # every result of the head, as stored
     baselines: list[BaselineResult] = field(default_factory=list)

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.results.suites import dump_suite, load_suite_text
-from pytest_cpybench.session.model import Baseline, BaselineKind, ItemOutcome
+from pytest_cpybench.session.model import Baseline, BaselineKind, ItemOutcome, MetricOutcome
 from pytest_cpybench.session.plan import Plan
 
 
@@ -65,24 +65,33 @@ def load_plan(text: str) -> tuple[Plan, dict[str, Any]]:
     return plan, data
 
 
-def dump_outcome(outcome: ItemOutcome) -> str:
-    """An item's outcome for a report attribute."""
-    return json.dumps({
+def outcome_data(outcome: MetricOutcome) -> dict[str, Any]:
+    return {
         "benchmark": outcome.benchmark, "head_suite": dump_suite(outcome.head_suite),
         "measured_baselines": {label: dump_suite(s) for label, s in outcome.measured_baselines.items()},
         "comparisons": [{"baseline": c.baseline, "base": dump_suite(c.base) if c.base else None,
                          "head": dump_suite(c.head), "confirmed": c.confirmed, "rounds": c.rounds}
                         for c in outcome.comparisons],
-        "seconds": outcome.seconds})
+        "seconds": outcome.seconds, "metric": outcome.metric}
 
 
-def load_outcome(text: str) -> tuple[ItemOutcome, list[dict[str, Any]]]:
+def outcome_from(data: dict[str, Any]) -> tuple[MetricOutcome, list[dict[str, Any]]]:
     """The outcome without its comparisons, and the comparisons' data (suites loaded) to compare again."""
-    data = json.loads(text)
-    outcome = ItemOutcome(
+    outcome = MetricOutcome(
         benchmark=data["benchmark"], head_suite=load_suite_text(data["head_suite"]),
         measured_baselines={k: load_suite_text(v) for k, v in data["measured_baselines"].items()},
-        seconds=data["seconds"])
+        seconds=data["seconds"], metric=data["metric"])
     comparisons = [{**c, "head": load_suite_text(c["head"]), "base": load_suite_text(c["base"]) if c["base"] else None}
                    for c in data["comparisons"]]
     return outcome, comparisons
+
+
+def dump_item(item: ItemOutcome) -> str:
+    """An item's outcome, every metric's part, for a report attribute."""
+    return json.dumps({"benchmark": item.benchmark, "parts": [outcome_data(part) for part in item.parts]})
+
+
+def load_item(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """The benchmark and its parts' data (:func:`outcome_from` reads each)."""
+    data = json.loads(text)
+    return data["benchmark"], data["parts"]
