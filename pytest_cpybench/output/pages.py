@@ -25,13 +25,15 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
+from urllib.parse import quote
 
 import pyperf
 
+from pytest_cpybench.errors import StoreError
 from pytest_cpybench.output import tables
 from pytest_cpybench.output.formatting import (
     format_confidence,
@@ -45,7 +47,7 @@ from pytest_cpybench.output.formatting import (
 )
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results import naming
-from pytest_cpybench.results.files import write_text_atomically
+from pytest_cpybench.results.files import load_suite, write_text_atomically
 from pytest_cpybench.results.identity import RunIdentity, identity_from_suite
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
@@ -54,7 +56,9 @@ from pytest_cpybench.verdict.stats import Verdict
 DEFAULT_MEMORY_THRESHOLD = 0.10  # peak-memory growth classified as a regression on the pages
 README = "README.md"
 SIDECAR_SUFFIX = ".cpybench-report.json"  # after "." + the head's stem: hidden, and not "bm-*.json"
-_SIDECAR_VERSION = 1
+# 2: names as bench_runner shows them (sha7 and ref from the file name, its OS names) and the
+# headline as its text; a report of version 1 is not read (its names were not bench_runner's).
+_SIDECAR_VERSION = 2
 _UNSAFE_LABEL = re.compile(r"[^A-Za-z0-9._+-]+")
 
 
@@ -112,9 +116,14 @@ class RunPages:
 # --- what a run is: names and metadata ------------------------------------------------------
 
 
+MERGE_BASE = "commit_merge_base"  # bench_runner's metadata: the commit of main a branch starts from
+
+
 @dataclass(frozen=True)
 class RunInfo:
-    """The facts of one results file the pages show, from its metadata and its file name."""
+    """The facts of one results file the pages show. What a bench_runner name says (fork, ref,
+    version, sha, machine) comes from the name, as bench_runner shows it; else from the identity
+    we stamp; else from pyperf's metadata. The rest comes from the metadata."""
 
     stem: str
     folder: str  # the store's folder for the run
@@ -126,57 +135,75 @@ class RunInfo:
     machine: str  # "<machine>-<arch>", e.g. linux-x86_64
     nickname: str  # the machine's name
     arch: str
-    system: str  # "linux", from pyperf's platform
+    system: str  # bench_runner's OS: "linux", "darwin", "windows" (naming.system_name)
     cpu: str
     platform: str
     action_url: str  # bench_runner's GitHub Action run, if recorded
     commit_url: str
+    merge_base: str = ""  # bench_runner's commit_merge_base, if recorded
 
     @property
     def date(self) -> str:
         return self.commit_date[:10]
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What a results file's name says, or what stands in for it."""
+
+    nickname: str
+    arch: str
+    fork: str
+    ref: str
+    version: str
+    commit: str
+
+
 def run_info(suite: pyperf.BenchmarkSuite, name: str) -> RunInfo:
+    """What the pages show of a results file (``name``: its name or path; a path also gives the
+    build flags of a bench_runner folder)."""
     stem = naming.results_stem(name)
-    parsed = naming.parse_name(stem)
     identity = identity_from_suite(suite)
 
     def meta(key: str) -> str:
         value = md.suite_value(suite, key)
         return "" if value is None else str(value)
 
-    if identity is not None:
-        nickname, arch = identity.machine, identity.arch
-    elif parsed is not None:
-        nickname, arch = parsed.nickname, parsed.arch
-    else:
-        nickname, arch = meta("hostname") or "unknown", _platform_arch(meta("platform"))
-    fork = meta(md.COMMIT_FORK) or (parsed.fork if parsed else "")
-    ref = meta(md.COMMIT_BRANCH) or (parsed.ref if parsed else "")
-    version = (parsed.version if parsed else "") or meta(md.PYTHON_VERSION) or meta("python_version").split(" ")[0]
-    commit = meta(md.COMMIT_ID) or (parsed.sha7 if parsed else "")
-    commit_date = meta(md.COMMIT_DATE)
+    parsed = naming.parse_name(stem)
+    names = _names(parsed, identity, meta)
+    commit_date = meta(md.COMMIT_DATE) or (identity.commit_date if identity is not None else "")
     if not commit_date and parsed is not None:
-        commit_date = f"{parsed.date[:4]}-{parsed.date[4:6]}-{parsed.date[6:]}"
+        commit_date = parsed.iso_date
     platform_text = meta("platform")
     return RunInfo(
         stem=stem,
-        folder=_folder_name(identity, parsed, stem, commit_date, version, commit),
-        fork=fork,
-        ref=ref[: naming.REF_FIELD_LENGTH],
-        version=version,
-        commit=commit,
+        folder=_folder_name(identity, name, commit_date, names.version, names.commit),
+        fork=names.fork,
+        ref=names.ref[: naming.REF_FIELD_LENGTH],
+        version=names.version,
+        commit=names.commit[:7],
         commit_date=commit_date,
-        machine=f"{nickname}-{arch}",
-        nickname=nickname,
-        arch=arch,
-        system=platform_text.split("-")[0].lower() if platform_text else "",
+        machine=f"{names.nickname}-{names.arch}",
+        nickname=names.nickname,
+        arch=names.arch,
+        system=naming.system_name(platform_text),
         cpu=meta("cpu_model_name"),
         platform=platform_text,
         action_url=meta("github_action_url"),
-        commit_url=_commit_url(meta(md.REPO), fork, meta(md.FULL_SHA) or commit),
+        commit_url=_commit_url(meta(md.REPO), names.fork, meta(md.FULL_SHA) or names.commit[:7]),
+        merge_base=meta(MERGE_BASE),
     )
+
+
+def _names(parsed: naming.ParsedName | None, identity: RunIdentity | None, meta: Callable[[str], str]) -> _Names:
+    # bench_runner shows its name's fields (a 7-character sha even where commit_id has more).
+    if parsed is not None:
+        return _Names(parsed.nickname, parsed.arch, parsed.fork, parsed.ref, parsed.version, parsed.sha7)
+    if identity is not None:
+        return _Names(identity.machine, identity.arch, identity.fork, identity.ref, identity.version, identity.sha7)
+    version = meta(md.PYTHON_VERSION) or meta("python_version").split(" ")[0]
+    return _Names(meta("hostname") or "unknown", _platform_arch(meta("platform")), meta(md.COMMIT_FORK),
+                  meta(md.COMMIT_BRANCH), version, meta(md.COMMIT_ID))
 
 
 def run_folder_name(suite: pyperf.BenchmarkSuite, name: str) -> str:
@@ -184,16 +211,16 @@ def run_folder_name(suite: pyperf.BenchmarkSuite, name: str) -> str:
     return run_info(suite, name).folder
 
 
-def _folder_name(identity: RunIdentity | None, parsed: naming.ParsedName | None, stem: str,
-                 commit_date: str, version: str, commit: str) -> str:
+def _folder_name(identity: RunIdentity | None, name: str, commit_date: str, version: str, commit: str) -> str:
     if identity is not None:
         return identity.folder_name()
-    if parsed is not None:
-        return "-".join(["bm", parsed.date, parsed.version, parsed.sha7, *parsed.flags])
+    folder = naming.run_folder(name)
+    if folder is not None:
+        return folder
     date = re.sub(r"\D", "", commit_date[:10])
     if len(date) == 8 and version and commit:
-        return "-".join(["bm", date, naming.safe_name_field(version), commit[:7]])
-    return naming.safe_name_field(stem, 200)
+        return naming.folder_name(date, version, commit[:7])
+    return naming.safe_name_field(naming.results_stem(name), 200)
 
 
 def _platform_arch(platform_text: str) -> str:
@@ -224,31 +251,45 @@ def comparison_page(
     *,
     plot_links: Mapping[str, Sequence[str]] | None = None,
     plot_note: str | None = None,
+    table: str | None = None,
 ) -> str:
     """The ``…-vs-<label>.md`` page: the published layout, then our verdicts and peak memory.
 
     ``plot_links``: ``"time"`` / ``"memory"`` -> file names (PNG first) to link; ``plot_note``: why
-    there are none.
+    there are none. ``table``: :func:`tables.pyperf_tables` of the two sides, if already made.
     """
     info = run_info(head.suite, head.name)
-    overall = "n/a" if comparison.geometric_mean is None else format_ratio(comparison.geometric_mean)
+    if table is None:
+        table = tables.pyperf_tables(base, head)
     header = [
         "",
         f"# Results vs. {base.display_label}",
         "",
         f"- fork: {info.fork}",
         f"- ref: {info.ref}",
-        f"- machine: {info.machine}",
+        f"- machine: {naming.machine_name(info.system, info.arch)}",
         f"- commit hash: {info.commit}",
         f"- commit date: {info.date}",
-        f"- overall geometric mean: {overall}",
+        f"- overall geometric mean: {headline(comparison, table)}",
         "",
     ]
-    text = "\n".join(header) + "\n" + tables.pyperf_tables(base, head)
+    text = "\n".join(header) + "\n" + table
     text += "\n" + verdict_section(comparison, plot_links=plot_links, plot_note=plot_note)
     if memory:
         text += "\n" + memory_section(comparison, memory)
     return text
+
+
+def headline(comparison: SuiteComparison, table: str) -> str:
+    """A comparison's headline as bench_runner writes it in a table page's header and a run's
+    README: the overall geometric mean of the table, "not sig" when the table has none, and a
+    markdown-escaped ``*`` when the two sides ran different benchmark definitions."""
+    if comparison.geometric_mean is None:
+        return "no benchmarks in common"
+    overall = tables.overall_geometric_mean(table)
+    if overall is None:
+        return "not sig"
+    return overall + (" \\*" if comparison.different_suites else "")
 
 
 VERDICTS_TITLE = "## pytest-cpybench verdicts"
@@ -448,11 +489,12 @@ def write_run(
                     written.notes.append(reason)
         page = folder / f"{page_stem}.md"
         plot_note = None if plot_links else (written.notes[0] if written.notes else None)
-        text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note)
+        table = tables.pyperf_tables(base, head_side)
+        text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note, table=table)
         write_text_atomically(page, text)
         written.paths.append(page)
         written.pages[base.display_label] = page
-        entries.append(_baseline_entry(base, cmp, mem, page.name, plot_links))
+        entries.append(_baseline_entry(base, cmp, mem, page.name, plot_links, headline(cmp, table)))
     sidecar = folder / f".{info.stem}{SIDECAR_SUFFIX}"
     record = {"version": _SIDECAR_VERSION, "run": dataclasses.asdict(info),
               "raw": raw.name if raw.exists() else None, "baselines": entries}
@@ -480,15 +522,14 @@ def _plot_title(cmp: SuiteComparison, base_label: str, metric: str) -> str:
 
 
 def _baseline_entry(base: Side, cmp: SuiteComparison, memory: Sequence[ResultComparison], page: str,
-                    plot_links: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+                    plot_links: Mapping[str, Sequence[str]], headline_text: str) -> dict[str, Any]:
     mem_headline = compare.memory_comparison(cmp, list(memory)).headline
     return {
         "label": base.display_label,
         "base": naming.results_stem(base.name),
-        "headline": format_ratio(cmp.geometric_mean) if cmp.geometric_mean is not None else None,
+        "headline": headline_text,
         "interval": format_ratio_interval(cmp.headline) if cmp.headline is not None else None,
         "confidence": cmp.confidence,
-        "star": cmp.different_suites,
         "missing": list(cmp.missing),
         "new": list(cmp.new),
         "tags": format_tags(cmp.by_tag()),
@@ -503,63 +544,108 @@ def _baseline_entry(base: Side, cmp: SuiteComparison, memory: Sequence[ResultCom
     }
 
 
+@dataclass
+class _List:
+    """One list of a run's README: bench_runner's lines, its links to the run's files (in file-name
+    order, after the lines, as bench_runner lists the folder last), then ours. A line given twice
+    (two reports of one machine, one run's facts in every report) is written once, as bench_runner
+    does."""
+
+    lines: list[str] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)  # (file name, line)
+    ours: list[str] = field(default_factory=list)
+
+    def link(self, kind: str, file_name: str) -> None:
+        # bench_runner's md_link quotes a relative link ("+" of "3.13.0a2+" is "%2B").
+        self.files.append((file_name, f"[{kind}]({quote(file_name)})"))
+
+    def render(self) -> list[str]:
+        lines = [*self.lines, *(line for _, line in sorted(self.files)), *self.ours]
+        return [*(f"- {line}" for line in dict.fromkeys(lines)), ""]
+
+
 def write_run_readme(folder: Path) -> Path:
-    """Rebuild a run folder's README.md (bench_runner's layout) from every report written there."""
+    """Rebuild a run folder's README.md from every report written there, in bench_runner's layout
+    (``generate_directory_indices``): the run; a section per machine (linux, then windows, then
+    darwin); in it a list per baseline."""
     records = _records(folder)
-    lines = ["# Results", ""]
-    if records:
-        run = records[0]["run"]
-        commit = f"[{run['commit']}]({run['commit_url']})" if run.get("commit_url") else run["commit"]
-        lines += [f"- fork: {run['fork']}", f"- version: {run['version']}", f"- commit hash: {commit}",
-                  f"- commit date: {run['commit_date']}", f"- ref: {run['ref']}", ""]
+    run_list = _List()
+    sections: dict[str, dict[str, _List]] = {}
     for record in records:
         run = record["run"]
-        system = " ".join(part for part in (run["system"], run["arch"]) if part)
-        lines += [f"## {system} ({run['nickname']})", ""]
-        if run.get("action_url"):
-            lines.append(f"- [GitHub Action run]({run['action_url']})")
-        lines += [f"- cpu model: {run['cpu'] or 'missing'}", f"- platform: {run['platform'] or 'missing'}"]
+        run_list.lines += _run_lines(run)
+        blocks = sections.setdefault(naming.runner_name(run["system"], run["arch"], run["nickname"]), {})
+        machine = blocks.setdefault("", _List())
+        machine.lines += _machine_lines(run)
         if record.get("raw"):
-            lines.append(f"- [raw results]({record['raw']})")
-        lines.append("")
+            machine.link("raw results", record["raw"])
         for entry in record["baselines"]:
-            lines += _readme_baseline(entry)
+            _add_baseline(blocks.setdefault(entry["label"], _List()), entry)
+    if records:
+        # After every report's lines, as bench_runner adds it: each machine's ref, as its file name has it.
+        run_list.lines.append("ref: " + ", ".join(sorted({record["run"]["ref"] for record in records})))
+    lines = ["# Results", "", *(run_list.render() if records else [])]
+    for runner in sorted(sections, key=naming.runner_order):
+        lines += [f"## {runner}", ""]
+        for label, block in sections[runner].items():
+            lines += ([f"### vs. {label}", ""] if label else []) + block.render()
     path = folder / README
     write_text_atomically(path, "\n".join(lines) + "\n")
     return path
 
 
-def _readme_baseline(entry: Mapping[str, Any]) -> list[str]:
-    star = " *" if entry["star"] else ""
-    lines = [f"### vs. {entry['label']}", "", f"- {entry['headline'] or 'no benchmarks in common'}{star}"]
+def _run_lines(run: Mapping[str, Any]) -> list[str]:
+    commit = f"[{run['commit']}]({run['commit_url']})" if run["commit_url"] else run["commit"]
+    lines = [f"fork: {run['fork']}", f"version: {run['version']}", f"commit hash: {commit}",
+             f"commit date: {run['commit_date']}"]
+    if run["merge_base"]:
+        # bench_runner links a merge base to upstream CPython, whatever the fork.
+        lines.append(f"commit merge base: [{run['merge_base']}](https://github.com/python/cpython/commit/"
+                     f"{run['merge_base']})")
+    return lines
+
+
+def _machine_lines(run: Mapping[str, Any]) -> list[str]:
+    action = [f"[GitHub Action run]({run['action_url']})"] if run["action_url"] else []
+    return [*action, f"cpu model: {run['cpu'] or 'missing'}", f"platform: {run['platform'] or 'missing'}"]
+
+
+def _add_baseline(block: _List, entry: Mapping[str, Any]) -> None:
+    block.lines.append(entry["headline"])
     if entry["missing"]:
-        lines.append(f"- missing benchmarks: {', '.join(entry['missing'])}")
+        # bench_runner marks missing benchmarks red against the merge base ("base") only.
+        alarm = "🔴 " if entry["label"] == "base" else ""
+        block.lines.append(f"missing benchmarks: {alarm}{', '.join(entry['missing'])}")
     if entry["new"]:
-        lines.append(f"- new benchmarks: {', '.join(entry['new'])}")
-    lines.append(f"- [table]({entry['table']})")
+        block.lines.append(f"new benchmarks: {', '.join(entry['new'])}")
+    block.link("table", entry["table"])
     plots = entry.get("plots") or {}
     if plots.get("time"):
-        lines.append(f"- [plot]({plots['time'][0]})")
-    # Ours, below bench_runner's lines:
+        block.link("plot", plots["time"][0])
+    block.ours += _our_baseline_lines(entry)
+
+
+def _our_baseline_lines(entry: Mapping[str, Any]) -> list[str]:
+    lines = []
     if entry.get("interval"):
-        lines.append(f"- {entry['confidence'] * 100:g}% interval of the geometric mean: {entry['interval']}")
+        lines.append(f"{entry['confidence'] * 100:g}% interval of the geometric mean: {entry['interval']}")
     if entry.get("tags"):
-        lines.append(f"- by tag: {entry['tags']}")
+        lines.append(f"by tag: {entry['tags']}")
     regressions = entry["regressions"]
     verdicts = f"{len(regressions)} regression{'s' if len(regressions) != 1 else ''}"
     if regressions:
         verdicts += f" ({', '.join(regressions)})"
-    lines.append(f"- verdicts (threshold {entry['threshold']}): {verdicts}, "
-                 f"{len(entry['inconclusive'])} inconclusive")
+    lines.append(f"verdicts (threshold {entry['threshold']}): {verdicts}, {len(entry['inconclusive'])} inconclusive")
     if entry.get("memory"):
         grown = entry["memory_regressions"]
-        memory = f"- peak memory: {entry['memory']}"
+        memory = f"peak memory: {entry['memory']}"
         if grown:
             memory += f", grew beyond the threshold: {', '.join(grown)}"
+        plots = entry.get("plots") or {}
         if plots.get("memory"):
             memory += f" ([plot]({plots['memory'][0]}))"
         lines.append(memory)
-    return [*lines, ""]
+    return lines
 
 
 def _records(folder: Path) -> list[dict[str, Any]]:
@@ -569,9 +655,25 @@ def _records(folder: Path) -> list[dict[str, Any]]:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a report being written, or damaged: the next write_run rebuilds it
+        if isinstance(record, dict) and record.get("version") == 1:
+            record = _upgraded(folder, record)
         if isinstance(record, dict) and record.get("version") == _SIDECAR_VERSION:
             records.append(record)
     return records
+
+
+def _upgraded(folder: Path, record: dict[str, Any]) -> dict[str, Any] | None:
+    """A record written before the pages used bench_runner's names as bench_runner does (version 1):
+    its run's facts read again from the raw results beside it, so that an older run keeps its
+    section in the README; None when they are gone (the next report of that run writes it anew)."""
+    raw = folder / str(record.get("raw") or "")
+    if not record.get("raw") or not raw.is_file():
+        return None
+    try:
+        info = run_info(load_suite(raw), raw.name)
+    except StoreError:
+        return None
+    return {**record, "version": _SIDECAR_VERSION, "run": dataclasses.asdict(info)}
 
 
 # --- the index of every run -------------------------------------------------------------------
@@ -616,10 +718,10 @@ def _index_row(folder: Path, stem: str, record: Mapping[str, Any] | None) -> tup
                                                      run["version"], run["commit"], run["machine"])
         full_date = run["commit_date"]
         comparisons = ", ".join(
-            f"{entry['headline'] or 'n/a'}{' *' if entry['star'] else ''} vs. "
+            f"{entry['headline']} vs. "
             f"[{entry['label']}]({folder.name}/{entry['table']})" for entry in record["baselines"]) or "–"
     elif parsed is not None:
-        date = f"{parsed.date[:4]}-{parsed.date[4:6]}-{parsed.date[6:]}"
+        date = parsed.iso_date
         fork, ref, version, commit = parsed.fork, parsed.ref, parsed.version, parsed.sha7
         machine, full_date, comparisons = f"{parsed.nickname}-{parsed.arch}", date, "–"
     else:

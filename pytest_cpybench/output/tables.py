@@ -83,6 +83,18 @@ def pyperf_tables(base: Side, head: Side) -> str:
 
 
 
+def overall_geometric_mean(table: str) -> str | None:
+    """The geometric mean bench_runner shows for a table page (``Comparison.geometric_mean``): the
+    head's cell of its last "Geometric mean" row, the one over all benchmarks when there are tags;
+    None when pyperf wrote none (every result hidden, or a single result)."""
+    found = None
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 3 and cells[1] == "Geometric mean":
+            found = cells[3]
+    return found
+
+
 def _pyperf_table(columns: tuple[str, str], rows: Sequence[_Row]) -> list[str]:
     cells = []
     hidden = []
