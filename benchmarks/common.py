@@ -35,7 +35,7 @@ class Context:
     tmp: Path  # removed at the end: results stores, fresh build caches
     verbose: bool = False
     runs: int | None = None  # --runs: overrides the variant's repetitions of a repeated experiment
-    parallel: str = "no"  # --parallel: the sessions' --cpython-parallel (a section may name its own)
+    parallel: str = "auto"  # --parallel: the sessions' --cpython-parallel (a section may name its own)
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)

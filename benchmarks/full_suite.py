@@ -107,11 +107,11 @@ Checkpoint = Callable[[dict[str, object]], None]
 
 def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
               checkpoint: Checkpoint = lambda _part: None, budget: str | None = None,
-              values: int | None = None, parallel: bool = False) -> dict[str, object]:
+              values: int | None = None, parallel: str | None = None) -> dict[str, object]:
     """One session of the gate on the whole suite (or ``benchmarks``): ``head`` against BASE_REF measured
     in the session, with the default budget or ``budget`` (--cpython-budget's syntax), and
     pyperf's values per process or ``values`` (1: one-value processes), the sides in turn or
-    (``parallel``, or the context's --parallel) at the same time on a core each. ``checkpoint``
+    as ``parallel`` says (--cpython-parallel; default: the context's, the plugin's auto). ``checkpoint``
     gets the part as measured so far after every benchmark (an interrupted part keeps what it
     measured: ``"complete": False``)."""
     started = time.monotonic()
@@ -119,7 +119,7 @@ def gate_part(ctx: Context, head: str, benchmarks: str | None = None,
                             results_dir=ctx.fresh_dir(f"full-suite-{head}"), save="no",
                             budget=dataclasses.replace(parse_budget(budget or DEFAULT_BUDGET),
                                            **({"values": values} if values else {})),
-                            **({"parallel": "yes"} if parallel else {}))
+                            **({"parallel": parallel} if parallel else {}))
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items = []
@@ -151,7 +151,7 @@ def _gate_record(head: str, started: float, prepared: float, items: list[dict[st
 
 def run_parts(ctx: Context, parts: Sequence[str], benchmarks: str | None = None,
               checkpoint: Checkpoint = lambda _data: None, budget: str | None = None,
-              values: int | None = None, parallel: bool = False) -> dict[str, object]:
+              values: int | None = None, parallel: str | None = None) -> dict[str, object]:
     """The ``parts``, on every benchmark of the default group or on ``benchmarks`` (pyperformance's -b);
     ``checkpoint`` gets the data so far after every benchmark a gate part measured."""
     data: dict[str, object] = {}
@@ -191,7 +191,7 @@ def summarize(data: dict[str, object]) -> SectionResult:
                   if v["verdict"] == "REGRESSION"]
         inconclusive = sum(1 for v in verdicts if v["verdict"] == "INCONCLUSIVE")
         rounds = [i["rounds"] for i in items]
-        at_once = ", sides at once" if gate.get("parallel") == "yes" else ""  # type: ignore[attr-defined]
+        at_once = ", sides at once" if gate.get("parallel") != "no" else ""  # type: ignore[attr-defined]
         rows.append([f"{part} ({gate['head']}{at_once})", len(items), fmt_seconds(gate["seconds"]),  # type: ignore[index]
                      statistics.median(rounds) if rounds else "-", max(rounds, default="-"),
                      len(verdicts), len(failed), fmt_rate(inconclusive, len(verdicts))])
@@ -294,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--values", type=int, default=None,
                         help="values per worker process in the gate parts (default: pyperf's in the mode, 3; "
                              "1 for one-value processes)")
-    parser.add_argument("--parallel", action="store_true",
-                        help="the gate parts' sides at the same time, a core each (--cpython-parallel=yes)")
+    parser.add_argument("--parallel", choices=("auto", "yes", "no"), default=None,
+                        help="the gate parts' --cpython-parallel (default: the plugin's, auto)")
     parser.add_argument("--json", type=Path, required=True, help="where to write the results")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)

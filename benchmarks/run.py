@@ -77,10 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=None,
                         help="repetitions of the sections that repeat one experiment (bisection, pinned_workers, "
                              "false_alarms' interleaved sessions); default: the variant's")
-    parser.add_argument("--parallel", action="store_true",
-                        help="the engine sessions of false_alarms, sensitivity, time_to_verdict, bisection and "
-                             "full_suite run the sides at the same time, a core each (--cpython-parallel=yes); "
-                             "default: in turn, the plugin's default (noise, round_cost and alongside choose "
+    parser.add_argument("--parallel", choices=("auto", "yes", "no"), default="auto",
+                        help="--cpython-parallel of the engine sessions of false_alarms, sensitivity, "
+                             "time_to_verdict, bisection and full_suite (default: auto, the plugin's: the sides at "
+                             "the same time where there is a core per side; noise, round_cost and alongside choose "
                              "their own)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ctx = Context(plan=plan, repo=cpython_repo.ensure_repo(), cache_dir=args.cache_dir or cache_root / "cache",
                       work_dir=work_dir, tmp=tmp, verbose=args.verbose, runs=args.runs,
-                      parallel="yes" if args.parallel else "no")
+                      parallel=args.parallel)
         try:
             target_version = ctx.build(BASE_REF).version
         except CpybenchError as exc:
