@@ -28,9 +28,11 @@ LOCK_WAIT = 30.0  # seconds; saving takes milliseconds
 MAX_LOOPS = 2**32  # more is a corrupt file: the worker would run until --cpython-timeout
 
 
-def key(machine: str, benchmark: str, definition_hash: str, interpreter: str) -> str:
-    """What a calibration depends on: the machine, the benchmark's code and the interpreter."""
-    return "|".join((machine, benchmark, definition_hash[:12], interpreter))
+def key(machine: str, benchmark: str, definition_hash: str, interpreter: str, purpose: str = "") -> str:
+    """What a calibration depends on: the machine, the benchmark's code and the interpreter; and what
+    the loops are for, when not the time metric's 100 ms values (``purpose``: counting instructions
+    calibrates a shorter block, :mod:`pytest_cpybench.measure.cachegrind`)."""
+    return "|".join((machine, benchmark, definition_hash[:12], interpreter, *([purpose] if purpose else [])))
 
 
 def load(cache_dir: Path, entry: str) -> list[WorkerTask] | None:

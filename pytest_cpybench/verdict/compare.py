@@ -24,7 +24,7 @@ from pytest_cpybench.verdict.stats import (
     MAX_INSTRUCTION_SPREAD,
     RatioEstimate,
     Verdict,
-    counted_once_interval,
+    count_interval,
     geometric_mean,
     geometric_mean_estimate,
     paired_ratio_interval,
@@ -151,12 +151,13 @@ def compare_benchmarks(
     spread = None
     if metadata.metric_of(head.get_metadata()) == metadata.METRIC_INSTRUCTIONS:
         spread = max(relative_spread(base_processes), relative_spread(head_processes))
+        # Repetitions have no order (nothing drifts between them to pair away): two independent samples.
+        estimate = ratio_interval(base_processes, head_processes, confidence, ratio=ratio)
         if spread > MAX_INSTRUCTION_SPREAD:
             result_verdict = Verdict.INCONCLUSIVE  # not deterministic: its interval cannot be trusted
-        elif min(len(base_processes), len(head_processes)) == 1:
-            # A side counted once: no spread, the interval of a deterministic count instead.
-            estimate = counted_once_interval(ratio, confidence, n_base=len(base_processes),
-                                             n_head=len(head_processes))
+        else:
+            # Never narrower than counts repeat; a side counted once has that alone.
+            estimate = count_interval(estimate)
             result_verdict = verdict(estimate, threshold)
     if mixed_load and result_verdict is not Verdict.INCONCLUSIVE:
         result_verdict = verdict(contention_widened(estimate, base_load, head_load), threshold)

@@ -14,7 +14,7 @@ import math
 import re
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +25,16 @@ DEFAULT_CONFIDENCE = 0.95
 # (docs/measurements/2026-11-29.md); a result whose repetitions spread more than this, (max - min) / mean,
 # is not deterministic (threads, timers, I/O) and gets "inconclusive", never a failure.
 MAX_INSTRUCTION_SPREAD = 0.005
+# The most one instruction count of a deterministic result moves between repetitions on one interpreter
+# in one environment, relative to the others, with a margin: in the instructions section's stored
+# repetitions (60 pairs of sides), one side's three counts spread 2.1e-6 (median) to 4.1e-5 (and
+# 1.5e-4 for counts rounded to 0.1 of an instruction, before they were kept to 0.001), and a ratio
+# of two single counts was at most 1.0e-4 from the ratio of the means (docs/measurements/2026-12-07.md).
+# Two counts of one side further apart are not deterministic (cachegrind.repetitions_wanted counts a
+# third); a ratio of two single counts is within 2 * MAX_COUNT_DEVIATION (count_interval).
+MAX_COUNT_DEVIATION = 1e-4
+# The degrees of freedom given to that interval, so a headline can combine it (geometric_mean_estimate).
+COUNTED_ONCE_DOF = 100
 # The interleaved (paired) interval trims this share of its rounds at each end, once it has
 # TRIM_FROM_ROUNDS rounds (see paired_ratio_interval).
 PAIRED_TRIM = 0.1
@@ -100,6 +110,34 @@ def ratio_interval(
     dof = total_var**2 / (base_var**2 / (n_base - 1) + head_var**2 / (n_head - 1))
     low, high = _log_interval(ratio, math.sqrt(total_var), dof, confidence)
     return RatioEstimate(ratio, low, high, confidence, n_base, n_head, math.sqrt(total_var), dof)
+
+
+def count_interval(estimate: RatioEstimate) -> RatioEstimate:
+    """The interval of a ratio of instruction counts: the estimate's, and never narrower than
+    ``2 * MAX_COUNT_DEVIATION`` each way of the ratio; with a side counted once (no spread, no
+    interval), that alone.
+
+    A count of a deterministic result repeats within MAX_COUNT_DEVIATION on each side, so a ratio
+    of single counts is that close to the ratio of repeated ones: the width is a bound from the
+    measured determinism, not a statistical interval. It is also the floor of an interval from a
+    few repetitions: three counts spread 6e-7 apart (async_tree_none) make a paired t-interval
+    that calls an A/A "slower" at 1.0000005, which the next counts need not repeat. The floor
+    carries the standard error of a t-interval of its width at COUNTED_ONCE_DOF degrees of
+    freedom, so that a headline can combine it. A result that is not deterministic has no valid
+    interval from one count: it must be counted three times (cachegrind.NONDETERMINISTIC,
+    cachegrind.repetitions_wanted), and its spread decides.
+    """
+    half_width = math.log1p(2 * MAX_COUNT_DEVIATION)
+    floor_se = half_width / t_quantile(estimate.confidence, COUNTED_ONCE_DOF)
+    ratio = estimate.ratio
+    low, high = ratio * math.exp(-half_width), ratio * math.exp(half_width)
+    if not estimate.has_interval:
+        return replace(estimate, low=low, high=high, log_se=floor_se, dof=COUNTED_ONCE_DOF)
+    if estimate.low <= low and estimate.high >= high:
+        return estimate
+    wider = math.isnan(estimate.log_se) or estimate.log_se < floor_se
+    return replace(estimate, low=min(estimate.low, low), high=max(estimate.high, high),
+                   log_se=floor_se if wider else estimate.log_se, dof=COUNTED_ONCE_DOF if wider else estimate.dof)
 
 
 def paired_ratio_interval(

@@ -1,6 +1,6 @@
-"""--cpython-metric=instructions: instruction counts under valgrind's cachegrind (issue 12).
+"""--cpython-metric=instructions: instruction counts under valgrind's cachegrind.
 
-The slow tests run real valgrind on real builds, on a tiny custom benchmark (one copy.deepcopy of
+The end-to-end tests run real valgrind on real builds, on a tiny custom benchmark (one copy.deepcopy of
 a small structure per loop): a session counts it in about 20 s per interpreter.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from helpers import pytest_run, run, write_manifest
+from helpers import TINYCOPY, pytest_run, run, write_manifest
 
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
 from pytest_cpybench.output import formatting
@@ -23,18 +23,6 @@ from pytest_cpybench.results import store
 from pytest_cpybench.results.identity import RunIdentity, RunKey
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import MAX_INSTRUCTION_SPREAD, Verdict
-
-TINYCOPY = """\
-import copy
-data = {"a": [1, 2, (3, 4)], "b": {"c": "d", "e": [5.0, 6.0]}, "f": list(range(10))}
-
-def bench(loops):
-    t0 = pyperf.perf_counter()
-    for _ in range(loops):
-        copy.deepcopy(data)
-    return pyperf.perf_counter() - t0
-
-runner.bench_time_func("tinycopy", bench)"""
 
 
 def _counts(values: list[float], name: str = "tinycopy") -> pyperf.Benchmark:
@@ -75,6 +63,7 @@ def test_the_store_keeps_instruction_counts_and_times_apart(tmp_path: Path) -> N
     assert results.find(RunKey(sha, "box", metric=md.METRIC_INSTRUCTIONS)) == [instr_path]
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_instructions_without_valgrind_is_one_line_error(tmp_path: Path) -> None:
     empty_path = tmp_path / "bin"
     empty_path.mkdir()
@@ -95,7 +84,6 @@ def tinycopy(tmp_path: Path) -> list[str]:
     return [f"--cpython-manifest={manifest}", "--cpython-benchmarks=tinycopy"]
 
 
-@pytest.mark.slow
 def test_counts_of_one_interpreter_repeat_within_a_tiny_spread(
         repo: Path, cache_dir: Path, cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
     values = []
@@ -109,7 +97,8 @@ def test_counts_of_one_interpreter_repeat_within_a_tiny_spread(
         assert done.returncode == 0, done.stdout
         result = pyperf.BenchmarkSuite.load(str(out)).get_benchmark("tinycopy")
         assert result.get_unit() == "integer" and result.get_metadata()[md.METRIC] == md.METRIC_INSTRUCTIONS
-        assert len(result.get_runs()) == 3
+        # A head with no baseline is counted once (tinycopy is deterministic), and says so.
+        assert len(result.get_runs()) == 1 and result.get_metadata()[md.REPETITIONS] == 1
         values += result.get_values()
     mean = statistics.fmean(values)
     print(f"tinycopy: {mean:.0f} instructions per loop, spread {(max(values) - min(values)) / mean:.2e}")
@@ -117,7 +106,6 @@ def test_counts_of_one_interpreter_repeat_within_a_tiny_spread(
     assert (max(values) - min(values)) / mean < 1e-4
 
 
-@pytest.mark.slow
 def test_slowdown_small_fails_at_1_percent_and_a_time_result_is_never_its_baseline(
         repo: Path, cache_dir: Path, cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
     common = [f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
@@ -146,41 +134,31 @@ def _verdicts(junit_xml: Path) -> dict[str, str]:
     """Every result's verdict, ``"deepcopy_memo vs v3.13.5" -> "regression"``, from the JUnit XML's properties."""
     found = {}
     for prop in ET.parse(junit_xml).getroot().iter("property"):
-        match = re.fullmatch(r"cpybench\.(\w+)\.vs\.(.+)\.verdict", prop.get("name", ""))
+        match = re.fullmatch(r"cpybench\.(\w+)(?:\.instructions)?\.vs\.(.+)\.verdict", prop.get("name", ""))
         if match:
             found[f"{match[1]} vs {match[2]}"] = prop.get("value", "")
     return found
 
 
-@pytest.mark.slow
 def test_slowdown_tiny_fails_the_results_slowed_beyond_1_percent(
-        repo: Path, cache_dir: Path, shas: dict[str, str], cpython_3135, tmp_path: Path) -> None:
-    # slowdown-tiny: copy.deepcopy loads one more global per call. Its ratios move a little with the
-    # process environment (which moves the heap, hence the probing of deepcopy's id()-keyed memo dicts);
-    # over five environments (README, Instruction counts): deepcopy 1.0139-1.0153 and deepcopy_memo
-    # 1.0247-1.0252, beyond the default 1%: they must fail. deepcopy_reduce is 1.0089-1.0108: on the 1%
-    # limit, so at 1% it is "regression" in some environments and "slower within threshold" in others
-    # (each verdict honest for its own counts, whose interval is about 1e-5 wide): no crisp assertion.
-    # A threshold of its own, 0.5%, makes it a regression in every one.
-    (tmp_path / "pytest.ini").write_text("[pytest]\ncpython_thresholds =\n    deepcopy_reduce: 0.5%\n")
-    xml, out = tmp_path / "junit.xml", tmp_path / "head.json"
+        repo: Path, cache_dir: Path, shas: dict[str, str], cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
+    """slowdown-tiny loads one more global per copy.deepcopy call: about 1.6% more instructions per
+    loop of tinycopy, a change wall time cannot see, beyond the default 1%: it fails. (On deepcopy's
+    three results, 1.0-2.5% more, in several environments: the benchmarks' instructions section,
+    benchmarks/instructions.py, whose heads part counts slowdown-tiny.)"""
+    out = tmp_path / "head.json"
     done = pytest_run(f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
                       f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-ref=slowdown-tiny",
-                      "--cpython-baseline=v3.13.5", "--cpython-metric=instructions", "--cpython-benchmarks=deepcopy",
-                      "--cpython-save=no", f"--cpython-json={out}", f"--junitxml={xml}", "-v", cwd=tmp_path)
+                      "--cpython-baseline=v3.13.5", "--cpython-metric=instructions", *tinycopy,
+                      "--cpython-save=no", f"--cpython-json={out}", "-v", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
-    assert "pyperformance::deepcopy FAILED" in done.stdout
-    assert _verdicts(xml) == {"deepcopy vs v3.13.5": "regression", "deepcopy_memo vs v3.13.5": "regression",
-                              "deepcopy_reduce vs v3.13.5": "regression"}
+    assert "pyperformance::tinycopy FAILED" in done.stdout
     failures = done.stdout.split("= FAILURES =")[1]
-    assert re.search(r"deepcopy: 1\.0[12]x slower than v3\.13\.5 \(.*threshold 1%", failures), failures
-    assert re.search(r"deepcopy_memo: 1\.0[23]x slower than v3\.13\.5 \(.*threshold 1%", failures), failures
-    assert re.search(r"deepcopy_reduce: 1\.01x slower than v3\.13\.5 \(.*threshold 0\.5%", failures), failures
+    assert re.search(r"tinycopy: 1\.0[12]x slower than v3\.13\.5 \(.*threshold 1%", failures), failures
     head = pyperf.BenchmarkSuite.load(str(out))
     assert {b.get_metadata()[md.FULL_SHA] for b in head.get_benchmarks()} == {shas["slowdown-tiny"]}
 
 
-@pytest.mark.slow
 def test_counts_under_xdist_give_every_item_its_verdict_and_store_each_side_once(
         repo: Path, cache_dir: Path, cpython_3135, tinycopy: list[str], tmp_path: Path) -> None:
     # Two items on two workers, each counting head and baseline: tinycopy is slowed by slowdown-small
@@ -201,13 +179,17 @@ def test_counts_under_xdist_give_every_item_its_verdict_and_store_each_side_once
     assert verdicts["tinycopy vs v3.13.5"] == "regression"
     assert verdicts["unpack_sequence vs v3.13.5"] in ("unchanged", "faster", "slower within threshold")
     # One results file per side (head and the baseline counted in the session), each with both items'
-    # results, 3 repetitions each: the controller stored them once, the workers nothing.
+    # results: the controller stored them once, the workers nothing. unpack_sequence was counted once per
+    # side; tinycopy, beyond the threshold, twice (a failure never rests on one count).
     stored = sorted((tmp_path / "results").rglob("*.json"))
     assert len(stored) == 2 and all("-INSTR" in path.name for path in stored), stored
     for path in stored:
         suite = pyperf.BenchmarkSuite.load(str(path))
         assert sorted(suite.get_benchmark_names()) == ["tinycopy", "unpack_sequence"]
-        assert all(len(bench.get_runs()) == 3 and bench.get_unit() == "integer" for bench in suite.get_benchmarks())
+        runs = {bench.get_name(): len(bench.get_runs()) for bench in suite.get_benchmarks()}
+        assert runs == {"tinycopy": 2, "unpack_sequence": 1}, (path.name, runs)
+        assert all(bench.get_unit() == "integer" and bench.get_metadata()[md.REPETITIONS] == runs[bench.get_name()]
+                   for bench in suite.get_benchmarks())
 
 
 def test_the_metric_option_and_its_default_threshold() -> None:
@@ -223,6 +205,7 @@ def test_the_metric_option_and_its_default_threshold() -> None:
         settings_from({"cpython-metric": "cycles"})
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_compare_refuses_to_mix_metrics_and_gates_counts_at_1_percent(tmp_path: Path) -> None:
     from helpers import cli
 
