@@ -13,7 +13,9 @@ apt needs for that is added by ``bash .ci/run`` (from the machine's own apt sour
                                      +-- memory          the copy module keeps 64 MB alive (same speed)
                                      +-- slowdown-tiny   copy.deepcopy loads one more global (~1-2.5% more instructions)
                                      +-- bisect          17 commits: 8 does not build (9 fixes it), 12 slows
-                                                         copy.deepcopy ~1.10x, every other one is neutral
+                                     |                   copy.deepcopy ~1.10x, every other one is neutral
+                                     +-- docs-only       6 commits, each changing one .rst or .txt file under
+                                                         Doc/ (nothing a build or a benchmark sees)
 
 Commit dates and identities are fixed, so the shas are the same on every machine.
 Everything is cached under ``$CPYBENCH_TEST_CACHE`` (default ``~/.cache/pytest-cpybench-tests``).
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
-REPO_FORMAT = "8"
+REPO_FORMAT = "9"
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,22 @@ def _bisect_commit(number: int) -> tuple[str, list[tuple[str, str, str]]]:
     return (f"Neutral change {number} in tabnanny (bisect test fixture)",
             [("Lib/tabnanny.py", anchor, f"# pytest-cpybench bisect fixture: neutral commit {number}.\n{anchor}")])
 
+# The `docs-only` branch: each commit adds a comment line to one documentation file, which no build
+# and no benchmark reads: a history over it has no change point.
+DOCS_ONLY_FILES = ("Doc/about.rst", "Doc/bugs.rst", "Doc/requirements.txt", "Doc/copyright.rst",
+                   "Doc/glossary.rst", "Doc/contents.rst")
+DOCS_ONLY_COMMITS = len(DOCS_ONLY_FILES)
+
+
+def _docs_only_commit(repo: Path, number: int) -> str:
+    """Change the documentation file of commit ``number`` (1-based) of the docs-only branch; its message."""
+    relpath = DOCS_ONLY_FILES[number - 1]
+    comment = "#" if relpath.endswith(".txt") else ".."
+    with (repo / relpath).open("a", encoding="utf-8") as file:
+        file.write(f"\n{comment} pytest-cpybench docs-only fixture: commit {number}.\n")
+    return f"Document something in {relpath} (docs-only test fixture)"
+
+
 # What `apt-get source` says when no deb-src entry has the package: none at all, or none for its suite.
 NO_SOURCE_ENTRY = ("'deb-src' URIs", "Unable to find a source package", "was not found")
 
@@ -220,6 +238,9 @@ def _add_perf_branches(repo: Path) -> None:
         message, patches = _bisect_commit(number)
         _apply(repo, patches)
         _commit_all(repo, message, f"2025-06-13T{number:02d}:00:00+00:00")
+    _git(repo, "checkout", "-q", "-B", "docs-only", "v3.13.5")
+    for number in range(1, DOCS_ONLY_COMMITS + 1):
+        _commit_all(repo, _docs_only_commit(repo, number), f"2025-06-14T{number:02d}:00:00+00:00")
     _git(repo, "checkout", "-q", "main")
 
 
