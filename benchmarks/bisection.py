@@ -5,6 +5,12 @@ v3.13.5; commit 8 does not build (9 repairs it), commit 12 makes copy.deepcopy a
 slower, every other commit touches a comment. Each run bisects ``deepcopy`` between v3.13.5
 (good) and the branch's tip (bad) from scratch with an empty results store; builds come from
 the shared build cache after the first run (the first run's build time is reported apart).
+
+The whole branch is this section's. The test suite's end-to-end tier keeps quick variants
+(tests/cli/test_bisect.py, on a tiny deepcopy benchmark): two steps over commits 6 to 12 in
+instructions (the ends, then commit 8, which does not build and is skipped), and a one-commit
+bisection (the plugin's --cpython-bisect on ``slowdown``) that names the commit and confirms the
+change across it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ class Run:
     rounds: list[int]  # per step, the most rounds any benchmark needed
     decisions: list[str]
     ratio_across: float | None  # the confirmation: first bad commit / its parent
+    confirmed: bool  # that ratio's interval excludes "no change" (the record's confirmation says so)
+    skipped_broken: bool  # the commit that does not build was tried, failed to build and was skipped
     record: str
 
 
@@ -65,6 +73,14 @@ def run(ctx: Context) -> SectionResult:
     most_builds = max(len(r.builds) for r in runs)
     result.goals.append(Goal(f"builds <= ceil(log2 {commits}) + 2 = {build_limit} (ends included)",
                              str(most_builds), most_builds <= build_limit))
+    # What the test suite checked on every run of this bisection before it moved here.
+    right = [r for r in runs if r.correct]
+    result.goals.append(Goal("the commit that does not build is skipped, never named",
+                             fmt_rate(sum(r.skipped_broken for r in runs), len(runs)),
+                             all(r.skipped_broken for r in runs)))
+    result.goals.append(Goal("the change across the commit found is confirmed (interval above 1)",
+                             fmt_rate(sum(r.confirmed for r in right), len(right)),
+                             all(r.confirmed for r in right) if right else None, "" if right else "no run was right"))
     warm = [r.seconds for r in runs if "built" not in r.builds]
     if warm:
         result.notes.append(f"warm build cache: median {statistics.median(warm):.0f} s per bisection "
@@ -90,11 +106,17 @@ def _bisect_once(ctx: Context, number: int, target: str) -> Run:
         ctx.log(f"run {number}: {line}")
     culprits = [[found.history[i].sha for i in c.commits] for c in found.search.culprits]
     steps = found.search.steps
-    confirmed = found.confirmations[0].changes[BENCHMARK].ratio if found.confirmations else None
+    confirmation = found.confirmations[0] if found.confirmations else None
+    broken = _sha(ctx, f"{BAD}~{cpython_repo.BISECT_COMMITS - cpython_repo.BISECT_BROKEN}")
     done = Run(correct=culprits == [[target]], culprits=culprits, seconds=round(watch.seconds, 1), steps=len(steps),
                builds=list(found.builds.values()),
                rounds=[max((p.rounds for p in s.positions.values()), default=0) for s in steps],
-               decisions=[s.decision.value for s in steps], ratio_across=confirmed, record=str(found.record))
+               decisions=[s.decision.value for s in steps],
+               ratio_across=confirmation.changes[BENCHMARK].ratio if confirmation else None,
+               confirmed=confirmation is not None and confirmation.confirmed and not confirmation.note
+               and confirmation.changes[BENCHMARK].low > 1.0,
+               skipped_broken=found.builds.get(broken) == "failed" and all(broken not in c for c in culprits),
+               record=str(found.record))
     ctx.log(f"bisection run {number}: {'correct' if done.correct else 'WRONG'} in {watch.seconds:.0f} s")
     return done
 

@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
 Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
-pinned_workers, stopping_rule, warmups, noise, full_suite
+pinned_workers, stopping_rule, warmups, noise, history, full_suite
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -37,6 +37,7 @@ from benchmarks import (  # noqa: E402
     builds,
     false_alarms,
     full_suite,
+    history,
     instructions,
     machine,
     noise,
@@ -54,7 +55,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, noise, round_cost, alongside, full_suite)}
+                                               warmups, noise, round_cost, alongside, history, full_suite)}
 # Sections that run only when named in --only: the whole suite takes hours.
 OPT_IN = ("full_suite",)
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"

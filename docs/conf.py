@@ -1,5 +1,5 @@
 """Sphinx configuration of the pytest-cpybench docs (built with warnings as errors:
-``python -m sphinx -W --keep-going -b html docs <out>``; tests/test_docs.py does exactly that)."""
+``python -m sphinx -W --keep-going -b html docs <out>``; tests/project/test_docs.py does exactly that)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ Student t-test over all values (not process means) at 95%, with pyperf's special
 value on each side counts as significant; so does any comparison the test cannot make, e.g.
 different value counts). That test lives in ``pyperf._compare``; byte sizes are formatted by
 ``pyperf._formatter``. Both have been unchanged from pyperf 2.4.1 (the version of the seed pages)
-to 2.11; pyproject.toml pins ``pyperf>=2.8,<3``, and tests/test_pages.py checks both names exist
+to 2.11; pyproject.toml pins ``pyperf>=2.8,<3``, and tests/output/test_pages.py checks both names exist
 and give the published pages' answers. Everything else of pyperf we use is public API.
 """
 

@@ -1,20 +1,18 @@
-"""Shared fixtures: the local CPython repository, the persistent cache, and a way to run
-pytest (with this plugin) or the command line as a user would, in a subprocess."""
+"""Shared fixtures: the local CPython repository and the persistent cache (end-to-end tests), the
+host interpreter's cache (integration tests). Each test's tier (unit, integration, e2e) comes from
+the fixtures it uses: tests/support/tiers.py."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "support"))
 import cpython_repo
+import pytest
 from helpers import build, sha
 
 from pytest_cpybench.cpython import builds
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tiers"]
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +28,15 @@ def cache_dir(test_cache: Path) -> Path:
     """The plugin's cache directory used by every test that builds."""
     path = test_cache / "cache"
     path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def host_cache(subprocesses: None) -> Path:
+    """The plugin's cache for tests whose target is the host interpreter: its venvs, kept across runs
+    like the builds, but no build (so these tests are integration tests, not end-to-end ones)."""
+    path = cpython_repo.cache_root() / "host"
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -92,6 +92,7 @@ def _commit(**changes: str) -> Commit:
     return Commit(**fields)
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_build_key_changes_with_everything_that_makes_builds_differ() -> None:
     base = builds.BuildRequest(_commit())
     keys = {
@@ -127,6 +128,7 @@ def test_ref_text_that_is_no_ref(ref: str, tmp_path: Path) -> None:
         git.resolve(str(tmp_path), ref, tmp_path)
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(CpybenchError, match="is not a git repository"):
         git.resolve(str(tmp_path), "main", tmp_path)

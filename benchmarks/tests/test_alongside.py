@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import alongside
 
-DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
+DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results" /
                        "alongside-2026-11-30.json").read_text())
 DATA = DOCUMENT["sections"]["alongside"]["data"]
 

@@ -1,6 +1,6 @@
 """benchmarks/full_suite.py's pure parts: pyperformance's per-benchmark seconds from its progress
-lines, and the targets of issue 11 read from parts measured apart (the committed results of the
-whole-suite pyperformance run of 2026-11-30 as the reference)."""
+lines, and the section's targets (wall time, time per benchmark) read from parts measured apart
+(the committed results of the whole-suite pyperformance run of 2026-11-30 as the reference)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import full_suite
 
-RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 PYPERFORMANCE_RUN = RESULTS / "full_suite-2026-11-30-pyperformance.json"
 
 

@@ -14,7 +14,7 @@ from benchmarks import noise
 from pytest_cpybench.measure import interleaved
 from pytest_cpybench.verdict import stats
 
-DOCUMENT = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "results" /
+DOCUMENT = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results" /
                        "noise-2026-11-30.json").read_text())
 KEPT = DOCUMENT["sections"]["noise"]["data"]["processes"]
 
@@ -95,10 +95,15 @@ def test_the_shape_is_the_rounds_log_ratios() -> None:
 
 
 def test_the_section_reproduces_its_committed_tables() -> None:
-    section = noise.summarize(KEPT)
+    """Every row of nbody's, in each table: a result's rows depend on its rounds alone (the replay
+    draws from a seed of its own). One of the five results: the replay's 200 gate measurements per
+    variant and ratio cost about 2 s a result."""
+    bench = "nbody"
+    section = noise.summarize({bench: KEPT[bench]})
+    labels = {f"{bench}:{result}" for result in KEPT[bench]}
     committed = DOCUMENT["sections"]["noise"]["tables"]
     assert [[[str(cell) for cell in row] for row in table.rows] for table in section.tables] == [
-        [[str(cell) for cell in row] for row in table["rows"]] for table in committed]
+        [[str(cell) for cell in row] for row in table["rows"] if row[0] in labels] for table in committed]
 
 
 def test_round_zero_runs_head_first() -> None:

@@ -9,11 +9,11 @@ from pytest_cpybench.session.model import ItemOutcome
 
 def properties(outcome: ItemOutcome) -> list[tuple[str, str]]:
     """``cpybench.<result>.vs.<baseline>.<fact>``: ratio, interval, verdict, means, unit, how measured
-    (instruction counts: ``cpybench.<result>.instructions.vs.<baseline>.<fact>``)."""
+    (a session of both metrics names its counts ``cpybench.<result>.instructions.vs.<baseline>.<fact>``)."""
     props: list[tuple[str, str]] = []
     for c in outcome.comparisons:
         how = how_measured(c)
-        metric = "" if c.metric == "time" else f".{c.metric}"
+        metric = f".{c.metric}" if outcome.several_metrics and c.metric != "time" else ""
         for rc in c.results:
             prefix = f"cpybench.{rc.name}{metric}.vs.{c.baseline}"
             props += [(f"{prefix}.ratio", f"{rc.ratio:.4f}"),

@@ -53,6 +53,7 @@ def with_result_metadata(tmp_path: Path, source: Path, owners: dict[str, str]) -
     return target
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_compare_command_and_session_summary_print_the_same_comparisons():
     done = run_compare(BASE_3_10, HEAD_FILE, BASE_3_11)
     assert done.returncode == 1, done.stderr
@@ -76,6 +77,7 @@ def test_compare_command_and_session_summary_print_the_same_comparisons():
     assert len(blocks) == 4
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_compare_exits_1_on_a_regression_and_0_when_each_has_a_threshold_above_it():
     done = run_compare(BASE_3_10, HEAD_FILE)
     assert done.returncode == 1, done.stderr

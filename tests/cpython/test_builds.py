@@ -1,4 +1,5 @@
-"""The build manager with real CPython sources (issue: foundation)."""
+"""The build manager on real CPython sources: a build that works, cache hits, two processes racing
+for one build, bad refs and configure flags, working trees and repositories given by URL."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from helpers import build, cli, pytest_run
 
 from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, RefError
-
-pytestmark = pytest.mark.slow
 
 
 def _complete_entries(cache_dir: Path) -> set[str]:

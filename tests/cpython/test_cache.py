@@ -21,6 +21,8 @@ from pytest_cpybench.cpython import builds, git
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, RefError
 
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every test here starts processes
+
 DAY = 86400
 GIT_IDENTITY = ("-c", "user.name=cpybench tests", "-c", "user.email=tests@cpybench.invalid")
 

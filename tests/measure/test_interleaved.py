@@ -1,9 +1,9 @@
 """Interleaved measurement: the loops file, the rounds of pyperf workers started directly, the
 CPUs of each side, the grid of checks and the confidence each check is made at.
 
-The fast tests run no benchmark (a worker that fails at once is a process that exits). The slow
-ones (``slow``) run nbody and deepcopy on the test repository's v3.13.5 build (built once and
-cached, see tests/conftest.py), in fast mode and a few rounds.
+The unit and integration tests run no benchmark (a worker that fails at once is a process that
+exits). The end-to-end ones run nbody and deepcopy on the test repository's v3.13.5 build (built
+once and cached, see tests/conftest.py), in fast mode and a few rounds.
 """
 
 from __future__ import annotations
@@ -332,7 +332,7 @@ runner.bench_func("crashy", lambda: None)
 
 
 @pytest.fixture
-def crashy(tmp_path: Path) -> BenchmarkDef:
+def crashy(tmp_path: Path, subprocesses: None) -> BenchmarkDef:
     manifest = write_manifest(tmp_path / "benchmarks", {"crashy": CRASHY})
     (bench,) = [b for b in load_benchmarks([manifest]) if b.name == "crashy"]
     return bench
@@ -372,7 +372,6 @@ def test_a_head_that_fails_measuring_names_its_side(crashy: BenchmarkDef, tmp_pa
     assert calibration.calibrated == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("crashing", ["head", "v3.13.5"])
 def test_a_worker_that_fails_beside_another_names_its_side(crashing: str, crashy: BenchmarkDef) -> None:
     cpus = machine_cpus.parallel_cpus(None, 2)
@@ -409,6 +408,7 @@ runner.bench_func("solitary", lambda: None)
 """
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_rounds_at_the_same_time_are_marked_and_a_fallback_to_turns_is_not(tmp_path: Path) -> None:
     cpus = machine_cpus.parallel_cpus(None, 2)
     if cpus is None:
@@ -461,7 +461,6 @@ def v3135(cpython_3135, cache_dir: Path, benchmarks: dict[str, BenchmarkDef]) ->
 FAST = RunOptions(mode="fast", timeout=600)
 
 
-@pytest.mark.slow
 def test_calibrate_finds_every_result_with_its_loops(v3135: Side, benchmarks: dict[str, BenchmarkDef]) -> None:
     tasks = processes.calibrate(v3135.venv_python, benchmarks["deepcopy"], FAST, v3135.env)
     assert [task.index for task in tasks] == [0, 1, 2]
@@ -472,7 +471,6 @@ def test_calibrate_finds_every_result_with_its_loops(v3135: Side, benchmarks: di
     assert (nbody.index, nbody.name) == (0, "nbody") and nbody.loops >= 1
 
 
-@pytest.mark.slow
 def test_run_workers_runs_each_worker_at_once_on_its_cpu(v3135: Side, benchmarks: dict[str, BenchmarkDef]) -> None:
     if not {0, 1} <= set(machine_cpus.usable_cpus(None)):
         usable = machine_cpus.format_cpu_list(machine_cpus.usable_cpus(None))
@@ -498,7 +496,6 @@ def _runs_per_side(suites: dict[str, pyperf.BenchmarkSuite], name: str) -> dict[
     return {label: suite.get_benchmark(name).get_runs() for label, suite in suites.items()}
 
 
-@pytest.mark.slow
 def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks: dict[str, BenchmarkDef],
                                                          tmp_path: Path) -> None:
     nbody = benchmarks["nbody"]
@@ -546,7 +543,6 @@ def test_measure_calibrates_once_and_checks_on_the_grid(v3135: Side, benchmarks:
         assert all(md.ALONGSIDE not in run.get_metadata() for run in side_runs), label  # each alone
 
 
-@pytest.mark.slow
 def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmarks: dict[str, BenchmarkDef],
                                                            tmp_path: Path) -> None:
     checked: list[int] = []
@@ -566,7 +562,6 @@ def test_measure_stops_at_the_budget_when_no_check_decides(v3135: Side, benchmar
     assert _left(tmp_path) == [loops.FILE_NAME]  # the loops file, nothing else (no temporary file)
 
 
-@pytest.mark.slow
 def test_auto_stops_before_a_multiple_of_pyperformances_time(v3135: Side, benchmarks: dict[str, BenchmarkDef],
                                                              tmp_path: Path) -> None:
     sides = [Side("head", v3135.venv_python, v3135.env), v3135]

@@ -1,13 +1,12 @@
 """Venvs and benchmark runs, for real, with the host interpreter as the target.
 
-The slow tests create a venv (about 6 s, once: it is cached under $CPYBENCH_TEST_CACHE,
-default ~/.cache/pytest-cpybench-tests) and install packages with the user's pip
-configuration.
+The tests of venvs create one (about 6 s, once: it is cached in the ``host_cache`` fixture's folder,
+under $CPYBENCH_TEST_CACHE, default ~/.cache/pytest-cpybench-tests) and install packages with the
+user's pip configuration.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -26,13 +25,8 @@ from pytest_cpybench.suite.definitions import BenchmarkDef
 
 HOST_PYTHON = Path(sys.executable)
 EXAMPLE_MANIFEST = (
-    Path(__file__).resolve().parents[1] / "examples" / "custom-benchmarks" / "MANIFEST"
+    Path(__file__).resolve().parents[2] / "examples" / "custom-benchmarks" / "MANIFEST"
 )
-
-
-def cache_dir() -> Path:
-    default = Path.home() / ".cache" / "pytest-cpybench-tests"
-    return Path(os.environ.get("CPYBENCH_TEST_CACHE", default)) / "runner"
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +35,8 @@ def suite() -> dict[str, BenchmarkDef]:
 
 
 @pytest.fixture(scope="session")
-def venv_python() -> Path:
-    return venvs.ensure_venv(HOST_PYTHON, cache_dir(), log=lambda message: None)
+def venv_python(host_cache: Path) -> Path:
+    return venvs.ensure_venv(HOST_PYTHON, host_cache, log=lambda message: None)
 
 
 def write_benchmarks(
@@ -121,6 +115,7 @@ def test_a_deadline_shares_the_timeout_between_commands():
     assert RunOptions(timeout=50, deadline=time.monotonic() + 100).remaining() == 50
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_interpreter_version_of_the_host():
     major, minor, micro = sys.version_info[:3]
     expected = f"{major}.{minor}.{micro}"
@@ -130,6 +125,7 @@ def test_interpreter_version_of_the_host():
     assert interpreter_version(HOST_PYTHON) == expected
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_missing_interpreter(tmp_path):
     with pytest.raises(CpybenchError, match="cannot run the interpreter"):
         interpreter_version(tmp_path / "python9")
@@ -146,6 +142,7 @@ def test_target_environ_drops_host_module_paths(monkeypatch):
     assert environ["LD_LIBRARY_PATH"] == "/opt/python/lib"
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_killed_benchmark_names_the_signal(tmp_path):
     # No venv needed: a script that never reaches pyperf runs under any python.
     (bench,) = write_benchmarks(
@@ -155,6 +152,7 @@ def test_killed_benchmark_names_the_signal(tmp_path):
         run_benchmark(HOST_PYTHON, bench, RunOptions(mode="debug", timeout=30))
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_benchmark_without_results(tmp_path):
     (bench,) = write_benchmarks(tmp_path, {"silent": "print('nothing measured')\n"})
     with pytest.raises(BenchmarkError, match=r"^silent produced no results$"):
@@ -162,13 +160,12 @@ def test_benchmark_without_results(tmp_path):
 
 
 #######################################
-# slow: venvs
+# venvs of the host's interpreter
 
 
-@pytest.mark.slow
-def test_venv_has_the_hosts_pyperf(venv_python):
+def test_venv_has_the_hosts_pyperf(venv_python, host_cache):
     started = time.monotonic()
-    again = venvs.ensure_venv(HOST_PYTHON, cache_dir(), log=lambda message: None)
+    again = venvs.ensure_venv(HOST_PYTHON, host_cache, log=lambda message: None)
     assert again == venv_python
     assert time.monotonic() - started < 2  # cached: one probe of the interpreter
     assert (venv_python.parent.parent / venvs.COMPLETE_MARKER).is_file()
@@ -181,7 +178,7 @@ def test_venv_has_the_hosts_pyperf(venv_python):
     assert version == pyperf.__version__
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("subprocesses")
 def test_concurrent_creation_and_incomplete_venv(tmp_path):
     # Two processes ask for the same venv at once: one builds, the other waits.
     script = (
@@ -215,7 +212,7 @@ def test_concurrent_creation_and_incomplete_venv(tmp_path):
     assert any("removing the incomplete venv" in message for message in messages)
 
 
-@pytest.mark.slow
+@pytest.mark.usefixtures("subprocesses")
 def test_key_separates_venvs(tmp_path):
     first, _ = venvs.venv_dir(HOST_PYTHON, tmp_path, key="build-a")
     assert first == venvs.venv_dir(HOST_PYTHON, tmp_path, key="build-a")[0]
@@ -223,7 +220,6 @@ def test_key_separates_venvs(tmp_path):
     assert first.name.startswith(sys.implementation.cache_tag)
 
 
-@pytest.mark.slow
 def test_install_requirements_once(venv_python, suite):
     bench = suite["crypto_pyaes"]
     venvs.install_requirements(venv_python, bench, log=lambda message: None)
@@ -236,7 +232,6 @@ def test_install_requirements_once(venv_python, suite):
     assert result.get_benchmark_names() == ["crypto_pyaes"]
 
 
-@pytest.mark.slow
 def test_failed_install_keeps_pips_last_lines(venv_python, tmp_path):
     (bench,) = write_benchmarks(
         tmp_path,
@@ -252,7 +247,6 @@ def test_failed_install_keeps_pips_last_lines(venv_python, tmp_path):
     assert 0 < len(excinfo.value.output_tail.splitlines()) <= 15
 
 
-@pytest.mark.slow
 def test_conflicting_pins_in_the_shared_venv(venv_python, suite, tmp_path):
     venvs.install_requirements(venv_python, suite["crypto_pyaes"], log=lambda message: None)
     (bench,) = write_benchmarks(
@@ -264,7 +258,6 @@ def test_conflicting_pins_in_the_shared_venv(venv_python, suite, tmp_path):
         venvs.install_requirements(venv_python, bench, log=lambda message: None)
 
 
-@pytest.mark.slow
 def test_script_importing_pyperformance_gets_it(venv_python, tmp_path):
     (bench,) = write_benchmarks(
         tmp_path,
@@ -292,7 +285,6 @@ def test_script_importing_pyperformance_gets_it(venv_python, tmp_path):
 # slow: runs
 
 
-@pytest.mark.slow
 def test_nbody_debug_run(venv_python, suite, tmp_path):
     messages: list[str] = []
     result = run_benchmark(venv_python, suite["nbody"], RunOptions(mode="debug"), log=messages.append)
@@ -305,7 +297,6 @@ def test_nbody_debug_run(venv_python, suite, tmp_path):
     assert messages[-1].startswith("nbody: 1 result(s) in ")
 
 
-@pytest.mark.slow
 def test_deepcopy_gives_several_results(venv_python, suite):
     result = run_benchmark(venv_python, suite["deepcopy"], RunOptions(mode="debug"))
     names = result.get_benchmark_names()
@@ -313,7 +304,6 @@ def test_deepcopy_gives_several_results(venv_python, suite):
     assert set(names) == {"deepcopy", "deepcopy_reduce", "deepcopy_memo"}
 
 
-@pytest.mark.slow
 def test_env_reaches_pyperf_workers(venv_python, tmp_path):
     (bench,) = write_benchmarks(
         tmp_path,
@@ -378,7 +368,6 @@ HANGS_BEFORE_PYPERF = """
 """
 
 
-@pytest.mark.slow
 def test_crash_reports_the_traceback(venv_python, tmp_path):
     (bench,) = write_benchmarks(tmp_path, {"crashes": CRASHES})
     with pytest.raises(BenchmarkError, match=r"^crashes crashed \(exit \d+\)$") as excinfo:
@@ -387,7 +376,6 @@ def test_crash_reports_the_traceback(venv_python, tmp_path):
     assert len(excinfo.value.stderr_tail.splitlines()) <= 20
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script", ["hangs_in_worker", "hangs_before_pyperf"])
 def test_hang_is_cut_at_the_timeout(venv_python, tmp_path, script):
     source = {"hangs_in_worker": HANGS_IN_WORKER, "hangs_before_pyperf": HANGS_BEFORE_PYPERF}[
@@ -408,7 +396,6 @@ def test_hang_is_cut_at_the_timeout(venv_python, tmp_path, script):
     assert not any(is_running(pid) for pid in pids)
 
 
-@pytest.mark.slow
 def test_the_example_manifest_runs(venv_python):
     examples = [
         b for b in load_benchmarks([EXAMPLE_MANIFEST]) if b.manifest == str(EXAMPLE_MANIFEST)
@@ -421,6 +408,7 @@ def test_the_example_manifest_runs(venv_python):
         assert result.get_benchmarks()[0].get_values()[0] > 0
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_a_worker_error_printed_on_stdout_is_shown(tmp_path: Path) -> None:
     """pyperf prints its argument errors on stdout ("ERROR: --worker requires --loops=N …"):
     with nothing on stderr, the failure shows stdout's tail instead of nothing."""

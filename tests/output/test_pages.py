@@ -148,6 +148,7 @@ def test_the_published_layout_is_reproduced_byte_for_byte(report_dir, version):
     assert ours == theirs.replace(published_path, str(BASES[version]))
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_the_tables_are_what_pyperf_compare_to_prints(head, bases):
     """Our code, pyperf's rules: the installed pyperf prints the same tables for the same files."""
     done = subprocess.run([sys.executable, "-m", "pyperf", "compare_to", "-G", "--table", "--table-format=md",
@@ -356,6 +357,7 @@ def test_summary_markdown_for_ci(report_dir, head, bases):
     assert "- :x: peak memory grew beyond 5%: " in with_memory and "[table]" not in with_memory
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_report_command_writes_pages_and_adds_to_the_folder(tmp_path):
     out = tmp_path / "site"
     done = subprocess.run([sys.executable, "-m", "pytest_cpybench", "report", str(BASE_3_10), str(HEAD_FILE),

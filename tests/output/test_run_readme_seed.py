@@ -68,7 +68,7 @@ def renamed(head_data: dict, tmp_path: Path, nickname: str, arch: str, platform:
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory) -> Path:
+def reported(tmp_path_factory, subprocesses) -> Path:
     """What ``python -m pytest_cpybench report BASE HEAD BASE2 -o DIR`` writes for the seed (with plots:
     bench_runner's list links the time plot)."""
     out = tmp_path_factory.mktemp("site")

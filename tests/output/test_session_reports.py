@@ -1,4 +1,4 @@
-"""Reports from a real session: pages, plots, CI summaries, and the peak-memory gate (issue 10)."""
+"""Reports from a real session: pages, plots, CI summaries, and the peak-memory gate."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from helpers import run
-
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

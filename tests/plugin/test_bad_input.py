@@ -20,6 +20,8 @@ from seed import BASE_3_11
 
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
 
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every test here starts processes
+
 USAGE = int(pytest.ExitCode.USAGE_ERROR)
 
 
@@ -132,13 +134,11 @@ def test_git_repo_that_is_not_cpython(tmp_path: Path, store: Path) -> None:
     _check(done, EXIT_INFRASTRUCTURE, f"has no Include/patchlevel.h: is {other} a CPython repository?")
 
 
-@pytest.mark.slow  # makes the test CPython repository once (cached)
 def test_unknown_ref_with_shell_characters(repo: Path, tmp_path: Path, store: Path) -> None:
     done = _run(tmp_path, store, f"--cpython-repo={repo}", "--cpython-ref=main;true")
     _check(done, EXIT_INFRASTRUCTURE, "unknown ref 'main;true'")
 
 
-@pytest.mark.slow  # makes the test CPython repository once (cached)
 def test_baseline_equal_to_the_ref(repo: Path, tmp_path: Path, store: Path) -> None:
     done = _run(tmp_path, store, f"--cpython-repo={repo}", "--cpython-ref=v3.13.5", "--cpython-baseline=main")
     _check(done, EXIT_INFRASTRUCTURE, "--cpython-baseline=main is the same commit as --cpython-ref=v3.13.5")
@@ -194,7 +194,6 @@ def test_json_path_that_cannot_be_created_is_refused_before_measuring(tmp_path: 
 
 # -- trouble while running (slow: real benchmarks) ---------------------------------------------
 
-@pytest.mark.slow
 def test_disk_full_while_storing_keeps_earlier_results(repo: Path, cpython_3135: object, tmp_path: Path,
                                                        cache_dir: Path) -> None:
     with _tmpfs(tmp_path / "small", "size=64k") as small:
@@ -219,13 +218,12 @@ def test_disk_full_while_storing_keeps_earlier_results(repo: Path, cpython_3135:
     assert after == before  # no half-written file, the earlier one intact
 
 
-@pytest.mark.slow
-def test_benchmark_whose_requirements_cannot_be_installed(tmp_path: Path, cache_dir: Path) -> None:
+def test_benchmark_whose_requirements_cannot_be_installed(tmp_path: Path, host_cache: Path) -> None:
     manifest = write_manifest(tmp_path / "suite", {name: f"runner.bench_func('{name}', sum, range(100))"
                                                    for name in ("needsmissing", "fine")},
                               requirements={"needsmissing": "cpybench-no-such-package-anywhere==0.0.1\n"})
     done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-manifest={manifest}",
-                      f"--cpython-cache-dir={cache_dir}", f"--cpython-results-dir={tmp_path / 'results'}",
+                      f"--cpython-cache-dir={host_cache}", f"--cpython-results-dir={tmp_path / 'results'}",
                       "--cpython-benchmarks=needsmissing,fine", "--cpython-mode=debug", "-v", cwd=tmp_path)
     out = done.stdout
     assert done.returncode == 1, out
@@ -253,7 +251,6 @@ def test_git_not_installed(tmp_path: Path, store: Path) -> None:
     assert _snapshot(store) == before
 
 
-@pytest.mark.slow  # makes the test CPython repository once (cached)
 def test_the_same_commit_as_two_baselines(repo: Path, tmp_path: Path, store: Path) -> None:
     done = _run(tmp_path, store, f"--cpython-repo={repo}", "--cpython-ref=slowdown",
                 "--cpython-baseline=v3.13.5,main")

@@ -11,8 +11,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from helpers import pytest_run, run, write_manifest
-from test_session import CRASH_AND_HANG
+from helpers import CRASH_AND_HANG, pytest_run, run, write_manifest
+
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every test here starts processes
 
 
 def _ids(stdout: str) -> list[str]:
@@ -20,9 +21,9 @@ def _ids(stdout: str) -> list[str]:
 
 
 @pytest.fixture
-def host_args(tmp_path: Path, cache_dir: Path) -> list[str]:
+def host_args(tmp_path: Path, host_cache: Path) -> list[str]:
     """The host interpreter as the target: no build, real benchmarks."""
-    return [f"--cpython-python={sys.executable}", f"--cpython-cache-dir={cache_dir}",
+    return [f"--cpython-python={sys.executable}", f"--cpython-cache-dir={host_cache}",
             f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-mode=debug"]
 
 
@@ -67,7 +68,6 @@ def test_testpaths_of_the_project_are_not_collected(collect_args: list[str], tmp
     assert "tests/test_own.py::test_nbody_of_my_project" in explicit.stdout
 
 
-@pytest.mark.slow  # makes the test CPython repository once (cached)
 def test_collect_only_builds_nothing(repo: Path, tmp_path: Path) -> None:
     cache = tmp_path / "fresh-cache"
     started = time.monotonic()
@@ -85,7 +85,6 @@ def test_collect_only_builds_nothing(repo: Path, tmp_path: Path) -> None:
     assert "pyperformance::dask" in full.stdout or "<BenchmarkItem dask>" in full.stdout
 
 
-@pytest.mark.slow
 def test_last_failed_reruns_only_the_failed_items(host_args: list[str], tmp_path: Path) -> None:
     manifest = write_manifest(tmp_path / "suite", {"good": CRASH_AND_HANG["good"],
                                                     "crash": CRASH_AND_HANG["crash"]})
@@ -102,7 +101,6 @@ def test_last_failed_reruns_only_the_failed_items(host_args: list[str], tmp_path
     assert "1 passed" in single.stdout
 
 
-@pytest.mark.slow
 def test_junit_xml_has_per_result_properties_and_no_pyperf_json(host_args: list[str], tmp_path: Path) -> None:
     base = tmp_path / "base.json"
     first = pytest_run(*host_args, "--cpython-benchmarks=nbody", f"--cpython-json={base}", cwd=tmp_path)
@@ -122,7 +120,6 @@ def test_junit_xml_has_per_result_properties_and_no_pyperf_json(host_args: list[
     assert props[f"cpybench.nbody.vs.{label}.unit"] == "second"
 
 
-@pytest.mark.slow
 def test_a_session_in_a_cpython_clone_leaves_git_status_clean(repo: Path, cache_dir: Path,
                                                               tmp_path: Path) -> None:
     clone = tmp_path / "cpython"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import pytest_run
 
 from pytest_cpybench.measure import cpus
@@ -20,6 +21,7 @@ def _header(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_the_header_says_at_once_with_free_cores_and_in_turn_with_workers_taking_them(tmp_path: Path) -> None:
     alone = _header(cwd=tmp_path)
     expected = sides_line(settings_from({}))

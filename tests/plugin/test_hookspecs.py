@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pyperf
+import pytest
 from helpers import pytest_run, write_manifest
 
 from pytest_cpybench.results import metadata as md
@@ -49,6 +50,7 @@ def test_a_conftest_names_the_machine_and_sees_what_was_published(repo: Path, ca
     assert published == {"head_path": str(stored), "machine": "rack-7-box", "results": ["tiny"]}
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_a_machine_name_from_a_conftest_is_checked_like_the_option(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(
         "def pytest_cpybench_machine_info(config, machine_info):\n    machine_info['machine'] = 'two\\nlines'\n")

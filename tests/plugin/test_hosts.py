@@ -198,7 +198,6 @@ def _stored(results: Path) -> list[str]:
     return sorted(path.name for path in results.rglob("bm-*.json"))
 
 
-@pytest.mark.slow
 def test_each_host_measures_for_itself_against_its_own_baselines(repo: Path, cache_dir: Path, cpython_3135,
                                                                  tmp_path: Path) -> None:
     results = tmp_path / "results"
@@ -249,7 +248,6 @@ def _only_alpha_measured(done: subprocess.CompletedProcess[str], tmp_path: Path)
     assert "## machine alpha" in comment and "## machine beta\n\n**could not measure**: machine beta" in comment
 
 
-@pytest.mark.slow
 def test_a_host_whose_build_fails_errors_its_items_with_the_log_and_the_others_go_on(
         repo: Path, cache_dir: Path, cpython_3135, tmp_path: Path) -> None:
     # A compiler flag that does not exist, in beta's environment only: its configure fails (and the
@@ -261,7 +259,6 @@ def test_a_host_whose_build_fails_errors_its_items_with_the_log_and_the_others_g
     assert "last lines of the build log:" in beta and "-fcpybench-no-such-flag" in beta
 
 
-@pytest.mark.slow
 def test_a_host_without_the_commits_errors_its_items_and_the_others_go_on(
         repo: Path, cache_dir: Path, cpython_3135, tmp_path: Path) -> None:
     missing = tmp_path / "no-clone-here"
@@ -338,7 +335,6 @@ def loopback_ssh(tmp_path: Path) -> Iterator[Path]:
             server.kill()
 
 
-@pytest.mark.slow
 def test_a_benchmark_runs_on_a_host_reached_over_ssh(loopback_ssh: Path, repo: Path, cache_dir: Path,
                                                      cpython_3135, tmp_path: Path) -> None:
     spec = f"ssh=cpybench-loopback//ssh_config={loopback_ssh}//python={sys.executable}"
@@ -352,7 +348,6 @@ def test_a_benchmark_runs_on_a_host_reached_over_ssh(loopback_ssh: Path, repo: P
     assert _stored(tmp_path / "results") == ["bm-20250611-faraway-x86_64-python-v3.13.5-3.13.5-287b767.json"]
 
 
-@pytest.mark.slow
 def test_a_host_that_cannot_be_reached_is_one_line(repo: Path, cache_dir: Path, tmp_path: Path) -> None:
     unreachable = "ssh=-oBatchMode=yes -oConnectTimeout=5 -p 1 nobody@127.0.0.1//python=python3"
     done = pytest_run("--cpython-ref=v3.13.5", f"--cpython-repo={repo}", f"--cpython-cache-dir={cache_dir}",
@@ -366,7 +361,6 @@ def test_a_host_that_cannot_be_reached_is_one_line(repo: Path, cache_dir: Path, 
     assert not (tmp_path / "results").exists() or not _stored(tmp_path / "results")
 
 
-@pytest.mark.slow
 def test_a_host_worker_that_crashes_is_replaced_and_its_machine_goes_on(repo: Path, cache_dir: Path, cpython_3135,
                                                                          tmp_path: Path) -> None:
     # alpha's worker dies in its first item, once; xdist starts another worker for the same gateway.

@@ -1,4 +1,4 @@
-"""pyperformance benchmarks as pytest items, run under a real built CPython (issue 3)."""
+"""pyperformance benchmarks as pytest items, run under a real built CPython."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyperf
 import pytest
-from helpers import pytest_run, write_manifest
+from helpers import CRASH_AND_HANG, pytest_run, write_manifest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -16,8 +16,6 @@ from pytest_cpybench.measure import cpus
 from pytest_cpybench.plugin import gateways
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.suite import _pyperformance, definitions
-
-pytestmark = pytest.mark.slow
 
 
 def _collected_ids(stdout: str) -> list[str]:
@@ -107,7 +105,7 @@ def _host_version() -> str:
     return f"{v.major}.{v.minor}.{v.micro}" + (f"{tag}{v.serial}" if tag else "")
 
 
-def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path) -> None:
+def test_existing_interpreter_and_version_filter(tmp_path: Path, host_cache: Path) -> None:
     # The host interpreter is a real target of its own: a benchmark whose requires-python excludes
     # it is skipped with the reason, whatever the host's version. pyperformance's manifest has such a
     # benchmark for hosts before 3.12 (dask and others need >=3.12); for newer hosts, where none
@@ -125,20 +123,13 @@ def test_existing_interpreter_and_version_filter(tmp_path: Path, cache_dir: Path
                                    requires_python=requires)
         extra = [f"--cpython-manifest={manifest}"]
     out = tmp_path / "host.json"
-    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-cache-dir={cache_dir}", *extra,
+    done = pytest_run(f"--cpython-python={sys.executable}", f"--cpython-cache-dir={host_cache}", *extra,
                       "--cpython-mode=debug", f"--cpython-benchmarks=nbody,{name}", f"--cpython-json={out}",
                       f"--cpython-results-dir={tmp_path / 'results'}", "-rs", cwd=tmp_path)
     assert done.returncode == 0, done.stdout
     assert "1 passed, 1 skipped" in done.stdout
     assert f"requires Python {requires} (target is {version})" in done.stdout
     assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == ["nbody"]
-
-
-CRASH_AND_HANG = {
-    "good": "runner.bench_func('good', sum, range(100))",
-    "crash": "raise RuntimeError('this benchmark is broken')",
-    "hang": "import time\nrunner.bench_func('hang', time.sleep, 3600)",
-}
 
 
 def test_crashing_and_hanging_benchmarks_error_and_the_session_goes_on(

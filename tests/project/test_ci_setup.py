@@ -1,4 +1,4 @@
-"""The machine setup the slow tests need lives in .ci/run, not in the tests (issue 8).
+"""The machine setup the end-to-end tests need lives in .ci/run, not in the tests.
 
 .ci/run adds a deb-src entry derived from the machine's own apt sources; the test repository
 (tests/support/cpython_repo.py) only downloads, and says what to do when apt has no such entry.
@@ -14,7 +14,9 @@ from pathlib import Path
 import cpython_repo
 import pytest
 
-CI_RUN = Path(__file__).parent.parent / ".ci" / "run"
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every test here starts processes
+
+CI_RUN = Path(__file__).resolve().parents[2] / ".ci" / "run"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 

@@ -35,7 +35,7 @@ def _build(out: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory, subprocesses: None) -> Path:
     out = tmp_path_factory.mktemp("docs") / "html"
     done = _build(out)
     assert done.returncode == 0, f"sphinx-build failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"

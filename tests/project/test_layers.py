@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.usefixtures("subprocesses")  # every test here starts processes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -1,4 +1,4 @@
-"""examples/github-actions/: the CI workflow's shape, and its scripts run here (issue 14).
+"""examples/github-actions/: the CI workflow's shape, and its scripts run here.
 
 The workflow runs on self-hosted GitHub runners, which these tests do not have; what can run here
 does. Each `run:` script is executed with bash the way GitHub runs `shell: bash`
@@ -34,7 +34,7 @@ from helpers import run
 from pytest_cpybench.options import OPTIONS
 from pytest_cpybench.output import pages
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "github-actions"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "github-actions"
 WORKFLOW = EXAMPLE / "benchmark.yml"
 EXPRESSION = "${{"
 
@@ -100,7 +100,7 @@ def _dispatch_values(runner: str, **overrides: str) -> dict[str, str]:
     """What the job's `env:` holds for a dispatch with these inputs, on the machine ``runner``."""
     values = {"CPYTHON_REPO": "https://example.invalid/python/cpython", "CPYTHON_REF": "main",
               "CPYTHON_BASELINE": "", "CPYTHON_FORK": "", "CPYTHON_BENCHMARKS": "", "CPYTHON_BUILD": "release",
-              "MACHINE": runner, "CPYBENCH_CACHE_DIR": ""}
+              "MACHINE": runner, "CPYBENCH_CACHE_DIR": "", "NIGHTLY_SINCE": "v3.14.0", "NIGHTLY_EVERY": "1"}
     values.update(overrides)
     return values
 
@@ -143,16 +143,17 @@ def test_pull_requests_run_the_base_repositorys_workflow(workflow: dict[str, Any
     request could drop the label check. `pull_request_target` runs the base repository's file, and
     gets its secrets: acceptable because no step checks out the pull request's code (the plugin
     fetches the head sha itself)."""
-    assert set(workflow["on"]) == {"workflow_dispatch", "pull_request_target"}
-    assert _job(workflow)["if"] == ("${{ github.event_name == 'workflow_dispatch' || (github.event_name == "
-                                    "'pull_request_target' && github.event.label.name == 'benchmark') }}")
+    assert set(workflow["on"]) == {"workflow_dispatch", "pull_request_target", "schedule"}
+    assert _job(workflow)["if"] == ("${{ github.event_name == 'workflow_dispatch' || github.event_name == 'schedule' "
+                                    "|| (github.event_name == 'pull_request_target' && "
+                                    "github.event.label.name == 'benchmark') }}")
     text = WORKFLOW.read_text(encoding="utf-8")
     assert not re.search(r"event_name\s*[!=]=\s*'pull_request'", text), "a condition still tests for pull_request"
     env = _job(workflow)["env"]
-    assert env["CPYTHON_REF"] == ("${{ github.event_name == 'pull_request_target' && "
-                                  "github.event.pull_request.head.sha || inputs.ref }}")
-    assert env["CPYTHON_REPO"] == ("${{ github.event_name == 'pull_request_target' && format('{0}/{1}', "
-                                   "github.server_url, github.repository) || inputs.repo }}")
+    assert env["CPYTHON_REF"].startswith("${{ github.event_name == 'pull_request_target' && "
+                                         "github.event.pull_request.head.sha || inputs.ref || ")
+    assert env["CPYTHON_REPO"].startswith("${{ github.event_name == 'pull_request_target' && format('{0}/{1}', "
+                                          "github.server_url, github.repository) || inputs.repo || ")
     assert env["CPYTHON_BASELINE"].startswith("${{ github.event_name == 'pull_request_target' && 'merge-base'")
     # The pull request's code is never checked out or run by a step: only the plugin fetches it.
     for step in _job(workflow)["steps"]:
@@ -225,6 +226,7 @@ def _recording_command(tmp_path: Path, name: str) -> tuple[Path, Path]:
     return stub, workspace
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_benchmark_step_passes_each_input_as_one_argument(workflow: dict[str, Any], tmp_path: Path) -> None:
     """With a stand-in `python` that records its arguments: quoting holds for hostile inputs, and
     optional inputs add their option only when given."""
@@ -250,7 +252,6 @@ def test_benchmark_step_passes_each_input_as_one_argument(workflow: dict[str, An
             "--cpython-benchmarks=math,-pidigits"} <= set(argv)
 
 
-@pytest.mark.slow  # makes the test CPython repository once (cached); then a few seconds
 def test_benchmark_step_collects_against_the_test_repository(workflow: dict[str, Any], repo: Path,
                                                              tmp_path: Path) -> None:
     """The step's real command line, parsed by the plugin: `--collect-only` (through PYTEST_ADDOPTS,
@@ -383,6 +384,7 @@ exec "{real}" "$@"
     return folder
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any], tmp_path: Path) -> None:
     """Two machines benchmark at once; the other pushes first. Both rewrote the index: the push
     step rebases, rebuilds the index from both runs' files, and pushes.
@@ -454,6 +456,7 @@ def test_push_step_rebases_onto_another_machines_results(workflow: dict[str, Any
     assert _git("rev-parse", "main", cwd=remote) == pushed
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_comment_step_links_the_results_repository(workflow: dict[str, Any], tmp_path: Path) -> None:
     """The plugin's comment links pages relative to the report folder; on the pull request they
     must point into the results repository."""
@@ -473,3 +476,60 @@ def test_comment_step_links_the_results_repository(workflow: dict[str, Any], tmp
     body = (workspace / argv[argv.index("--body-file") + 1]).read_text()
     assert f"([table]({base}bm-20250611-3.13.5-287b767/x-vs-3.13.5.md))" in body
     assert f"[Full report]({base}bm-20250611-3.13.5-287b767/README.md)" in body
+
+
+# --- the nightly run --------------------------------------------------------------------------------
+
+
+def test_the_nightly_run_backfills_then_confirms_the_history(workflow: dict[str, Any]) -> None:
+    """Scheduled: no gate; backfill the branch's new commits, then `history --confirm`, whose exit 1
+    (a confirmed regression) fails the job while the results are still pushed and published."""
+    (schedule,) = workflow["on"]["schedule"]
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", schedule["cron"]), "once a night"
+    assert _step(workflow, "bench")["if"] == "${{ github.event_name != 'schedule' }}"
+    backfill, history = _step(workflow, "backfill"), _step(workflow, "history")
+    assert "github.event_name == 'schedule'" in backfill["if"] and "!cancelled()" in backfill["if"]
+    assert "steps.backfill.outcome != 'skipped'" in history["if"] and "continue-on-error" not in history
+    steps = _job(workflow)["steps"]
+    names = [step.get("id") for step in steps]
+    assert names.index("bench") < names.index("backfill") < names.index("history") < names.index("push")
+    for step_id in ("push",):
+        assert "steps.backfill.outcome != 'skipped'" in _step(workflow, step_id)["if"]
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact"))
+    assert "steps.backfill.outcome != 'skipped'" in upload["if"]
+    # The nightly's ref is the branch, the same commits every night: --every counts from the start.
+    env = _job(workflow)["env"]
+    assert "vars.NIGHTLY_BRANCH" in env["CPYTHON_REF"] and "vars.NIGHTLY_SINCE" in env["NIGHTLY_SINCE"]
+    assert "history" in _step(workflow, "install")["env"]["CPYBENCH_PACKAGE"], "history needs the extra"
+
+
+@pytest.mark.usefixtures("subprocesses")
+def test_the_nightly_scripts_pass_each_value_as_one_argument(workflow: dict[str, Any], tmp_path: Path) -> None:
+    stub, workspace = _recording_command(tmp_path, "python")
+    runner = _runners(workflow)[0]
+    hostile = 'main"; touch pwned; echo "'
+    base = {**_with_values(_job(workflow)["env"], _dispatch_values(runner, CPYTHON_REF=hostile, NIGHTLY_EVERY="10")),
+            "ARGV_FILE": str(tmp_path / "argv"), "PATH": f"{stub}{os.pathsep}{os.environ['PATH']}"}
+    argv = _argv_of(_bash_step(_step(workflow, "backfill")["run"], workspace, base), tmp_path / "argv")
+    assert not (workspace / "pwned").exists()
+    assert argv[:3] == ["-m", "pytest_cpybench", "backfill"]
+    assert {f"--range=v3.14.0..{hostile}", "--every=10", f"--machine={runner}", "--results-dir=results/results",
+            "--build=release"} <= set(argv)
+    assert not [arg for arg in argv if arg.startswith("--benchmarks")]
+    env = {**base, "CPYTHON_BENCHMARKS": "deepcopy,nbody"}
+    argv = _argv_of(_bash_step(_step(workflow, "history")["run"], workspace, env), tmp_path / "argv")
+    assert argv[:3] == ["-m", "pytest_cpybench", "history"]
+    assert {f"--branch={hostile}", f"--machine={runner}", "--results-dir=results/results",
+            f"--output=results/history/{runner}", "--confirm", "--benchmarks=deepcopy,nbody"} <= set(argv)
+
+
+def test_the_nightly_commands_take_these_arguments() -> None:
+    """The scripts' options are the commands' own (argparse would refuse others at night)."""
+    from pytest_cpybench.cli import _parser
+
+    parser = _parser()
+    parser.parse_args(["backfill", "--repo=R", "--range=A..B", "--every=1", "--build=release", "--machine=m",
+                       "--results-dir=results/results", "--benchmarks=deepcopy"])
+    parser.parse_args(["history", "--repo=R", "--branch=main", "--build=release", "--machine=m",
+                       "--results-dir=results/results", "--output=results/history/m", "--confirm",
+                       "--benchmarks=deepcopy"])

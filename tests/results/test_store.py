@@ -232,6 +232,7 @@ def test_unknown_save_mode_is_refused(tmp_path: Path, identity: RunIdentity, sma
         ResultsStore(tmp_path).save(identity, small_suite, "overwrite")  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_saved_file_is_plain_pyperf_json(tmp_path: Path, identity: RunIdentity, small_suite) -> None:
     path = ResultsStore(tmp_path).save(identity, small_suite, "new")
 
@@ -585,6 +586,7 @@ def _save_forever(root: str, suite_file: str, identity: RunIdentity) -> None:
         store.save(identity, suite, "new")
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_two_processes_saving_at_once_never_share_a_file(tmp_path: Path, identity, small_suite) -> None:
     # Many small saves each, so the name choices of the two processes overlap.
     suite_file = tmp_path / "suite.json"
@@ -610,6 +612,7 @@ def test_two_processes_saving_at_once_never_share_a_file(tmp_path: Path, identit
         assert identity_from_suite(pyperf.BenchmarkSuite.load(str(path))) == identity
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_killed_writer_leaves_no_partial_json_and_old_temp_files_go(
     tmp_path: Path, identity: RunIdentity, seed_suite
 ) -> None:

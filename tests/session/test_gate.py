@@ -1,4 +1,4 @@
-"""Baselines, verdicts and the summary, end to end with real builds (issue 4).
+"""Baselines, verdicts and the summary, end to end with real builds.
 
 The local repository has three commits on top of v3.13.5 (tests/support/cpython_repo.py):
 ``slowdown`` makes copy.deepcopy slower, ``speedup`` faster, ``neutral`` touches nothing
@@ -26,8 +26,6 @@ from pytest_cpybench.errors import EXIT_INFRASTRUCTURE
 from pytest_cpybench.measure import cpus
 from pytest_cpybench.results import metadata as md
 
-pytestmark = pytest.mark.slow
-
 BENCHMARKS = "--cpython-benchmarks=deepcopy,nbody"
 
 
@@ -44,8 +42,10 @@ def _stored(tmp_path: Path) -> dict[str, bytes]:
 
 
 def test_slowdown_fails_exactly_the_slowed_items(base_args: list[str], tmp_path: Path) -> None:
+    # Every result decided (not only until deepcopy fails): the results stored are whole, none partial,
+    # so the next session finds all of deepcopy's in the store and confirms them.
     done = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5", BENCHMARKS,
-                      cwd=tmp_path)
+                      "--cpython-decide=all", cwd=tmp_path)
     out = done.stdout
     assert done.returncode == 1, out
     assert "pyperformance::deepcopy FAILED" in out
@@ -80,7 +80,7 @@ def test_speedup_passes_as_faster(base_args: list[str], tmp_path: Path) -> None:
 
 def test_a_change_no_benchmark_exercises_fails_nothing(base_args: list[str], tmp_path: Path) -> None:
     # An A/A check: `neutral` touches only a comment. (The same commit as its own baseline is
-    # refused: tests/test_bad_input.py.)
+    # refused: tests/plugin/test_bad_input.py.)
     done = pytest_run(*base_args, "--cpython-ref=neutral", "--cpython-baseline=v3.13.5", BENCHMARKS,
                       cwd=tmp_path)
     assert done.returncode == 0, done.stdout

@@ -22,7 +22,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 EXAMPLE_MANIFEST = (
-    Path(__file__).resolve().parents[1] / "examples" / "custom-benchmarks" / "MANIFEST"
+    Path(__file__).resolve().parents[2] / "examples" / "custom-benchmarks" / "MANIFEST"
 )
 
 

@@ -44,6 +44,28 @@ def pytest_run(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.Compl
     return run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, timeout=timeout)
 
 
+# A benchmark body for write_manifest: one copy.deepcopy of a small structure per loop. Its processes are
+# short, and the test repository's slowdown branches slow it more than deepcopy (slowdown-small: ~1.2x).
+TINYCOPY = """\
+import copy
+data = {"a": [1, 2, (3, 4)], "b": {"c": "d", "e": [5.0, 6.0]}, "f": list(range(10))}
+
+def bench(loops):
+    t0 = pyperf.perf_counter()
+    for _ in range(loops):
+        copy.deepcopy(data)
+    return pyperf.perf_counter() - t0
+
+runner.bench_time_func("tinycopy", bench)"""
+
+# Benchmark bodies for write_manifest: one that works, one that crashes, one that hangs.
+CRASH_AND_HANG = {
+    "good": "runner.bench_func('good', sum, range(100))",
+    "crash": "raise RuntimeError('this benchmark is broken')",
+    "hang": "import time\nrunner.bench_func('hang', time.sleep, 3600)",
+}
+
+
 def write_manifest(root: Path, scripts: dict[str, str], requires_python: str = ">=3.8",
                    requirements: dict[str, str] | None = None) -> Path:
     """An extra manifest in pyperformance's format: one benchmark per entry of ``scripts`` (the body of

@@ -280,6 +280,7 @@ def test_load_suite_reports_a_missing_file(tmp_path):
         load_suite(tmp_path)  # a directory
 
 
+@pytest.mark.usefixtures("subprocesses")
 def test_compare_command_prints_the_seed_page_headlines(tmp_path):
     files = [BASE_3_10, HEAD_FILE, BASE_3_11]
     done = subprocess.run([sys.executable, "-m", "pytest_cpybench", "compare", *map(str, files)],
