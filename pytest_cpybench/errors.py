@@ -15,7 +15,14 @@ EXIT_INFRASTRUCTURE = 8
 
 
 class CpybenchError(Exception):
-    """A problem the user can act on; ``str(err)`` is the one-line message."""
+    """A problem the user can act on; ``str(err)`` is the one-line message.
+
+    ``options``: the options the message names, as the plugin spells them (``--cpython-repo``); a
+    front end that spells them otherwise (the commands' ``--repo``) says them its own way."""
+
+    def __init__(self, message: str = "", *, options: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.options = options
 
 
 class RefError(CpybenchError):
@@ -25,10 +32,18 @@ class RefError(CpybenchError):
 class BuildError(CpybenchError):
     """configure, make or make install failed."""
 
-    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "") -> None:
+    def __init__(self, message: str, log_path: Path | None = None, log_tail: str = "",
+                 returncode: int | None = None) -> None:
         super().__init__(message)
         self.log_path = log_path
         self.log_tail = log_tail
+        self.returncode = returncode  # of the failed step; negative: killed by a signal
+
+    def is_the_commits_fault(self) -> bool:
+        """Whether building the commit again would fail again: not when the step was killed (out of
+        memory, interrupted) or the disk was full."""
+        killed = self.returncode is not None and self.returncode < 0
+        return not killed and "No space left on device" not in self.log_tail
 
     def details(self) -> str:
         """The message, the last lines of the log and where the full log is."""

@@ -397,8 +397,8 @@ OPTIONS: tuple[Option, ...] = (
          default_text="$CPYBENCH_CACHE_DIR, else the user cache directory (~/.cache/pytest-cpybench)"),
     _row("cpython-jobs", "jobs", _jobs, "Parallel make jobs (0: all cores).", "0", cli="jobs"),
     _row("cpython-benchmarks", "benchmarks", _string,
-         "Benchmarks to collect, in pyperformance's -b syntax: names, groups or tags, -name to exclude. "
-         "-k and -m work too.", cli="benchmarks", default_text="all"),
+         "Benchmarks to collect, in pyperformance's -b syntax: names, groups or tags, -name to exclude.",
+         cli="benchmarks", default_text="all"),
     _row("cpython-manifest", "manifests", _manifests,
          "Extra benchmarks in pyperformance's manifest format; repeatable.", ini_type="linelist", cli="manifest"),
     _row("cpython-mode", "mode", _choice(*MODES),
@@ -416,7 +416,7 @@ OPTIONS: tuple[Option, ...] = (
          "own: auto when the session has a free core per side (not with -n taking them, nor an affinity of one "
          "core), yes whenever a core per side exists, no: one after another. At once, a round costs the time of "
          "one side; results are marked and compared with results measured alike.", "auto",
-         choices=PARALLEL_MODES),
+         cli="parallel", choices=PARALLEL_MODES),
     _row("cpython-inherit-env", "inherit_env", _names,
          "Extra environment variables pyperf's workers keep, comma separated (a shared-library build's "
          "LD_LIBRARY_PATH is passed on by itself).", ""),

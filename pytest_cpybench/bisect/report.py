@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from pytest_cpybench.bisect.search import Bisection, Culprit, Decision, Position, Step
 from pytest_cpybench.cpython.git import LogEntry
-from pytest_cpybench.output.formatting import format_headline
+from pytest_cpybench.output.formatting import format_duration, format_headline
 
 
 def format_share(position: Position) -> str:
@@ -105,13 +105,9 @@ def format_bisection(bisection: Bisection) -> str:
     built = f"{len(states)} builds ({states.count('built')} new, {states.count('cached')} cached, " \
             f"{states.count('failed')} failed)"
     steps = len(found.steps)
-    lines.append(f"{built}, {steps} step{'s' if steps != 1 else ''}, {_duration(bisection.seconds)}")
+    lines.append(f"{built}, {steps} step{'s' if steps != 1 else ''}, {format_duration(bisection.seconds)}")
     if bisection.record is not None:
         lines.append(f"record: {bisection.record}")
     return "\n".join(lines)
 
 
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from pytest_cpybench.cli import backfill, bisect, build, compare, history
-from pytest_cpybench.cli.arguments import EXIT_USAGE, UsageError
+from pytest_cpybench.cli.arguments import EXIT_USAGE, UsageError, respelled
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 
 
@@ -38,10 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.details()}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {respelled(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except CpybenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {respelled(exc)}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
     except KeyboardInterrupt:
         print("interrupted: no partial build or result was kept", file=sys.stderr)

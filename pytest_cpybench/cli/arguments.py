@@ -24,6 +24,14 @@ def spelling(option: Option) -> str:
     return f"--{option.cli or option.name}"
 
 
+def respelled(err: CpybenchError) -> str:
+    """The error's message with the options it names (``err.options``) as the commands spell them."""
+    message = str(err)
+    for name in err.options:
+        message = re.sub(rf"--{re.escape(name)}\b", spelling(BY_NAME[name]), message)
+    return message
+
+
 def add_option(parser: argparse.ArgumentParser, name: str, *flags: str, default: str | None = None,
                **kwargs: object) -> None:
     """An argument for the plugin's option ``name`` (its help, its default, its choices), parsed
@@ -33,6 +41,8 @@ def add_option(parser: argparse.ArgumentParser, name: str, *flags: str, default:
     help_text = f"{row.help} (default: {shown})".replace("%", "%%")
     if row.ini_type == "linelist":
         kwargs.setdefault("action", "append")
+    if kwargs.get("action") in (None, "append"):
+        kwargs.setdefault("metavar", (row.cli or row.name).upper())
     parser.add_argument(*flags, spelling(row), dest=row.name, default=default, help=help_text,
                         **kwargs)  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.history import collect
 from pytest_cpybench.history.series import LineCommit
 from pytest_cpybench.options import Settings
+from pytest_cpybench.output.formatting import format_duration
 from pytest_cpybench.session.plan import repo_of, select_benchmarks
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-mode", "cpython-metric", "cpython-timeout",
@@ -97,13 +98,13 @@ def backfill_command(args: argparse.Namespace) -> int:
     backfill = Backfill(settings, benchmarks, log=progress, say=lambda text: print(text, flush=True),
                         retry_failed=args.retry_failed)
     todo = backfill.plan(chosen)
-    work = [t for t in todo if t.missing and not t.failed_build]
+    work = [t for t in todo if t.missing and not t.build_failure]
     print(f"backfill {args.range} on {settings.machine} ({settings.metric}, {settings.mode} mode, "
           f"{settings.preset} build): {len(chosen)} of {len(line)} commits chosen, {len(work)} to measure "
           f"({', '.join(b.name for b in benchmarks)})", flush=True)
     if args.dry_run:
         for t in todo:
-            state = ("does not build (recorded)" if t.failed_build else
+            state = ("does not build (recorded)" if t.build_failure else
                      f"measure {', '.join(b.name for b in t.missing)}" if t.missing else "stored already")
             print(f"  {t.commit.short} {t.commit.subject}: {state}")
         return 0
@@ -113,9 +114,9 @@ def backfill_command(args: argparse.Namespace) -> int:
         print("interrupted: the commits finished are stored; run the same command again to measure the rest",
               file=sys.stderr)
         return 130
-    minutes, seconds = divmod(round(report.seconds), 60)
-    print(f"backfill: {len(report.measured)} commit(s) measured, {len(report.stored)} stored already, "
-          f"{len(report.failed_builds)} do not build; {minutes} min {seconds} s; results in {settings.results_dir}")
+    print(f"backfill: {len(report.measured)} commit(s) measured, {len(report.skipped)} stored already, "
+          f"{len(report.failed_builds)} do not build; {format_duration(report.seconds)}; "
+          f"results in {settings.results_dir}")
     for line_text in report.failed_benchmarks:
         print(f"failed: {line_text}")
     for error in report.errors:

@@ -84,12 +84,12 @@ def history_command(args: argparse.Namespace) -> int:
     tip, line = collect.branch_line(repo_of(settings), args.branch, settings.cache_dir)
     machine = settings.machine if machine_given else None
     stored = collect.stored_runs(settings.results_dir, line, machine, settings.metrics)
-    if build_given:  # only that build configuration's series
-        flags = " ".join(settings.configure_flags)
-        stored.runs = [run for run in stored.runs if (run.preset, run.configure_flags) == (settings.preset, flags)]
+    build = (settings.preset, " ".join(settings.configure_flags)) if build_given else None
+    if build is not None:  # only that build configuration's series
+        stored.runs = [run for run in stored.runs if (run.preset, run.configure_flags) == build]
     for warning in stored.warnings:
         progress(f"warning: {warning}")
-    failed = collect.failed_builds(settings.results_dir, line, machine)
+    failed = collect.failed_builds(settings.results_dir, line, machine, build)
     by_sha = {commit.sha: commit.index for commit in line}
     held = [by_sha[run.sha] for run in stored.runs] + [c.index for commits in failed.values() for c in commits]
     if not held:
@@ -97,7 +97,7 @@ def history_command(args: argparse.Namespace) -> int:
         raise CpybenchError(f"the results store {settings.results_dir} holds no results of {args.branch}'s "
                             f"first-parent commits{where}: run `python -m pytest_cpybench backfill` first")
     line = _from(line, min(held))
-    failed = collect.failed_builds(settings.results_dir, line, machine)
+    failed = collect.failed_builds(settings.results_dir, line, machine, build)
     series = series_of(stored.runs, line, wanted)
     history = History(args.branch, repo_of(settings), line, analyse(series, line), failed)
     status = 0

@@ -277,7 +277,7 @@ class _Steps:
         if returncode != 0:
             raise BuildError(
                 f"{phase} failed for {self.request.commit.ref} ({self.request.commit.short}) "
-                f"with exit code {returncode}", self.log_path, _tail(self.log_path))
+                f"with exit code {returncode}", self.log_path, _tail(self.log_path), returncode)
         self.progress(f"{phase}: done in {self.timings[phase]:.1f} s")
 
     def timed(self, phase: str, action: Callable[[], None]) -> None:

@@ -27,6 +27,8 @@ WORKTREE = "WORKTREE"
 _SHA_RE = re.compile(r"^[0-9a-f]{4,40}$")
 _FORK_REF_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*):(.+)$")
 
+REPO_OPTION = ("cpython-repo",)  # what errors about the repository name (CpybenchError.options)
+
 
 @dataclass(frozen=True)
 class Commit:
@@ -84,7 +86,8 @@ def _fork_url(url: str, owner: str) -> str:
     parsed = urlparse(url)
     parts = parsed.path.rstrip("/").split("/")
     if len([part for part in parts if part]) < 2:
-        raise RefError(f"cannot derive a fork URL from {url!r}; pass --cpython-repo=<fork URL> instead")
+        raise RefError(f"cannot derive a fork URL from {url!r}; pass --cpython-repo=<fork URL> instead",
+                       options=REPO_OPTION)
     parts[-2] = owner
     return parsed._replace(path="/".join(parts)).geturl()
 
@@ -140,7 +143,7 @@ def _ensure_mirror(cache_dir: Path, url: str) -> Path:
         if failure:
             shutil.rmtree(tmp, ignore_errors=True)
             raise RefError(f"cannot fetch from {url} ({failure}): check the URL and your network, "
-                           "or pass --cpython-repo=<local clone>")
+                           "or pass --cpython-repo=<local clone>", options=REPO_OPTION)
         shutil.rmtree(mirror, ignore_errors=True)  # a folder without HEAD is not a mirror
         os.rename(tmp, mirror)
     return mirror
@@ -176,7 +179,8 @@ def resolve(repo: str, ref: str, cache_dir: Path) -> Commit:
     _check_ref_text(ref)
     if ref == WORKTREE:
         if is_url(repo):
-            raise RefError("WORKTREE needs a local clone: pass --cpython-repo=<path of your clone>")
+            raise RefError("WORKTREE needs a local clone: pass --cpython-repo=<path of your clone>",
+                           options=REPO_OPTION)
         return _resolve_worktree(Path(repo))
     fork = "python"
     sha: str | None
@@ -230,7 +234,8 @@ def _local_git_dir(repo: str) -> Path:
     path = Path(repo).expanduser()
     done = git(path, "rev-parse", "--git-dir", check=False) if path.is_dir() else None
     if done is None or done.returncode != 0:
-        raise CpybenchError(f"{repo} is not a git repository: pass --cpython-repo=<CPython clone or URL>")
+        raise CpybenchError(f"{repo} is not a git repository: pass --cpython-repo=<CPython clone or URL>",
+                            options=REPO_OPTION)
     return path
 
 
@@ -300,7 +305,7 @@ def read_source_file(commit: Commit, relpath: str) -> str:
     done = git(commit.git_dir or commit.repo, "show", f"{commit.sha}:{relpath}", check=False)
     if done.returncode != 0:
         raise CpybenchError(f"{commit.ref} ({commit.short}) has no {relpath}: is {commit.repo} a CPython "
-                            "repository? Pass --cpython-repo=<CPython clone or URL>")
+                            "repository? Pass --cpython-repo=<CPython clone or URL>", options=REPO_OPTION)
     return done.stdout
 
 

@@ -21,6 +21,7 @@ from pytest_cpybench.errors import BenchmarkError, BuildError, CpybenchError
 from pytest_cpybench.history import collect
 from pytest_cpybench.history.series import LineCommit
 from pytest_cpybench.options import Settings
+from pytest_cpybench.output.formatting import format_duration
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.session import plan as planning
 from pytest_cpybench.session.engine import Engine
@@ -71,13 +72,13 @@ class Todo:
     commit: LineCommit
     missing: list[BenchmarkDef]
     stored: list[str]  # benchmarks the store has already
-    failed_build: str = ""  # the recorded reason it does not build
+    build_failure: str = ""  # the recorded reason it does not build
 
 
 @dataclass
 class Report:
     measured: list[LineCommit] = field(default_factory=list)
-    stored: list[LineCommit] = field(default_factory=list)  # nothing missing: skipped
+    skipped: list[LineCommit] = field(default_factory=list)  # stored already: nothing missing
     failed_builds: list[LineCommit] = field(default_factory=list)
     failed_benchmarks: list[str] = field(default_factory=list)  # "sha7 name: why"
     errors: list[str] = field(default_factory=list)  # results that could not be stored
@@ -141,14 +142,14 @@ class Backfill:
         engine = Engine(self.settings, self.log)
         engine.check_tools()
         planning.check_outputs(self.settings)
-        work = [t for t in todo if t.missing and not t.failed_build]
+        work = [t for t in todo if t.missing and not t.build_failure]
         for t in todo:
             if not t.missing:
-                report.stored.append(t.commit)
+                report.skipped.append(t.commit)
                 self.say(f"{_name(t.commit)}: stored already ({', '.join(t.stored)}): skipped")
-            elif t.failed_build:
+            elif t.build_failure:
                 report.failed_builds.append(t.commit)
-                self.say(f"{_name(t.commit)}: does not build (recorded: {t.failed_build}): skipped; "
+                self.say(f"{_name(t.commit)}: does not build (recorded: {t.build_failure}): skipped; "
                          "--retry-failed builds it again")
         spent: list[float] = []
         for number, t in enumerate(work, 1):
@@ -165,30 +166,34 @@ class Backfill:
         s = self.settings
         commit = Commit(repo=tip.repo, ref=tip.ref, sha=todo.commit.sha, date=todo.commit.date, fork=tip.fork,
                         git_dir=tip.git_dir)
+        flags = " ".join(s.configure_flags)
         built_at = time.monotonic()
         try:
             target = targets.build(commit, s.build_config, s.cache_dir, self.log)
         except BuildError as err:
-            path = collect.write_marker(s.results_dir, todo.commit, s.machine, s.preset, " ".join(s.configure_flags),
-                                        str(err), err.log_path)
             report.failed_builds.append(todo.commit)
+            if not err.is_the_commits_fault():  # killed, or the disk full: the next run tries again
+                return f"could not be built ({err}; log: {err.log_path}): not recorded, tried again next time"
+            path = collect.write_marker(s.results_dir, todo.commit, s.machine, s.preset, flags, str(err), err.log_path)
             return f"does not build ({err}; log: {err.log_path}): recorded in {path}, skipped"
+        collect.clear_marker(s.results_dir, todo.commit.sha, s.machine, s.preset, flags)  # it builds now
         build_seconds = time.monotonic() - built_at
         engine = Engine(replace(s, ref=tip.ref), self.log)
         engine.plan = planning.Plan(head_commit=commit, head_version=target.version, head=target)
         outcomes: list[MetricOutcome] = []
         measured: list[BenchmarkDef] = []
+        failed: list[str] = []  # "name: why"
         for bench in todo.missing:
             reason = definitions.supports(bench, target.version)
             if reason:
-                report.failed_benchmarks.append(f"{todo.commit.short} {bench.name}: cannot run ({reason})")
+                failed.append(f"{bench.name}: cannot run ({reason})")
                 continue
             try:
                 outcomes.append(engine.run(bench))
                 measured.append(bench)
             except BenchmarkError as err:
-                report.failed_benchmarks.append(f"{todo.commit.short} {bench.name}: {err}")
-        failed = [line.split(" ", 1)[1] for line in report.failed_benchmarks if line.startswith(todo.commit.short)]
+                failed.append(f"{bench.name}: {err}")
+        report.failed_benchmarks.extend(f"{todo.commit.short} {line}" for line in failed)
         if not outcomes:
             return f"nothing measured ({'; '.join(failed)})"
         result = engine.finish(outcomes, measured)
@@ -212,12 +217,5 @@ def _left(spent: Sequence[float], commits: int) -> str:
     if not spent:
         return f"{commits} commit{'s' if commits != 1 else ''} left"
     seconds = sum(spent) / len(spent) * commits
-    return f"{commits} commit{'s' if commits != 1 else ''} left, about {_duration(seconds)}"
+    return f"{commits} commit{'s' if commits != 1 else ''} left, about {format_duration(seconds)}"
 
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -4,7 +4,6 @@ store holds for its commits, and the commits recorded as not building."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import pyperf
 from pytest_cpybench.cpython import git, targets
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import RefError, StoreError
-from pytest_cpybench.history.series import LineCommit, StoredRun
+from pytest_cpybench.history.series import LineCommit, StoredRun, load_label, mode_of, safe_name
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results import naming
 from pytest_cpybench.results.files import load_suite, write_text_atomically
@@ -47,7 +46,14 @@ def range_line(repo: str, text: str, cache_dir: Path) -> tuple[Commit, list[Line
         raise RefError(f"--range={text!r}: give two refs as A..B (A older, on B's first-parent history)")
     start = targets.resolve(repo, start_ref, cache_dir)
     end = targets.resolve(repo, end_ref, cache_dir)
-    git.first_parent_history(start, end)  # says in one line when A is not on B's first-parent line
+    if start.sha == end.sha:
+        raise RefError(f"--range={text!r}: both ends are commit {start.short}: give an older commit first")
+    try:
+        git.first_parent_history(start, end)
+    except RefError:
+        raise RefError(f"--range={text!r}: {start_ref} ({start.short}) is not on the first-parent history of "
+                       f"{end_ref} ({end.short}): give A..B with A an older commit of B's line, e.g. its merge "
+                       "base") from None
     git_dir = end.git_dir or end.repo
     after = _log_records(git_dir, f"{start.sha}..{end.sha}")
     first = LineCommit(0, start.sha, git.describe(git_dir, start.sha).subject, start.date)
@@ -65,8 +71,9 @@ class Stored:
 def stored_runs(root: Path, line: Sequence[LineCommit], machine: str | None = None,
                 metrics: Collection[str] = ()) -> Stored:
     """Per commit of ``line``, machine, build configuration and metric the store holds: per benchmark
-    the results of the newest file that has usable ones (a run of a few benchmarks replaces only
-    those). ``machine``: only that one's; ``metrics``: only those (empty: every metric).
+    and way of measuring (mode, alone or alongside), the results of the newest file that has usable
+    ones (a run of a few benchmarks replaces only those). ``machine``: only that one's; ``metrics``:
+    only those (empty: every metric).
 
     Usable is what a baseline reads, but one count or one process is a point too: a debug run, a
     partial result or a working tree's is left out; a result measured once is not."""
@@ -92,11 +99,14 @@ def stored_runs(root: Path, line: Sequence[LineCommit], machine: str | None = No
                 files.setdefault(identity.key, []).append((order, suite))
     runs = []
     for key in sorted(files, key=lambda k: (k.machine, k.metric, k.preset, k.configure_flags, k.commit_sha)):
-        chosen: dict[str, list[pyperf.Benchmark]] = {}
+        # Per benchmark and way of measuring (mode, alone or alongside): a session measured otherwise
+        # (a pre-merge check's merge base, alongside) adds a point to its own series, never hides one.
+        chosen: dict[tuple[str, str, str], list[pyperf.Benchmark]] = {}
         for _, suite in sorted(files[key], key=lambda item: item[0], reverse=True):
             for owner, results in _by_benchmark(suite).items():
-                if owner not in chosen and all(_usable(result) for result in results):
-                    chosen[owner] = results
+                how = (owner, mode_of(results[0]), load_label(results[0]))
+                if how not in chosen and all(_usable(result) for result in results):
+                    chosen[how] = results
         if chosen:
             runs.append(StoredRun(key.commit_sha, key.machine, key.metric, key.preset, key.configure_flags,
                                   tuple(result for results in chosen.values() for result in results)))
@@ -124,7 +134,7 @@ def _usable(result: pyperf.Benchmark) -> bool:
 
 def marker_path(results_dir: Path, sha: str, machine: str, preset: str, configure_flags: str) -> Path:
     tag = naming.build_config_tag(preset, configure_flags) or "default"
-    name = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"{sha}-{machine}-{tag}")
+    name = safe_name(f"{sha}-{machine}-{tag}")
     return results_dir / MARKERS / f"{name}.json"
 
 
@@ -140,6 +150,11 @@ def write_marker(results_dir: Path, commit: LineCommit, machine: str, preset: st
     return path
 
 
+def clear_marker(results_dir: Path, sha: str, machine: str, preset: str, configure_flags: str) -> None:
+    """Forget that ``sha`` did not build (it has built since)."""
+    marker_path(results_dir, sha, machine, preset, configure_flags).unlink(missing_ok=True)
+
+
 def read_marker(results_dir: Path, sha: str, machine: str, preset: str, configure_flags: str) -> dict[str, str] | None:
     path = marker_path(results_dir, sha, machine, preset, configure_flags)
     try:
@@ -149,9 +164,10 @@ def read_marker(results_dir: Path, sha: str, machine: str, preset: str, configur
     return data if isinstance(data, dict) else None
 
 
-def failed_builds(results_dir: Path, line: Sequence[LineCommit],
-                  machine: str | None = None) -> dict[str, list[LineCommit]]:
-    """Per machine, the commits of ``line`` recorded as not building (any build configuration)."""
+def failed_builds(results_dir: Path, line: Sequence[LineCommit], machine: str | None = None,
+                  build: tuple[str, str] | None = None) -> dict[str, list[LineCommit]]:
+    """Per machine, the commits of ``line`` recorded as not building in ``build`` (preset and configure
+    flags; None: in any build configuration)."""
     by_sha = {commit.sha: commit for commit in line}
     found: dict[str, list[LineCommit]] = {}
     folder = results_dir / MARKERS
@@ -163,6 +179,8 @@ def failed_builds(results_dir: Path, line: Sequence[LineCommit],
         commit = by_sha.get(str(data.get("sha", ""))) if isinstance(data, dict) else None
         name = str(data.get("machine", "")) if isinstance(data, dict) else ""
         if commit is None or (machine is not None and name != machine):
+            continue
+        if build is not None and (str(data.get("preset", "")), str(data.get("configure_flags", ""))) != build:
             continue
         if commit not in found.setdefault(name, []):
             found[name].append(commit)

@@ -67,7 +67,7 @@ class Group:
     def slug(self) -> str:
         """The group as a file name part, the machine left out: ``time-release-fast-alone``."""
         flags = "-cfg" + hashlib.sha256(self.configure_flags.encode()).hexdigest()[:8] if self.configure_flags else ""
-        return _safe(f"{self.metric}-{self.preset}{flags}-{self.mode}-{self.load.replace(' ', '-')}")
+        return safe_name(f"{self.metric}-{self.preset}{flags}-{self.mode}-{self.load.replace(' ', '-')}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ class Gap:
         return len(self.commits)
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", text)
 
 

@@ -277,3 +277,12 @@ def format_memory_interval(estimate: RatioEstimate) -> str:
         if low != high or estimate.low == estimate.high:
             break
     return f"[{low}, {high}]"
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 5 s``, ``2 h 7 min``: a time a person reads in progress lines."""
+    minutes, rest = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"

@@ -18,6 +18,7 @@ from pytest_cpybench.bisect import bisector
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
+from pytest_cpybench.output.formatting import format_duration
 from pytest_cpybench.output.publish import publish
 from pytest_cpybench.plugin.items import benchmark_of, error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
@@ -48,16 +49,12 @@ class Progress:
         return self.line(now - self.started)
 
     def line(self, spent: float) -> str:
-        text = f"{self.done} of {self.total or '?'} benchmarks in {_duration(spent)}"
+        text = f"{self.done} of {self.total or '?'} benchmarks in {format_duration(spent)}"
         left = self.total - self.done
         if left > 0 and self.done:
-            text += f"; about {_duration(spent / self.done * left)} left at this pace"
+            text += f"; about {format_duration(spent / self.done * left)} left at this pace"
         return text
 
-
-def _duration(seconds: float) -> str:
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
 
 
 class ControllerRole(Role):

@@ -31,7 +31,6 @@ def write_text_atomically(path: Path, text: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-
 def load_suite(path: Path | str) -> pyperf.BenchmarkSuite:
     """Read a pyperf JSON file (``.json`` or ``.json.gz``) or raise a one-line StoreError.
 
@@ -56,7 +55,6 @@ def load_suite(path: Path | str) -> pyperf.BenchmarkSuite:
         ) from None
 
 
-
 def write_temp_file(folder: Path, suite: pyperf.BenchmarkSuite) -> Path:
     """``suite`` written and flushed to disk under a name find() ignores."""
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=".part", dir=folder)
@@ -73,7 +71,6 @@ def write_temp_file(folder: Path, suite: pyperf.BenchmarkSuite) -> Path:
     return tmp
 
 
-
 def link_without_overwriting(source: Path, target: Path) -> None:
     """Give ``source`` the name ``target``; FileExistsError if that name is taken."""
     try:
@@ -88,7 +85,6 @@ def link_without_overwriting(source: Path, target: Path) -> None:
         os.replace(source, target)
 
 
-
 def fsync_directory(folder: Path) -> None:
     # Makes the new name durable; some systems cannot open or sync a directory.
     with contextlib.suppress(OSError):
@@ -99,7 +95,6 @@ def fsync_directory(folder: Path) -> None:
             os.close(fd)
 
 
-
 def _describe_corruption(err: BaseException) -> str:
     if isinstance(err, json.JSONDecodeError):
         return f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}"
@@ -108,7 +103,6 @@ def _describe_corruption(err: BaseException) -> str:
     if isinstance(err, KeyError):
         return f"not a pyperf results file: no {err.args[0]!r} entry"
     return f"not a pyperf results file: {type(err).__name__}: {one_line(err)}"
-
 
 
 def one_line(err: BaseException) -> str:

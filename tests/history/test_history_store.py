@@ -135,3 +135,23 @@ def test_commits_that_do_not_build_are_read_back_per_machine(tmp_path: Path) -> 
     assert collect.read_marker(tmp_path, line[2].sha, "beta", "release", "") is None
     assert collect.failed_builds(tmp_path, line) == {"alpha": [line[2]]}
     assert collect.failed_builds(tmp_path, line, machine="beta") == {}
+    assert collect.failed_builds(tmp_path, line, build=("release", "")) == {"alpha": [line[2]]}
+    assert collect.failed_builds(tmp_path, line, build=("nogil", "")) == {}
+    collect.clear_marker(tmp_path, line[2].sha, "alpha", "release", "")  # it built since
+    assert collect.failed_builds(tmp_path, line) == {}
+
+
+def test_a_commit_measured_alone_then_alongside_keeps_a_point_in_each_series(tmp_path: Path) -> None:
+    """A nightly backfill measures a commit alone; a later pre-merge session stores it again measured
+    alongside (its merge base): the alone point stays, the alongside one is a series of its own."""
+    line = make_line(3)
+    store = ResultsStore(tmp_path)
+    for commit in line:
+        save(store, commit, [result("nbody", [1.0, 1.01, 0.99])])
+    save(store, line[1], [result("nbody", [1.2, 1.21, 1.19], alongside=1)])
+    stored = collect.stored_runs(tmp_path, line)
+    (run,) = [r for r in stored.runs if r.sha == line[1].sha]
+    assert sorted(len(r.get_runs()) for r in run.results) == [3, 3]
+    by_load = {s.group.load: s for s in series_of(stored.runs, line) if not s.is_geometric_mean}
+    assert [p.index for p in by_load["alone"].points] == [0, 1, 2]
+    assert [p.index for p in by_load["alongside"].points] == [1]

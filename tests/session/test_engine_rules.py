@@ -63,10 +63,10 @@ def test_stored_results_are_used_per_benchmark_when_measured_like_the_head(bench
     assert _engine(metric="instructions")._stored_of(baseline, benchmarks["nbody"]) is not None
 
 
-def _counts(per_loop: float) -> pyperf.BenchmarkSuite:
+def _counts(per_loop: float, repetitions: int = 3) -> pyperf.BenchmarkSuite:
     runs = [pyperf.Run([per_loop + jitter], warmups=None, collect_metadata=False,
                        metadata={"name": "nbody", "unit": "integer", md.METRIC: md.METRIC_INSTRUCTIONS})
-            for jitter in (0.0, 1.0, 2.0)]
+            for jitter in (0.0, 1.0, 2.0)[:repetitions]]
     return pyperf.BenchmarkSuite([pyperf.Benchmark(runs)])
 
 
@@ -77,6 +77,16 @@ def test_stored_counts_are_counted_again_only_near_their_threshold(head: float, 
     within that of the 1% threshold is counted again on both sides, in this session."""
     engine = _engine(metric="instructions")
     comparison = engine._compare("v3.13.5", _counts(1_000_000), _counts(head))
+    assert engine.measurement.needs_confirming(comparison) is again
+
+
+@pytest.mark.parametrize("head, again", [(1_050_000, True), (1_007_000, True), (1_000_000, False),
+                                         (990_000, False)])
+def test_a_failure_on_one_count_of_a_side_is_counted_again(head: float, again: bool) -> None:
+    """A head counted once against a stored count (a side counted alone): a ratio near or beyond the
+    limit is counted again on both sides together, so that a failure never rests on one count."""
+    engine = _engine(metric="instructions")
+    comparison = engine._compare("v3.13.5", _counts(1_000_000, repetitions=1), _counts(head, repetitions=1))
     assert engine.measurement.needs_confirming(comparison) is again
 
 

@@ -38,7 +38,7 @@ _REPORTED = pytest.StashKey[bool]()  # and that a failure of one of its phases s
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Clock(), "tiers-clock")
     if re.search(r"\bslow\b", config.option.markexpr or ""):  # it would select every test now, builds too
-        raise pytest.UsageError(f"-m {config.option.markexpr!r}: the slow mark is gone; the tiers are -m unit "
+        raise pytest.UsageError(f"-m {config.option.markexpr!r}: there is no slow mark; the tiers are -m unit "
                                 "(no process, no build), -m integration and -m e2e (builds CPython): "
                                 "tests/support/tiers.py")
 
