@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.options import BY_NAME, Option, Settings, settings_from
+from pytest_cpybench.session.plan import select_benchmarks
+from pytest_cpybench.suite.definitions import BenchmarkDef
 
 EXIT_REGRESSION = 1  # as pytest's "tests failed": some result is slower than its threshold
 EXIT_USAGE = 2  # as argparse: a bad option value
@@ -64,3 +66,15 @@ def settings_of(args: argparse.Namespace, names: Iterable[str]) -> Settings:
 
 def progress(message: str) -> None:
     print(f"[cpybench] {message}", file=sys.stderr, flush=True)
+
+
+def selected_benchmarks(settings: Settings, hint: str = "") -> list[BenchmarkDef]:
+    """The benchmarks ``-b`` selects; a selection the suite cannot make, or an empty one, is a usage
+    error (``hint``: what to do, after the message)."""
+    try:
+        benchmarks = select_benchmarks(settings)
+    except CpybenchError as exc:
+        raise UsageError(str(exc)) from None
+    if not benchmarks:
+        raise UsageError(f"-b {settings.benchmarks or ''} selects no benchmark{hint}")
+    return benchmarks

@@ -6,15 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from pytest_cpybench.cli.arguments import UsageError, add_option, progress, settings_of
+from pytest_cpybench.cli.arguments import UsageError, add_option, progress, selected_benchmarks, settings_of
 from pytest_cpybench.cli.build import BUILD_OPTIONS, add_build_options
 from pytest_cpybench.cpython import targets
-from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.history import collect
 from pytest_cpybench.history.series import LineCommit
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output.formatting import format_duration
-from pytest_cpybench.session.plan import repo_of, select_benchmarks
+from pytest_cpybench.session.plan import repo_of
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-mode", "cpython-metric", "cpython-timeout",
                    "cpython-parallel", "cpython-machine", "cpython-results-dir")
@@ -86,12 +85,7 @@ def backfill_command(args: argparse.Namespace) -> int:
     from pytest_cpybench.history.backfill import Backfill, choose  # builds and measures: only this needs it
 
     settings = _settings(args)
-    try:
-        benchmarks = select_benchmarks(settings)
-    except CpybenchError as exc:
-        raise UsageError(str(exc)) from None
-    if not benchmarks:
-        raise UsageError(f"-b {settings.benchmarks} selects no benchmark")
+    benchmarks = selected_benchmarks(settings)
     tip, line = collect.range_line(repo_of(settings), args.range, settings.cache_dir)
     wanted = _wanted(args.commits, settings, line, args.range) if args.commits else None
     chosen = choose(line, args.every, wanted)

@@ -6,11 +6,16 @@ import argparse
 import sys
 
 from pytest_cpybench.bisect import report
-from pytest_cpybench.cli.arguments import EXIT_NOT_FOUND, UsageError, add_option, progress, settings_of
+from pytest_cpybench.cli.arguments import (
+    EXIT_NOT_FOUND,
+    UsageError,
+    add_option,
+    progress,
+    selected_benchmarks,
+    settings_of,
+)
 from pytest_cpybench.cli.build import BUILD_OPTIONS, add_build_options
-from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.options import Settings
-from pytest_cpybench.session.plan import select_benchmarks
 from pytest_cpybench.suite import selection
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-mode", "cpython-metric", "cpython-budget",
@@ -51,13 +56,8 @@ def bisect_command(args: argparse.Namespace) -> int:
     from pytest_cpybench.bisect.bisector import Bisector, step_printer  # builds and measures: only this needs it
 
     settings = _settings(args)
-    try:
-        benchmarks = select_benchmarks(settings)
-    except CpybenchError as exc:
-        raise UsageError(str(exc)) from None
+    benchmarks = selected_benchmarks(settings, ": name the benchmark(s) that changed")
     asked = settings.benchmarks or ""
-    if not benchmarks:
-        raise UsageError(f"-b {asked} selects no benchmark: name the benchmark(s) that changed")
     # Result names (deepcopy_memo) narrow their benchmark to those results.
     words = {word.strip() for word in asked.split(",")}
     not_results = {b.name for b in benchmarks} | set(selection.known_tags()) | {"all", "default", ""}
