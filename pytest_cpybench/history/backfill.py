@@ -19,7 +19,7 @@ from pytest_cpybench.cpython import targets
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import BenchmarkError, BuildError, CpybenchError
 from pytest_cpybench.history import collect
-from pytest_cpybench.history.series import LineCommit
+from pytest_cpybench.history.series import LineCommit, StoredRun
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output.formatting import format_duration
 from pytest_cpybench.results import metadata as md
@@ -101,26 +101,31 @@ class Backfill:
     # -- what to do -------------------------------------------------------------------------------
 
     def plan(self, commits: Sequence[LineCommit]) -> list[Todo]:
-        return [self._todo(commit) for commit in commits]
+        s = self.settings
+        # The store read once for every commit of the plan, not once per commit.
+        stored = collect.stored_runs(s.results_dir, commits, s.machine, [s.metric])
+        runs_of: dict[str, list[StoredRun]] = {}
+        for run in stored.runs:
+            runs_of.setdefault(run.sha, []).append(run)
+        return [self._todo(commit, runs_of.get(commit.sha, [])) for commit in commits]
 
-    def _todo(self, commit: LineCommit) -> Todo:
+    def _todo(self, commit: LineCommit, runs: Sequence[StoredRun]) -> Todo:
         s = self.settings
         flags = " ".join(s.configure_flags)
         marker = collect.read_marker(s.results_dir, commit.sha, s.machine, s.preset, flags)
-        have = self._stored_benchmarks(commit)
+        have = self._stored_benchmarks(runs)
         missing = [b for b in self.benchmarks if b.name not in have]
         stored = [b.name for b in self.benchmarks if b.name in have]
         reason = str(marker.get("error", "does not build")) if marker and not self.retry_failed else ""
         return Todo(commit, missing, stored, reason)
 
-    def _stored_benchmarks(self, commit: LineCommit) -> set[str]:
-        """The benchmarks the store holds for this commit as a backfill measures them: this machine,
-        build and metric, the same mode, alone (what ``history`` reads, one count included)."""
+    def _stored_benchmarks(self, runs: Sequence[StoredRun]) -> set[str]:
+        """The benchmarks ``runs`` (one commit's, this machine's and metric's) hold as a backfill
+        measures them: this build, the same mode, alone (what ``history`` reads, one count included)."""
         s = self.settings
         flags = " ".join(s.configure_flags)
-        stored = collect.stored_runs(s.results_dir, [commit], s.machine, [s.metric])
         have = set()
-        for run in stored.runs:
+        for run in runs:
             if (run.preset, run.configure_flags) != (s.preset, flags):
                 continue
             for result in run.results:

@@ -43,3 +43,13 @@ def test_a_range_is_two_refs(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert main(["backfill", "--range=v3.13.5", f"--repo={tmp_path}", f"--cache-dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert "--range='v3.13.5': give two refs as A..B" in err and len(err.strip().splitlines()) == 1
+
+
+def test_errors_name_the_options_as_the_command_spells_them(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    missing = tmp_path / "no-clone"
+    assert main(["backfill", "--range=a..b", "-b", "nbody", f"--repo={missing}", f"--cache-dir={tmp_path}",
+                 f"--results-dir={tmp_path}"]) == 8
+    err = capsys.readouterr().err
+    assert f"{missing} is not a git repository: pass --repo=<CPython clone or URL>" in err
+    assert "--cpython-repo" not in err and len(err.strip().splitlines()) == 1
