@@ -40,10 +40,11 @@ YES_NO = ("yes", "no")
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
 # A threshold outside this range is a typo ("500%") or meaningless ("0%").
 THRESHOLD_RANGE = (0.001, 1.0)
-# --cpython-budget=auto: a benchmark stops before it has cost, per side measured, this many times
-# what `pyperformance run` would spend on it measuring one side (for a head and a baseline, 2x),
-# however many rounds remain.
-AUTO_PYPERFORMANCE_MULTIPLE = 1.0
+# --cpython-budget=auto (the default): a benchmark stops before it has cost, per side measured, this
+# many times what `pyperformance run` would spend on it measuring one side (for a head and a
+# baseline, 2x), however many rounds remain. Below 1: pyperformance's time is estimated from the
+# gate's own rounds, within 1-13% of the real one (docs/measurements/2026-11-30.md, midday).
+AUTO_PYPERFORMANCE_MULTIPLE = 0.9
 # With a budget in seconds, the most rounds: the checks of the verdict need a known last round.
 SECONDS_BUDGET_ROUNDS = 200
 
@@ -84,7 +85,7 @@ class Settings:
     metric_overrides: dict[str, dict[str, float]] = field(default_factory=dict)
     confidence: float = 0.95
     confirm: str = "auto"
-    budget: Budget = field(default_factory=Budget)
+    budget: Budget = field(default_factory=lambda: auto_budget())
     memory_threshold: float | None = None  # None: memory is reported, never a failure
     report_dir: Path | None = None
     pr_comment: Path | None = None
@@ -322,10 +323,15 @@ def _directory(default: Callable[[], Path]) -> Parser:
     return parse
 
 
+def auto_budget() -> Budget:
+    """--cpython-budget=auto: up to the default rounds, capped at pyperformance's own time."""
+    return Budget(pyperformance_multiple=AUTO_PYPERFORMANCE_MULTIPLE)
+
+
 def parse_budget(value: Raw, name: str = "--cpython-budget") -> Budget:
     text = (_text(value) or "").strip().lower()
     if text == "auto":
-        return Budget(pyperformance_multiple=AUTO_PYPERFORMANCE_MULTIPLE)
+        return auto_budget()
     hint = "give a number of processes per side (at least 2, e.g. 40), of seconds (e.g. 300s) or auto"
     try:
         number = float(text[:-1]) if text.endswith("s") else int(text)
@@ -454,9 +460,10 @@ OPTIONS: tuple[Option, ...] = (
          "Re-measure baseline and head interleaved before a result can fail (or stay inconclusive) against a "
          "stored baseline: auto (when needed), always or never.", "auto", choices=CONFIRM_MODES),
     _row("cpython-budget", "budget", parse_budget,
-         "Most rounds per side (e.g. 40) or seconds (e.g. 300s; then at most 200 rounds) one benchmark may use "
-         "while sampling adaptively; auto: up to 40, but never more per side than `pyperformance run` would "
-         "spend measuring one in the mode.", str(DEFAULT_ROUNDS), cli="budget"),
+         f"Most rounds per side (e.g. 40) or seconds (e.g. 300s; then at most 200 rounds) one benchmark may use "
+         f"while sampling adaptively; auto: up to {DEFAULT_ROUNDS}, and a round only while the benchmark stays "
+         f"within {AUTO_PYPERFORMANCE_MULTIPLE:g}x what `pyperformance run` would spend measuring one side in the "
+         f"mode, per side.", "auto", cli="budget"),
     _row("cpython-memory-threshold", "memory_threshold", _threshold,
          "Peak-memory growth (pyperf's mem_max_rss) that fails an item, e.g. 10%; memory is reported either way.",
          cli="memory-threshold", default_text="off"),

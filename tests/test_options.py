@@ -22,15 +22,17 @@ def test_defaults() -> None:
     # Outside the project (a CPython clone's `git clean -fdx` must not delete the baselines).
     assert not settings.results_dir.is_relative_to(Path.cwd())
     assert settings.results_dir.name == "results"
-    assert settings.budget == Budget(processes=40)  # whatever the mode; pyperf's values per process in it
+    # auto, whatever the mode (pyperf's values per process in it): 40 rounds, capped below pyperformance's time.
+    assert settings.budget == Budget(processes=40, pyperformance_multiple=0.9)
 
 
 @pytest.mark.parametrize("mode", ["default", "fast", "rigorous"])
 def test_budget_auto_caps_the_time_at_pyperformances_per_side(mode: str) -> None:
-    """auto: the default rounds, and never more per side than pyperformance would spend on its one."""
+    """auto (the default): the default rounds, and never more per side than pyperformance would spend on its one."""
     auto = settings_from({"cpython-mode": mode, "cpython-budget": "AUTO"}).budget
-    assert auto == parse_budget("auto") == Budget(processes=40, pyperformance_multiple=1.0)
-    assert settings_from({"cpython-mode": mode}).budget.pyperformance_multiple is None  # the default is not auto
+    assert auto == parse_budget("auto") == Budget(processes=40, pyperformance_multiple=0.9)
+    assert settings_from({"cpython-mode": mode}).budget == auto
+    assert settings_from({"cpython-mode": mode, "cpython-budget": "40"}).budget.pyperformance_multiple is None
     assert settings_from({"cpython-mode": mode, "cpython-budget": "33"}).budget == Budget(processes=33)
 
 
