@@ -12,6 +12,9 @@ apt needs for that is added by ``bash .ci/run`` (from the machine's own apt sour
                                      +-- neutral         a comment in Lib/tabnanny.py (nothing benchmarked)
                                      +-- memory          the copy module keeps 64 MB alive (same speed)
                                      +-- slowdown-tiny   copy.deepcopy loads one more global (~1-2.5% more instructions)
+                                     +-- slowdown-c      the C scanner of json (scan_once_unicode) spins a
+                                     |                   little per value it reads (json_loads slows down)
+                                     +-- despecialize    LOAD_ATTR never specializes (Python/specialize.c)
                                      +-- bisect          17 commits: 8 does not build (9 fixes it), 12 slows
                                      |                   copy.deepcopy ~1.10x, every other one is neutral
                                      +-- docs-only       6 commits, each changing one .rst or .txt file under
@@ -39,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Bump when the layout or the patches change, so caches are rebuilt.
-REPO_FORMAT = "9"
+REPO_FORMAT = "10"
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,25 @@ SPEEDUP_TYPES = (
     "                                    range, types.BuiltinFunctionType, types.FunctionType,\n"
     "                                    weakref.ref, property})\n",
 )
+# A slowdown in C: a cheap loop in the function json's C scanner calls for every value it reads,
+# so a profile of json_loads names it first.
+SLOWDOWN_C_PATCH = (
+    "Modules/_json.c",
+    '    if (idx < 0) {\n        PyErr_SetString(PyExc_ValueError, "idx cannot be negative");',
+    "    /* pytest-cpybench test fixture: a deliberate per-call cost. */\n"
+    "    for (volatile int spin = 0; spin < 64; spin++) {\n    }\n"
+    '    if (idx < 0) {\n        PyErr_SetString(PyExc_ValueError, "idx cannot be negative");',
+)
+# One specialization defeated: every LOAD_ATTR fails to specialize (pystats: its failures up, the
+# specialized forms' execution counts down), attribute-heavy benchmarks slow down.
+DESPECIALIZE_PATCH = (
+    "Python/specialize.c",
+    "    if (!_PyType_IsReady(type)) {\n        // We *might* not really need this check, but we inherited it from\n"
+    "        // PyObject_GenericGetAttr and friends",
+    "    if (1 || !_PyType_IsReady(type)) {  /* pytest-cpybench test fixture: never specialize */\n"
+    "        // We *might* not really need this check, but we inherited it from\n"
+    "        // PyObject_GenericGetAttr and friends",
+)
 NEUTRAL_PATCH = (
     "Lib/tabnanny.py",
     '"""The Tab Nanny despises ambiguous indentation.',
@@ -111,6 +133,8 @@ PERF_BRANCHES = {
     "neutral": ("Touch a comment in tabnanny (test fixture)", [NEUTRAL_PATCH]),
     "memory": ("Keep 64 MB alive in the copy module (test fixture)", [MEMORY_PATCH]),
     "slowdown-tiny": ("Slow down copy.deepcopy by one global load (test fixture)", [SLOWDOWN_TINY_PATCH]),
+    "slowdown-c": ("Slow down json's C scanner (test fixture)", [SLOWDOWN_C_PATCH]),
+    "despecialize": ("Never specialize LOAD_ATTR (test fixture)", [DESPECIALIZE_PATCH]),
 }
 PERF_DATE = "2025-06-12T12:00:00+00:00"
 
