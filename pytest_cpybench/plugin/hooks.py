@@ -115,7 +115,8 @@ def pytest_sessionstart(session: pytest.Session) -> Generator[None, None, None]:
 
 def _budget_text(budget: Budget) -> str:
     if budget.pyperformance_multiple is not None:
-        return f"auto ({budget.processes} rounds, {budget.pyperformance_multiple:g}x pyperformance per side)"
+        return (f"auto (at most {budget.processes} rounds and {budget.pyperformance_multiple:g}x "
+                f"pyperformance's time per side)")
     return f"{budget.seconds:g}s" if budget.seconds is not None else str(budget.processes)
 
 

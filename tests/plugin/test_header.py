@@ -24,6 +24,9 @@ def _header(*args: str, cwd: Path) -> str:
 @pytest.mark.usefixtures("subprocesses")
 def test_the_header_says_at_once_with_free_cores_and_in_turn_with_workers_taking_them(tmp_path: Path) -> None:
     alone = _header(cwd=tmp_path)
+    # The default budget is auto: the header says its two limits.
+    assert "budget=auto (at most 40 rounds and 0.9x pyperformance's time per side)" in alone
+    assert "budget=40 " in _header("--cpython-budget=40", cwd=tmp_path)
     expected = sides_line(settings_from({}))
     assert f"cpybench: {expected}\n" in alone
     if len(cpus.cores_of(cpus.usable_cpus(None))) == 2:  # this project's 2-core machines
