@@ -392,7 +392,9 @@ OPTIONS: tuple[Option, ...] = (
          cli="repo", default_text=". when it is a CPython clone, else upstream"),
     _row("cpython-build", "preset", _choice(*builds.PRESETS),
          "Build preset: release (plain optimized ./configure), pgo-lto (--enable-optimizations --with-lto), "
-         "jit (--enable-experimental-jit), nogil (--disable-gil), debug (--with-pydebug).",
+         "jit (--enable-experimental-jit; 3.13+, the LLVM its Tools/jit names), nogil (--disable-gil; 3.13+), "
+         "tailcall (--with-tail-call-interp; 3.14+, CC=clang-19 or newer), debug (--with-pydebug). A build this "
+         "machine cannot make is refused before anything is built.",
          builds.DEFAULT_PRESET, cli="build", choices=tuple(builds.PRESETS)),
     _row("cpython-configure", "configure_flags", _configure,
          "Extra ./configure flags, as one string (quoted as in a shell; never run through a shell).", "",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_cpybench.bisect import bisector
-from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
 from pytest_cpybench.output.formatting import format_duration
@@ -102,6 +102,10 @@ class ControllerRole(Role):
         if self.worker_cpus:
             self.log(f"{len(self.worker_cpus)} workers, each pinned to its own CPUs: {', '.join(self.worker_cpus)}")
 
+    def refuse(self, exc: ToolchainError) -> None:
+        """A build this machine cannot make: a usage error (exit 4), before anything is built."""
+        raise pytest.UsageError(f"cpybench: {exc}") from None
+
     def abort(self, message: str) -> None:
         lines = message.splitlines()
         if len(lines) > 1:
@@ -148,6 +152,8 @@ class Controller(ControllerRole):
             self.gate.build(for_confirmations=bool(self.worker_cpus))
         except BuildError as exc:
             self.abort(exc.details())
+        except ToolchainError as exc:
+            self.refuse(exc)
         except CpybenchError as exc:
             self.abort(str(exc))
         except OSError as exc:

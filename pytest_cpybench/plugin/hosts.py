@@ -24,7 +24,7 @@ import pyperf
 import pytest
 
 from pytest_cpybench import __version__
-from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 from pytest_cpybench.measure.processes import Log
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
@@ -265,6 +265,8 @@ class HostsController(ControllerRole):
             if self.config.option.collectonly:
                 return
             self.gate.check_outputs()  # a host checks its own tools
+        except ToolchainError as exc:
+            self.refuse(exc)
         except CpybenchError as exc:
             self.abort(str(exc))
         except OSError as exc:
