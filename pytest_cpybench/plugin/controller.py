@@ -158,10 +158,11 @@ class Controller(ControllerRole):
             self.abort(str(exc))
         except OSError as exc:
             self.abort(f"{exc.strerror or exc}: {exc.filename or ''}")
-        head = self.gate.head
-        assert head is not None
-        self.log(f"target: {head.label} -> Python {head.version} at {head.python}"
-                 + (" (cached build)" if head.cache_hit else ""))
+        several = len(self.gate.presets) > 1
+        for preset, head in self.gate.heads():
+            assert head is not None
+            self.log(f"target{' ' + preset if several else ''}: {head.label} -> Python {head.version} at "
+                     f"{head.python}" + (" (cached build)" if head.cache_hit else ""))
         for baseline in self.gate.baselines:
             self.log(f"baseline {baseline.label}: {baseline.note}")
 

@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
         known = _pyperformance.load_benchmarks(settings.manifests)
         selected = selection.select(known, settings.benchmarks)
         notes = selection.selection_notes(known, settings.benchmarks)
-        requested = take_benchmark_args(config, known)
+        requested = take_benchmark_args(config, known, settings.presets)
         role = _role(config, settings, known, notes)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
