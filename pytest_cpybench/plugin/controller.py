@@ -19,7 +19,7 @@ from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchErro
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
 from pytest_cpybench.output.formatting import format_duration
-from pytest_cpybench.output.publish import publish
+from pytest_cpybench.output.publish import publish, publish_configurations
 from pytest_cpybench.plugin.items import benchmark_of, error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
@@ -196,6 +196,7 @@ class Controller(ControllerRole):
             for result in self.results:
                 publish(result, self.settings, self.gate.head_version)
                 self.config.hook.pytest_cpybench_publish(config=self.config, result=result, settings=self.settings)
+            publish_configurations(self.results, self.settings, self.gate.head_version)
             if self.settings.bisect:  # one metric (the options refuse more)
                 self.results[0].bisections = bisector.bisect_failures(
                     self.gate.engine, [part for o in outcomes for part in o.parts], self.known)

@@ -10,7 +10,7 @@ from seed import BASE_3_10, BASE_3_11, HEAD_FILE
 
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.options import settings_from
-from pytest_cpybench.output import terminal
+from pytest_cpybench.output import pages, terminal
 from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.session.model import BaselineResult, SessionResult
 from pytest_cpybench.verdict import configurations
@@ -69,3 +69,35 @@ def test_one_configuration_keeps_todays_summary() -> None:
     results = _session()[:1]
     text = terminal.format_session(results, HEAD, settings_from({"cpython-machine": "pyperf"}), errors={}, elapsed=3)
     assert "==" not in text and "configurations disagree" not in text
+
+
+def test_the_pages_get_a_configurations_section_and_the_flag_effect_plot(tmp_path) -> None:
+    # Two real measured suites stand for the release and nogil heads (3.12.0a1 and 3.11.0 as published).
+    release_head, nogil_head = load_suite(HEAD_FILE), load_suite(BASE_3_11)
+    base = load_suite(BASE_3_10)
+    runs = [pages.ConfigurationRun("release", release_head, HEAD_FILE.stem,
+                                   [compare_suites(base, release_head, base_label="3.10.4")]),
+            pages.ConfigurationRun("nogil", nogil_head, BASE_3_11.stem,
+                                   [compare_suites(base, nogil_head, base_label="3.10.4")])]
+    written = pages.write_configurations(tmp_path, runs)
+    assert written.folder.name == "bm-20221025-3.12.0a1-4ae1a0e"  # the release run's folder
+    effect = configurations.flag_effect(release_head, nogil_head, "nogil")
+    assert effect.geometric_mean is not None and effect.geometric_mean > 1.0  # 3.11.0 is slower than 3.12.0a1
+    page = written.pages["configurations"].read_text()
+    assert page.startswith("# Configurations of 3.12.0a1 (4ae1a0e)\n")
+    table = [line for line in page.splitlines() if line.startswith("| ")]
+    assert table[0] == ("| configuration | geometric mean vs. 3.10.4 | flag effect (vs. release of this commit) | "
+                        "regressions |")
+    release_row, nogil_row = table[1:]
+    assert release_row == ("| [release](README.md) | 1.30x faster [1.297x, 1.299x] | (the reference) | "
+                           "coverage, pickle_dict |")
+    assert nogil_row.startswith("| [nogil](../bm-20221024-3.11.0-deaf509/README.md) | ")
+    assert f"{terminal.formatting.format_ratio(effect.geometric_mean)}" in nogil_row
+    assert "than release (93 results)" in nogil_row
+    plots = sorted(path.name for path in written.folder.glob("bm-*-configurations.*"))
+    assert plots == [f"{HEAD_FILE.stem}-configurations.{ext}" for ext in ("md", "png", "svg")]
+    assert (written.folder / plots[1]).read_bytes().startswith(b"\x89PNG")
+    assert "nogil" in (written.folder / plots[2]).read_text()
+    readme = (written.folder / "README.md").read_text()
+    section = readme.split("## Configurations\n")[1]
+    assert nogil_row in section and f"![flag effect]({plots[1]})" in section
