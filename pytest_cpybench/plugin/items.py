@@ -98,7 +98,10 @@ class BenchmarkCollector(pytest.Collector):
             for preset in presets:
                 if wanted is not None and preset not in wanted:
                     continue
-                item = BenchmarkItem.from_parent(self, name=item_name(bench.name, preset, presets), bench=bench,
+                name = item_name(bench.name, preset, presets)
+                # The node id given as text: pytest 9 reads "nbody[nogil]" as nbody with parameters
+                # "nogil" (so --lf finds the item again), which a child named so is not.
+                item = BenchmarkItem.from_parent(self, name=name, nodeid=f"{COLLECTOR_NAME}::{name}", bench=bench,
                                                  role=c.role, preset=preset)
                 reason = definitions.supports(bench, version) if version else None
                 if reason:
