@@ -92,6 +92,7 @@ def format_outcome_lines(outcome: ItemOutcome) -> list[str]:
         for comparison in part.comparisons:
             how = how_measured(comparison)
             lines.extend(f"{prefix}{message} [{how}]" for message in comparison_lines(comparison))
+        lines.extend(f"{prefix}{note}" for note in part.notes)
     return lines
 
 

@@ -94,6 +94,7 @@ class MetricOutcome:
     seconds: float = 0.0
     metric: str = "time"
     preset: str = DEFAULT_PRESET  # the build configuration measured
+    notes: list[str] = field(default_factory=list)  # what the summary reports beside verdicts (thread scaling)
 
     @property
     def failed(self) -> bool:
