@@ -28,7 +28,7 @@ from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchErro
 from pytest_cpybench.measure.processes import Log
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
-from pytest_cpybench.output.publish import publish
+from pytest_cpybench.output.publish import publish, publish_configurations
 from pytest_cpybench.plugin import gateways
 from pytest_cpybench.plugin.controller import ControllerRole
 from pytest_cpybench.plugin.items import error_line
@@ -136,6 +136,8 @@ class HostSessions:
                     publish(result, gate.settings, gate.head_version, heading=f"machine {host.machine}",
                             append=True)
                     published(result)
+                publish_configurations(host.results, gate.settings, gate.head_version,
+                                       heading=f"machine {host.machine}")
                 ok = ok and not any(result.errors for result in host.results)
             if host.error:
                 ok = False
