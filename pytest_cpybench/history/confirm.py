@@ -49,7 +49,7 @@ def settings_for(settings: Settings, change: Change) -> Settings:
     group = change.group
     # decide=all: the results the change moved are each decided (or the budget spent), not left
     # undecided because another result of their benchmark failed first.
-    return replace(settings.for_metric(group.metric), mode=group.mode, preset=group.preset,
+    return replace(settings.for_metric(group.metric).for_preset(group.preset), mode=group.mode,
                    configure_flags=builds.parse_configure_flags(group.configure_flags), baselines=(),
                    baseline_file=None, save="no", json_path=None, decide="all")
 

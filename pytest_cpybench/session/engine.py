@@ -9,6 +9,8 @@ how, the :class:`.measurement.Measurement` the options ask for; what comes out, 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from pytest_cpybench.cpython import targets, venvs
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.errors import StoreError
+from pytest_cpybench.measure import cpus, threads
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
@@ -44,6 +47,8 @@ from pytest_cpybench.suite import _pyperformance, definitions, selection
 from pytest_cpybench.suite.definitions import BenchmarkDef
 from pytest_cpybench.verdict import compare
 from pytest_cpybench.verdict.stats import Verdict
+
+FREE_THREADED = "nogil"  # the preset whose thread-using benchmarks are also timed at 1 and N threads
 
 
 class Engine:
@@ -187,7 +192,7 @@ class Engine:
             done = Measured({HEAD: self.measurement.measure_alone(bench, head, options)}, 0)
         outcome = MetricOutcome(benchmark=bench.name, head_suite=done.suites[HEAD],
                                 measured_baselines={b.label: done.suites[b.label] for b in now if b.measured},
-                                metric=self.settings.metric)
+                                metric=self.settings.metric, preset=self.settings.preset)
         for baseline in self.baselines:
             if baseline.label in done.suites:
                 outcome.comparisons.append(self._compare(baseline.label, done.suites[baseline.label],
@@ -195,8 +200,30 @@ class Engine:
             else:
                 outcome.comparisons.append(self._compare_stored(baseline, stored[baseline.label], bench,
                                                                 done.suites[HEAD], options))
+        if self.settings.preset == FREE_THREADED and self.settings.metric == md.METRIC_TIME:
+            outcome.notes.extend(self.thread_scaling(bench, [(HEAD, self.head)] + [
+                (b.label, b.target) for b in now if b.measured and b.target is not None]))
         outcome.seconds = round(time.monotonic() - started, 2)
         return outcome
+
+    def thread_scaling(self, bench: BenchmarkDef, sides: list[tuple[str, Target]]) -> list[str]:
+        """A free-threaded build: the benchmark's thread-using function at 1 and N threads on each
+        side (N: the CPUs this session may use), one line each; nothing for other benchmarks."""
+        if threads.thread_benchmark(bench.name) is None:
+            return []
+        count = len(cpus.usable_cpus(self.settings.affinity))
+        if count < 2:
+            return [f"thread scaling of {bench.name}: not measured, this session may use one CPU"]
+        lines = []
+        for label, target in sides:
+            try:
+                scaling = threads.measure_scaling(self.venv_for(target, bench), bench.runscript, bench.name, count,
+                                                  env={**os.environ, **target.env} if target.env else None)
+            except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as err:
+                lines.append(f"thread scaling of {bench.name} on {label}: not measured: {err}")
+                continue
+            lines.append(f"thread scaling, {scaling.text(label)}")
+        return lines
 
     def _stored_of(self, baseline: Baseline, bench: BenchmarkDef) -> pyperf.BenchmarkSuite | None:
         """The baseline's stored results of ``bench`` that a head measured alone compares with (all
@@ -312,7 +339,8 @@ class Engine:
         baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
         ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
-        result = SessionResult(metric=self.settings.metric)
+        result = SessionResult(metric=self.settings.metric, preset=self.settings.preset)
+        result.notes.extend(note for o in outcomes for note in o.notes)
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
                       md.BENCHMARK_HASH: definitions.suite_hash(benchmarks),
