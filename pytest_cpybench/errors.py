@@ -29,6 +29,11 @@ class RefError(CpybenchError):
     """A git ref that cannot be resolved to exactly one commit."""
 
 
+class ToolchainError(CpybenchError):
+    """A build this machine cannot make (a preset the commit's version lacks, a compiler or LLVM not
+    installed): refused before anything is built, as a usage error (pytest's exit 4, the commands' 2)."""
+
+
 class BuildError(CpybenchError):
     """configure, make or make install failed."""
 

@@ -58,7 +58,8 @@ class Settings:
 
     ref: str | None = None
     repo: str | None = None
-    preset: str = builds.DEFAULT_PRESET
+    preset: str = builds.DEFAULT_PRESET  # the first of ``presets``: what one engine builds
+    presets: tuple[str, ...] = (builds.DEFAULT_PRESET,)  # --cpython-build=release,nogil: a gate per configuration
     configure_flags: tuple[str, ...] = ()
     python: Path | None = None
     cache_dir: Path = field(default_factory=lambda: default_cache_dir())
@@ -99,6 +100,10 @@ class Settings:
     @property
     def build_config(self) -> BuildConfig:
         return BuildConfig(self.preset, self.configure_flags, self.jobs)
+
+    def for_preset(self, preset: str) -> Settings:
+        """These settings for one build configuration's gate."""
+        return replace(self, preset=preset, presets=(preset,))
 
     def for_metric(self, metric: str) -> Settings:
         """These settings for one metric's gate: its threshold and its per-benchmark overrides."""
@@ -250,6 +255,17 @@ def _thresholds(value: Raw, name: str) -> dict[str, dict[str, float]]:
     return by_metric
 
 
+def _presets(value: Raw, name: str) -> tuple[str, ...]:
+    presets = tuple(p.strip() for p in (_text(value) or builds.DEFAULT_PRESET).split(",") if p.strip())
+    for preset in presets:
+        if preset not in builds.PRESETS:
+            raise CpybenchError(f"{name}={_text(value)!r}: {preset!r} is not a build preset: choose among "
+                                f"{', '.join(builds.PRESETS)} (several: comma separated, e.g. release,nogil)")
+    if not presets or len(set(presets)) < len(presets):
+        raise CpybenchError(f"{name}={_text(value)!r}: name each build preset once, e.g. release,nogil")
+    return presets
+
+
 def _metrics(value: Raw, name: str) -> tuple[str, ...]:
     metrics = tuple(m.strip() for m in (_text(value) or md.METRIC_TIME).split(",") if m.strip())
     for metric in metrics:
@@ -390,9 +406,13 @@ OPTIONS: tuple[Option, ...] = (
     _row("cpython-repo", "repo", _string,
          "CPython repository (path or URL). Refs missing locally are fetched (URLs are mirrored in the cache).",
          cli="repo", default_text=". when it is a CPython clone, else upstream"),
-    _row("cpython-build", "preset", _choice(*builds.PRESETS),
-         "Build preset: release (plain optimized ./configure), pgo-lto (--enable-optimizations --with-lto), "
-         "jit (--enable-experimental-jit), nogil (--disable-gil), debug (--with-pydebug).",
+    _row("cpython-build", "presets", _presets,
+         "Build preset, or several comma separated (release,nogil: each benchmark is an item per "
+         "configuration, compared only with the same configuration): release (plain optimized ./configure), "
+         "pgo-lto (--enable-optimizations --with-lto), jit (--enable-experimental-jit; 3.13+, the LLVM its "
+         "Tools/jit names), nogil (--disable-gil; 3.13+), tailcall (--with-tail-call-interp; 3.14+, "
+         "CC=clang-19 or newer), debug (--with-pydebug). A build this machine cannot make is refused before "
+         "anything is built.",
          builds.DEFAULT_PRESET, cli="build", choices=tuple(builds.PRESETS)),
     _row("cpython-configure", "configure_flags", _configure,
          "Extra ./configure flags, as one string (quoted as in a shell; never run through a shell).", "",
@@ -504,7 +524,7 @@ def settings_from(raw: Mapping[str, Raw], spell: Callable[[Option], str] = plugi
 
 
 # Settings fields made from others by _checked, not set by a row of their own.
-DERIVED_FIELDS = ("metric", "threshold", "thresholds")
+DERIVED_FIELDS = ("metric", "threshold", "thresholds", "preset")
 
 
 def _checked(settings: Settings, spell: Callable[[Option], str]) -> Settings:
@@ -521,6 +541,9 @@ def _checked(settings: Settings, spell: Callable[[Option], str]) -> Settings:
     if settings.bisect and len(settings.metrics) > 1:
         raise CpybenchError(f"{spell(BY_NAME['cpython-bisect'])}=yes bisects one metric: give "
                             f"{spell(BY_NAME['cpython-metric'])}=time or instructions")
+    if settings.bisect and len(settings.presets) > 1:
+        raise CpybenchError(f"{spell(BY_NAME['cpython-bisect'])}=yes bisects one build configuration: give "
+                            f"{spell(BY_NAME['cpython-build'])} one preset")
     metric = settings.metrics[0]
-    return replace(settings, metric=metric, threshold=thresholds[metric], thresholds=overrides[metric],
-                   metric_thresholds=thresholds, metric_overrides=overrides)
+    return replace(settings, metric=metric, preset=settings.presets[0], threshold=thresholds[metric],
+                   thresholds=overrides[metric], metric_thresholds=thresholds, metric_overrides=overrides)

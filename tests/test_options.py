@@ -62,7 +62,9 @@ def test_results_dir_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("cpython-build", "fastest", "unknown build preset|not valid"),
+    ("cpython-build", "fastest", "is not a build preset: choose among release, pgo-lto"),
+    ("cpython-build", "release,release", "name each build preset once"),
+    ("cpython-build", "release,fastest", "'fastest' is not a build preset"),
     ("cpython-mode", "quick", "not valid: choose one of default, fast, rigorous, debug"),
     ("cpython-threshold", "lots", "cpython-threshold"),
     ("cpython-timeout", "-5", "not negative"),
@@ -113,8 +115,19 @@ def test_presets() -> None:
     assert builds.PRESETS["pgo-lto"] == ("--enable-optimizations", "--with-lto")
     assert builds.PRESETS["jit"] == ("--enable-experimental-jit",)
     assert builds.PRESETS["nogil"] == ("--disable-gil",)
-    with pytest.raises(CpybenchError, match="choose one of release, pgo-lto, jit, nogil, debug"):
+    assert builds.PRESETS["tailcall"] == ("--with-tail-call-interp",)
+    with pytest.raises(CpybenchError, match="choose one of release, pgo-lto, jit, nogil, tailcall, debug"):
         builds.check_preset("turbo")
+
+
+def test_several_build_configurations() -> None:
+    settings = settings_from({"cpython-build": "release, nogil"})
+    assert settings.presets == ("release", "nogil") and settings.preset == "release"
+    nogil = settings.for_preset("nogil")
+    assert (nogil.preset, nogil.presets) == ("nogil", ("nogil",))
+    assert settings_from({}).presets == ("release",)
+    with pytest.raises(CpybenchError, match="bisects one build configuration"):
+        settings_from({"cpython-build": "release,nogil", "cpython-bisect": "yes"})
 
 
 def test_fork_urls() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from pytest_cpybench.cli import backfill, bisect, build, compare, history
 from pytest_cpybench.cli.arguments import EXIT_USAGE, UsageError, respelled
-from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuildError as exc:
         print(f"error: {exc.details()}", file=sys.stderr)
         return EXIT_INFRASTRUCTURE
-    except UsageError as exc:
+    except (UsageError, ToolchainError) as exc:
         print(f"error: {respelled(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except CpybenchError as exc:

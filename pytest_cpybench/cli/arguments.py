@@ -59,9 +59,13 @@ def settings_of(args: argparse.Namespace, names: Iterable[str]) -> Settings:
             value = [line for item in value for line in re.split(r"[,\n]", item)]
         raw[name] = value
     try:
-        return settings_from(raw, spell=spelling)
+        settings = settings_from(raw, spell=spelling)
     except CpybenchError as exc:
         raise UsageError(str(exc)) from None
+    if len(settings.presets) > 1:  # several configurations are a pytest session's; a command builds one
+        raise UsageError(f"{spelling(BY_NAME['cpython-build'])}={','.join(settings.presets)}: this command "
+                         "takes one build preset; run it once per preset")
+    return settings
 
 
 def progress(message: str) -> None:

@@ -36,6 +36,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "pgo-lto": ("--enable-optimizations", "--with-lto"),
     "jit": ("--enable-experimental-jit",),
     "nogil": ("--disable-gil",),
+    "tailcall": ("--with-tail-call-interp",),
     "debug": ("--with-pydebug",),
 }
 DEFAULT_PRESET = "release"

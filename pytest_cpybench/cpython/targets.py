@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cpybench.cpython import builds, git, venvs
+from pytest_cpybench.cpython import builds, git, toolchain, venvs
 from pytest_cpybench.cpython.builds import Build, BuildConfig
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.errors import CpybenchError
@@ -123,5 +123,7 @@ def source_version(commit: Commit) -> str:
 
 
 def build(commit: Commit, config: BuildConfig, cache_dir: Path, progress: builds.Progress) -> Target:
-    """The interpreter of ``commit`` built so (from the build cache when it has it)."""
+    """The interpreter of ``commit`` built so (from the build cache when it has it); a build this
+    machine cannot make is refused first (:class:`~pytest_cpybench.errors.ToolchainError`)."""
+    toolchain.check(config.preset, commit, source_version(commit))
     return from_build(builds.ensure_build(config.request(commit), cache_dir, progress), commit)

@@ -11,6 +11,9 @@ its bench_runner name)::
         bm-…-3.12.0a1-4ae1a0e-vs-3.11.0.md           the table page of one baseline
         bm-…-3.12.0a1-4ae1a0e-vs-3.11.0.png/.svg     its plot (time); -mem.png/.svg: peak memory
         .bm-…-3.12.0a1-4ae1a0e.cpybench-report.json  what the READMEs are rebuilt from
+        bm-…-3.12.0a1-4ae1a0e-configurations.md      several build configurations of the commit
+        bm-…-3.12.0a1-4ae1a0e-configurations.png/.svg  (in the release run's folder): each one's
+        .cpybench-configurations.json                 geometric means and flag effect, its plot
 
 A table page is what bench_runner publishes: ``# Results vs. X``, a header list, then the output
 of ``pyperf compare_to -G --table --table-format=md BASE HEAD`` (:mod:`.tables`). Then,
@@ -49,7 +52,7 @@ from pytest_cpybench.results import metadata as md
 from pytest_cpybench.results import naming
 from pytest_cpybench.results.files import load_suite, write_text_atomically
 from pytest_cpybench.results.identity import RunIdentity, identity_from_suite
-from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict import compare, configurations
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
 from pytest_cpybench.verdict.stats import Verdict
 
@@ -589,9 +592,112 @@ def write_run_readme(folder: Path) -> Path:
         lines += [f"## {runner}", ""]
         for label, block in sections[runner].items():
             lines += ([f"### vs. {label}", ""] if label else []) + block.render()
+    lines += _configurations_lines(folder)
     path = folder / README
     write_text_atomically(path, "\n".join(lines) + "\n")
     return path
+
+
+# --- several build configurations of one commit ------------------------------------------------
+
+CONFIGURATIONS_RECORD = ".cpybench-configurations.json"
+CONFIGURATIONS_TITLE = "## Configurations"
+
+
+@dataclass(frozen=True)
+class ConfigurationRun:
+    """One build configuration's head in a session of several (``--cpython-build=release,nogil``)."""
+
+    preset: str
+    head: pyperf.BenchmarkSuite
+    head_name: str  # its results file (name, path or stem)
+    comparisons: Sequence[SuiteComparison] = ()  # against each baseline, as the gate made them
+
+
+def write_configurations(out_dir: Path, runs: Sequence[ConfigurationRun], *, threshold: float = 0.05,
+                         confidence: float = 0.95, plots: bool = True) -> RunPages:
+    """The configurations section of one commit: per configuration the geometric mean against each
+    baseline, and its flag effect (against the release build of the same commit, as bench_runner's
+    flag-effect plot); a page ``<release stem>-configurations.md`` with that plot, in the release
+    run's folder (the first configuration's without release), whose README gets the section."""
+    reference = next((run for run in runs if run.preset == configurations.DEFAULT_PRESET), runs[0])
+    info = run_info(reference.head, reference.head_name)
+    folder = Path(out_dir) / info.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    written = RunPages(folder=folder)
+    effects = {run.preset: configurations.flag_effect(reference.head, run.head, run.preset, threshold=threshold,
+                                                      confidence=confidence)
+               for run in runs if run is not reference}
+    baselines = list(dict.fromkeys(cmp.base_label for run in runs for cmp in run.comparisons))
+    rows = []
+    for run in runs:
+        by_label = {cmp.base_label: cmp for cmp in run.comparisons}
+        effect = effects.get(run.preset)
+        run_folder = run_info(run.head, run.head_name).folder
+        rows.append({
+            "preset": run.preset, "run": f"../{run_folder}/{README}" if run_folder != info.folder else README,
+            "vs": [_geometric_text(by_label.get(label)) for label in baselines],
+            "regressions": sorted({rc.name for cmp in run.comparisons for rc in cmp.regressions}),
+            "effect": "(the reference)" if run is reference else _effect_text(effect, reference.preset)})
+    plot: list[str] = []
+    if plots and effects:
+        files, reason = _flag_effect_plot(effects, f"{info.version} ({info.commit}): configurations against "
+                                          f"{reference.preset}", folder / f"{info.stem}-configurations")
+        plot = [path.name for path in files]
+        written.paths.extend(files)
+        if reason:
+            written.notes.append(reason)
+    page = folder / f"{info.stem}-configurations.md"
+    record = {"reference": reference.preset, "baselines": baselines, "rows": rows, "plot": plot, "page": page.name}
+    title = f"# Configurations of {info.version} ({info.commit})"
+    write_text_atomically(page, "\n".join([title, "", *_configurations_table(record, page_links=False)]) + "\n")
+    write_text_atomically(folder / CONFIGURATIONS_RECORD, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    written.paths.append(page)
+    written.pages["configurations"] = page
+    written.readme = write_run_readme(folder)
+    written.paths.append(written.readme)
+    return written
+
+
+def _geometric_text(cmp: SuiteComparison | None) -> str:
+    if cmp is None or cmp.headline is None:
+        return "-"
+    return format_headline(cmp.headline)
+
+
+def _effect_text(effect: SuiteComparison | None, reference: str) -> str:
+    if effect is None or effect.headline is None:
+        return f"no result in common with {reference}"
+    return f"{format_headline(effect.headline)} than {reference} ({len(effect.results)} results)"
+
+
+def _flag_effect_plot(effects: dict[str, SuiteComparison], title: str, out_stem: Path) -> tuple[list[Path], str | None]:
+    try:
+        from pytest_cpybench.output import plots
+    except ImportError as err:
+        return [], f"plots skipped: {err}"
+    return plots.plot_flag_effect(effects, title=title, out_stem=out_stem)
+
+
+def _configurations_table(record: Mapping[str, Any], page_links: bool = True) -> list[str]:
+    headers = ["configuration", *(f"geometric mean vs. {label}" for label in record["baselines"]),
+               f"flag effect (vs. {record['reference']} of this commit)", "regressions"]
+    rows = [[f"[{row['preset']}]({quote(row['run'])})", *row["vs"], row["effect"],
+             ", ".join(row["regressions"]) or "none"] for row in record["rows"]]
+    lines = _simple_table(headers, rows)
+    if record.get("plot"):
+        lines += ["", f"![flag effect]({quote(record['plot'][0])})"]
+    if page_links:
+        lines += ["", f"- [configurations page]({quote(record['page'])})"]
+    return [*lines, ""]
+
+
+def _configurations_lines(folder: Path) -> list[str]:
+    try:
+        record = json.loads((folder / CONFIGURATIONS_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [CONFIGURATIONS_TITLE, "", *_configurations_table(record)]
 
 
 def _run_lines(run: Mapping[str, Any]) -> list[str]:

@@ -266,11 +266,7 @@ def _draw(
     # A violin needs spread; a constant row (identical memory in every process) is just its marker.
     drawn = [index for index, samples in enumerate(all_samples) if max(samples) > min(samples)]
     if drawn:
-        orientation: dict[str, Any] = (
-            {"orientation": "horizontal"}
-            if "orientation" in inspect.signature(ax.violinplot).parameters
-            else {"vert": False}
-        )
+        orientation = _horizontal(ax)
         violins = ax.violinplot(
             [all_samples[index] for index in drawn],
             positions=[positions[index] for index in drawn],
@@ -398,3 +394,62 @@ def _draw(
     handles.append(Line2D([], [], marker="|", color="black", linestyle="none", markersize=9, markeredgewidth=1.5))
     labels.append("ratio of means (the tables' number)")
     ax.legend(handles, labels, loc="lower right", fontsize=8, framealpha=0.95)
+
+
+def plot_flag_effect(effects: dict[str, compare.SuiteComparison], *, title: str,
+                     out_stem: Path) -> tuple[list[Path], str | None]:
+    """bench_runner's flag-effect plot for one commit: a row per configuration, the violin of its
+    results' ratios against the release build of the same commit (speedup ``release / configuration``:
+    "faster ⟶" right of 1.0), marked at their geometric mean. Writes out_stem.png and .svg; returns
+    them, or ([], one-line reason) as :func:`plot_comparison` does."""
+    rows = [(preset, [1.0 / rc.ratio for rc in cmp.results]) for preset, cmp in effects.items() if cmp.results]
+    if not rows:
+        return [], NO_SHARED_RESULTS
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return [], MATPLOTLIB_MISSING
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    png, svg = (out_stem.parent / f"{out_stem.name}{suffix}" for suffix in (".png", ".svg"))
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(
+            {"svg.hashsalt": _HASH_SALT, "svg.fonttype": "none", "font.sans-serif": ["DejaVu Sans"]}
+        )
+        figure = Figure(figsize=(_FIGURE_WIDTH, 2.0 + 0.6 * len(rows)), layout="constrained", dpi=_DPI)
+        FigureCanvasAgg(figure)
+        ax = figure.subplots()
+        positions = list(range(len(rows)))
+        samples = [values if len(values) > 1 else values * 2 for _, values in rows]  # a violin needs two
+        parts = ax.violinplot(samples, positions=positions, showextrema=False, points=_KDE_POINTS,
+                              **_horizontal(ax))
+        for body in cast(Any, parts["bodies"]):
+            body.set_facecolor(_PALE)
+            body.set_alpha(0.8)
+        low = min(min(values) for _, values in rows)
+        high = max(max(values) for _, values in rows)
+        for position, (_, values) in zip(positions, rows, strict=True):
+            mean = geometric_mean(values)
+            ax.scatter(values, [position] * len(values), s=6, color=_GREY, zorder=2)
+            ax.plot([mean, mean], [position - 0.35, position + 0.35], color=_BLUE, linewidth=2.5, zorder=3)
+            ax.annotate(f"{_ratio_text(mean, 'time')} ({len(values)} results)", (high, position),
+                        xytext=(8, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.axvline(1.0, color="black", linewidth=0.8)
+        ax.set_yticks(positions, [preset for preset, _ in rows])
+        span = max(abs(1.0 - low), abs(high - 1.0), _LEAST_SPAN["time"])
+        ax.set_xlim(max(1.0 - span * 1.1, 0.01), 1.0 + span * 1.6)
+        ax.set_xlabel("time of release / time of the configuration (⟵ slower, faster ⟶; bar: geometric mean)")
+        ax.set_title(title)
+        figure.savefig(png, dpi=_DPI, metadata={"Software": None}, pil_kwargs={"optimize": True})
+        figure.savefig(svg, metadata={"Date": None, "Creator": None})
+    svg.write_text(_compact_svg(svg.read_text(encoding="utf-8")), encoding="utf-8")
+    return [png, svg], None
+
+
+def _horizontal(ax: Axes) -> dict[str, Any]:
+    """Horizontal violins in the matplotlib at hand (``vert`` is deprecated from 3.10)."""
+    return {"orientation": "horizontal"} if "orientation" in inspect.signature(ax.violinplot).parameters \
+        else {"vert": False}

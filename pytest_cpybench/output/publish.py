@@ -21,8 +21,7 @@ def publish(result: SessionResult, settings: Settings, head_version: str | None,
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if result.head_suite is None or not (s.report_dir or s.pr_comment or step_summary):
         return
-    unstored = f"head-{s.machine}-" if heading else "head-"  # several machines: pages must not collide
-    head_name = Path(result.head_path).stem if result.head_path else f"{unstored}{head_version or 'unknown'}"
+    head_name = _head_name(result, settings, head_version, heading)
     comparisons = [b.comparison for b in result.baselines]
     memory_threshold = s.memory_threshold or pages.DEFAULT_MEMORY_THRESHOLD
     memory = [compare.compare_memory(b.base, b.head, threshold=memory_threshold, confidence=s.confidence)
@@ -53,3 +52,33 @@ def publish(result: SessionResult, settings: Settings, head_version: str | None,
             result.notes.append("summary appended to $GITHUB_STEP_SUMMARY")
     except OSError as err:
         result.errors.append(f"report not written: {err.strerror or err}: {err.filename or ''}")
+
+
+def _head_name(result: SessionResult, settings: Settings, head_version: str | None, heading: str = "") -> str:
+    unstored = f"head-{settings.machine}-" if heading else "head-"  # several machines: pages must not collide
+    if result.head_path:
+        return Path(result.head_path).stem
+    return f"{unstored}{head_version or 'unknown'}" + (f"-{result.preset}" if len(settings.presets) > 1 else "")
+
+
+def publish_configurations(results: list[SessionResult], settings: Settings, head_version: str | None,
+                           heading: str = "") -> None:
+    """With several build configurations and --cpython-report: the configurations section of the
+    release run's pages (each configuration's geometric means, its flag effect, the plot); what was
+    written goes into the first result's notes, a failure into its errors."""
+    if not settings.report_dir or len(settings.presets) < 2:
+        return
+    runs = [pages.ConfigurationRun(result.preset, result.head_suite,
+                                   _head_name(result, settings, head_version, heading),
+                                   [b.comparison for b in result.baselines])
+            for result in results if result.head_suite is not None and result.metric == settings.metric]
+    if len(runs) < 2:
+        return
+    try:
+        written = pages.write_configurations(settings.report_dir, runs, threshold=settings.threshold,
+                                             confidence=settings.confidence)
+    except OSError as err:
+        results[0].errors.append(f"configurations page not written: {err.strerror or err}: {err.filename or ''}")
+        return
+    results[0].notes.extend(written.notes)
+    results[0].notes.append(f"configurations written to {written.pages['configurations']}")

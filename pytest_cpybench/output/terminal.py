@@ -21,8 +21,8 @@ from pytest_cpybench.output.formatting import (
     format_threshold,
 )
 from pytest_cpybench.session.model import Comparison, ItemOutcome, SessionResult
-from pytest_cpybench.verdict import compare, stats
-from pytest_cpybench.verdict.compare import ResultComparison
+from pytest_cpybench.verdict import compare, configurations, stats
+from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison
 from pytest_cpybench.verdict.stats import Verdict
 
 if TYPE_CHECKING:
@@ -105,15 +105,56 @@ def _results_table(result: SessionResult) -> str:
     return tabulate(rows, headers=("result", "mean ± stdev", "processes"))
 
 
+def disagreement_lines(by_preset: dict[str, SuiteComparison], metric: str = "time") -> list[str]:
+    """One line per result whose verdicts differ between configurations (against one baseline):
+    ``deepcopy: release 1.02x faster, nogil 1.04x slower (vs v3.13.5)``."""
+    what = "" if metric == "time" else f" ({metric})"
+    lines = []
+    for found in configurations.disagreements(by_preset):
+        verdicts = ", ".join(f"{preset} {_ratio_verdict(rc)}" for preset, rc in found.by_preset.items())
+        lines.append(f"{found.result}{what}: {verdicts} (vs {found.baseline})")
+    return lines
+
+
+def _ratio_verdict(rc: ResultComparison) -> str:
+    text = formatting.format_ratio(rc.ratio) if rc.ratio != 1.0 else "1.00x"
+    if rc.verdict is Verdict.REGRESSION:
+        return f"{text} (fails)"
+    if rc.verdict is Verdict.INCONCLUSIVE:
+        return f"{text} (inconclusive)"
+    if rc.verdict is Verdict.UNCHANGED:
+        return f"{text} (unchanged)"
+    return text
+
+
+def disagreement_blocks(results: list[SessionResult]) -> list[str]:
+    """Where the configurations of a session disagree, per metric and baseline (none: nothing)."""
+    blocks = []
+    for metric in dict.fromkeys(result.metric for result in results):
+        by_baseline: dict[str, dict[str, SuiteComparison]] = {}
+        for result in results:
+            if result.metric == metric:
+                for baseline in result.baselines:
+                    by_baseline.setdefault(baseline.comparison.base_label, {})[result.preset] = baseline.comparison
+        lines = [line for by_preset in by_baseline.values() for line in disagreement_lines(by_preset, metric)]
+        if lines:
+            blocks.append("configurations disagree:\n" + "\n".join(f"- {line}" for line in lines))
+    return blocks
+
+
 def format_session(results: list[SessionResult], head: Target, settings: Settings, errors: dict[str, str],
                    elapsed: float) -> str:
     """The session's summary: its head, then per metric the blocks of its baselines (or the head's
     results), the benchmarks that errored, bisections, and where results went."""
     parts = [f"{head.label}: Python {head.version} ({settings.machine}, {settings.mode} mode, {elapsed:.0f} s)"]
+    several_presets = len({result.preset for result in results}) > 1
+    several_metrics = len({result.metric for result in results}) > 1
     for result in results:
-        if len(results) > 1:
-            threshold = formatting.format_threshold(settings.metric_thresholds[result.metric])
-            parts.append(f"== {result.metric} (threshold {threshold})")
+        if several_presets or several_metrics:
+            threshold = formatting.format_threshold(settings.metric_thresholds.get(result.metric, settings.threshold))
+            what = [result.preset] if several_presets else []
+            what += [result.metric] if several_metrics else []
+            parts.append(f"== {', '.join(what)} (threshold {threshold})")
         if result.comparisons:
             parts.append(formatting.format_comparisons([cmp for _, cmp in result.comparisons],
                                                        notes=[note for note, _ in result.comparisons]))
@@ -121,6 +162,8 @@ def format_session(results: list[SessionResult], head: Target, settings: Setting
             table = _results_table(result)
             if table:
                 parts.append(table)
+    if several_presets:
+        parts.extend(disagreement_blocks(results))
     if errors:
         parts.append("benchmarks that errored (absent from the results):\n"
                      + "\n".join(f"- {nodeid}: {reason}" for nodeid, reason in sorted(errors.items())))

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from pytest_cpybench.bisect import bisector
-from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
 from pytest_cpybench.output.formatting import format_duration
-from pytest_cpybench.output.publish import publish
+from pytest_cpybench.output.publish import publish, publish_configurations
 from pytest_cpybench.plugin.items import benchmark_of, error_line
 from pytest_cpybench.plugin.role import OUTCOME_ATTR, Role, assign_cpus
 from pytest_cpybench.session.model import ItemOutcome, SessionResult
@@ -102,6 +102,10 @@ class ControllerRole(Role):
         if self.worker_cpus:
             self.log(f"{len(self.worker_cpus)} workers, each pinned to its own CPUs: {', '.join(self.worker_cpus)}")
 
+    def refuse(self, exc: ToolchainError) -> None:
+        """A build this machine cannot make: a usage error (exit 4), before anything is built."""
+        raise pytest.UsageError(f"cpybench: {exc}") from None
+
     def abort(self, message: str) -> None:
         lines = message.splitlines()
         if len(lines) > 1:
@@ -148,14 +152,17 @@ class Controller(ControllerRole):
             self.gate.build(for_confirmations=bool(self.worker_cpus))
         except BuildError as exc:
             self.abort(exc.details())
+        except ToolchainError as exc:
+            self.refuse(exc)
         except CpybenchError as exc:
             self.abort(str(exc))
         except OSError as exc:
             self.abort(f"{exc.strerror or exc}: {exc.filename or ''}")
-        head = self.gate.head
-        assert head is not None
-        self.log(f"target: {head.label} -> Python {head.version} at {head.python}"
-                 + (" (cached build)" if head.cache_hit else ""))
+        several = len(self.gate.presets) > 1
+        for preset, head in self.gate.heads():
+            assert head is not None
+            self.log(f"target{' ' + preset if several else ''}: {head.label} -> Python {head.version} at "
+                     f"{head.python}" + (" (cached build)" if head.cache_hit else ""))
         for baseline in self.gate.baselines:
             self.log(f"baseline {baseline.label}: {baseline.note}")
 
@@ -189,6 +196,7 @@ class Controller(ControllerRole):
             for result in self.results:
                 publish(result, self.settings, self.gate.head_version)
                 self.config.hook.pytest_cpybench_publish(config=self.config, result=result, settings=self.settings)
+            publish_configurations(self.results, self.settings, self.gate.head_version)
             if self.settings.bisect:  # one metric (the options refuse more)
                 self.results[0].bisections = bisector.bisect_failures(
                     self.gate.engine, [part for o in outcomes for part in o.parts], self.known)

@@ -57,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
         known = _pyperformance.load_benchmarks(settings.manifests)
         selected = selection.select(known, settings.benchmarks)
         notes = selection.selection_notes(known, settings.benchmarks)
-        requested = take_benchmark_args(config, known)
+        requested = take_benchmark_args(config, known, settings.presets)
         role = _role(config, settings, known, notes)
     except CpybenchError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -126,7 +126,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     s = role.settings
     thresholds = ",".join(f"{m}:{s.metric_thresholds[m]:.0%}" for m in s.metrics) if len(s.metrics) > 1 \
         else f"{s.threshold:.0%}"
-    lines = [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={s.preset} "
+    lines = [f"cpybench: ref={s.ref or '-'} python={s.python or '-'} build={','.join(s.presets)} "
              f"metric={','.join(s.metrics)} mode={s.mode} threshold={thresholds} budget={_budget_text(s.budget)} "
              f"baselines={','.join(s.baselines) or '-'} machine={s.machine} cache={s.cache_dir} "
              f"results={s.results_dir}"]

@@ -24,7 +24,7 @@ import pyperf
 import pytest
 
 from pytest_cpybench import __version__
-from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError
+from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 from pytest_cpybench.measure.processes import Log
 from pytest_cpybench.options import Settings
 from pytest_cpybench.output import terminal
@@ -265,6 +265,8 @@ class HostsController(ControllerRole):
             if self.config.option.collectonly:
                 return
             self.gate.check_outputs()  # a host checks its own tools
+        except ToolchainError as exc:
+            self.refuse(exc)
         except CpybenchError as exc:
             self.abort(str(exc))
         except OSError as exc:
@@ -328,11 +330,11 @@ class HostWorker(Role):
         take_cpus(self.gate, workerinput)
         self.host_error = prepare_host(self.gate, workerinput[PLAN_KEY], build=not self.config.option.collectonly)
 
-    def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
+    def measure_item(self, bench: BenchmarkDef, preset: str | None = None) -> tuple[ItemOutcome, list[tuple[str, str]]]:
         if self.host_error:
             raise CpybenchError(self.host_error)
         # One JUnit file holds every machine's items.
-        return self.gate.run(bench), [("cpybench.machine", self.gate.settings.machine)]
+        return self.gate.run(bench, preset), [("cpybench.machine", self.gate.settings.machine)]
 
     def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
         setattr(report, OUTCOME_ATTR, wire.dump_item(outcome))

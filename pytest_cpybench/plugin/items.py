@@ -1,7 +1,10 @@
 """Benchmarks as pytest items, in every process of the session (controller and xdist workers).
 
 A :class:`BenchmarkCollector` named ``pyperformance`` hangs below the session, so node ids such
-as ``pyperformance::nbody`` work as arguments, with ``--lf``, ``--deselect`` and ``-k``. An item
+as ``pyperformance::nbody`` work as arguments, with ``--lf``, ``--deselect`` and ``-k``. With
+several build configurations (``--cpython-build=release,nogil``) a benchmark is an item per
+configuration: ``release`` keeps the plain node id, the others add theirs
+(``pyperformance::nbody[nogil]``), so ``--lf`` re-runs just the configuration that failed. An item
 measures in ``setup`` (a crash or a hang is an *error*) and fails in ``runtest`` (a regression is
 a *failure*); an inconclusive result is a warning, never a failure.
 """
@@ -16,6 +19,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from pytest_cpybench.cpython.builds import DEFAULT_PRESET
 from pytest_cpybench.errors import BenchmarkError, CpybenchError
 from pytest_cpybench.output import junit, terminal
 from pytest_cpybench.session.model import ItemOutcome
@@ -33,8 +37,8 @@ class InconclusiveWarning(pytest.PytestWarning):
 class Measures(Protocol):
     """What an item asks of its process's role: measure one benchmark."""
 
-    def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
-        """The outcome, and the facts the item records beside its own (JUnit properties)."""
+    def measure_item(self, bench: BenchmarkDef, preset: str | None = None) -> tuple[ItemOutcome, list[tuple[str, str]]]:
+        """The outcome of ``bench`` built so, and the facts the item records beside its own (JUnit properties)."""
 
 
 class Regression(Exception):
@@ -44,10 +48,11 @@ class Regression(Exception):
 
 
 class BenchmarkItem(pytest.Item):
-    def __init__(self, *, bench: BenchmarkDef, role: Measures, **kwargs: Any) -> None:
+    def __init__(self, *, bench: BenchmarkDef, role: Measures, preset: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.bench = bench
         self.role = role
+        self.preset = preset  # the build configuration (None: the session's only one)
         self.outcome: ItemOutcome | None = None
         for tag in bench.tags:
             self.add_marker(tag)
@@ -55,7 +60,7 @@ class BenchmarkItem(pytest.Item):
     def setup(self) -> None:
         # Measuring happens in setup so that a crash or hang is an *error*, while a
         # regression found in runtest is a *failure*.
-        self.outcome, facts = self.role.measure_item(self.bench)
+        self.outcome, facts = self.role.measure_item(self.bench, self.preset)
         self.user_properties.extend(facts)
         self.user_properties.extend(junit.properties(self.outcome))
 
@@ -87,27 +92,45 @@ class BenchmarkCollector(pytest.Collector):
         items: list[pytest.Item] = []
         # Node ids name benchmarks explicitly: they are collected whatever the selection says.
         benches = c.selected if c.requested is None else [b for b in c.known if b.name in c.requested]
+        presets = c.presets()
         for bench in benches:
-            item = BenchmarkItem.from_parent(self, name=bench.name, bench=bench, role=c.role)
-            reason = definitions.supports(bench, version) if version else None
-            if reason:
-                item.add_marker(pytest.mark.skip(reason=f"{reason} (target is {version})"))
-            items.append(item)
+            wanted = c.requested.get(bench.name) if c.requested is not None else None
+            for preset in presets:
+                if wanted is not None and preset not in wanted:
+                    continue
+                name = item_name(bench.name, preset, presets)
+                # The node id given as text: pytest 9 reads "nbody[nogil]" as nbody with parameters
+                # "nogil" (so --lf finds the item again), which a child named so is not.
+                item = BenchmarkItem.from_parent(self, name=name, nodeid=f"{COLLECTOR_NAME}::{name}", bench=bench,
+                                                 role=c.role, preset=preset)
+                reason = definitions.supports(bench, version) if version else None
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=f"{reason} (target is {version})"))
+                items.append(item)
         return items
+
+
+def item_name(benchmark: str, preset: str, presets: tuple[str, ...]) -> str:
+    """``nbody`` (the only configuration, or release among several), else ``nbody[nogil]``."""
+    return benchmark if len(presets) == 1 or preset == DEFAULT_PRESET else f"{benchmark}[{preset}]"
 
 
 class Collection:
     """The hooks that make and report benchmark items, the same in every process."""
 
     def __init__(self, role: Any, selected: list[BenchmarkDef], known: list[BenchmarkDef],
-                 requested: set[str] | None) -> None:
+                 requested: dict[str, set[str] | None] | None) -> None:
         self.role = role  # the process's role: it measures items and knows the target's version
         self.selected = selected  # what --cpython-benchmarks selects
         self.known = known  # every benchmark of the manifests
-        self.requested = requested  # names given as pyperformance::NAME arguments, if any
+        # names given as pyperformance::NAME[PRESET] arguments, if any, with their configurations (None: all)
+        self.requested = requested
 
     def target_version(self) -> str | None:
         return self.role.gate.head_version
+
+    def presets(self) -> tuple[str, ...]:
+        return tuple(self.role.settings.presets)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(
@@ -165,10 +188,13 @@ class Collection:
         self.role.in_item = False
 
 
-def take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set[str] | None:
-    """Take ``pyperformance[::NAME]`` arguments out of pytest's path arguments.
+def take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef],
+                        presets: tuple[str, ...] = (DEFAULT_PRESET,)) -> dict[str, set[str] | None] | None:
+    """Take ``pyperformance[::NAME[[PRESET]]]`` arguments out of pytest's path arguments.
 
-    Returns the benchmark names asked for (None: no such argument, collect the selection).
+    Returns the benchmark names asked for, each with the configurations asked for (None: every
+    configuration, as ``test_x`` selects every ``test_x[...]``); None: no such argument, collect
+    the selection.
     Without explicit arguments only benchmarks are items, whatever ``testpaths`` says: a
     session in a CPython clone or a project with tests of its own must not run those.
     """
@@ -177,15 +203,20 @@ def take_benchmark_args(config: pytest.Config, known: list[BenchmarkDef]) -> set
     config.args[:] = [arg for arg in config.args if arg not in ours] if explicit else []
     if not ours or COLLECTOR_NAME in ours:
         return None
-    names: set[str] = set()
+    names: dict[str, set[str] | None] = {}
     by_name = {bench.name.lower(): bench.name for bench in known}
     for arg in ours:
-        name = arg.split("::")[1].split("[")[0]
+        name, _, suffix = arg.split("::")[1].partition("[")
         producer = by_name.get(name.lower()) or getattr(selection.producer_of(name, known), "name", None)
         if producer is None:
             raise CpybenchError(f"{arg}: no pyperformance benchmark (or result) is called {name!r}; "
                                 "`pytest --cpython-ref=X --collect-only -q` lists them")
-        names.add(producer)
+        preset = suffix.rstrip("]")
+        if preset and preset not in presets:
+            raise CpybenchError(f"{arg}: {preset!r} is not a build configuration of this session "
+                                f"(--cpython-build={','.join(presets)})")
+        earlier = names.get(producer, set())
+        names[producer] = None if not preset or earlier is None else earlier | {preset}
     return names
 
 

@@ -48,8 +48,8 @@ class Role:
             # ("Captured stderr setup"), and do not break the progress line of the others.
             print(line, file=sys.stderr, flush=True)
 
-    def measure_item(self, bench: BenchmarkDef) -> tuple[ItemOutcome, list[tuple[str, str]]]:
-        return self.gate.run(bench), []
+    def measure_item(self, bench: BenchmarkDef, preset: str | None = None) -> tuple[ItemOutcome, list[tuple[str, str]]]:
+        return self.gate.run(bench, preset), []
 
     def item_reported(self, item: pytest.Item, outcome: ItemOutcome, report: pytest.TestReport) -> None:
         """An item's call report was made in this process (a worker sends the outcome with it)."""

@@ -187,7 +187,7 @@ class Engine:
             done = Measured({HEAD: self.measurement.measure_alone(bench, head, options)}, 0)
         outcome = MetricOutcome(benchmark=bench.name, head_suite=done.suites[HEAD],
                                 measured_baselines={b.label: done.suites[b.label] for b in now if b.measured},
-                                metric=self.settings.metric)
+                                metric=self.settings.metric, preset=self.settings.preset)
         for baseline in self.baselines:
             if baseline.label in done.suites:
                 outcome.comparisons.append(self._compare(baseline.label, done.suites[baseline.label],
@@ -312,7 +312,7 @@ class Engine:
         baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
         ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
-        result = SessionResult(metric=self.settings.metric)
+        result = SessionResult(metric=self.settings.metric, preset=self.settings.preset)
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
                       md.BENCHMARK_HASH: definitions.suite_hash(benchmarks),

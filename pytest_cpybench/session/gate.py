@@ -1,5 +1,6 @@
-"""A session's gate over its metrics: one engine per metric (``--cpython-metric=time,instructions``:
-two), one outcome per item holding each metric's part, one result per metric at the end.
+"""A session's gate over its build configurations and metrics: one engine per (configuration, metric)
+(``--cpython-build=release,nogil --cpython-metric=time,instructions``: four), one outcome per item
+(a benchmark in one configuration) holding each metric's part, one result per engine at the end.
 
 The plugin's roles talk to this; with one metric it is its one engine. Each engine resolves its own
 baselines (a stored baseline is looked up per metric: counts are never the baseline of times) and
@@ -24,8 +25,20 @@ from pytest_cpybench.suite.definitions import BenchmarkDef
 class Gate:
     def __init__(self, settings: Settings, log: Log) -> None:
         self.log = log
-        self.engines = [Engine(settings.for_metric(metric), log) for metric in settings.metrics]
+        self.engines = [Engine(settings.for_preset(preset).for_metric(metric), log)
+                        for preset in settings.presets for metric in settings.metrics]
         self.settings = settings
+
+    @property
+    def presets(self) -> tuple[str, ...]:
+        return self.settings.presets
+
+    def engines_of(self, preset: str) -> list[Engine]:
+        return [engine for engine in self.engines if engine.settings.preset == preset]
+
+    def heads(self) -> list[tuple[str, Target | None]]:
+        """Each configuration's head (its first metric's engine's)."""
+        return [(preset, self.engines_of(preset)[0].head) for preset in self.presets]
 
     # -- what the roles read: the first engine's plan stands for the session's -------------------
 
@@ -100,16 +113,19 @@ class Gate:
 
     def outcome_from_wire(self, text: str) -> ItemOutcome:
         benchmark, parts = wire.load_item(text)
-        by_metric = {engine.settings.metric: engine for engine in self.engines}
-        return ItemOutcome(benchmark, [by_metric[part["metric"]].outcome_from_wire(part) for part in parts])
+        by_part = {(engine.settings.preset, engine.settings.metric): engine for engine in self.engines}
+        return ItemOutcome(benchmark, [by_part[part.get("preset", self.settings.preset), part["metric"]]
+                                       .outcome_from_wire(part) for part in parts])
 
     # -- measuring and the end --------------------------------------------------------------------
 
-    def run(self, bench: BenchmarkDef) -> ItemOutcome:
-        return ItemOutcome(bench.name, [engine.run(bench) for engine in self.engines])
+    def run(self, bench: BenchmarkDef, preset: str | None = None) -> ItemOutcome:
+        """One item: ``bench`` in one build configuration (default: the first), every metric."""
+        return ItemOutcome(bench.name, [engine.run(bench) for engine in self.engines_of(preset or self.presets[0])])
 
     def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[SessionResult]:
-        """Each metric stored and compared on its own."""
-        return [engine.finish([part for o in outcomes for part in o.parts if part.metric == engine.settings.metric],
+        """Each configuration's each metric stored and compared on its own."""
+        return [engine.finish([part for o in outcomes for part in o.parts
+                               if (part.preset, part.metric) == (engine.settings.preset, engine.settings.metric)],
                               benchmarks)
                 for engine in self.engines]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import pyperf
 
+from pytest_cpybench.cpython.builds import DEFAULT_PRESET
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison, measured_alongside
@@ -92,6 +93,7 @@ class MetricOutcome:
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
     metric: str = "time"
+    preset: str = DEFAULT_PRESET  # the build configuration measured
 
     @property
     def failed(self) -> bool:
@@ -128,7 +130,12 @@ class ItemOutcome:
 
     @property
     def several_metrics(self) -> bool:
-        return len(self.parts) > 1
+        return len({part.metric for part in self.parts}) > 1
+
+    @property
+    def preset(self) -> str:
+        """The build configuration of the item (one per item)."""
+        return self.parts[0].preset if self.parts else DEFAULT_PRESET
 
 
 @dataclass
@@ -147,6 +154,7 @@ class SessionResult:
     """One metric's results of the session: stored, compared with each baseline, published."""
 
     metric: str = "time"
+    preset: str = DEFAULT_PRESET  # the build configuration: results are compared only within one
     head_path: str = ""
     head_suite: pyperf.BenchmarkSuite | None = None  # every result of the head, as stored
     baselines: list[BaselineResult] = field(default_factory=list)

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from pytest_cpybench.cpython.builds import DEFAULT_PRESET
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.results.suites import dump_suite, load_suite_text
@@ -72,7 +73,7 @@ def outcome_data(outcome: MetricOutcome) -> dict[str, Any]:
         "comparisons": [{"baseline": c.baseline, "base": dump_suite(c.base) if c.base else None,
                          "head": dump_suite(c.head), "confirmed": c.confirmed, "rounds": c.rounds}
                         for c in outcome.comparisons],
-        "seconds": outcome.seconds, "metric": outcome.metric}
+        "seconds": outcome.seconds, "metric": outcome.metric, "preset": outcome.preset}
 
 
 def outcome_from(data: dict[str, Any]) -> tuple[MetricOutcome, list[dict[str, Any]]]:
@@ -80,7 +81,7 @@ def outcome_from(data: dict[str, Any]) -> tuple[MetricOutcome, list[dict[str, An
     outcome = MetricOutcome(
         benchmark=data["benchmark"], head_suite=load_suite_text(data["head_suite"]),
         measured_baselines={k: load_suite_text(v) for k, v in data["measured_baselines"].items()},
-        seconds=data["seconds"], metric=data["metric"])
+        seconds=data["seconds"], metric=data["metric"], preset=data.get("preset", DEFAULT_PRESET))
     comparisons = [{**c, "head": load_suite_text(c["head"]), "base": load_suite_text(c["base"]) if c["base"] else None}
                    for c in data["comparisons"]]
     return outcome, comparisons
