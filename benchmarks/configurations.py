@@ -14,8 +14,9 @@ Per preset that builds here (``pgo-lto``, ``nogil``), into an empty build cache:
   against ``v3.13.5``, both measured in the session: every REGRESSION is a false failure.
 
 Presets this machine cannot build (``jit``, ``tailcall``) get a row saying why, from the check the
-plugin makes before it builds. ``python benchmarks/run.py --only configurations`` runs every preset
-(an hour and more on 2 cores); on its own, a preset at a time, merged afterwards::
+plugin makes before it builds (``toolchain.check``). ``python benchmarks/run.py --only
+configurations`` runs every preset (an hour and more on 2 cores); on its own, a preset at a time,
+merged afterwards::
 
     python -m benchmarks.configurations --presets pgo-lto --json A.json
     python -m benchmarks.configurations --presets nogil,jit,tailcall --json B.json
@@ -36,8 +37,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_cpybench.cpython import builds, git
-from pytest_cpybench.errors import BuildError, CpybenchError
+from pytest_cpybench.cpython import builds, git, targets, toolchain
+from pytest_cpybench.errors import BuildError, CpybenchError, ToolchainError
 
 from .builds import ccache_counters, ccache_line
 from .common import Context, Goal, SectionResult, Stopwatch, Table, fmt_seconds, open_session, verdicts_of
@@ -250,38 +251,17 @@ def measure_built(ctx: Context, preset: str, benchmarks: str, aa: bool = True,
 
 
 def refusal(ctx: Context, preset: str) -> dict[str, object]:
-    """Why this machine cannot build ``preset`` for ``v3.13.5``, as checked before building: the
-    preset's configure option in the commit's configure.ac, and the compiler it needs."""
+    """Why this machine cannot build ``preset`` for ``v3.13.5``: the plugin's own check, made
+    before anything is built (``toolchain.check``, what a session and ``cpybench build`` run)."""
     commit = git.resolve(str(ctx.repo), BASE_REF, ctx.cache_dir)
-    source = lambda path: _show(ctx.repo, commit.sha, path)  # noqa: E731
-    version = re.search(r"^#define PY_VERSION\s+\"([^\"]+)\"", source("Include/patchlevel.h"), re.M)
-    reasons = refusal_reasons(preset, source("configure.ac"), source("Tools/jit/_llvm.py"),
-                              {name: shutil.which(name) for name in ("clang-18", "clang-19", "clang-20", "clang")})
-    return {"preset": preset, "configure": list(builds.PRESETS.get(preset, ())),
-            "version": version[1] if version else "?", "refused": "; ".join(reasons) if reasons else "",
-            "checked_by": "benchmarks.configurations.refusal_reasons"}
-
-
-def _show(repo: Path, sha: str, path: str) -> str:
-    done = subprocess.run(["git", "-C", str(repo), "show", f"{sha}:{path}"], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else ""
-
-
-def refusal_reasons(preset: str, configure_ac: str, jit_llvm: str, compilers: Mapping[str, str | None]) -> list[str]:
-    """What ``preset`` needs that the commit's sources or this machine lack (empty: it may build)."""
-    reasons = []
-    if preset == "jit":
-        wanted = re.search(r"^_LLVM_VERSION\s*=\s*(\d+)", jit_llvm, re.M)
-        if "experimental-jit" not in configure_ac or not wanted:
-            reasons.append("needs a CPython with --enable-experimental-jit (3.13+)")
-        elif not compilers.get(f"clang-{wanted[1]}"):
-            reasons.append(f"needs LLVM {wanted[1]} (clang-{wanted[1]}; Tools/jit/_llvm.py), not installed")
-    elif preset == "tailcall":
-        if "tail-call-interp" not in configure_ac:
-            reasons.append("needs CPython 3.14+ (no --with-tail-call-interp in its configure)")
-        if not any(compilers.get(name) for name in ("clang-19", "clang-20")):
-            reasons.append("needs clang 19+ (the tail-calling interpreter is clang-only), not installed")
-    return reasons
+    version = targets.source_version(commit)
+    try:
+        toolchain.check(preset, commit, version)
+        refused = ""
+    except ToolchainError as exc:
+        refused = str(exc)
+    return {"preset": preset, "configure": list(builds.PRESETS.get(preset, ())), "version": version,
+            "refused": refused, "checked_by": "pytest_cpybench.cpython.toolchain.check"}
 
 
 # -- tables -------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """benchmarks/configurations.py: the builder's phases and ccache's counters per phase, the PGO
-training run read from a build log, the refusals of jit and tailcall from v3.13.5's own sources, and
-PGO's make passes split from the configured Makefile (the builder's ``make_steps``)."""
+training run read from a build log, PGO's make passes split from v3.13.5's configured Makefile (the
+builder's ``make_steps``), and the tables of the committed results."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -88,8 +89,8 @@ def test_the_builders_own_messages_split_the_counters_by_phase(subprocesses: Non
 @pytest.fixture(scope="module")
 def sources() -> dict[str, str]:
     repo = cpython_repo.ensure_repo()
-    return {path: configurations._show(repo, "v3.13.5", path)
-            for path in ("Makefile.pre.in", "configure.ac", "Tools/jit/_llvm.py")}
+    show = ["git", "-C", str(repo), "show", "v3.13.5:Makefile.pre.in"]
+    return {"Makefile.pre.in": subprocess.run(show, capture_output=True, text=True, check=True).stdout}
 
 
 def _configured(sources: dict[str, str], folder: Path, all_rule: str) -> Path:
@@ -108,18 +109,3 @@ def test_a_pgo_build_runs_makes_three_passes_apart(subprocesses: None, sources: 
                    ("make (profile-use)", ["make", "-j2"])]
     assert builds.make_steps(_configured(sources, tmp_path / "plain", "build_all"), "2") == [("make", ["make", "-j2"])]
     assert builds.make_steps(tmp_path / "not-configured", "2") == [("make", ["make", "-j2"])]
-
-
-def test_jit_and_tailcall_are_refused_for_v3135_without_their_compilers(subprocesses: None,
-                                                                         sources: dict[str, str]) -> None:
-    def reasons(preset: str, compilers: dict[str, str | None]) -> list[str]:
-        return configurations.refusal_reasons(preset, sources["configure.ac"], sources["Tools/jit/_llvm.py"],
-                                              compilers)
-
-    assert reasons("jit", {}) == ["needs LLVM 18 (clang-18; Tools/jit/_llvm.py), not installed"]
-    assert reasons("jit", {"clang-18": "/usr/bin/clang-18"}) == []
-    # 3.13 has no tail-calling interpreter whatever the compiler
-    assert reasons("tailcall", {"clang-19": "/usr/bin/clang-19"}) == [
-        "needs CPython 3.14+ (no --with-tail-call-interp in its configure)"]
-    assert len(reasons("tailcall", {})) == 2
-    assert reasons("pgo-lto", {}) == []
