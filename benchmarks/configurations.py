@@ -200,8 +200,8 @@ def aa_session(ctx: Context, preset: str, cache_dir: Path, benchmarks: str) -> d
     measured in the session, nothing stored."""
     started = time.monotonic()
     settings = ctx.settings(ref=NEIGHBOUR_REF, baselines=(BASE_REF,), benchmarks=benchmarks, mode="default",
-                            preset=preset, cache_dir=cache_dir, results_dir=ctx.fresh_dir(f"aa-{preset}"),
-                            save="no")
+                            cache_dir=cache_dir, results_dir=ctx.fresh_dir(f"aa-{preset}"),
+                            save="no").for_preset(preset)  # --cpython-build=<preset>
     engine, benches = open_session(ctx, settings)
     prepared = time.monotonic() - started
     items: list[dict[str, object]] = []
