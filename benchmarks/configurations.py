@@ -240,7 +240,11 @@ def measure_built(ctx: Context, preset: str, benchmarks: str, aa: bool = True,
         record["neighbour"] = timed_build(ctx, NEIGHBOUR_REF, preset, fresh, "neighbour")
         keep(record)
         if aa:
-            record["aa"] = aa_session(ctx, preset, fresh, benchmarks)
+            try:
+                record["aa"] = aa_session(ctx, preset, fresh, benchmarks)
+            except Exception as exc:  # the builds measured stay in the record
+                ctx.log(f"configurations: {preset} A/A failed: {type(exc).__name__}: {exc}")
+                record["aa_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     except BuildError as exc:  # a preset that does not build here is a finding: the others go on
         ctx.log(f"configurations: {preset}: {exc} (log: {exc.log_path})")
         record["error"] = f"{exc} (log: {exc.log_path})"
@@ -273,7 +277,9 @@ def _phases(record: Mapping[str, object]) -> str:
     return ", ".join(f"{phase} {value:.0f} s" for phase, value in timings.items() if phase != "total")
 
 
-def _aa_summary(aa: Mapping[str, object] | None) -> str:
+def _aa_summary(aa: Mapping[str, object] | None, error: object = None) -> str:
+    if error:
+        return f"did not run: {error}"
     if not aa:
         return "-"
     items = aa.get("items") or []
@@ -323,7 +329,7 @@ def summary_table(presets: Iterable[Mapping[str, object]]) -> Table:
                      f"{fmt_seconds(neighbour.get('seconds'))} s" if neighbour else "-",
                      _training(cold) + (f" / {_training(neighbour)}" if neighbour else ""),
                      f"cold {_ccache_by_phase(cold)} | neighbour {_ccache_by_phase(neighbour)}",
-                     _aa_summary(record.get("aa"))])  # type: ignore[arg-type]
+                     _aa_summary(record.get("aa"), record.get("aa_error"))])  # type: ignore[arg-type]
     return Table("per preset: build time cold / warm (cache hit, median) / neighbour commit, the PGO training run "
                  "(regrtest's own time; cold / neighbour), ccache per make pass, the A/A",
                  ["preset", "CPython", "cold", "warm", "neighbour", "PGO training run", "ccache per pass", "A/A"],
