@@ -317,6 +317,10 @@ def summary_table(presets: Iterable[Mapping[str, object]]) -> Table:
             rows.append([record["preset"], record.get("version", "?"), f"refused here: {refused}", "-", "-", "-",
                          "-", "-"])
             continue
+        if "cold" not in record:
+            rows.append([record["preset"], "?", f"did not build: {record.get('error', 'interrupted')}", "-", "-", "-",
+                         "-", "-"])
+            continue
         cold = record["cold"]
         neighbour = record.get("neighbour") or {}
         assert isinstance(cold, dict) and isinstance(neighbour, dict)
