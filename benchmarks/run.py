@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--only NAME,...] [--json OUT]
 
 Sections: overhead, false_alarms, sensitivity, time_to_verdict, builds, instructions, bisection,
-pinned_workers, stopping_rule, warmups, noise, history, full_suite
+pinned_workers, stopping_rule, warmups, noise, history, full_suite, configurations
 (benchmarks/README.md says what each measures and how to read it). Builds and venvs come from the test suite's
 cache (tests/support/cpython_repo.py), so a machine that ran the slow tests starts warm.
 """
@@ -35,6 +35,7 @@ from benchmarks import (  # noqa: E402
     alongside,
     bisection,
     builds,
+    configurations,
     false_alarms,
     full_suite,
     history,
@@ -55,9 +56,11 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, noise, round_cost, alongside, history, full_suite)}
-# Sections that run only when named in --only: the whole suite takes hours.
-OPT_IN = ("full_suite",)
+                                               warmups, noise, round_cost, alongside, history, full_suite,
+                                               configurations)}
+# Sections that run only when named in --only: the whole suite takes hours, the configurations'
+# PGO builds most of one.
+OPT_IN = ("full_suite", "configurations")
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 

@@ -242,7 +242,7 @@ class _Steps:
 
     def _how_far(self, phase: str, seconds: float, cwd: Path) -> str:
         done = f"{seconds:.0f} s"
-        if phase == "make":
+        if phase.startswith("make") and phase != PGO_TRAINING:
             compiled = _object_files(cwd)
             if self.expected.objects:
                 share = min(compiled / self.expected.objects, 0.99)
@@ -288,6 +288,29 @@ class _Steps:
         self.timings[phase] = round(time.monotonic() - started, 2)
 
 
+# A PGO build (--enable-optimizations: make's `all` is `profile-opt`) is make's three passes, run as
+# the targets `profile-opt` reaches in this order, so each pass gets its own time: the instrumented
+# build, CPython's own training run (PROFILE_TASK, the slowest part), the build that uses the profile.
+PGO_TRAINING = "make (training run)"
+PGO_STEPS = (("make (instrumented)", "profile-gen-stamp"), (PGO_TRAINING, "profile-run-stamp"),
+             ("make (profile-use)", None))
+
+
+def make_steps(src: Path, jobs: str) -> list[tuple[str, list[str]]]:
+    """The make runs of a build, named by phase: one `make`, or PGO's three passes when the
+    configured Makefile builds `all` as `profile-opt` and has the stamp targets to split it."""
+    make = ["make", f"-j{jobs}"]
+    try:
+        makefile = (src / "Makefile").read_text(errors="replace")
+    except OSError:
+        return [("make", make)]
+    targets = {line.split(":", 1)[0].strip(): line.split(":", 1)[1].split() for line in makefile.splitlines()
+               if ":" in line and not line.startswith(("\t", "#", " ")) and "=" not in line.split(":", 1)[0]}
+    if targets.get("all") == ["profile-opt"] and {"profile-gen-stamp", "profile-run-stamp"} <= targets.keys():
+        return [(phase, [*make, target] if target else make) for phase, target in PGO_STEPS]
+    return [("make", make)]
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -326,7 +349,8 @@ def _build(request: BuildRequest, key: str, entry_path: Path, progress: Progress
         steps.timed("export", lambda: git.export(request.commit, src))
         prefix = entry_path / "install"
         steps.run("configure", ["./configure", f"--prefix={prefix}", *request.configure_args()], src, env)
-        steps.run("make", ["make", f"-j{jobs}"], src, env)
+        for phase, argv in make_steps(src, jobs):
+            steps.run(phase, argv, src, env)
         steps.objects = _object_files(src)
         destdir = work / "destdir"
         steps.run("install", ["make", "install", f"DESTDIR={destdir}"], src, env)
