@@ -9,6 +9,7 @@ how, the :class:`.measurement.Measurement` the options ask for; what comes out, 
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,10 @@ import pyperf
 from pytest_cpybench.cpython import targets, venvs
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
-from pytest_cpybench.errors import StoreError
+from pytest_cpybench.errors import CpybenchError, StoreError
+from pytest_cpybench.explain import profiler
+from pytest_cpybench.explain.model import UNEXPLAINED, Explanation
+from pytest_cpybench.measure import cpus
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
@@ -196,7 +200,57 @@ class Engine:
                 outcome.comparisons.append(self._compare_stored(baseline, stored[baseline.label], bench,
                                                                 done.suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
+        # After every verdict, never inside its measurements: explaining costs its own processes.
+        outcome.explanations = self.explain(bench, outcome)
         return outcome
+
+    # -- why a result is slower (--cpython-explain) ------------------------------------------
+
+    def explain(self, bench: BenchmarkDef, outcome: MetricOutcome) -> list[Explanation]:
+        """Triage and profiles of the results --cpython-explain asks for (auto: failing ones; profile:
+        every significant one), against each baseline with an interpreter to run; what cannot be
+        done is a note, and the verdicts stay as they are."""
+        if self.settings.explain == "no" or self.head is None:
+            return []
+        found: list[Explanation] = []
+        for comparison in outcome.comparisons:
+            wanted = [rc for rc in comparison.results
+                      if rc.verdict is Verdict.REGRESSION
+                      or (self.settings.explain == "profile" and rc.verdict.is_significant_change)]
+            if not wanted:
+                continue
+            baseline = next(b for b in self.baselines if b.label == comparison.baseline)
+            if baseline.target is None and baseline.commit is None and baseline.label not in self._confirm_targets:
+                found.extend(Explanation(rc.name, baseline.label, UNEXPLAINED, "not profiled: the baseline is a file, "
+                                         "with no interpreter to run") for rc in wanted)
+                continue
+            options = self.run_options(deadline=time.monotonic() + self.settings.timeout)
+            try:
+                target, options = self._target_of(baseline, bench, options)
+                pair = profiler.Pair(bench, self.side(baseline.label, target, bench), self.side(HEAD, self.head, bench),
+                                     self.head.version, wanted, comparison.base, comparison.head, self.settings.metric)
+                found.extend(profiler.explain(pair, options, self._where(bench, baseline.label),
+                                              profiles=self._profiles(), log=self.log))
+            except CpybenchError as err:
+                self.log(f"{bench.name}: not explained against {baseline.label}: {err}")
+                found.extend(Explanation(rc.name, baseline.label, UNEXPLAINED, f"not explained: {err}")
+                             for rc in wanted)
+        return found
+
+    def _profiles(self) -> list[str]:
+        """instructions always (under time it also tells code from layout); time under the time metric."""
+        return ["instructions", "time"] if self.settings.metric == md.METRIC_TIME else ["instructions"]
+
+    def _where(self, bench: BenchmarkDef, baseline: str) -> profiler.Where:
+        """The raw files of one benchmark's explanation against one baseline, beside the results store:
+        ``<results dir>/explain/<date>-<benchmark>-<head>-vs-<baseline>-<metric>/``."""
+        assert self.head is not None
+        head = self.head.commit_sha[:7] or Path(self.head.python).name
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = _safe(f"{stamp}-{bench.name}-{head}-vs-{baseline}-{self.settings.metric}")
+        workers = 1 if self.settings.parallel == "no" else len(cpus.usable_cpus(self.settings.affinity))
+        return profiler.Where(self.settings.cache_dir, self.settings.machine,
+                              self.settings.results_dir / EXPLAIN_FOLDER / name, workers)
 
     def _stored_of(self, baseline: Baseline, bench: BenchmarkDef) -> pyperf.BenchmarkSuite | None:
         """The baseline's stored results of ``bench`` that a head measured alone compares with (all
@@ -312,7 +366,8 @@ class Engine:
         baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
         ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
-        result = SessionResult(metric=self.settings.metric)
+        result = SessionResult(metric=self.settings.metric,
+                               explanations=[e for o in outcomes for e in o.explanations])
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
                       md.BENCHMARK_HASH: definitions.suite_hash(benchmarks),
@@ -385,6 +440,13 @@ class Engine:
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired), base, head_stamped
+
+
+EXPLAIN_FOLDER = "explain"  # in the results store: the raw files of explanations (not results: no bm- prefix)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _target(baseline: Baseline) -> Target:

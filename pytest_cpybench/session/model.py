@@ -11,6 +11,7 @@ import pyperf
 
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
+from pytest_cpybench.explain.model import Explanation
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison, measured_alongside
 from pytest_cpybench.verdict.stats import Verdict
 
@@ -92,6 +93,8 @@ class MetricOutcome:
     comparisons: list[Comparison] = field(default_factory=list)
     seconds: float = 0.0
     metric: str = "time"
+    # Why results are slower (--cpython-explain), measured after their verdicts.
+    explanations: list[Explanation] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -130,6 +133,10 @@ class ItemOutcome:
     def several_metrics(self) -> bool:
         return len(self.parts) > 1
 
+    @property
+    def explanations(self) -> list[Explanation]:
+        return [e for part in self.parts for e in part.explanations]
+
 
 @dataclass
 class BaselineResult:
@@ -153,6 +160,7 @@ class SessionResult:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # results that could not be stored (exit 8)
     bisections: list[str] = field(default_factory=list)  # --cpython-bisect=yes: what each bisection found
+    explanations: list[Explanation] = field(default_factory=list)  # --cpython-explain: why results are slower
 
     @property
     def comparisons(self) -> list[tuple[str, SuiteComparison]]:
