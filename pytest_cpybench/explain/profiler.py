@@ -37,7 +37,6 @@ from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions, WorkerTask, check_exit, run_bounded, worker_command
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.suite.definitions import BenchmarkDef
-from pytest_cpybench.verdict.compare import ResultComparison
 
 PERF = "perf"
 # Pairs of perf-recorded processes per result (base, head, base, head, ...): the change of a symbol
@@ -51,6 +50,12 @@ PERF_PAIRS = 5
 PERF_VALUES = 5
 PERF_LOOP_FACTOR = 10
 PERF_FREQUENCY = 999  # samples per second of cpu-clock: a sample is about 1 ms
+# Call chains from a copy of the stack (DWARF): CPython is built without frame pointers, so chains
+# walked by frame pointers rarely reach the trampoline's Python frames (1 sample in 400 had
+# py::deepcopy on its stack, against 189 in 369 with DWARF). 8 KiB of stack per sample: about 10 MB
+# of perf.data per second recorded, so only the first pair's files are kept (KEPT_PAIRS).
+PERF_CALL_GRAPH = "dwarf,8192"
+KEPT_PAIRS = 1
 # A symbol is tested when it has, per process on one side, at least this many samples.
 MIN_SAMPLES = samples.MIN_SAMPLES
 FIRST_PERF_VERSION = (3, 12)  # the perf trampoline (-X perf)
@@ -64,10 +69,12 @@ class Pair:
     base: Side
     head: Side
     head_version: str
-    results: list[ResultComparison]  # the results to explain
-    base_suite: pyperf.BenchmarkSuite | None  # the data of the verdict (the bimodal triage reads its values)
-    head_suite: pyperf.BenchmarkSuite
+    results: list[str]  # the results to explain ([]: every result of the benchmark)
     metric: str  # of the verdict: "time" or "instructions"
+    threshold: float = 0.05  # of the verdict (the bimodal triage compares medians with it)
+    # The data of the verdict (the bimodal triage reads its values); None: explained without a verdict.
+    base_suite: pyperf.BenchmarkSuite | None = None
+    head_suite: pyperf.BenchmarkSuite | None = None
 
 
 @dataclass
@@ -108,14 +115,14 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
             notes.append(f"Python {pair.head_version} has no perf trampoline (3.12+): Python functions are not "
                          "named in the time profile")
     explanations = []
-    for rc in pair.results:
-        bimodal = _bimodal(pair, rc)
-        count = counted.get(rc.name)
-        profile_list = [p for p in (timed.get(rc.name), count[2] if count else None) if p is not None]
+    for name in pair.results or sorted(set(counted) | set(timed)):
+        bimodal = _bimodal(pair, name)
+        count = counted.get(name)
+        profile_list = [p for p in (timed.get(name), count[2] if count else None) if p is not None]
         kind, reason = triage.classify(environment=environment, bimodal=bimodal,
                                        instructions=(count[0], count[1]) if count else None, metric=pair.metric,
-                                       profile_moved=bool(timed.get(rc.name) and timed[rc.name].contributors))
-        explanations.append(Explanation(rc.name, pair.base.label, kind, reason, list(notes), profile_list,
+                                       profile_moved=bool(timed.get(name) and timed[name].contributors))
+        explanations.append(Explanation(name, pair.base.label, kind, reason, list(notes), profile_list,
                                         folder=str(where.folder)))
     spent = round(time.monotonic() - started, 1)
     for explanation in explanations:
@@ -134,21 +141,21 @@ def _environment(pair: Pair, notes: list[str]) -> list[str]:
     except (OSError, CpybenchError) as err:
         notes.append(f"the venvs could not be compared: {err}")
         found = []
-    if pair.base_suite is not None:
+    if pair.base_suite is not None and pair.head_suite is not None:
         versions = [md.suite_value(suite, md.PERFORMANCE_VERSION) for suite in (pair.base_suite, pair.head_suite)]
         if None not in versions and versions[0] != versions[1]:
             found.append(f"pyperformance: {versions[0]} on the base, {versions[1]} on the head")
     return found
 
 
-def _bimodal(pair: Pair, rc: ResultComparison) -> str | None:
-    if pair.metric != md.METRIC_TIME or pair.base_suite is None:
+def _bimodal(pair: Pair, name: str) -> str | None:
+    if pair.metric != md.METRIC_TIME or pair.base_suite is None or pair.head_suite is None:
         return None
     try:
-        base, head = pair.base_suite.get_benchmark(rc.name), pair.head_suite.get_benchmark(rc.name)
+        base, head = pair.base_suite.get_benchmark(name), pair.head_suite.get_benchmark(name)
     except KeyError:
         return None
-    return triage.bimodal_reason(base, head, rc.threshold)
+    return triage.bimodal_reason(base, head, pair.threshold)
 
 
 # -- instructions ------------------------------------------------------------------------------
@@ -157,7 +164,7 @@ def _bimodal(pair: Pair, rc: ResultComparison) -> str | None:
 def counted_tasks(pair: Pair, options: RunOptions, where: Where) -> list[WorkerTask]:
     """The tasks of the results explained, at the loops the instruction metric counts them at
     (calibrated once per machine and kept: cachegrind.counting_tasks)."""
-    names = {rc.name for rc in pair.results}
+    names = set(pair.results)
     tasks = cachegrind.counting_tasks(pair.base.venv_python, pair.bench, replace(options, env={**options.env,
                                                                                            **pair.base.env}),
                                       cache_dir=where.cache_dir, machine=where.machine)
@@ -228,8 +235,12 @@ def time_profiles(pair: Pair, options: RunOptions, where: Where, tasks: Sequence
         for repetition in range(PERF_PAIRS):
             for side in (pair.base, pair.head):
                 data = where.folder / "perf" / side.label / f"perf.{task.name}.{repetition}.data"
-                text = _record(perf, pair.bench, side, task, loops, data, options)
-                files.append(str(data))
+                text, maps = _record(perf, pair.bench, side, task, loops, data, options)
+                if repetition < KEPT_PAIRS:
+                    files += [str(data), *map(str, maps)]
+                else:
+                    for path in (data, *maps):  # read: its samples are in ``text``
+                        path.unlink(missing_ok=True)
                 recorded = samples.parse_script(text)
                 counts[side.label].append(recorded.total)
                 per_side[side.label].append(samples.per_loop(recorded, done_loops, 1000 / PERF_FREQUENCY))
@@ -256,12 +267,13 @@ def _median(values: list[int]) -> int:
 
 
 def _record(perf: str, bench: BenchmarkDef, side: Side, task: WorkerTask, loops: int, data: Path,
-            options: RunOptions) -> str:
-    """One worker process of ``side`` recorded by perf; the samples as ``perf script`` prints them. The
-    trampoline's /tmp/perf-PID.map files are moved beside ``data`` once read."""
+            options: RunOptions) -> tuple[str, list[Path]]:
+    """One worker process of ``side`` recorded by perf: the samples as ``perf script`` prints them, and
+    the trampoline's /tmp/perf-PID.map files, moved beside ``data`` once read."""
     data.parent.mkdir(parents=True, exist_ok=True)
     worker = worker_command(side.venv_python, bench)
-    command = [perf, "record", "-q", "-e", "cpu-clock", "-F", str(PERF_FREQUENCY), "-g", "-o", str(data), "--",
+    command = [perf, "record", "-q", "-e", "cpu-clock", "-F", str(PERF_FREQUENCY), "--call-graph", PERF_CALL_GRAPH,
+               "-o", str(data), "--",
                worker[0], "-X", "perf", *worker[1:], f"--worker-task={task.index}", f"--loops={loops}",
                f"--values={PERF_VALUES}", "--warmups=1"]
     environ = {**venvs.target_environ({**options.env, **side.env}), "PYTHONPERFSUPPORT": "1"}
@@ -270,19 +282,21 @@ def _record(perf: str, bench: BenchmarkDef, side: Side, task: WorkerTask, loops:
         returncode, tail = run_bounded(command, options, workdir, bench.name, environ)
         check_exit(returncode, tail, bench.name, options)
     text = ""
+    maps: list[Path] = []
     try:
-        text = subprocess.run([perf, "script", "-i", str(data), "-F", "pid,ip,sym"], capture_output=True,
+        text = subprocess.run([perf, "script", "-i", str(data), "-F", "pid,ip,sym", "--no-inline"], capture_output=True,
                               text=True, check=False, timeout=600, errors="replace").stdout
     finally:
         # Only the maps of the processes recorded (other sessions' processes write theirs there too).
         for path in (Path(f"/tmp/perf-{pid}.map") for pid in _pids(text) if Path(f"/tmp/perf-{pid}.map").is_file()):
             try:
                 shutil.move(str(path), str(data.parent / path.name))
+                maps.append(data.parent / path.name)
             except OSError:
                 pass
     if not os.path.getsize(data):
         raise CpybenchError(f"perf wrote no samples to {data}")
-    return text
+    return text, maps
 
 
 def _pids(text: str) -> set[str]:

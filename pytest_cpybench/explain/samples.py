@@ -15,6 +15,7 @@ base's total: an A/A pair ranks nothing.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,9 @@ from pytest_cpybench.explain.model import Contributor, Profile
 from pytest_cpybench.verdict.stats import t_quantile
 
 PYTHON_PREFIX = "py::"
+# A Python function's file in an installed interpreter or a venv (each side's own path):
+# ``py::deepcopy:/.../install/lib/python3.13/copy.py`` is ``py::deepcopy:Lib/copy.py`` on every side.
+_STDLIB = re.compile(r"(?<=:)/\S*?/lib/python3\.\d+t?/")
 # Symbols with fewer samples than this per process on both sides are not tested (too few to rank).
 MIN_SAMPLES = 10
 # A change smaller than this fraction of the base's samples per loop is not ranked, whatever its noise.
@@ -41,8 +45,9 @@ class Samples:
 
 
 def parse_script(text: str) -> Samples:
-    """``perf script -F ip,sym`` output of a recording with call chains (``-g``): one block of frames
-    (``address symbol``) per sample, blocks separated by blank lines."""
+    """``perf script -F pid,ip,sym --no-inline`` output of a recording with call chains (``--call-graph
+    dwarf``): one block per sample, its process id then its frames (``address symbol``), blocks
+    separated by blank lines."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -69,6 +74,8 @@ def _symbol(line: str) -> str | None:
     symbol = parts[1].rsplit(" (", 1)[0].strip()
     if "+0x" in symbol:
         symbol = symbol.rsplit("+0x", 1)[0]
+    if symbol.startswith(PYTHON_PREFIX):
+        symbol = _STDLIB.sub("Lib/", symbol)
     return symbol or "[unknown]"
 
 

@@ -220,22 +220,34 @@ class Engine:
             if not wanted:
                 continue
             baseline = next(b for b in self.baselines if b.label == comparison.baseline)
-            if baseline.target is None and baseline.commit is None and baseline.label not in self._confirm_targets:
-                found.extend(Explanation(rc.name, baseline.label, UNEXPLAINED, "not profiled: the baseline is a file, "
-                                         "with no interpreter to run") for rc in wanted)
-                continue
-            options = self.run_options(deadline=time.monotonic() + self.settings.timeout)
-            try:
-                target, options = self._target_of(baseline, bench, options)
-                pair = profiler.Pair(bench, self.side(baseline.label, target, bench), self.side(HEAD, self.head, bench),
-                                     self.head.version, wanted, comparison.base, comparison.head, self.settings.metric)
-                found.extend(profiler.explain(pair, options, self._where(bench, baseline.label),
-                                              profiles=self._profiles(), log=self.log))
-            except CpybenchError as err:
-                self.log(f"{bench.name}: not explained against {baseline.label}: {err}")
-                found.extend(Explanation(rc.name, baseline.label, UNEXPLAINED, f"not explained: {err}")
-                             for rc in wanted)
+            threshold = max(rc.threshold for rc in wanted)
+            found.extend(self.explain_against(bench, baseline, [rc.name for rc in wanted], threshold=threshold,
+                                              base_suite=comparison.base, head_suite=comparison.head))
         return found
+
+    def explain_against(self, bench: BenchmarkDef, baseline: Baseline, results: list[str], *,
+                        threshold: float | None = None, base_suite: pyperf.BenchmarkSuite | None = None,
+                        head_suite: pyperf.BenchmarkSuite | None = None) -> list[Explanation]:
+        """``results`` of ``bench`` ([]: all of them) explained against ``baseline`` (built if it was
+        not); with the suites of a verdict, the bimodal triage reads their values. What cannot be done
+        is an "unexplained" explanation saying why, never an error."""
+        assert self.head is not None
+        if baseline.target is None and baseline.commit is None and baseline.label not in self._confirm_targets:
+            return [Explanation(name, baseline.label, UNEXPLAINED, "not profiled: the baseline is a file, with no "
+                                "interpreter to run") for name in results]
+        options = self.run_options(deadline=time.monotonic() + self.settings.timeout)
+        try:
+            target, options = self._target_of(baseline, bench, options)
+            pair = profiler.Pair(bench, self.side(baseline.label, target, bench), self.side(HEAD, self.head, bench),
+                                 self.head.version, results, self.settings.metric,
+                                 threshold=self.settings.threshold if threshold is None else threshold,
+                                 base_suite=base_suite, head_suite=head_suite)
+            return profiler.explain(pair, options, self._where(bench, baseline.label), profiles=self._profiles(),
+                                    log=self.log)
+        except CpybenchError as err:
+            self.log(f"{bench.name}: not explained against {baseline.label}: {err}")
+            return [Explanation(name, baseline.label, UNEXPLAINED, f"not explained: {err}")
+                    for name in results or [bench.name]]
 
     def _profiles(self) -> list[str]:
         """instructions always (under time it also tells code from layout); time under the time metric."""

@@ -1,6 +1,7 @@
 """Per-function instructions per loop from real cachegrind files (tests/data/explain: v3.13.5 and the
 test repository's slowdown branch running copy.deepcopy at 100 and 200 loops)."""
 
+import itertools
 import lzma
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def test_the_slowdown_names_the_c_functions_that_grew(per_loop):
                                               "Objects/tupleobject.c:tupledealloc"]
     assert rows[0].base == 0 and rows[0].head == 7007
     assert 0.45 < rows[0].share < 0.5
-    assert all(a.change >= b.change for a, b in zip(rows, rows[1:]))
+    assert all(a.change >= b.change for a, b in itertools.pairwise(rows))
 
 
 def test_a_profile_against_itself_ranks_nothing(per_loop):
