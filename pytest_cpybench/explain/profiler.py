@@ -96,7 +96,9 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
     environment = _environment(pair, notes)
     where.folder.mkdir(parents=True, exist_ok=True)
     counted: dict[str, tuple[float, float, Profile]] = {}
-    if "instructions" in profiles:
+    if "instructions" in profiles and shutil.which(cachegrind.VALGRIND) is None:
+        notes.append("no instruction profile: valgrind is not installed (Debian: apt-get install valgrind)")
+    elif "instructions" in profiles:
         try:
             counted = instruction_profiles(pair, options, where, log)
         except CpybenchError as err:

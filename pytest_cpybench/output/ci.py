@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pytest_cpybench.explain.model import MESSAGE_LINES, Explanation
+from pytest_cpybench.explain.model import Explanation
 from pytest_cpybench.output import explanations
 from pytest_cpybench.output.formatting import (
     format_memory_ratio,
@@ -70,7 +70,7 @@ def summary_markdown(
     if any(cmp.different_suites for cmp in comparisons):
         lines += ["\\* the two sides ran different versions of the benchmark suite", ""]
     if explained:
-        lines += [explanations.markdown_section(explained, top=MESSAGE_LINES)]
+        lines += [explanations.comment_section(explained)]
     if "" in links:
         lines += [f"[Full report]({links['']})", ""]
     return "\n".join(lines)

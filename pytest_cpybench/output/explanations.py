@@ -10,6 +10,7 @@ from pytest_cpybench.explain.model import MESSAGE_LINES, Contributor, Explanatio
 
 WHY_TITLE = "## Why it is slower"
 PAGE_LINES = 10  # contributors per profile in the pages
+COMMENT_LINES = 3  # contributors per profile in a pull-request comment (kept short)
 
 
 def _amount(value: float, unit: str) -> str:
@@ -103,3 +104,18 @@ def markdown_section(explanations: Sequence[Explanation], top: int = PAGE_LINES)
         lines.append(f"- explaining cost {e.seconds:g} s")
         lines.append("")
     return "\n".join(lines)
+
+
+def comment_section(explanations: Sequence[Explanation], top: int = COMMENT_LINES) -> str:
+    """The "why" of a pull-request comment: per explained result, its kind and reason in one line and
+    each profile's top ``top`` contributors (the pages have the tables)."""
+    if not explanations:
+        return ""
+    lines = ["**Why it is slower**", ""]
+    for e in explanations:
+        lines.append(f"- **{e.result}** vs. {e.baseline}: {e.kind}: {e.reason}")
+        for profile in e.profiles:
+            shown = "; ".join(f"`{c.name}` {_change(c.change, profile.unit)} ({c.share:.0%})"
+                              for c in profile.contributors[:top]) or "nothing beyond its noise"
+            lines.append(f"  - {profile.metric}: {shown}")
+    return "\n".join(lines) + "\n"

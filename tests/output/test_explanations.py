@@ -70,7 +70,10 @@ def test_the_pages_and_the_comment_have_a_why_section() -> None:
     assert "| `Objects/abstract.c:PySequence_Tuple` | 0 | 2,142 | +2,142 | 15% |" in section
     assert "raw files: `/results/explain/x`" in section
     comment = ci.summary_markdown("head", [outcome.comparisons[0].result], explained=outcome.explanations)
-    assert explanations.WHY_TITLE in comment
+    assert "- **coverage** vs. 3.10.4: code: the interpreter does more work" in comment
+    assert ("  - instructions: `Objects/dictobject.c:dictiter_iternextkey` +7,007 (48%); "
+            "`Objects/abstract.c:PySequence_Tuple` +2,142 (15%); `Objects/tupleobject.c:tupledealloc` +1,505 (10%)"
+            in comment)
 
 
 def test_explanations_cross_the_wire() -> None:
