@@ -93,7 +93,7 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
     be done (no valgrind, no perf, a crash) is a note line; the verdict never depends on it."""
     started = time.monotonic()
     notes: list[str] = []
-    environment = _environment(pair, notes)
+    environment = environment_differences(pair, notes)
     where.folder.mkdir(parents=True, exist_ok=True)
     counted: dict[str, tuple[float, float, Profile]] = {}
     if "instructions" in profiles and shutil.which(cachegrind.VALGRIND) is None:
@@ -134,7 +134,7 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
     return explanations
 
 
-def _environment(pair: Pair, notes: list[str]) -> list[str]:
+def environment_differences(pair: Pair, notes: list[str]) -> list[str]:
     """What differs between the two sides' benchmark environments: the packages the benchmark runs
     with in each venv, and the pyperformance each side's results were made with."""
     try:
