@@ -200,8 +200,6 @@ class Engine:
                 outcome.comparisons.append(self._compare_stored(baseline, stored[baseline.label], bench,
                                                                 done.suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
-        # After every verdict, never inside its measurements: explaining costs its own processes.
-        outcome.explanations = self.explain(bench, outcome)
         return outcome
 
     # -- why a result is slower (--cpython-explain) ------------------------------------------

@@ -106,7 +106,12 @@ class Gate:
     # -- measuring and the end --------------------------------------------------------------------
 
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
-        return ItemOutcome(bench.name, [engine.run(bench) for engine in self.engines])
+        """Every metric's verdicts on ``bench``, then (--cpython-explain) why its results are slower:
+        after all the verdicts, never inside their measurements."""
+        parts = [engine.run(bench) for engine in self.engines]
+        for engine, part in zip(self.engines, parts, strict=True):
+            part.explanations = engine.explain(bench, part)
+        return ItemOutcome(bench.name, parts)
 
     def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[SessionResult]:
         """Each metric stored and compared on its own."""
