@@ -14,7 +14,7 @@ from seed import BASE_3_10, HEAD_FILE
 from pytest_cpybench.explain import instructions
 from pytest_cpybench.explain.model import CODE, Explanation, Profile
 from pytest_cpybench.options import settings_from
-from pytest_cpybench.output import ci, explanations, junit, terminal
+from pytest_cpybench.output import ci, explanations, junit, pages, terminal
 from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.session import wire
 from pytest_cpybench.session.gate import Gate
@@ -83,3 +83,14 @@ def test_explanations_cross_the_wire() -> None:
     back = gate.outcome_from_wire(sent)
     assert back.explanations == outcome.explanations
     assert terminal.failure_lines(back) == terminal.failure_lines(outcome)
+
+
+def test_the_baselines_results_page_has_the_why_section(tmp_path: Path) -> None:
+    _gate, outcome = _outcome()
+    comparison = outcome.comparisons[0]
+    assert comparison.base is not None and comparison.result is not None
+    written = pages.write_run(tmp_path, comparison.head, "head", [(comparison.base, "base", "3.10.4")],
+                              [comparison.result], plots=False, explained=outcome.explanations)
+    page = written.pages["3.10.4"].read_text()
+    assert page.index("## pytest-cpybench verdicts") < page.index(explanations.WHY_TITLE)
+    assert "### coverage vs. 3.10.4: code" in page
