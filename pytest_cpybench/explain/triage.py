@@ -132,7 +132,7 @@ def classify(*, environment: Sequence[str], bimodal: str | None, instructions: t
         base, head = instructions
         ratio = f"instructions per loop {base:,.0f} -> {head:,.0f} ({head / base:.4f}x)"
         if instructions_moved(base, head):
-            return CODE, f"the interpreter does more work: {ratio}"
+            return CODE, f"the interpreter does {'more' if head > base else 'less'} work: {ratio}"
         if metric == "time":
             return LAYOUT, (f"{ratio}, within {LAYOUT_TOLERANCE:.1%}, while time moved: likely code layout or "
                             "alignment, not more work")
