@@ -75,6 +75,8 @@ class Pair:
     # The data of the verdict (the bimodal triage reads its values); None: explained without a verdict.
     base_suite: pyperf.BenchmarkSuite | None = None
     head_suite: pyperf.BenchmarkSuite | None = None
+    # The cachegrind files the verdict's count kept (cachegrind.kept_folder's layout), if it did.
+    counted: Path | None = None
 
 
 @dataclass
@@ -175,11 +177,21 @@ def counted_tasks(pair: Pair, options: RunOptions, where: Where) -> list[WorkerT
 
 def instruction_profiles(pair: Pair, options: RunOptions, where: Where,
                          log: Log) -> dict[str, tuple[float, float, Profile]]:
-    """Per result: instructions per loop of base and head, and the per-function profile."""
+    """Per result: instructions per loop of base and head, and the per-function profile. The files of
+    the verdict's own count are used when it kept them (``pair.counted``: the instruction metric);
+    otherwise each side is counted once now."""
     tasks = counted_tasks(pair, options, where)
     keep = where.folder / "cachegrind"
-    suites, _ = cachegrind.count_sides(pair.bench, [pair.base, pair.head], options, tasks, repetitions=1,
-                                       workers=where.workers, log=log, keep=keep)
+    reused = pair.counted is not None and all(
+        any(cachegrind.kept_folder(pair.counted, side.label, task.name, 0, loops).glob("cachegrind.*"))
+        for side in (pair.base, pair.head) for task in tasks for loops in (task.loops, 2 * task.loops))
+    if reused:
+        assert pair.counted is not None
+        for side in (pair.base, pair.head):
+            shutil.copytree(pair.counted / side.label, keep / side.label, dirs_exist_ok=True)
+    else:
+        cachegrind.count_sides(pair.bench, [pair.base, pair.head], options, tasks, repetitions=1,
+                               workers=where.workers, log=log, keep=keep)
     found = {}
     for task in tasks:
         per_side = []
@@ -193,10 +205,12 @@ def instruction_profiles(pair: Pair, options: RunOptions, where: Where,
                 at.append(instructions.added(instructions.parse(p.read_text("utf-8", errors="replace"))
                                              for p in paths))
             per_side.append(instructions.per_loop(at[0], at[1], task.loops * task.inner_loops))
-        totals = [suites[side.label].get_benchmark(task.name).get_values()[0] for side in (pair.base, pair.head)]
-        how = (f"cachegrind, one count per side at {task.loops} and {2 * task.loops} loops (startup cancels), "
-               "functions whose change is under 1e-4 of the total not ranked")
-        found[task.name] = (totals[0], totals[1], instructions.profile(per_side[0], per_side[1], how=how, files=files))
+        source = "the verdict's count" if reused else "one count per side"
+        how = (f"cachegrind, {source} at "
+               f"{task.loops} and {2 * task.loops} loops (startup cancels), functions whose change is under 1e-4 "
+               "of the total not ranked")
+        profile = instructions.profile(per_side[0], per_side[1], how=how, files=files)
+        found[task.name] = (profile.base_total, profile.head_total, profile)
     return found
 
 

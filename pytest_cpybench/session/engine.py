@@ -59,6 +59,8 @@ class Engine:
         self._venvs: dict[str, Path] = {}
         self._confirm_targets: dict[str, Target] = {}
         self._store: ResultsStore | None = None
+        # Whether :meth:`explain` follows :meth:`run` (the gate's items): the counts' files are kept until then.
+        self.explaining = False
 
     @property
     def settings(self) -> Settings:
@@ -200,6 +202,8 @@ class Engine:
                 outcome.comparisons.append(self._compare_stored(baseline, stored[baseline.label], bench,
                                                                 done.suites[HEAD], options))
         outcome.seconds = round(time.monotonic() - started, 2)
+        if not self.explaining:
+            self.measurement.forget(bench.name)
         return outcome
 
     # -- why a result is slower (--cpython-explain) ------------------------------------------
@@ -240,6 +244,7 @@ class Engine:
                                  self.head.version, results, self.settings.metric,
                                  threshold=self.settings.threshold if threshold is None else threshold,
                                  base_suite=base_suite, head_suite=head_suite)
+            pair.counted = self.measurement.kept_counts(bench.name)
             return profiler.explain(pair, options, self._where(bench, baseline.label), profiles=self._profiles(),
                                     log=self.log)
         except CpybenchError as err:

@@ -25,6 +25,8 @@ class Gate:
     def __init__(self, settings: Settings, log: Log) -> None:
         self.log = log
         self.engines = [Engine(settings.for_metric(metric), log) for metric in settings.metrics]
+        for engine in self.engines:
+            engine.explaining = True
         self.settings = settings
 
     # -- what the roles read: the first engine's plan stands for the session's -------------------
@@ -108,9 +110,13 @@ class Gate:
     def run(self, bench: BenchmarkDef) -> ItemOutcome:
         """Every metric's verdicts on ``bench``, then (--cpython-explain) why its results are slower:
         after all the verdicts, never inside their measurements."""
-        parts = [engine.run(bench) for engine in self.engines]
-        for engine, part in zip(self.engines, parts, strict=True):
-            part.explanations = engine.explain(bench, part)
+        try:
+            parts = [engine.run(bench) for engine in self.engines]
+            for engine, part in zip(self.engines, parts, strict=True):
+                part.explanations = engine.explain(bench, part)
+        finally:
+            for engine in self.engines:  # the counts' files kept for explaining (also on an error)
+                engine.measurement.forget(bench.name)
         return ItemOutcome(bench.name, parts)
 
     def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[SessionResult]:
