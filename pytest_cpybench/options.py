@@ -35,6 +35,8 @@ from pytest_cpybench.verdict import stats
 CONFIRM_MODES = ("auto", "always", "never")
 PARALLEL_MODES = ("auto", "yes", "no")
 DECIDE_MODES = ("item", "all")
+# --cpython-explain: auto (a profile of every failing result), profile (of every significant one), no.
+EXPLAIN_MODES = ("no", "auto", "profile")
 YES_NO = ("yes", "no")
 # --cpython-threshold when it is not given, by --cpython-metric.
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
@@ -92,6 +94,7 @@ class Settings:
     pr_comment: Path | None = None
     bisect: bool = False  # --cpython-bisect=yes
     decide: str = "item"  # --cpython-decide: stop an item once it fails whatever its other results do
+    explain: str = "auto"  # --cpython-explain: which results get a triage and profiles, after their verdict
 
     @property
     def enabled(self) -> bool:
@@ -500,6 +503,12 @@ OPTIONS: tuple[Option, ...] = (
          "item: stop measuring a benchmark once it fails whatever its other results do (they are reported as "
          "they stand, and stored marked partial: never a baseline); all: measure until every result is "
          "decided or the budget is spent.", "item", choices=DECIDE_MODES),
+    _row("cpython-explain", "explain", _choice(*EXPLAIN_MODES),
+         "After a result's verdict, say why it is slower: its kind (code, bimodal, environment, layout) and a "
+         "differential profile of baseline and head on its benchmark (instructions per function under cachegrind; "
+         "under the time metric also perf samples per symbol), with a fixed number of loops per side, the raw "
+         "files kept beside the results store. auto: every failing result; profile: every significant result, "
+         "failing or not; no: none.", "auto", cli="explain", choices=EXPLAIN_MODES),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 

@@ -1,12 +1,12 @@
-"""Command line: ``python -m pytest_cpybench build|cache|compare|report|bisect|backfill|history``.
+"""Command line: ``python -m pytest_cpybench build|cache|compare|report|bisect|backfill|history|explain``.
 
 ``build`` warms the build cache (CI) and prints the interpreter's path; ``cache list`` and
 ``cache prune`` look after the cache; ``compare`` prints the summary of stored pyperf JSON
 files without building anything; ``report`` writes their results pages; ``bisect`` finds the
 commit that changed a benchmark; ``backfill`` measures a range's commits into the store and
 ``history`` finds where a branch's stored results changed (and, with ``--confirm``, which commit
-did it). One module per command; the options they share with the plugin
-are made from its option rows (:mod:`.arguments`).
+did it); ``explain`` says why a benchmark is slower on one commit than on another. One module per
+command; the options they share with the plugin are made from its option rows (:mod:`.arguments`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from pytest_cpybench.cli import backfill, bisect, build, compare, history
+from pytest_cpybench.cli import backfill, bisect, build, compare, explain, history
 from pytest_cpybench.cli.arguments import EXIT_USAGE, UsageError, respelled
 from pytest_cpybench.errors import EXIT_INFRASTRUCTURE, BuildError, CpybenchError, ToolchainError
 
@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pytest_cpybench",
                                      description="Build CPython at a git ref and compare benchmark results.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (build, compare, bisect, backfill, history):
+    for command in (build, compare, bisect, backfill, history, explain):
         command.add_parsers(commands)
     return parser
 

@@ -374,3 +374,49 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+
+
+#######################################
+# what a venv holds
+
+
+def installed_packages(venv_python: Path) -> dict[str, str]:
+    """The distributions installed in a venv, name -> version, a version followed by " (compiled)"
+    when the distribution installed compiled extension modules (a wheel built for the platform, not
+    pure Python): what two sides' benchmark environments may differ by. Read from the venv's
+    ``*.dist-info`` folders (their METADATA and RECORD), without running it."""
+    found: dict[str, str] = {}
+    root = _venv_root(Path(venv_python))
+    for info in sorted(root.glob("lib*/python*/site-packages/*.dist-info")):
+        name = version = ""
+        try:
+            for line in (info / "METADATA").read_text("utf-8", errors="replace").splitlines():
+                if line.startswith("Name: "):
+                    name = line[6:].strip()
+                elif line.startswith("Version: "):
+                    version = line[9:].strip()
+                elif not line:
+                    break
+            record = (info / "RECORD").read_text("utf-8", errors="replace") if (info / "RECORD").is_file() else ""
+        except OSError:
+            continue
+        if not name:
+            continue
+        compiled = any(row.split(",", 1)[0].endswith((".so", ".pyd")) for row in record.splitlines())
+        found[re.sub(r"[-_.]+", "-", name).lower()] = version + (" (compiled)" if compiled else "")
+    return found
+
+
+def benchmark_packages(venv_python: Path, bench: BenchmarkDef) -> dict[str, str]:
+    """:func:`installed_packages` that ``bench`` runs with: those its requirements file names, pyperf
+    and pyperformance (one venv serves every benchmark of an interpreter: the others' packages do not
+    take part)."""
+    text = Path(bench.requirements_file).read_text("utf-8") if bench.requirements_file else ""
+    names = set(_pins(text)) | {_requirement_name(line) for line in text.splitlines()} | {"pyperf", "pyperformance"}
+    return {name: version for name, version in installed_packages(venv_python).items()
+            if re.sub(r"[-_.]+", "-", name) in names}
+
+
+def _requirement_name(line: str) -> str:
+    name = re.split(r"[\s<>=!~;\[#]", line.strip(), maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()

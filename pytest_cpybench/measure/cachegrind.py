@@ -174,13 +174,16 @@ class _Process:
 
 def count_sides(bench: BenchmarkDef, sides: Sequence[Side], options: RunOptions, tasks: Sequence[WorkerTask], *,
                 repetitions: int | None = None, threshold_of: Callable[[str], float] | None = None,
-                workers: int = 1, log: Log | None = None) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
+                workers: int = 1, log: Log | None = None,
+                keep: Path | None = None) -> tuple[dict[str, pyperf.BenchmarkSuite], int]:
     """Every result of ``bench`` counted on every side (the head first), at the loops of ``tasks``.
 
     ``repetitions``: that many per side; None: as :func:`repetitions_wanted` says, the threshold of a
     result given by ``threshold_of(result name)`` (None: no threshold, one repetition, three for a
     known nondeterministic benchmark). Up to ``workers`` counted processes run at once (the sides
-    of a repetition, its two processes, the results). Returns each side's suite by label (one
+    of a repetition, its two processes, the results). ``keep``: cachegrind's output files are kept
+    there, in :func:`kept_folder`'s folders (one file per process and child process), for
+    per-function profiles (:mod:`pytest_cpybench.explain.instructions`). Returns each side's suite by label (one
     ``integer`` value per repetition, the ``cpybench_repetitions`` metadata saying how many) and
     the most repetitions a result got.
     """
@@ -207,23 +210,29 @@ def count_sides(bench: BenchmarkDef, sides: Sequence[Side], options: RunOptions,
             if not batch:
                 break
             labels = [sides[p.side].label for p in batch]
+            commands = [valgrind_command(valgrind, worker_command(sides[p.side].venv_python, bench), p, workdir)
+                        for p in batch]
             try:
-                found = _count_all([valgrind_command(valgrind, worker_command(sides[p.side].venv_python, bench), p,
-                                                     workdir) for p in batch],
-                                   [environs[p.side] for p in batch], labels, options, workdir, bench.name, workers)
+                found = _count_all(commands, [environs[p.side] for p in batch], labels, options, workdir, bench.name,
+                                   workers)
             except BenchmarkError as failed:
                 if workers == 1 or failed.timed_out:
                     raise
                 # Two copies at once can collide (a fixed TCP port: asyncio_tcp): one at a time from now on.
                 say(f"{bench.name}: {failed}, with {workers} counts at a time; counted one at a time from now on")
                 workers = 1
+                commands = [valgrind_command(valgrind, worker_command(sides[p.side].venv_python, bench), p, workdir,
+                                             retry=True) for p in batch]
                 try:
-                    found = _count_all([valgrind_command(valgrind, worker_command(sides[p.side].venv_python, bench),
-                                                         p, workdir, retry=True) for p in batch],
-                                       [environs[p.side] for p in batch], labels, options, workdir, bench.name, 1)
+                    found = _count_all(commands, [environs[p.side] for p in batch], labels, options, workdir,
+                                       bench.name, 1)
                 except BenchmarkError:
                     raise failed from None  # it fails alone too: the first error says where and why
             by_process = dict(zip(batch, found, strict=True))
+            if keep is not None:
+                for process, (_command, out) in zip(batch, commands, strict=True):
+                    shutil.copytree(out, kept_folder(keep, sides[process.side].label, process.task.name,
+                                                     process.repetition, process.loops), dirs_exist_ok=True)
             for process in batch:
                 if process.loops != process.task.loops:
                     continue
@@ -253,6 +262,12 @@ def count_sides(bench: BenchmarkDef, sides: Sequence[Side], options: RunOptions,
         f"{time.monotonic() - started:.1f} s, {workers} at a time"
         + (f"; counted {most} times: {', '.join(again)}" if again else ", once each"))
     return suites, most
+
+
+def kept_folder(keep: Path, label: str, result: str, repetition: int, loops: int) -> Path:
+    """Where :func:`count_sides` keeps the cachegrind files of one counted process (``keep``: its
+    argument): ``<label>/<result>-r<repetition>-L<loops>/cachegrind.<pid>``."""
+    return keep / label / f"{result}-r{repetition}-L{loops}"
 
 
 def count_instructions(

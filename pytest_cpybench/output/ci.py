@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pytest_cpybench.explain.model import Explanation
+from pytest_cpybench.output import explanations
 from pytest_cpybench.output.formatting import (
     format_memory_ratio,
     format_ratio,
@@ -23,13 +25,15 @@ def summary_markdown(
     report_links: Mapping[str, str] | None = None,
     *,
     memory: Sequence[Sequence[ResultComparison]] | None = None,
+    explained: Sequence[Explanation] = (),
 ) -> str:
     """A short markdown summary for a CI step summary or a pull-request comment.
 
     Per baseline: the headline with its interval, the per-tag line, missing and new results, the
     regressions (slowest first) and the number of inconclusive results; with ``memory`` (aligned
     with ``comparisons``), peak-memory growth beyond its threshold. ``report_links`` maps a
-    baseline's label to its table page and ``""`` to the run's page (:meth:`RunPages.links`).
+    baseline's label to its table page and ``""`` to the run's page (:meth:`RunPages.links`);
+    ``explained``: why results are slower (--cpython-explain), a "why" section after the baselines.
     """
     links = dict(report_links or {})
     lines = [f"### pytest-cpybench: {head_name}", ""]
@@ -65,6 +69,8 @@ def summary_markdown(
         lines.append("")
     if any(cmp.different_suites for cmp in comparisons):
         lines += ["\\* the two sides ran different versions of the benchmark suite", ""]
+    if explained:
+        lines += [explanations.comment_section(explained)]
     if "" in links:
         lines += [f"[Full report]({links['']})", ""]
     return "\n".join(lines)

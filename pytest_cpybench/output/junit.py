@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_cpybench.output import explanations
 from pytest_cpybench.output.formatting import format_interval
 from pytest_cpybench.output.terminal import how_measured
 from pytest_cpybench.session.model import ItemOutcome
@@ -9,7 +10,8 @@ from pytest_cpybench.session.model import ItemOutcome
 
 def properties(outcome: ItemOutcome) -> list[tuple[str, str]]:
     """``cpybench.<result>.vs.<baseline>.<fact>``: ratio, interval, verdict, means, unit, how measured
-    (a session of both metrics names its counts ``cpybench.<result>.instructions.vs.<baseline>.<fact>``)."""
+    (a session of both metrics names its counts ``cpybench.<result>.instructions.vs.<baseline>.<fact>``),
+    then why results are slower (``cpybench.<result>.why.*``: :func:`.explanations.properties`)."""
     props: list[tuple[str, str]] = []
     for c in outcome.comparisons:
         how = how_measured(c)
@@ -23,4 +25,4 @@ def properties(outcome: ItemOutcome) -> list[tuple[str, str]]:
                       (f"{prefix}.head_mean", repr(rc.head_mean)),
                       (f"{prefix}.unit", rc.unit),
                       (f"{prefix}.how", how)]
-    return props
+    return props + explanations.properties(outcome.explanations)

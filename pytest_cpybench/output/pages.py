@@ -37,7 +37,8 @@ from urllib.parse import quote
 import pyperf
 
 from pytest_cpybench.errors import StoreError
-from pytest_cpybench.output import tables
+from pytest_cpybench.explain.model import Explanation
+from pytest_cpybench.output import explanations, tables
 from pytest_cpybench.output.formatting import (
     format_confidence,
     format_headline,
@@ -255,8 +256,10 @@ def comparison_page(
     plot_links: Mapping[str, Sequence[str]] | None = None,
     plot_note: str | None = None,
     table: str | None = None,
+    explained: Sequence[Explanation] = (),
 ) -> str:
-    """The ``…-vs-<label>.md`` page: the published layout, then our verdicts and peak memory.
+    """The ``…-vs-<label>.md`` page: the published layout, then our verdicts, why results are slower
+    (``explained``: :func:`.explanations.markdown_section`) and peak memory.
 
     ``plot_links``: ``"time"`` / ``"memory"`` -> file names (PNG first) to link; ``plot_note``: why
     there are none. ``table``: :func:`tables.pyperf_tables` of the two sides, if already made.
@@ -278,6 +281,8 @@ def comparison_page(
     ]
     text = "\n".join(header) + "\n" + table
     text += "\n" + verdict_section(comparison, plot_links=plot_links, plot_note=plot_note)
+    if explained:
+        text += "\n" + explanations.markdown_section(explained)
     if memory:
         text += "\n" + memory_section(comparison, memory)
     return text
@@ -439,6 +444,7 @@ def write_run(
     plots: bool = True,
     copy_raw: bool = True,
     index: bool = True,
+    explained: Sequence[Explanation] = (),
 ) -> RunPages:
     """Write the pages of one run (one head against its baselines) into ``out_dir/<run folder>/``.
 
@@ -449,7 +455,8 @@ def write_run(
     ``memory``: per baseline, :func:`compare.compare_memory` results; None: computed with
     ``memory_threshold``. ``copy_raw``: write the head's JSON into the folder when no file of
     that name is there, so the README's raw results link works. ``index``: rebuild
-    ``out_dir/README.md``, the index of every run under ``out_dir``.
+    ``out_dir/README.md``, the index of every run under ``out_dir``. ``explained``: why results
+    are slower (--cpython-explain), each shown on the page of its baseline.
 
     A second call for another head or machine of the same commit adds to the folder; the run's
     README is rebuilt from everything written there. Plots (``plots.plot_comparison``, time and
@@ -493,7 +500,8 @@ def write_run(
         page = folder / f"{page_stem}.md"
         plot_note = None if plot_links else (written.notes[0] if written.notes else None)
         table = tables.pyperf_tables(base, head_side)
-        text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note, table=table)
+        text = comparison_page(base, head_side, cmp, mem, plot_links=plot_links, plot_note=plot_note, table=table,
+                               explained=[e for e in explained if e.baseline == cmp.base_label])
         write_text_atomically(page, text)
         written.paths.append(page)
         written.pages[base.display_label] = page

@@ -34,11 +34,12 @@ def publish(result: SessionResult, settings: Settings, head_version: str | None,
                 [pages.Side(b.base, b.base_name, b.comparison.base_label) for b in result.baselines],
                 comparisons, memory=memory, memory_threshold=memory_threshold,
                 # The head's JSON is copied into the report only when it was not stored there already.
-                copy_raw=not result.head_path or s.report_dir.resolve() != s.results_dir.resolve())
+                copy_raw=not result.head_path or s.report_dir.resolve() != s.results_dir.resolve(),
+                explained=result.explanations)
             result.notes.extend(written.notes)
             result.notes.append(f"report written to {written.folder} (index: {written.index or '-'})")
             links = written.links()
-        text = ci.summary_markdown(head_name, comparisons, links, memory=memory)
+        text = ci.summary_markdown(head_name, comparisons, links, memory=memory, explained=result.explanations)
         if heading:
             text = f"## {heading}\n\n{text}"
         if s.pr_comment:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from tabulate import tabulate
 
-from pytest_cpybench.output import formatting
+from pytest_cpybench.output import explanations, formatting
 from pytest_cpybench.output.formatting import (
     format_confidence,
     format_failure_message,
@@ -32,8 +32,18 @@ if TYPE_CHECKING:
 
 def failure_lines(outcome: ItemOutcome) -> list[str]:
     """Why an item failed: one line per result beyond its threshold, against each baseline (with
-    several metrics, each line starts with its metric)."""
-    return [_metric_prefix(outcome, c) + line for c in outcome.comparisons for line in _failure_lines(c)]
+    several metrics, each line starts with its metric), each followed by why it is slower when it
+    was explained (--cpython-explain: its kind and each profile's top contributors)."""
+    lines = []
+    for part in outcome.parts:
+        for c in part.comparisons:
+            prefix = _metric_prefix(outcome, c)
+            for rc in c.results:
+                if rc.verdict is Verdict.REGRESSION:
+                    lines.append(prefix + format_failure_message(rc, c.baseline))
+                    lines += explanations.item_lines(part.explanations, rc.name, c.baseline)
+            lines += [prefix + _memory_failure(rc, c.baseline) for rc in c.memory if rc.verdict is Verdict.REGRESSION]
+    return lines
 
 
 def inconclusive_lines(outcome: ItemOutcome) -> list[str]:
@@ -43,11 +53,6 @@ def inconclusive_lines(outcome: ItemOutcome) -> list[str]:
 
 def _metric_prefix(outcome: ItemOutcome, comparison: Comparison) -> str:
     return f"{comparison.metric}: " if outcome.several_metrics else ""
-
-
-def _failure_lines(c: Comparison) -> list[str]:
-    return [format_failure_message(rc, c.baseline) for rc in c.results if rc.verdict is Verdict.REGRESSION] + [
-        _memory_failure(rc, c.baseline) for rc in c.memory if rc.verdict is Verdict.REGRESSION]
 
 
 def _inconclusive_lines(c: Comparison) -> list[str]:

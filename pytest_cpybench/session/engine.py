@@ -10,6 +10,7 @@ how, the :class:`.measurement.Measurement` the options ask for; what comes out, 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from dataclasses import replace
@@ -21,7 +22,9 @@ import pyperf
 from pytest_cpybench.cpython import targets, venvs
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
-from pytest_cpybench.errors import StoreError
+from pytest_cpybench.errors import CpybenchError, StoreError
+from pytest_cpybench.explain import profiler
+from pytest_cpybench.explain.model import UNEXPLAINED, Explanation
 from pytest_cpybench.measure import cpus, threads
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions
@@ -60,6 +63,8 @@ class Engine:
         self._venvs: dict[str, Path] = {}
         self._confirm_targets: dict[str, Target] = {}
         self._store: ResultsStore | None = None
+        # Whether :meth:`explain` follows :meth:`run` (the gate's items): the counts' files are kept until then.
+        self.explaining = False
 
     @property
     def settings(self) -> Settings:
@@ -204,6 +209,8 @@ class Engine:
             outcome.notes.extend(self.thread_scaling(bench, [(HEAD, self.head)] + [
                 (b.label, b.target) for b in now if b.measured and b.target is not None]))
         outcome.seconds = round(time.monotonic() - started, 2)
+        if not self.explaining:
+            self.measurement.forget(bench.name)
         return outcome
 
     def thread_scaling(self, bench: BenchmarkDef, sides: list[tuple[str, Target]]) -> list[str]:
@@ -224,6 +231,66 @@ class Engine:
                 continue
             lines.append(f"thread scaling, {scaling.text(label)}")
         return lines
+    # -- why a result is slower (--cpython-explain) ------------------------------------------
+
+    def explain(self, bench: BenchmarkDef, outcome: MetricOutcome) -> list[Explanation]:
+        """Triage and profiles of the results --cpython-explain asks for (auto: failing ones; profile:
+        every significant one), against each baseline with an interpreter to run; what cannot be
+        done is a note, and the verdicts stay as they are."""
+        if self.settings.explain == "no" or self.head is None:
+            return []
+        found: list[Explanation] = []
+        for comparison in outcome.comparisons:
+            wanted = [rc for rc in comparison.results
+                      if rc.verdict is Verdict.REGRESSION
+                      or (self.settings.explain == "profile" and rc.verdict.is_significant_change)]
+            if not wanted:
+                continue
+            baseline = next(b for b in self.baselines if b.label == comparison.baseline)
+            threshold = max(rc.threshold for rc in wanted)
+            found.extend(self.explain_against(bench, baseline, [rc.name for rc in wanted], threshold=threshold,
+                                              base_suite=comparison.base, head_suite=comparison.head))
+        return found
+
+    def explain_against(self, bench: BenchmarkDef, baseline: Baseline, results: list[str], *,
+                        threshold: float | None = None, base_suite: pyperf.BenchmarkSuite | None = None,
+                        head_suite: pyperf.BenchmarkSuite | None = None) -> list[Explanation]:
+        """``results`` of ``bench`` ([]: all of them) explained against ``baseline`` (built if it was
+        not); with the suites of a verdict, the bimodal triage reads their values. What cannot be done
+        is an "unexplained" explanation saying why, never an error."""
+        assert self.head is not None
+        if baseline.target is None and baseline.commit is None and baseline.label not in self._confirm_targets:
+            return [Explanation(name, baseline.label, UNEXPLAINED, "not profiled: the baseline is a file, with no "
+                                "interpreter to run") for name in results]
+        options = self.run_options(deadline=time.monotonic() + self.settings.timeout)
+        try:
+            target, options = self._target_of(baseline, bench, options)
+            pair = profiler.Pair(bench, self.side(baseline.label, target, bench), self.side(HEAD, self.head, bench),
+                                 self.head.version, results, self.settings.metric,
+                                 threshold=self.settings.threshold if threshold is None else threshold,
+                                 base_suite=base_suite, head_suite=head_suite)
+            pair.counted = self.measurement.kept_counts(bench.name)
+            return profiler.explain(pair, options, self._where(bench, baseline.label), profiles=self._profiles(),
+                                    log=self.log)
+        except CpybenchError as err:
+            self.log(f"{bench.name}: not explained against {baseline.label}: {err}")
+            return [Explanation(name, baseline.label, UNEXPLAINED, f"not explained: {err}")
+                    for name in results or [bench.name]]
+
+    def _profiles(self) -> list[str]:
+        """instructions always (under time it also tells code from layout); time under the time metric."""
+        return ["instructions", "time"] if self.settings.metric == md.METRIC_TIME else ["instructions"]
+
+    def _where(self, bench: BenchmarkDef, baseline: str) -> profiler.Where:
+        """The raw files of one benchmark's explanation against one baseline, beside the results store:
+        ``<results dir>/explain/<date>-<benchmark>-<head>-vs-<baseline>-<metric>/``."""
+        assert self.head is not None
+        head = self.head.commit_sha[:7] or Path(self.head.python).name
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        name = _safe(f"{stamp}-{bench.name}-{head}-vs-{baseline}-{self.settings.metric}")
+        workers = 1 if self.settings.parallel == "no" else len(cpus.usable_cpus(self.settings.affinity))
+        return profiler.Where(self.settings.cache_dir, self.settings.machine,
+                              self.settings.results_dir / EXPLAIN_FOLDER / name, workers)
 
     def _stored_of(self, baseline: Baseline, bench: BenchmarkDef) -> pyperf.BenchmarkSuite | None:
         """The baseline's stored results of ``bench`` that a head measured alone compares with (all
@@ -339,7 +406,8 @@ class Engine:
         baseline with the head as a whole. ``benchmarks``: those of the session (after ``-k`` and
         ``-m``): a baseline's results of other benchmarks are not "missing"."""
         assert self.head is not None
-        result = SessionResult(metric=self.settings.metric, preset=self.settings.preset)
+        result = SessionResult(metric=self.settings.metric, preset=self.settings.preset,
+                               explanations=[e for o in outcomes for e in o.explanations])
         result.notes.extend(note for o in outcomes for note in o.notes)
         head_suite = merge_suites(o.head_suite for o in outcomes)
         suite_meta = {md.PERFORMANCE_VERSION: _pyperformance.pyperformance_version(),
@@ -413,6 +481,13 @@ class Engine:
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
         return self.compare_pair(base, head_stamped, baseline.label, paired=paired), base, head_stamped
+
+
+EXPLAIN_FOLDER = "explain"  # in the results store: the raw files of explanations (not results: no bm- prefix)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _target(baseline: Baseline) -> Target:

@@ -27,6 +27,8 @@ class Gate:
         self.log = log
         self.engines = [Engine(settings.for_preset(preset).for_metric(metric), log)
                         for preset in settings.presets for metric in settings.metrics]
+        for engine in self.engines:
+            engine.explaining = True
         self.settings = settings
 
     @property
@@ -120,8 +122,18 @@ class Gate:
     # -- measuring and the end --------------------------------------------------------------------
 
     def run(self, bench: BenchmarkDef, preset: str | None = None) -> ItemOutcome:
-        """One item: ``bench`` in one build configuration (default: the first), every metric."""
-        return ItemOutcome(bench.name, [engine.run(bench) for engine in self.engines_of(preset or self.presets[0])])
+        """One item: ``bench`` in one build configuration (default: the first), every metric's
+        verdicts, then (--cpython-explain) why its results are slower: after all the verdicts, never
+        inside their measurements."""
+        engines = self.engines_of(preset or self.presets[0])
+        try:
+            parts = [engine.run(bench) for engine in engines]
+            for engine, part in zip(engines, parts, strict=True):
+                part.explanations = engine.explain(bench, part)
+        finally:
+            for engine in engines:  # the counts' files kept for explaining (also on an error)
+                engine.measurement.forget(bench.name)
+        return ItemOutcome(bench.name, parts)
 
     def finish(self, outcomes: list[ItemOutcome], benchmarks: list[BenchmarkDef]) -> list[SessionResult]:
         """Each configuration's each metric stored and compared on its own."""

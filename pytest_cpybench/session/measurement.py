@@ -12,8 +12,11 @@ results drift, how confident each look at the data must be); it never asks which
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 import pyperf
@@ -67,6 +70,13 @@ class Measurement(Protocol):
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
         """The head with no baseline measured beside it."""
 
+    def kept_counts(self, bench: str) -> Path | None:
+        """The cachegrind files of the last count of ``bench`` with a baseline, if this measurement keeps
+        them (for --cpython-explain: cachegrind.kept_folder's layout)."""
+
+    def forget(self, bench: str) -> None:
+        """Delete what :meth:`kept_counts` kept of ``bench``."""
+
 
 @dataclass
 class TimeInTurn:
@@ -107,6 +117,12 @@ class TimeInTurn:
         # pyperformance's own way: pyperf's manager runs the mode's processes.
         return processes.run_benchmark(side.venv_python, bench, replace(options, env=side.env), log=self.log)
 
+    def kept_counts(self, bench: str) -> Path | None:
+        return None
+
+    def forget(self, bench: str) -> None:
+        return None
+
 
 @dataclass
 class TimeAtOnce(TimeInTurn):
@@ -126,6 +142,9 @@ class InstructionCounts:
 
     settings: Settings
     log: Log
+    # Keep the cachegrind files of counts with a baseline until forgotten (--cpython-explain reads them).
+    keep: bool = False
+    _kept: dict[str, Path] = field(default_factory=dict)
 
     def check_tools(self) -> None:
         cachegrind.check_valgrind()
@@ -160,9 +179,21 @@ class InstructionCounts:
         # Every side at the loops of the last (the baseline), counted once, again where a ratio comes
         # near the threshold (cachegrind.repetitions_wanted); the rounds are the most repetitions.
         tasks = self.tasks(bench, sides[-1], options)
+        keep = None
+        if self.keep and len(sides) > 1:
+            self.forget(bench.name)  # a confirmation counts again: its files replace the first count's
+            keep = self._kept[bench.name] = Path(tempfile.mkdtemp(prefix=f"cpybench-counts-{bench.name}-"))
         suites, repetitions = cachegrind.count_sides(bench, sides, options, tasks, threshold_of=self._threshold(bench),
-                                                     workers=self.workers(), log=self.log)
+                                                     workers=self.workers(), log=self.log, keep=keep)
         return Measured(suites, repetitions if len(sides) > 1 else 0)
+
+    def kept_counts(self, bench: str) -> Path | None:
+        return self._kept.get(bench)
+
+    def forget(self, bench: str) -> None:
+        kept = self._kept.pop(bench, None)
+        if kept is not None:
+            shutil.rmtree(kept, ignore_errors=True)
 
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
         tasks = self.tasks(bench, side, options)
@@ -217,7 +248,7 @@ def measurement_for(settings: Settings, log: Log) -> Measurement:
     """The protocol the session's options ask for (at once falls back to turns, round by round,
     where the session has no core per side: :func:`sides_line` says which applies)."""
     if settings.metric == md.METRIC_INSTRUCTIONS:
-        return InstructionCounts(settings, log)
+        return InstructionCounts(settings, log, keep=settings.explain != "no")
     if settings.parallel == "no":
         return TimeInTurn(settings, log)
     return TimeAtOnce(settings, log)

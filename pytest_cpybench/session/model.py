@@ -12,6 +12,7 @@ import pyperf
 from pytest_cpybench.cpython.builds import DEFAULT_PRESET
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
+from pytest_cpybench.explain.model import Explanation
 from pytest_cpybench.verdict.compare import ResultComparison, SuiteComparison, measured_alongside
 from pytest_cpybench.verdict.stats import Verdict
 
@@ -95,6 +96,8 @@ class MetricOutcome:
     metric: str = "time"
     preset: str = DEFAULT_PRESET  # the build configuration measured
     notes: list[str] = field(default_factory=list)  # what the summary reports beside verdicts (thread scaling)
+    # Why results are slower (--cpython-explain), measured after their verdicts.
+    explanations: list[Explanation] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -138,6 +141,10 @@ class ItemOutcome:
         """The build configuration of the item (one per item)."""
         return self.parts[0].preset if self.parts else DEFAULT_PRESET
 
+    @property
+    def explanations(self) -> list[Explanation]:
+        return [e for part in self.parts for e in part.explanations]
+
 
 @dataclass
 class BaselineResult:
@@ -162,6 +169,7 @@ class SessionResult:
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # results that could not be stored (exit 8)
     bisections: list[str] = field(default_factory=list)  # --cpython-bisect=yes: what each bisection found
+    explanations: list[Explanation] = field(default_factory=list)  # --cpython-explain: why results are slower
 
     @property
     def comparisons(self) -> list[tuple[str, SuiteComparison]]:

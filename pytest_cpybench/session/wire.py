@@ -14,6 +14,7 @@ from typing import Any
 from pytest_cpybench.cpython.builds import DEFAULT_PRESET
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
+from pytest_cpybench.explain.model import explanation_data, explanation_from
 from pytest_cpybench.results.suites import dump_suite, load_suite_text
 from pytest_cpybench.session.model import Baseline, BaselineKind, ItemOutcome, MetricOutcome
 from pytest_cpybench.session.plan import Plan
@@ -74,7 +75,7 @@ def outcome_data(outcome: MetricOutcome) -> dict[str, Any]:
                          "head": dump_suite(c.head), "confirmed": c.confirmed, "rounds": c.rounds}
                         for c in outcome.comparisons],
         "seconds": outcome.seconds, "metric": outcome.metric, "preset": outcome.preset,
-        "notes": outcome.notes}
+        "notes": outcome.notes, "explanations": [explanation_data(e) for e in outcome.explanations]}
 
 
 def outcome_from(data: dict[str, Any]) -> tuple[MetricOutcome, list[dict[str, Any]]]:
@@ -83,7 +84,8 @@ def outcome_from(data: dict[str, Any]) -> tuple[MetricOutcome, list[dict[str, An
         benchmark=data["benchmark"], head_suite=load_suite_text(data["head_suite"]),
         measured_baselines={k: load_suite_text(v) for k, v in data["measured_baselines"].items()},
         seconds=data["seconds"], metric=data["metric"], preset=data.get("preset", DEFAULT_PRESET),
-        notes=list(data.get("notes", [])))
+        notes=list(data.get("notes", [])),
+        explanations=[explanation_from(e) for e in data.get("explanations", [])])
     comparisons = [{**c, "head": load_suite_text(c["head"]), "base": load_suite_text(c["base"]) if c["base"] else None}
                    for c in data["comparisons"]]
     return outcome, comparisons

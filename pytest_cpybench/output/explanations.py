@@ -1,0 +1,121 @@
+"""Why a result is slower, for people: the lines under a failing item's verdict, its JUnit properties,
+and the "why" section of the results pages and the pull-request comment (from
+:mod:`pytest_cpybench.explain.model`'s data)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pytest_cpybench.explain.model import MESSAGE_LINES, Contributor, Explanation, Profile
+
+WHY_TITLE = "## Why it is slower"
+PAGE_LINES = 10  # contributors per profile in the pages
+COMMENT_LINES = 3  # contributors per profile in a pull-request comment (kept short)
+
+
+def _amount(value: float, unit: str) -> str:
+    return f"{value:,.0f}" if unit == "instructions" else f"{value:.4g}"
+
+
+def _change(value: float, unit: str) -> str:
+    return ("+" if value >= 0 else "-") + _amount(abs(value), unit)
+
+
+def profile_title(profile: Profile) -> str:
+    """``instructions per loop 35,507 -> 50,089 (1.41x)``, ``ms of samples per loop ...``."""
+    what = "instructions per loop" if profile.unit == "instructions" else "ms of samples per loop"
+    ratio = f" ({profile.head_total / profile.base_total:.2f}x)" if profile.base_total else ""
+    return (f"{profile.metric} profile: {what} {_amount(profile.base_total, profile.unit)} -> "
+            f"{_amount(profile.head_total, profile.unit)}{ratio}")
+
+
+def contributor_line(c: Contributor, unit: str) -> str:
+    """``Objects/dictobject.c:dictiter_iternextkey: 0 -> 5,957 (+5,957, 48% of the change)``."""
+    noise = f" ±{_amount(c.noise, unit)}" if c.noise else ""
+    return (f"{c.name}: {_amount(c.base, unit)} -> {_amount(c.head, unit)} "
+            f"({_change(c.change, unit)}{noise}, {c.share:.0%} of the change)")
+
+
+def kind_line(e: Explanation) -> str:
+    return f"why ({e.kind}): {e.reason}"
+
+
+def item_lines(explanations: Sequence[Explanation], result: str, baseline: str, top: int = MESSAGE_LINES) -> list[str]:
+    """The lines under a failing result's verdict: its kind, then each profile's top contributors
+    (or that it ranks nothing), then what could not be done."""
+    lines = []
+    for e in explanations:
+        if e.result != result or e.baseline != baseline:
+            continue
+        lines.append("  " + kind_line(e))
+        for profile in e.profiles:
+            lines.append(f"    {profile_title(profile)}")
+            if not profile.contributors:
+                lines.append("      nothing changed beyond its noise")
+            lines += [f"      {contributor_line(c, profile.unit)}" for c in profile.contributors[:top]]
+        lines += [f"    {note}" for note in e.notes]
+    return lines
+
+
+def properties(explanations: Sequence[Explanation], top: int = MESSAGE_LINES) -> list[tuple[str, str]]:
+    """``cpybench.<result>.why.kind`` / ``.reason`` / ``.N`` (N from 1: each profile's top contributors,
+    ``time: ...`` or ``instructions: ...``); a result explained against several baselines names the
+    later ones ``cpybench.<result>.vs.<baseline>.why.*``."""
+    props: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for e in explanations:
+        prefix = f"cpybench.{e.result}.why" if e.result not in seen else f"cpybench.{e.result}.vs.{e.baseline}.why"
+        seen.add(e.result)
+        props += [(f"{prefix}.kind", e.kind), (f"{prefix}.reason", e.reason)]
+        number = 0
+        for profile in e.profiles:
+            for c in profile.contributors[:top]:
+                number += 1
+                props.append((f"{prefix}.{number}", f"{profile.metric}: {contributor_line(c, profile.unit)}"))
+        if e.folder:
+            props.append((f"{prefix}.files", e.folder))
+    return props
+
+
+def markdown_section(explanations: Sequence[Explanation], top: int = PAGE_LINES) -> str:
+    """The "why" section: per explained result, its kind and reason, each profile as a table of its top
+    contributors with how it was measured, and where the raw files are."""
+    if not explanations:
+        return ""
+    lines = [WHY_TITLE, ""]
+    for e in explanations:
+        lines += [f"### {e.result} vs. {e.baseline}: {e.kind}", "", e.reason, ""]
+        for profile in e.profiles:
+            lines += [f"**{profile_title(profile)}** ({profile.how})", ""]
+            if profile.contributors:
+                unit = "instructions" if profile.unit == "instructions" else "ms"
+                lines += [f"| function | base ({unit}/loop) | head | change | share of the change |",
+                          "|---|---:|---:|---:|---:|"]
+                lines += [f"| `{c.name}` | {_amount(c.base, profile.unit)} | {_amount(c.head, profile.unit)} | "
+                          f"{_change(c.change, profile.unit)}{f' ±{_amount(c.noise, profile.unit)}' if c.noise else ''}"
+                          f" | {c.share:.0%} |" for c in profile.contributors[:top]]
+            else:
+                lines.append("Nothing changed beyond its noise.")
+            lines.append("")
+        if e.folder:
+            lines.append(f"- raw files: `{e.folder}` (`cachegrind/`: open a file with `cg_annotate`; `perf/`: copy "
+                         "its `perf-*.map` files to /tmp, then `perf report -i FILE`)")
+        lines += [f"- {note}" for note in e.notes]
+        lines.append(f"- explaining cost {e.seconds:g} s")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def comment_section(explanations: Sequence[Explanation], top: int = COMMENT_LINES) -> str:
+    """The "why" of a pull-request comment: per explained result, its kind and reason in one line and
+    each profile's top ``top`` contributors (the pages have the tables)."""
+    if not explanations:
+        return ""
+    lines = ["**Why it is slower**", ""]
+    for e in explanations:
+        lines.append(f"- **{e.result}** vs. {e.baseline}: {e.kind}: {e.reason}")
+        for profile in e.profiles:
+            shown = "; ".join(f"`{c.name}` {_change(c.change, profile.unit)} ({c.share:.0%})"
+                              for c in profile.contributors[:top]) or "nothing beyond its noise"
+            lines.append(f"  - {profile.metric}: {shown}")
+    return "\n".join(lines) + "\n"
