@@ -176,8 +176,6 @@ def measure(
     # The last side is the baseline: its loops serve every head measured against it, session after session.
     tasks = (calibration or Calibration()).tasks(bench, sides[-1], options)
     check_at = checks(budget)
-    # auto: its multiple of pyperformance's time per side, for all of them (2 sides: 2x).
-    cap = None if budget.pyperformance_multiple is None else budget.pyperformance_multiple * len(sides)
     suites: dict[str, pyperf.BenchmarkSuite] = {}
     rounds = 0
     longest_round = 0.0
@@ -212,6 +210,7 @@ def measure(
             options.deadline - time.monotonic() < 1.5 * longest_round)
         if out_of_budget or out_of_time or (rounds in check_at and decided(suites)):
             break
+        cap = _cap(budget, sides, cpus, options.affinity)  # cpus may have fallen back to turns
         if cap is not None and _next_round_too_costly(cap, spending, rounds, (time.monotonic() - first_round) / rounds):
             log(f"{bench.name}: {rounds} rounds in {spending.spent():.0f} s; another would pass "
                 f"{cap:g}x pyperformance's estimated {spending.pyperformance():.0f} s")
@@ -220,6 +219,14 @@ def measure(
     log(f"{bench.name}: {rounds} rounds in {spent:.0f} s, {spent / pyperformance:.2f}x pyperformance's "
         f"estimated {pyperformance:.0f} s")
     return suites, rounds
+
+
+def _cap(budget: Budget, sides: list[Side], cpus: list[str] | None, affinity: str | None) -> float | None:
+    """auto: the most wall time, as a multiple of pyperformance's time for one side: its multiple per
+    side, once for each batch that runs in turn (sides at once: 1x; two sides in turn: 2x)."""
+    if budget.pyperformance_multiple is None:
+        return None
+    return budget.pyperformance_multiple * len(_batches(sides, cpus, 0, affinity))
 
 
 def _next_round_too_costly(cap: float, spending: Spending, rounds: int, round_seconds: float) -> bool:

@@ -194,6 +194,17 @@ def test_batches_without_a_core_per_side_take_turns_in_alternating_order(cpus: l
     assert interleaved._batches(three, ["0", "1"], 1, None) == [[(c, None)], [(b, None)], [(a, None)]]
 
 
+def test_the_auto_cap_is_per_side_of_wall_time_so_sides_at_once_get_one_share() -> None:
+    """auto caps what the user waits: at once, both sides share one 0.9x; in turn, each side has its own."""
+    budget = Budget(processes=40, pyperformance_multiple=0.9)
+    two, three = _sides(2), _sides(3)
+    assert interleaved._cap(budget, two, ["0", "1"], None) == pytest.approx(0.9)
+    assert interleaved._cap(budget, two, None, None) == pytest.approx(1.8)
+    assert interleaved._cap(budget, two, ["0"], None) == pytest.approx(1.8)
+    assert interleaved._cap(budget, three, ["0", "1"], None) == pytest.approx(2.7)
+    assert interleaved._cap(Budget(processes=40), two, ["0", "1"], None) is None
+
+
 def test_parallel_cpus_needs_a_core_per_side() -> None:
     assert machine_cpus.parallel_cpus(None, 1) is None
     assert machine_cpus.parallel_cpus(None, 0) is None
