@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from pytest_cpybench.cli.arguments import add_option, progress, settings_of
-from pytest_cpybench.cpython import builds, targets, toolchain
+from pytest_cpybench.cpython import builds, targets
 from pytest_cpybench.options import default_cache_dir
 from pytest_cpybench.session.plan import repo_of
 
@@ -40,7 +40,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def build_command(args: argparse.Namespace) -> int:
     settings = settings_of(args, BUILD_OPTIONS)
     commit = targets.resolve(repo_of(settings), args.ref, settings.cache_dir)
-    toolchain.check(settings.preset, commit, targets.source_version(commit))
+    targets.check_buildable(settings.preset, commit)
     build = builds.ensure_build(settings.build_config.request(commit), settings.cache_dir, progress)
     if build.cache_hit:
         progress(f"cache hit: {build.path}")

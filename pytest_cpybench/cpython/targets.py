@@ -122,8 +122,15 @@ def source_version(commit: Commit) -> str:
     return f"{version}{level}{serial}" if level else version
 
 
+def check_buildable(preset: str, commit: Commit, version: str | None = None) -> None:
+    """Refuse (:class:`~pytest_cpybench.errors.ToolchainError`) a build of ``commit`` in ``preset`` this
+    machine cannot make; the commit's version is read only for a preset that has requirements."""
+    if toolchain.has_requirements(preset):
+        toolchain.check(preset, commit, version or source_version(commit))
+
+
 def build(commit: Commit, config: BuildConfig, cache_dir: Path, progress: builds.Progress) -> Target:
     """The interpreter of ``commit`` built so (from the build cache when it has it); a build this
     machine cannot make is refused first (:class:`~pytest_cpybench.errors.ToolchainError`)."""
-    toolchain.check(config.preset, commit, source_version(commit))
+    check_buildable(config.preset, commit)
     return from_build(builds.ensure_build(config.request(commit), cache_dir, progress), commit)

@@ -131,6 +131,11 @@ def llvm_of(commit: Commit) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def has_requirements(preset: str) -> bool:
+    """Whether ``preset`` needs a minimum version or a toolchain (``release`` builds with anything)."""
+    return preset in MIN_VERSION
+
+
 def check(preset: str, commit: Commit, version: str, which: Which = shutil.which) -> None:
     """Refuse (:class:`ToolchainError`) a build of ``commit`` this machine cannot make."""
     llvm = llvm_of(commit) if preset == "jit" else None

@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pytest_cpybench.cpython import git, targets, toolchain
+from pytest_cpybench.cpython import git, targets
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.errors import CpybenchError, StoreError
@@ -75,10 +75,10 @@ def check_toolchain(plan: Plan, preset: str) -> None:
     (every baseline's: a stored one is built again to confirm a slowdown)."""
     if plan.head_commit is not None:
         assert plan.head_version is not None
-        toolchain.check(preset, plan.head_commit, plan.head_version)
+        targets.check_buildable(preset, plan.head_commit, plan.head_version)
     for baseline in plan.baselines:
         if baseline.commit is not None:
-            toolchain.check(preset, baseline.commit, targets.source_version(baseline.commit))
+            targets.check_buildable(preset, baseline.commit)
 
 
 def _resolve_baseline(settings: Settings, store: ResultsStore, log: Log, head: Commit | None, ref: str) -> Baseline:

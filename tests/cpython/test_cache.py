@@ -162,6 +162,8 @@ def test_waiting_for_a_build_lock_is_bounded_and_names_the_holder(tmp_path: Path
         for line in holder.stderr:  # the build lock is held from before the export to the end
             if line.startswith("[cpybench] configure:"):
                 break
+        else:  # the holder ended before configuring: waiting for its lock would build (and hang) here
+            pytest.fail(f"the holding build ended before its configure (exit {holder.wait()})")
         commit = git.resolve(str(repo), "main", cache_dir)
         request = builds.BuildRequest(commit=commit)
         lock_path = builds.builds_dir(cache_dir) / f"{builds.build_key(request)}.lock"
