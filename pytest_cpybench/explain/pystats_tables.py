@@ -41,8 +41,8 @@ def score(base: float, head: float, instructions: float) -> float:
 
 
 def changes_from_tables(tables: list[dict[str, Any]], base_loops: int, head_loops: int) -> list[PystatsChange]:
-    """summarize_stats.py's comparison tables (as :data:`_TABLES_SCRIPT` prints them) as changes per
-    loop, largest first; counts equal on both sides are left out."""
+    """summarize_stats.py's comparison tables (as :mod:`.pystats` prints them) as changes per loop,
+    largest first (:func:`rank`); counts equal on both sides are left out."""
     rows = [row for table in tables for row in _rows_of_table(table)]
     instructions = base_instructions(tables) / max(base_loops, 1)
     seen: set[tuple[str, str, str]] = set()
@@ -53,8 +53,43 @@ def changes_from_tables(tables: list[dict[str, Any]], base_loops: int, head_loop
         seen.add((section, family, what))
         base, head = base_count / max(base_loops, 1), head_count / max(head_loops, 1)
         changes.append(PystatsChange(section, family, what, base, head, score(base, head, instructions)))
-    changes.sort(key=lambda change: (-change.score, -abs(change.change), change.label))
-    return changes
+    return rank(changes)
+
+
+def rank(changes: list[PystatsChange]) -> list[PystatsChange]:
+    """Largest change first (:func:`score`), a specialization family's counts ahead of the executions
+    they drive: each family ranks with the largest change among its specialization counts and the
+    execution counts of its instructions (``LOAD_ATTR``, ``LOAD_ATTR_INSTANCE_VALUE``, ...), its
+    specialization counts first.
+
+    When an instruction stops specializing, its generic form's executions grow from nothing and its
+    specialized forms' vanish: the largest changes by far, yet consequences; the specialization
+    counts (hits gone, failures up) are what says why."""
+    families = {change.family for change in changes if change.section == "specialization"}
+    lifted: dict[str, float] = {}
+    for change in changes:
+        family = family_of(change, families)
+        if family:
+            lifted[family] = max(lifted.get(family, 0.0), change.score)
+
+    def key(change: PystatsChange) -> tuple[float, str, bool, float, float, str]:
+        family = family_of(change, families)
+        return (-(lifted[family] if family else change.score), family, change.section != "specialization",
+                -change.score, -abs(change.change), change.label)
+
+    return sorted(changes, key=key)
+
+
+def family_of(change: PystatsChange, families: set[str]) -> str:
+    """The specialization family a change belongs to ("" for none): its own for a specialization count,
+    the longest family naming the instruction (itself, or its prefix before ``_``) for an execution
+    count."""
+    if change.section == "specialization":
+        return change.family
+    if change.section != "execution":
+        return ""
+    named = [family for family in families if change.family == family or change.family.startswith(family + "_")]
+    return max(named, key=len, default="")
 
 
 def base_instructions(tables: list[dict[str, Any]]) -> float:
