@@ -129,7 +129,7 @@ def markdown_section(explanations: Sequence[Explanation], top: int = PAGE_LINES)
             lines.append("")
         if e.pystats is not None:
             lines += pystats_table(e.pystats, top)
-        if e.folder:
+        if e.folder and e.profiles:
             lines.append(f"- raw files: `{e.folder}` (`cachegrind/`: open a file with `cg_annotate`; `perf/`: copy "
                          "its `perf-*.map` files to /tmp, then `perf report -i FILE`)")
         lines += [f"- {note}" for note in e.notes]

@@ -128,6 +128,7 @@ def test_the_pages_and_the_comment_show_the_pystats() -> None:
     assert "| LOAD_ATTR specialization hit | 867,361 | 0 | -867,361 |" in page
     assert page.count("| LOAD_ATTR") == 10  # the pages show ten
     assert "summarize_stats.py BASE.json HEAD.json" in page
+    assert "cachegrind" not in page  # no profile was made: its raw files are not offered
     comment = explanations.comment_section([_explained(_diff())])
     assert "  - pystats: LOAD_ATTR specialization hit: 867,361 -> 0 per loop (-867,361); " in comment
 
