@@ -35,8 +35,9 @@ from pytest_cpybench.verdict import stats
 CONFIRM_MODES = ("auto", "always", "never")
 PARALLEL_MODES = ("auto", "yes", "no")
 DECIDE_MODES = ("item", "all")
-# --cpython-explain: auto (a profile of every failing result), profile (of every significant one), no.
-EXPLAIN_MODES = ("no", "auto", "profile")
+# --cpython-explain: auto (a profile of every failing result), profile (of every significant one), pystats
+# (pystats of every failing result), all (profiles and pystats of every significant one), no.
+EXPLAIN_MODES = ("no", "auto", "profile", "pystats", "all")
 YES_NO = ("yes", "no")
 # --cpython-threshold when it is not given, by --cpython-metric.
 DEFAULT_THRESHOLDS = {md.METRIC_TIME: "5%", md.METRIC_INSTRUCTIONS: "1%"}
@@ -414,7 +415,8 @@ OPTIONS: tuple[Option, ...] = (
          "configuration, compared only with the same configuration): release (plain optimized ./configure), "
          "pgo-lto (--enable-optimizations --with-lto), jit (--enable-experimental-jit; 3.13+, the LLVM its "
          "Tools/jit names), nogil (--disable-gil; 3.13+), tailcall (--with-tail-call-interp; 3.14+, "
-         "CC=clang-19 or newer), debug (--with-pydebug). A build this machine cannot make is refused before "
+         "CC=clang-19 or newer), debug (--with-pydebug), pystats (--enable-pystats: counts for explaining a change, "
+         "never for timing). A build this machine cannot make is refused before "
          "anything is built.",
          builds.DEFAULT_PRESET, cli="build", choices=tuple(builds.PRESETS)),
     _row("cpython-configure", "configure_flags", _configure,
@@ -507,8 +509,11 @@ OPTIONS: tuple[Option, ...] = (
          "After a result's verdict, say why it is slower: its kind (code, bimodal, environment, layout) and a "
          "differential profile of baseline and head on its benchmark (instructions per function under cachegrind; "
          "under the time metric also perf samples per symbol), with a fixed number of loops per side, the raw "
-         "files kept beside the results store. auto: every failing result; profile: every significant result, "
-         "failing or not; no: none.", "auto", cli="explain", choices=EXPLAIN_MODES),
+         "files kept beside the results store. auto: profiles of every failing result; profile: profiles of every "
+         "significant result, failing or not; pystats: instead of profiles, what CPython's own statistics say "
+         "changed (both commits built again with --enable-pystats, one run each, compared by the commit's "
+         "summarize_stats.py; 3.12+) for every failing result; all: profiles and pystats of every significant "
+         "result; no: none.", "auto", cli="explain", choices=EXPLAIN_MODES),
 )
 BY_NAME: Mapping[str, Option] = {option.name: option for option in OPTIONS}
 

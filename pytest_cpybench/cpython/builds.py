@@ -38,6 +38,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "nogil": ("--disable-gil",),
     "tailcall": ("--with-tail-call-interp",),
     "debug": ("--with-pydebug",),
+    # Counts specializations, executions and allocations (sys._stats_on): for explaining a change, not
+    # for timing (the counting slows the interpreter).
+    "pystats": ("--enable-pystats",),
 }
 DEFAULT_PRESET = "release"
 # pip is not needed in the base interpreter (benchmark venvs bootstrap their own), and

@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,7 +31,7 @@ import pyperf
 from pytest_cpybench.cpython import venvs
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.explain import instructions, samples, triage
-from pytest_cpybench.explain.model import Explanation, Profile
+from pytest_cpybench.explain.model import Explanation, Profile, PystatsDiff
 from pytest_cpybench.measure import cachegrind
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions, WorkerTask, check_exit, run_bounded, worker_command
@@ -90,9 +90,12 @@ class Where:
     workers: int = 1
 
 
-def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence[str], log: Log) -> list[Explanation]:
-    """Each result of ``pair`` triaged and profiled (``profiles``: "instructions", "time"). What cannot
-    be done (no valgrind, no perf, a crash) is a note line; the verdict never depends on it."""
+def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence[str], log: Log,
+            pystats: Callable[[Sequence[str]], PystatsDiff] | None = None) -> list[Explanation]:
+    """Each result of ``pair`` triaged and profiled (``profiles``: "instructions", "time"), and given
+    the benchmark's pystats comparison when ``pystats`` makes one (called with the results wanted; it
+    never raises: :func:`.pystats.pystats_diff`). What cannot be done (no valgrind, no perf, a crash,
+    no pystats build) is a line; the verdict never depends on it."""
     started = time.monotonic()
     notes: list[str] = []
     environment = environment_differences(pair, notes)
@@ -118,8 +121,9 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
         if timed and _version(pair.head_version) < FIRST_PERF_VERSION:
             notes.append(f"Python {pair.head_version} has no perf trampoline (3.12+): Python functions are not "
                          "named in the time profile")
+    diff = pystats(pair.results) if pystats is not None else None
     explanations = []
-    for name in pair.results or sorted(set(counted) | set(timed)):
+    for name in pair.results or sorted(set(counted) | set(timed)) or (diff.results if diff else []):
         bimodal = _bimodal(pair, name)
         count = counted.get(name)
         profile_list = [p for p in (timed.get(name), count[2] if count else None) if p is not None]
@@ -127,7 +131,7 @@ def explain(pair: Pair, options: RunOptions, where: Where, *, profiles: Sequence
                                        instructions=(count[0], count[1]) if count else None, metric=pair.metric,
                                        profile_moved=bool(timed.get(name) and timed[name].contributors))
         explanations.append(Explanation(name, pair.base.label, kind, reason, list(notes), profile_list,
-                                        folder=str(where.folder)))
+                                        folder=str(where.folder), pystats=diff))
     spent = round(time.monotonic() - started, 1)
     for explanation in explanations:
         explanation.seconds = spent

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from pytest_cpybench.cpython import targets, venvs
 from pytest_cpybench.cpython.git import Commit
 from pytest_cpybench.cpython.targets import Target
 from pytest_cpybench.errors import CpybenchError, StoreError
-from pytest_cpybench.explain import profiler
-from pytest_cpybench.explain.model import UNEXPLAINED, Explanation
+from pytest_cpybench.explain import profiler, pystats
+from pytest_cpybench.explain.model import UNEXPLAINED, Explanation, PystatsDiff
 from pytest_cpybench.measure import cpus, threads
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions
@@ -234,16 +235,17 @@ class Engine:
     # -- why a result is slower (--cpython-explain) ------------------------------------------
 
     def explain(self, bench: BenchmarkDef, outcome: MetricOutcome) -> list[Explanation]:
-        """Triage and profiles of the results --cpython-explain asks for (auto: failing ones; profile:
-        every significant one), against each baseline with an interpreter to run; what cannot be
+        """Triage, profiles and pystats of the results --cpython-explain asks for (auto: profiles of
+        failing ones; profile: profiles of every significant one; pystats: pystats of failing ones; all:
+        both of every significant one), against each baseline with an interpreter to run; what cannot be
         done is a note, and the verdicts stay as they are."""
         if self.settings.explain == "no" or self.head is None:
             return []
+        every_significant = self.settings.explain in ("profile", "all")
         found: list[Explanation] = []
         for comparison in outcome.comparisons:
             wanted = [rc for rc in comparison.results
-                      if rc.verdict is Verdict.REGRESSION
-                      or (self.settings.explain == "profile" and rc.verdict.is_significant_change)]
+                      if rc.verdict is Verdict.REGRESSION or (every_significant and rc.verdict.is_significant_change)]
             if not wanted:
                 continue
             baseline = next(b for b in self.baselines if b.label == comparison.baseline)
@@ -270,16 +272,36 @@ class Engine:
                                  threshold=self.settings.threshold if threshold is None else threshold,
                                  base_suite=base_suite, head_suite=head_suite)
             pair.counted = self.measurement.kept_counts(bench.name)
-            return profiler.explain(pair, options, self._where(bench, baseline.label), profiles=self._profiles(),
-                                    log=self.log)
+            where = self._where(bench, baseline.label)
+            return profiler.explain(pair, options, where, profiles=self._profiles(), log=self.log,
+                                    pystats=self._pystats(bench, baseline, where.folder))
         except CpybenchError as err:
             self.log(f"{bench.name}: not explained against {baseline.label}: {err}")
             return [Explanation(name, baseline.label, UNEXPLAINED, f"not explained: {err}")
                     for name in results or [bench.name]]
 
     def _profiles(self) -> list[str]:
-        """instructions always (under time it also tells code from layout); time under the time metric."""
+        """instructions always (under time it also tells code from layout); time under the time metric;
+        none with --cpython-explain=pystats."""
+        if self.settings.explain == "pystats":
+            return []
         return ["instructions", "time"] if self.settings.metric == md.METRIC_TIME else ["instructions"]
+
+    def _pystats(self, bench: BenchmarkDef, baseline: Baseline,
+                 folder: Path) -> Callable[[Sequence[str]], PystatsDiff] | None:
+        """How the pystats comparison of ``bench`` against ``baseline`` is made (--cpython-explain=pystats
+        or all): both commits built with --enable-pystats, the JSON files kept in ``folder``."""
+        if self.settings.explain not in ("pystats", "all"):
+            return None
+        s = self.settings
+        base, head = baseline.commit, self.head_commit
+        if base is None or head is None:
+            which = baseline.label if base is None else HEAD
+            line = f"no pystats: {which} is an interpreter, not a commit to build with --enable-pystats"
+            return lambda results: PystatsDiff(bench.name, unavailable=line)
+        return lambda results: pystats.pystats_diff(
+            base, head, bench, folder, cache_dir=s.cache_dir, results=results, configure_flags=s.configure_flags,
+            jobs=s.jobs, timeout=s.timeout, log=self.log)
 
     def _where(self, bench: BenchmarkDef, baseline: str) -> profiler.Where:
         """The raw files of one benchmark's explanation against one baseline, beside the results store:
