@@ -13,7 +13,18 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from helpers import TINYCOPY, cli, pytest_run, run, write_manifest
+
+from pytest_cpybench.explain import profiler
+
+
+@pytest.fixture(scope="module")
+def perf_records() -> None:
+    """The time profiles need perf to record here (installed, and perf_event_paranoid letting it)."""
+    problem = profiler.perf_problem()
+    if problem:
+        pytest.skip(f"no time profile on this machine: {problem}")
 
 
 def _common(repo: Path, cache_dir: Path, tmp_path: Path) -> list[str]:
@@ -73,7 +84,7 @@ def test_slowdown_c_names_the_json_scanner_first(repo: Path, cache_dir: Path, cp
 
 
 def test_slowdown_under_time_names_deepcopy_in_copy_py(repo: Path, cache_dir: Path, cpython_3135,
-                                                       tmp_path: Path) -> None:
+                                                       perf_records: None, tmp_path: Path) -> None:
     done = pytest_run(*_common(repo, cache_dir, tmp_path), "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5",
                       "--cpython-benchmarks=deepcopy", "--cpython-mode=fast", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
@@ -89,7 +100,8 @@ def test_slowdown_under_time_names_deepcopy_in_copy_py(repo: Path, cache_dir: Pa
     assert list((folder / "perf" / "head").glob("perf.*.data")) and list((folder / "perf" / "head").glob("perf-*.map"))
 
 
-def test_an_a_a_pair_ranks_nothing_and_is_layout(repo: Path, cache_dir: Path, cpython_3135, tmp_path: Path) -> None:
+def test_an_a_a_pair_ranks_nothing_and_is_layout(repo: Path, cache_dir: Path, cpython_3135, perf_records: None,
+                                                 tmp_path: Path) -> None:
     done = cli("explain", f"--repo={repo}", f"--cache-dir={cache_dir}", f"--results-dir={tmp_path / 'results'}",
                "--base=v3.13.5", "--head=neutral", "-b", "deepcopy", "--metric=time", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
