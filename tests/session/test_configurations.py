@@ -35,7 +35,7 @@ def test_slowdown_fails_deepcopy_in_release_and_nogil(repo: Path, cache_dir: Pat
     assert "vs. v3.13.5\n- " in summary[release:nogil] and "vs. v3.13.5\n- " in summary[nogil:]
     # Four results files: head and baseline of each configuration, the nogil ones under their tag.
     stored = sorted(results.rglob("bm-*.json"))
-    tags = sorted(naming.parse_name(naming.results_stem(path.name)).flags for path in stored)  # type: ignore[union-attr]
+    tags = sorted(list(naming.parse_name(naming.results_stem(path.name)).extra) for path in stored)  # type: ignore[union-attr]
     assert tags == [[], [], ["NOGIL"], ["NOGIL"]], stored
     for path in stored:
         suite = pyperf.BenchmarkSuite.load(str(path))

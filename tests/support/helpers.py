@@ -41,6 +41,10 @@ def cli(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedPro
 
 
 def pytest_run(*args: str, cwd: Path, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+    """A pytest session of the plugin. Failing items are not explained (profiles of both sides cost
+    a minute and more) unless the test asks with --cpython-explain: only tests/explain is about that."""
+    if not any(arg.startswith("--cpython-explain") for arg in args):
+        args = (*args, "--cpython-explain=no")
     return run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, timeout=timeout)
 
 
