@@ -31,7 +31,7 @@ from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
 from pytest_cpybench.results import metadata as md
-from pytest_cpybench.results.identity import RunIdentity, default_arch
+from pytest_cpybench.results.identity import RunIdentity, default_arch, stamp
 from pytest_cpybench.results.store import ResultsStore
 from pytest_cpybench.results.suites import merge_suites, overlay
 from pytest_cpybench.session import plan as planning
@@ -437,7 +437,14 @@ class Engine:
                       md.MODE: self.settings.mode, md.METRIC: self.settings.metric}
         if head_suite is not None:
             result.head_path = self._save(self.head, head_suite, suite_meta, result)
+            identity = self._identity(self.head)
+            # The pages name the run's folder from its identity, build configuration included (-NOGIL).
             result.head_suite = head_suite
+            if identity is not None:
+                try:
+                    result.head_suite = stamp(head_suite, identity)
+                except StoreError:  # what could not be stamped was reported by _save; the pages still come
+                    pass
         for baseline in self.baselines:
             base_name = Path(baseline.paths[0]).stem if baseline.paths else baseline.label
             if baseline.measured and baseline.target:
@@ -451,6 +458,15 @@ class Engine:
                 result.baselines.append(BaselineResult(baseline.note, *compared, base_name=base_name))
         return result
 
+    def _identity(self, target: Target) -> RunIdentity | None:
+        """What a built target's results are stored as (None: an interpreter given by path)."""
+        if not target.built:
+            return None
+        return RunIdentity(commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
+                           fork=target.fork, ref=target.ref, machine=self.settings.machine, arch=self.arch,
+                           preset=target.preset, configure_flags=" ".join(target.configure_flags),
+                           metric=self.settings.metric)
+
     def _save(self, target: Target, suite: pyperf.BenchmarkSuite, suite_meta: dict[str, str],
               result: SessionResult) -> str:
         """Store (and write --cpython-json); a failure is recorded, and the summary still made."""
@@ -458,12 +474,8 @@ class Engine:
                                     keep_existing=True)
         saved = ""
         try:
-            if target.built:
-                identity = RunIdentity(
-                    commit_sha=target.commit_sha, commit_date=target.commit_date, version=target.version,
-                    fork=target.fork, ref=target.ref, machine=self.settings.machine, arch=self.arch,
-                    preset=target.preset, configure_flags=" ".join(target.configure_flags),
-                    metric=self.settings.metric)
+            identity = self._identity(target)
+            if identity is not None:
                 path = self.results_store().save(identity, stamped, self.settings.save)
                 if path is not None:
                     saved = str(path)
