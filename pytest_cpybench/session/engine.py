@@ -347,8 +347,11 @@ class Engine:
 
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
         """Every side measured as the session's measurement does it (the harness and the bisector
-        measure through this too)."""
-        return self.measurement.measure(bench, sides, options, decided)
+        measure through this too); the counts' files are kept only for an engine that explains."""
+        done = self.measurement.measure(bench, sides, options, decided)
+        if not self.explaining:
+            self.measurement.forget(bench.name)
+        return done
 
     def _decided(self, labels: list[str]) -> Decided:
         """Whether the interleaved rounds may stop: every result decided, or (--cpython-decide=item)
