@@ -31,7 +31,8 @@ def test_a_failing_item_names_load_attr_specialization_first(repo: Path, cache_d
                       f"--cpython-results-dir={tmp_path / 'results'}", "--cpython-save=no",
                       f"--junitxml={tmp_path / 'junit.xml'}", f"--cpython-report={tmp_path / 'report'}", "-v",
                       "--cpython-ref=despecialize", "--cpython-baseline=v3.13.5", f"--cpython-benchmarks={BENCHMARK}",
-                      "--cpython-mode=fast", "--cpython-explain=pystats", cwd=tmp_path)
+                      # Up to 20 rounds, not the default cap: fast mode's cap can stop a noisy richards early.
+                      "--cpython-mode=fast", "--cpython-budget=20", "--cpython-explain=pystats", cwd=tmp_path)
     assert done.returncode == 1, done.stdout
     failures = done.stdout.split("= FAILURES =")[1]
     # Under the verdict: the pystats title, then its top five, the largest first; no profile was made.
