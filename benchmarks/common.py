@@ -210,7 +210,8 @@ def verdicts_of(engine: Engine, outcome: MetricOutcome) -> list[Verdict]:
             continue
         base, head = comparison.base, comparison.head
         interleaved = comparison.rounds > 0
-        compared = engine.compare_pair(base, head, comparison.baseline, paired=interleaved)
+        compared = engine.compare_pair(base, head, comparison.baseline, paired=interleaved,
+                                       paired_confidence=engine.final_confidence(comparison.rounds))
         unpaired = engine.compare_pair(base, head, comparison.baseline) if interleaved else None
         for index, rc in enumerate(compared.results):
             reported = comparison.verdicts.get(rc.name)

@@ -45,6 +45,7 @@ from benchmarks import (  # noqa: E402
     noise,
     overhead,
     pinned_workers,
+    placement,
     round_cost,
     sensitivity,
     stopping_rule,
@@ -57,11 +58,11 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
-                                               warmups, noise, round_cost, alongside, history, full_suite,
+                                               warmups, noise, round_cost, alongside, placement, history, full_suite,
                                                configurations, explain_pystats)}
 # Sections that run only when named in --only: the whole suite takes hours, the configurations'
 # PGO builds most of one.
-OPT_IN = ("full_suite", "configurations", "explain_pystats")
+OPT_IN = ("full_suite", "configurations", "explain_pystats", "placement")
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 

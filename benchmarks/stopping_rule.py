@@ -77,6 +77,9 @@ class Rule:
     checks: tuple[int, ...]  # rounds after which the verdict is looked at; the last is the budget
     confidence: float  # of every look, the final one included
     trim: float = 0.0  # of the rounds cut at each end (stats.paired_ratio_interval); 0: the t-interval
+    # Rounds cut short here whatever the data (as the cost cap does), the last look at the error the
+    # looks not made left (stats.final_look_confidence); None: never cut.
+    cut_at: int | None = None
 
 
 def old_rule(budget: int = BUDGET) -> Rule:
@@ -86,6 +89,14 @@ def old_rule(budget: int = BUDGET) -> Rule:
 def new_rule(budget: int = BUDGET, name: str = "new", trim: float = 0.0) -> Rule:
     checks = stats.check_rounds(MIN_ROUNDS, budget)
     return Rule(name, checks, stats.check_confidence(stats.DEFAULT_CONFIDENCE, len(checks)), trim)
+
+
+def capped_rule(cut_at: int, budget: int = BUDGET) -> Rule:
+    """The gate's rule with its rounds cut short at ``cut_at`` by something that reads no ratio (the
+    cost cap of --cpython-budget=auto)."""
+    return Rule(f"robust cut at {cut_at}", stats.check_rounds(MIN_ROUNDS, budget),
+                stats.check_confidence(stats.DEFAULT_CONFIDENCE, len(stats.check_rounds(MIN_ROUNDS, budget))),
+                stats.PAIRED_TRIM, cut_at)
 
 
 def default_rules() -> tuple[Rule, ...]:
@@ -181,10 +192,16 @@ def sequential_verdict(rule: Rule, pairs: Sequence[tuple[float, float]],
     """
     verdict = V.INCONCLUSIVE
     for rounds in rule.checks:
+        if rule.cut_at is not None and rounds > rule.cut_at:
+            break
         verdict = stats.verdict(stats.paired_ratio_interval(pairs[:rounds], rule.confidence, trim=rule.trim), threshold)
         if verdict is not V.INCONCLUSIVE:
             return verdict, rounds
-    return verdict, rule.checks[-1]
+    if rule.cut_at is None or rule.cut_at in rule.checks:
+        return verdict, min(rule.checks[-1], rule.cut_at or rule.checks[-1])
+    final = stats.final_look_confidence(stats.DEFAULT_CONFIDENCE, rule.checks, rule.cut_at, cut_short=True)
+    estimate = stats.paired_ratio_interval(pairs[:rule.cut_at], final, trim=rule.trim)
+    return stats.verdict(estimate, threshold), rule.cut_at
 
 
 def simulate(sample: Sample, ratio: float, rules: Sequence[Rule], experiments: int, *,

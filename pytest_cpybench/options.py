@@ -35,6 +35,7 @@ from pytest_cpybench.verdict import stats
 CONFIRM_MODES = ("auto", "always", "never")
 PARALLEL_MODES = ("auto", "yes", "no")
 DECIDE_MODES = ("item", "all")
+RELOAD_MODES = ("round", "never")
 # --cpython-explain: auto (a profile of every failing result), profile (of every significant one), pystats
 # (pystats of every failing result), all (profiles and pystats of every significant one), no.
 EXPLAIN_MODES = ("no", "auto", "profile", "pystats", "all")
@@ -73,6 +74,7 @@ class Settings:
     timeout: float = 900.0
     affinity: str | None = None
     parallel: str = "auto"  # --cpython-parallel: the sides at once when there is a core per side
+    reload: str = "round"  # --cpython-reload: the interpreters' code read from disk again every round
     inherit_env: tuple[str, ...] = ()
     json_path: Path | None = None
     machine: str = field(default_factory=default_machine)
@@ -448,6 +450,11 @@ OPTIONS: tuple[Option, ...] = (
          "core), yes whenever a core per side exists, no: one after another. At once, a round costs the time of "
          "one side; results are marked and compared with results measured alike.", "auto",
          cli="parallel", choices=PARALLEL_MODES),
+    _row("cpython-reload", "reload", _choice(*RELOAD_MODES),
+         "Drop the interpreters' executables and extension modules from the page cache before every round, "
+         "so that each round's processes run them from new physical pages (round), or keep them cached "
+         "(never: every round shares one placement, which can shift a benchmark by several percent).",
+         "round", cli="reload", choices=RELOAD_MODES),
     _row("cpython-inherit-env", "inherit_env", _names,
          "Extra environment variables pyperf's workers keep, comma separated (a shared-library build's "
          "LD_LIBRARY_PATH is passed on by itself).", ""),

@@ -4,6 +4,9 @@ seed results (where it looks and at what confidence: tests/verdict/test_stopping
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from benchmarks import stopping_rule
@@ -36,3 +39,28 @@ def test_new_rule_keeps_its_promise_at_the_threshold(budget: int, trim: float) -
 def test_old_rule_breaks_it_on_the_same_data() -> None:
     """The test above can fail: on its data, looking after every round errs more than 5%."""
     assert _regression_rate(stopping_rule.old_rule()) > 0.05
+
+
+@pytest.mark.parametrize("cut_at", [8, 12, 18, 25])
+def test_a_last_look_at_the_unspent_error_keeps_the_promise_when_the_rounds_are_cut_short(cut_at: int) -> None:
+    """Rounds cut short between looks (the cost cap) end with a look at the error the looks not made
+    left over (stats.final_look_confidence): still within 5% at the threshold."""
+    assert _regression_rate(stopping_rule.capped_rule(cut_at)) <= 0.05
+
+
+def test_the_last_look_decides_more_than_a_look_at_a_checks_confidence() -> None:
+    """What the last look buys: the same rounds cut at 18 by the cap, 3% and 7% slower, are left
+    inconclusive less often than when judged at a check's confidence (99.3%, as the gate did): 20
+    against 36 of 240 when this was written."""
+    samples = {sample.label: sample for sample in stopping_rule.load_samples()}
+    spent = stopping_rule.capped_rule(18)
+    undecided = {"spent": 0, "at a check's confidence": 0}
+    for label, ratio in itertools.product(SAMPLES, (1.03, 1.07)):
+        rng = random.Random(f"{label}:{ratio}")
+        for _ in range(EXPERIMENTS):
+            pairs = stopping_rule.draw_pairs(samples[label].means, ratio, 18, rng)
+            last = stopping_rule.sequential_verdict(spent, pairs)[0]
+            at_check = stats.verdict(stats.paired_ratio_interval(pairs, spent.confidence, trim=spent.trim), 0.05)
+            undecided["spent"] += last is stats.Verdict.INCONCLUSIVE
+            undecided["at a check's confidence"] += at_check is stats.Verdict.INCONCLUSIVE
+    assert undecided["spent"] < undecided["at a check's confidence"], undecided

@@ -16,7 +16,7 @@ from pytest_cpybench.output.formatting import format_duration
 from pytest_cpybench.session.plan import repo_of
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-mode", "cpython-metric", "cpython-timeout",
-                   "cpython-parallel", "cpython-machine", "cpython-results-dir")
+                   "cpython-parallel", "cpython-reload", "cpython-machine", "cpython-results-dir")
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

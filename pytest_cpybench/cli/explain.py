@@ -13,7 +13,7 @@ from pytest_cpybench.output import explanations
 from pytest_cpybench.session.gate import Gate
 
 EXPLAIN_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-metric", "cpython-timeout", "cpython-machine",
-                   "cpython-results-dir", "cpython-parallel", "cpython-explain")
+                   "cpython-results-dir", "cpython-parallel", "cpython-reload", "cpython-explain")
 
 
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

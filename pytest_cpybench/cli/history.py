@@ -24,7 +24,8 @@ from pytest_cpybench.session.plan import repo_of, select_benchmarks
 from pytest_cpybench.suite.definitions import BenchmarkDef
 
 MEASURE_OPTIONS = ("cpython-benchmarks", "cpython-manifest", "cpython-metric", "cpython-machine", "cpython-results-dir",
-                   "cpython-threshold", "cpython-confidence", "cpython-budget", "cpython-timeout", "cpython-parallel")
+                   "cpython-threshold", "cpython-confidence", "cpython-budget", "cpython-timeout", "cpython-parallel",
+                   "cpython-reload")
 # Fewer rounds than a session's, as the bisect command's: a confirmation is followed by a bisection.
 CONFIRM_BUDGET = "20"
 BOTH_METRICS = f"{md.METRIC_TIME},{md.METRIC_INSTRUCTIONS}"

@@ -32,7 +32,7 @@ from pytest_cpybench.cpython import venvs
 from pytest_cpybench.errors import CpybenchError
 from pytest_cpybench.explain import instructions, samples, triage
 from pytest_cpybench.explain.model import Explanation, Profile, PystatsDiff
-from pytest_cpybench.measure import cachegrind
+from pytest_cpybench.measure import cachegrind, pagecache
 from pytest_cpybench.measure.interleaved import Side
 from pytest_cpybench.measure.processes import Log, RunOptions, WorkerTask, check_exit, run_bounded, worker_command
 from pytest_cpybench.results import metadata as md
@@ -246,6 +246,7 @@ def time_profiles(pair: Pair, options: RunOptions, where: Where, tasks: Sequence
     """Per result: samples per symbol per loop on PERF_PAIRS pairs of recorded processes, compared."""
     perf = shutil.which(PERF) or PERF
     found = {}
+    code_files = [path for side in (pair.base, pair.head) for path in pagecache.interpreter_files(side.venv_python)]
     for task in tasks:
         loops = task.loops * PERF_LOOP_FACTOR
         done_loops = loops * task.inner_loops * (PERF_VALUES + 1)
@@ -253,6 +254,8 @@ def time_profiles(pair: Pair, options: RunOptions, where: Where, tasks: Sequence
         counts: dict[str, list[int]] = {pair.base.label: [], pair.head.label: []}
         files: list[str] = []
         for repetition in range(PERF_PAIRS):
+            if options.reload:  # each pair in new physical pages, as the verdict's rounds were
+                pagecache.drop(code_files)
             for side in (pair.base, pair.head):
                 data = where.folder / "perf" / side.label / f"perf.{task.name}.{repetition}.data"
                 text, maps = _record(perf, pair.bench, side, task, loops, data, options)

@@ -17,6 +17,10 @@ process in the mode (or the budget's ``values``):
   measures the head alone; a benchmark that cannot run twice at once (a fixed TCP port) falls
   back to taking turns.
 
+Before every round the interpreters' executables and extension modules are dropped from the page
+cache (:mod:`pagecache`), so that where their code sits in the processor's caches varies from
+round to round instead of biasing a whole session.
+
 The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
 20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio
 interval clearly on one side of its threshold) or when the budget runs out: its rounds, its
@@ -36,7 +40,7 @@ from pathlib import Path
 import pyperf
 
 from pytest_cpybench.errors import BenchmarkError
-from pytest_cpybench.measure import loops
+from pytest_cpybench.measure import loops, pagecache
 from pytest_cpybench.measure.processes import (
     MODE_PROCESSES,
     RunOptions,
@@ -82,6 +86,15 @@ def checks(budget: Budget) -> tuple[int, ...]:
 def check_confidence(confidence: float, budget: Budget) -> float:
     """The confidence of each check, such that all checks together keep ``confidence``."""
     return stats.check_confidence(confidence, len(checks(budget)))
+
+
+def final_confidence(confidence: float, budget: Budget, rounds: int) -> float:
+    """The confidence of the verdict after ``rounds`` rounds: a check's, unless the rounds were cut
+    short between checks (by the cost cap, the budget's seconds or the item's timeout), which
+    leaves the unmade checks' error to the last look (:func:`stats.final_look_confidence`)."""
+    grid = checks(budget)
+    cut_short = rounds not in grid and rounds < budget.processes
+    return stats.final_look_confidence(confidence, grid, rounds, cut_short)
 
 
 @dataclass
@@ -180,8 +193,11 @@ def measure(
     rounds = 0
     longest_round = 0.0
     first_round = time.monotonic()
+    code_files = [path for side in sides for path in pagecache.interpreter_files(side.venv_python)]
     while True:
         round_started = time.monotonic()
+        if options.reload:  # each round's processes get their code in new physical pages
+            pagecache.drop(code_files)
         for task in tasks:
             try:
                 results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)

@@ -77,6 +77,8 @@ class RunOptions:
     values: int | None = None  # pyperf --values
     warmups: int | None = None  # pyperf --warmups
     deadline: float | None = None  # time.monotonic() by which the whole item must be done
+    # Interleaved rounds: read the interpreters' code from disk again before every round (pagecache).
+    reload: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -420,7 +420,8 @@ def _checked_note(cmp: SuiteComparison) -> str:
         return ""
     levels = " or ".join(format_confidence(c) for c in checked)
     return (f" Results measured interleaved were checked as their rounds came in; their intervals are at "
-            f"{levels}, so that all the checks together keep {format_confidence(cmp.confidence)}.")
+            f"{levels} (a check's, or the last look's where the cost cap cut the rounds short), so that all "
+            f"the looks together keep {format_confidence(cmp.confidence)}.")
 
 
 def _simple_table(headers: list[str], rows: list[list[str]]) -> list[str]:

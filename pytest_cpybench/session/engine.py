@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,7 @@ class Engine:
     def run_options(self, deadline: float | None = None) -> RunOptions:
         s = self.settings
         return RunOptions(mode=s.mode, timeout=s.timeout, affinity=s.affinity, inherit_environ=list(s.inherit_env),
-                          deadline=deadline)
+                          deadline=deadline, reload=s.reload == "round")
 
     def venv_for(self, target: Target, bench: BenchmarkDef) -> Path:
         venv_python = self._venvs.get(target.python)
@@ -357,7 +357,8 @@ class Engine:
         """Whether the interleaved rounds may stop: every result decided, or (--cpython-decide=item)
         one failed, so that the item fails whatever the others do."""
         def decided(suites: dict[str, pyperf.BenchmarkSuite]) -> bool:
-            comparisons = [self._compare(label, suites[label], suites[HEAD], rounds=1) for label in labels]
+            comparisons = [self._compare(label, suites[label], suites[HEAD], rounds=1, looking=True)
+                           for label in labels]
             if self.settings.decide == "item" and any(c.failed for c in comparisons):
                 return True
             return not any(c.undecided for c in comparisons)
@@ -375,26 +376,35 @@ class Engine:
             md.mark_results(suite, undecided, {md.PARTIAL: 1})
 
     def compare_pair(self, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, label: str,
-                     paired: bool | set[str] = False) -> compare.SuiteComparison:
+                     paired: bool | set[str] = False,
+                     paired_confidence: float | Mapping[str, float] | None = None) -> compare.SuiteComparison:
+        """``paired_confidence``: of the paired results' intervals (by result name, or one for all);
+        None: a look's (:meth:`interleaved_confidence`)."""
         s = self.settings
         return compare.compare_suites(base, head, threshold=s.threshold,
                                       overrides=compare.expand_overrides(head, s.thresholds),
-                                      confidence=s.confidence, base_label=label, head_label=HEAD,
-                                      paired=paired, paired_confidence=self.interleaved_confidence())
+                                      confidence=s.confidence, base_label=label, head_label=HEAD, paired=paired,
+                                      paired_confidence=paired_confidence or self.interleaved_confidence())
 
     def interleaved_confidence(self) -> float:
         """The confidence of each look at interleaved data, such that all the looks of one
         measurement together keep --cpython-confidence."""
         return self.measurement.check_confidence(self.settings.confidence)
 
+    def final_confidence(self, rounds: int) -> float:
+        """The confidence of the verdict of a measurement that stopped after ``rounds`` rounds."""
+        return self.measurement.final_confidence(self.settings.confidence, rounds)
+
     def _compare(self, label: str, base: pyperf.BenchmarkSuite, head: pyperf.BenchmarkSuite, *,
-                 confirmed: bool = False, rounds: int = 0) -> Comparison:
+                 confirmed: bool = False, rounds: int = 0, looking: bool = False) -> Comparison:
         """Time (and, with a memory threshold, peak memory) of one benchmark against one baseline;
-        ``rounds`` > 0: measured interleaved, so processes pair up."""
-        result = self.compare_pair(base, head, label, paired=rounds > 0)
+        ``rounds`` > 0: measured interleaved, so processes pair up; ``looking``: a check while the
+        rounds go on (its confidence a look's), else the verdict of the rounds that were made."""
+        paired_confidence = self.interleaved_confidence() if looking or rounds == 0 else self.final_confidence(rounds)
+        result = self.compare_pair(base, head, label, paired=rounds > 0, paired_confidence=paired_confidence)
         memory = []
         if self.settings.memory_threshold is not None:
-            confidence = self.interleaved_confidence() if rounds > 0 else self.settings.confidence
+            confidence = paired_confidence if rounds > 0 else self.settings.confidence
             memory = compare.compare_memory(base, head, threshold=self.settings.memory_threshold,
                                             confidence=confidence, paired=rounds > 0)
         return Comparison(label, base, head, result, confirmed=confirmed, rounds=rounds, memory=memory,
@@ -517,7 +527,9 @@ class Engine:
             base = md.add_to_results(base, {md.MACHINE: self.settings.machine, **suite_meta}, keep_existing=True)
         # Interleaved results are paired process by process (merging benchmarks keeps them aligned).
         paired = {name for c in used if c.rounds > 0 for name in c.verdicts}
-        return self.compare_pair(base, head_stamped, baseline.label, paired=paired), base, head_stamped
+        confidences = {name: self.final_confidence(c.rounds) for c in used if c.rounds > 0 for name in c.verdicts}
+        return (self.compare_pair(base, head_stamped, baseline.label, paired=paired, paired_confidence=confidences),
+                base, head_stamped)
 
 
 EXPLAIN_FOLDER = "explain"  # in the results store: the raw files of explanations (not results: no bm- prefix)

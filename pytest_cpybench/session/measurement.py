@@ -22,7 +22,7 @@ from typing import Protocol
 import pyperf
 
 from pytest_cpybench.errors import BenchmarkError
-from pytest_cpybench.measure import cachegrind, cpus, interleaved, processes
+from pytest_cpybench.measure import cachegrind, cpus, interleaved, pagecache, processes
 from pytest_cpybench.measure.interleaved import Budget, Calibration, Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
@@ -64,6 +64,9 @@ class Measurement(Protocol):
     def check_confidence(self, confidence: float) -> float:
         """The confidence of each look at the data, such that all looks keep ``confidence``."""
 
+    def final_confidence(self, confidence: float, rounds: int) -> float:
+        """The confidence of the verdict made when the measurement stopped after ``rounds``."""
+
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
         """Every side measured (with a baseline among them: interleaved, until ``decided``)."""
 
@@ -102,6 +105,9 @@ class TimeInTurn:
     def check_confidence(self, confidence: float) -> float:
         return interleaved.check_confidence(confidence, self.settings.budget)
 
+    def final_confidence(self, confidence: float, rounds: int) -> float:
+        return interleaved.final_confidence(confidence, self.settings.budget, rounds)
+
     def side_cpus(self, sides: int) -> list[str] | None:
         return None
 
@@ -114,7 +120,10 @@ class TimeInTurn:
         return Measured(suites, rounds)
 
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
-        # pyperformance's own way: pyperf's manager runs the mode's processes.
+        # pyperformance's own way: pyperf's manager runs the mode's processes. They share one
+        # placement of the code; a new one per session keeps sessions from sharing its offset.
+        if options.reload:
+            pagecache.drop(pagecache.interpreter_files(side.venv_python))
         return processes.run_benchmark(side.venv_python, bench, replace(options, env=side.env), log=self.log)
 
     def kept_counts(self, bench: str) -> Path | None:
@@ -174,6 +183,9 @@ class InstructionCounts:
 
     def check_confidence(self, confidence: float) -> float:
         return confidence  # counted once, looked at once
+
+    def final_confidence(self, confidence: float, rounds: int) -> float:
+        return confidence
 
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
         # Every side at the loops of the last (the baseline), counted once, again where a ratio comes

@@ -360,7 +360,7 @@ def compare_suites(
     base_label: str | None = None,
     head_label: str | None = None,
     paired: bool | Collection[str] = False,
-    paired_confidence: float | None = None,
+    paired_confidence: float | Mapping[str, float] | None = None,
 ) -> SuiteComparison:
     """Compare every result both suites have.
 
@@ -369,8 +369,14 @@ def compare_suites(
     ``paired``: True when all results were measured interleaved, or the names of those that were.
     ``paired_confidence``: the confidence of those results' intervals, when not ``confidence``
     (interleaved measurement that checked its verdicts several times:
-    :func:`pytest_cpybench.measure.interleaved.check_confidence`); the headline keeps ``confidence``.
+    :func:`pytest_cpybench.measure.interleaved.check_confidence`), one for all or by result name
+    (a result it does not name keeps ``confidence``); the headline keeps ``confidence``.
     """
+    def paired_level(name: str) -> float:
+        if isinstance(paired_confidence, Mapping):
+            return paired_confidence.get(name) or confidence
+        return paired_confidence or confidence
+
     overrides = overrides or {}
     base_names = set(base.get_benchmark_names())
     head_names = set(head.get_benchmark_names())
@@ -380,7 +386,7 @@ def compare_suites(
             base.get_benchmark(name),
             head.get_benchmark(name),
             threshold=overrides.get(name, threshold),
-            confidence=paired_confidence if is_paired and paired_confidence else confidence,
+            confidence=paired_level(name) if is_paired else confidence,
             paired=is_paired,
         )
         for name in shared

@@ -246,6 +246,15 @@ def test_checks_and_their_confidence() -> None:
     assert interleaved.checks(Budget(40)) == (5, 7, 10, 14, 20, 28, 40)
     assert interleaved.check_confidence(0.95, Budget(40)) == pytest.approx(1 - 0.05 / 7)
     assert interleaved.check_confidence(0.99, Budget(40)) == pytest.approx(1 - 0.01 / 7)
+
+
+def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_between_checks() -> None:
+    per_check = interleaved.check_confidence(0.95, Budget(40))
+    assert interleaved.final_confidence(0.95, Budget(40), 40) == per_check  # the budget's last check
+    assert interleaved.final_confidence(0.95, Budget(40), 14) == per_check  # decided at a check
+    # The cost cap or the timeout stopped the rounds at 18: the checks at 20, 28 and 40 never came.
+    assert interleaved.final_confidence(0.95, Budget(40), 18) == pytest.approx(1 - 0.05 * 3 / 7)
+    assert interleaved.final_confidence(0.95, Budget(20), 12) == pytest.approx(1 - 0.05 * 2 / 5)
     seconds = options.parse_budget("300s")
     assert seconds == Budget(processes=options.SECONDS_BUDGET_ROUNDS, seconds=300.0)
     assert seconds == Budget(processes=200, seconds=300)

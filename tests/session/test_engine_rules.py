@@ -155,3 +155,24 @@ def test_with_two_metrics_each_line_says_which_failed() -> None:
     assert lines[0].startswith("time: deepcopy: 1.32x slower than 3.12.0a1 (")
     alone = terminal.failure_lines(ItemOutcome("deepcopy", parts[:1]))
     assert alone[0].startswith("deepcopy: 1.32x slower than 3.12.0a1 (")  # one metric: no prefix
+
+
+def test_rounds_cut_short_are_judged_at_the_last_looks_confidence_in_the_item_and_the_session() -> None:
+    """The cost cap stopped deepcopy's rounds at 18 of 40: the verdict's interval is at the error the
+    checks at 20, 28 and 40 did not spend (97.9%), a check's while the rounds went on (99.3%), and the
+    session's table judges each benchmark at its own item's confidence."""
+    base, head = _deepcopy_suites()
+    engine = _engine()
+    cut = engine._compare("3.12.0a1", base, head, rounds=18)
+    assert [rc.estimate.confidence for rc in cut.results] == pytest.approx([1 - 0.05 * 3 / 7] * 3)
+    looked = engine._compare("3.12.0a1", base, head, rounds=1, looking=True)
+    assert [rc.estimate.confidence for rc in looked.results] == pytest.approx([1 - 0.05 / 7] * 3)
+    at_check = engine._compare("3.12.0a1", base, head, rounds=20)
+    assert [rc.estimate.confidence for rc in at_check.results] == pytest.approx([1 - 0.05 / 7] * 3)
+    outcome = MetricOutcome("deepcopy", head, comparisons=[cut])
+    baseline = Baseline(label="3.12.0a1", kind=BaselineKind.MEASURE, note="measured", suite=None)
+    engine.plan.head = Target(label="head", python="/usr/bin/python3", version="3.12.0a1")
+    session = engine._session_comparison(baseline, [outcome], head, {}, [])
+    assert session is not None
+    assert [(rc.name, rc.verdict, rc.estimate.confidence) for rc in session[0].results] == [
+        (rc.name, rc.verdict, rc.estimate.confidence) for rc in cut.results]

@@ -28,8 +28,12 @@ def sha(repo: Path, ref: str) -> str:
 def run(argv: list[str], cwd: Path, timeout: float = 3600, env: dict[str, str] | None = None,
         ) -> subprocess.CompletedProcess[str]:
     """Run a command as a user would; its output is echoed so CI logs show it."""
-    full_env = {**os.environ, **(env or {})}
-    full_env.pop("PYTEST_ADDOPTS", None)
+    # A session run by a test looks the same on a CI machine as on a desk: pytest prints whole
+    # failure messages in its short summary when it sees CI or BUILD_NUMBER, and a step summary
+    # file belongs to the CI job, not to the sessions its tests start.
+    inherited = {name: value for name, value in os.environ.items()
+                 if name not in ("PYTEST_ADDOPTS", "CI", "BUILD_NUMBER", "GITHUB_STEP_SUMMARY")}
+    full_env = {**inherited, **(env or {})}
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env,
                           stdin=subprocess.DEVNULL)
     print(f"$ {' '.join(argv)}\n--- exit {done.returncode}\n{done.stdout}\n--- stderr\n{done.stderr}")
