@@ -91,9 +91,11 @@ def check_confidence(confidence: float, budget: Budget) -> float:
 def final_confidence(confidence: float, budget: Budget, rounds: int) -> float:
     """The confidence of the verdict after ``rounds`` rounds: a check's, unless the rounds were cut
     short between checks (by the cost cap, the budget's seconds or the item's timeout), which
-    leaves the unmade checks' error to the last look (:func:`stats.final_look_confidence`)."""
+    leaves the unmade checks' error to the last look (:func:`stats.final_look_confidence`). Fewer
+    than MIN_ROUNDS rounds (a timeout, debug mode) keep a check's: their intervals are too rough to
+    be judged at a looser level."""
     grid = checks(budget)
-    cut_short = rounds not in grid and rounds < budget.processes
+    cut_short = MIN_ROUNDS <= rounds < budget.processes and rounds not in grid
     return stats.final_look_confidence(confidence, grid, rounds, cut_short)
 
 

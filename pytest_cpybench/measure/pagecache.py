@@ -10,9 +10,10 @@ each eviction (docs/measurements/2026-12-07-placement.md). Left alone, that offs
 for every round of a session, so no interval sees it and an A/A comparison fails.
 
 Dropping the files from the page cache before each round (``posix_fadvise(DONTNEED)``: no
-privileges needed; pages that a running process maps stay, and tmpfs keeps its pages) makes the
-next round's processes read them into new pages: the offset becomes round-to-round noise, which
-the rounds' intervals measure like any other.
+privileges needed) makes the next round's processes read them into new pages: the offset becomes
+round-to-round noise, which the rounds' intervals measure like any other. Pages that a running
+process maps stay (another xdist worker's benchmark on the same builds, another session), and
+tmpfs keeps its pages: there the placement stays as it was.
 """
 
 from __future__ import annotations

@@ -313,8 +313,9 @@ def final_look_confidence(confidence: float, checks: Sequence[int], rounds: int,
     Rounds cut short between looks by something that does not read the ratios (a cost cap, a
     time limit) end with one more look, at the error the looks never made left over: with ``m`` of
     ``K`` looks made, ``(K - m) / K`` of the whole error. Bonferroni's sum over the looks made, this
-    one included, stays within ``1 - confidence``, since where the rounds stop does not depend on
-    the data looked at. Without it, a benchmark cut short at round 18 of a 40-round grid would be
+    one included, stays within ``1 - confidence`` as far as where the rounds stop does not depend
+    on the ratios looked at (a cost cap reads the rounds' seconds, which a slow process moves a
+    little: approximately so). Without it, a benchmark cut short at round 18 of a 40-round grid would be
     judged at 99.3% having spent three sevenths of its error on nothing.
     """
     per_look = check_confidence(confidence, len(checks))

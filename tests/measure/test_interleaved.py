@@ -255,6 +255,9 @@ def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_be
     # The cost cap or the timeout stopped the rounds at 18: the checks at 20, 28 and 40 never came.
     assert interleaved.final_confidence(0.95, Budget(40), 18) == pytest.approx(1 - 0.05 * 3 / 7)
     assert interleaved.final_confidence(0.95, Budget(20), 12) == pytest.approx(1 - 0.05 * 2 / 5)
+    # A timeout before the first check, or debug mode's one round: too few pairs for a looser look.
+    assert interleaved.final_confidence(0.95, Budget(40), 3) == per_check
+    assert interleaved.final_confidence(0.95, Budget(40), 1) == per_check
     seconds = options.parse_budget("300s")
     assert seconds == Budget(processes=options.SECONDS_BUDGET_ROUNDS, seconds=300.0)
     assert seconds == Budget(processes=200, seconds=300)
