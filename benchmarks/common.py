@@ -175,6 +175,8 @@ class Verdict:
     # Interleaved data only: the verdict if the processes were taken as two independent samples
     # (Welch) instead of pairs, to show what pairing changes on real data.
     unpaired_verdict: str = ""
+    # Left undecided when another result of its benchmark failed and the item stopped (--cpython-decide=item).
+    partial: bool = False
 
     @property
     def failed(self) -> bool:
@@ -222,7 +224,7 @@ def verdicts_of(engine: Engine, outcome: MetricOutcome) -> list[Verdict]:
                 benchmark=outcome.benchmark, result=rc.name, baseline=comparison.baseline,
                 verdict=rc.verdict.name, ratio=rc.ratio, low=rc.estimate.low, high=rc.estimate.high,
                 rounds=comparison.rounds, confirmed=comparison.confirmed, seconds=outcome.seconds / results_in_item,
-                unpaired_verdict=unpaired.results[index].verdict.name if unpaired else ""))
+                unpaired_verdict=unpaired.results[index].verdict.name if unpaired else "", partial=rc.partial))
     return found
 
 
