@@ -94,9 +94,14 @@ def final_confidence(confidence: float, budget: Budget, rounds: int) -> float:
     leaves the unmade checks' error to the last look (:func:`stats.final_look_confidence`). Fewer
     than MIN_ROUNDS rounds (a timeout, debug mode) keep a check's: their intervals are too rough to
     be judged at a looser level."""
-    grid = checks(budget)
-    cut_short = MIN_ROUNDS <= rounds < budget.processes and rounds not in grid
-    return stats.final_look_confidence(confidence, grid, rounds, cut_short)
+    return stats.final_look_confidence(confidence, checks(budget), rounds, cut_short(budget, rounds)
+                                       and rounds >= MIN_ROUNDS)
+
+
+def cut_short(budget: Budget, rounds: int) -> bool:
+    """Whether rounds that ended after ``rounds`` stopped between checks: the cost cap, the budget's
+    seconds or the item's timeout stopped them, not a check."""
+    return rounds < budget.processes and rounds not in checks(budget)
 
 
 @dataclass

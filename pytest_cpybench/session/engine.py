@@ -366,7 +366,10 @@ class Engine:
 
     def _mark_undecided(self, done: Measured, labels: list[str]) -> None:
         """After rounds that stopped on a failure, mark the results left undecided as partial: they
-        are reported as they stood and never become a baseline."""
+        are reported as they stood and never become a baseline. Rounds the cost cap or the timeout
+        cut short were not stopped by the failure: their undecided results are just inconclusive."""
+        if done.cut_short:
+            return
         comparisons = [self._compare(label, done.suites[label], done.suites[HEAD], rounds=done.rounds)
                        for label in labels]
         if not any(c.failed for c in comparisons):

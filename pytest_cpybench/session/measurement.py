@@ -45,6 +45,7 @@ class Measured:
 
     suites: dict[str, pyperf.BenchmarkSuite]
     rounds: int
+    cut_short: bool = False  # the rounds stopped between checks (cost cap, timeout), not at a check
 
 
 class Measurement(Protocol):
@@ -117,7 +118,7 @@ class TimeInTurn:
             # Loops: calibrated once per benchmark and baseline interpreter, kept in the cache.
             calibration=Calibration(self.settings.cache_dir, self.settings.machine),
             cpus=self.side_cpus(len(sides)))
-        return Measured(suites, rounds)
+        return Measured(suites, rounds, interleaved.cut_short(self.settings.budget, rounds))
 
     def measure_alone(self, bench: BenchmarkDef, side: Side, options: RunOptions) -> pyperf.BenchmarkSuite:
         # pyperformance's own way: pyperf's manager runs the mode's processes. They share one

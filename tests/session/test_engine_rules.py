@@ -110,6 +110,9 @@ def test_an_item_stops_once_it_fails_and_its_undecided_results_are_partial(tmp_p
     suites = {"3.12.0a1": base, HEAD: head}
     assert engine._decided(["3.12.0a1"])(suites)  # the item fails whatever deepcopy_reduce does
     assert not _engine(threshold="30%", decide="all")._decided(["3.12.0a1"])(suites)
+    # Rounds the cost cap cut short were not stopped by the failure: nothing is partial.
+    engine._mark_undecided(Measured(suites, 18, cut_short=True), ["3.12.0a1"])
+    assert not any(rc.partial for rc in engine._compare("3.12.0a1", base, head, rounds=18).results)
     engine._mark_undecided(Measured(suites, 20), ["3.12.0a1"])
     again = engine._compare("3.12.0a1", base, head, rounds=20)
     partial = [rc for rc in again.results if rc.partial]
