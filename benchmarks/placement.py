@@ -51,7 +51,7 @@ def measure(ctx: Context, benchmarks: str) -> dict[str, object]:
     results: dict[str, dict[str, list[list[tuple[float, float]]]]] = {}
     for bench in benches:
         sides = [engine.side("head", engine.head, bench), engine.side(BASE_REF, baseline.target, bench)]
-        code_files = [path for side in sides for path in pagecache.interpreter_files(side.venv_python)]
+        code_files = pagecache.code_files(side.venv_python for side in sides)
         for session in range(sessions):
             for reload in RELOADS:
                 pagecache.drop(code_files)  # a session of its own: new pages, as on another hour

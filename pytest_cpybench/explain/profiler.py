@@ -246,7 +246,7 @@ def time_profiles(pair: Pair, options: RunOptions, where: Where, tasks: Sequence
     """Per result: samples per symbol per loop on PERF_PAIRS pairs of recorded processes, compared."""
     perf = shutil.which(PERF) or PERF
     found = {}
-    code_files = [path for side in (pair.base, pair.head) for path in pagecache.interpreter_files(side.venv_python)]
+    code_files = pagecache.code_files(side.venv_python for side in (pair.base, pair.head)) if options.reload else []
     for task in tasks:
         loops = task.loops * PERF_LOOP_FACTOR
         done_loops = loops * task.inner_loops * (PERF_VALUES + 1)
@@ -254,8 +254,7 @@ def time_profiles(pair: Pair, options: RunOptions, where: Where, tasks: Sequence
         counts: dict[str, list[int]] = {pair.base.label: [], pair.head.label: []}
         files: list[str] = []
         for repetition in range(PERF_PAIRS):
-            if options.reload:  # each pair in new physical pages, as the verdict's rounds were
-                pagecache.drop(code_files)
+            pagecache.drop(code_files)  # each pair in new physical pages, as the verdict's rounds were
             for side in (pair.base, pair.head):
                 data = where.folder / "perf" / side.label / f"perf.{task.name}.{repetition}.data"
                 text, maps = _record(perf, pair.bench, side, task, loops, data, options)

@@ -200,11 +200,10 @@ def measure(
     rounds = 0
     longest_round = 0.0
     first_round = time.monotonic()
-    code_files = [path for side in sides for path in pagecache.interpreter_files(side.venv_python)]
+    code_files = pagecache.code_files(side.venv_python for side in sides) if options.reload else []
     while True:
         round_started = time.monotonic()
-        if options.reload:  # each round's processes get their code in new physical pages
-            pagecache.drop(code_files)
+        pagecache.drop(code_files)  # each round's processes get their code in new physical pages
         for task in tasks:
             try:
                 results = _round_of(bench, task, sides, cpus, rounds, options, values, warmups)

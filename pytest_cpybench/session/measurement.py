@@ -124,7 +124,7 @@ class TimeInTurn:
         # pyperformance's own way: pyperf's manager runs the mode's processes. They share one
         # placement of the code; a new one per session keeps sessions from sharing its offset.
         if options.reload:
-            pagecache.drop(pagecache.interpreter_files(side.venv_python))
+            pagecache.drop(pagecache.code_files([side.venv_python]))
         return processes.run_benchmark(side.venv_python, bench, replace(options, env=side.env), log=self.log)
 
     def kept_counts(self, bench: str) -> Path | None:
