@@ -154,6 +154,9 @@ class Variant:
     budget: int  # rounds
 
     def rule(self) -> stopping_rule.Rule:
+        """The t-interval at Bonferroni's looks; a trimmed interval at the gate's (their joint error)."""
+        if self.trim:
+            return stopping_rule.gate_rule(self.budget, self.name, trim=self.trim)
         return stopping_rule.new_rule(self.budget, self.name, self.trim)
 
 

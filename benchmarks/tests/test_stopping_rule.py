@@ -16,7 +16,7 @@ from pytest_cpybench.verdict import stats
 # exactly the 5% threshold (seeded: the same numbers every run, about a second). On them the new
 # rule says REGRESSION 1/120 times (0/120 with a 20-round budget), the old rule (every round at 95%
 # up to 40) 16/120 times: above 5%, so this
-# test fails if stats.check_rounds / check_confidence go back to a look after every round at 95%
+# test fails if looks.check_rounds / look_confidence go back to a look after every round at 95%
 # (the sampler and engine take their checks and confidence from them: tests/measure/test_interleaved.py).
 SAMPLES = ("3.11.0:deepcopy", "3.11.0:nbody")
 EXPERIMENTS = 60
@@ -36,6 +36,12 @@ def test_new_rule_keeps_its_promise_at_the_threshold(budget: int, trim: float) -
     assert _regression_rate(stopping_rule.new_rule(budget, trim=trim)) <= 0.05
 
 
+@pytest.mark.parametrize("budget", [stopping_rule.BUDGET, stopping_rule.SHORT_BUDGET])
+def test_the_gates_rule_keeps_it_with_the_looks_at_their_joint_error(budget: int) -> None:
+    """The looks' levels come from normal rounds (looks.py); on real process means too."""
+    assert _regression_rate(stopping_rule.gate_rule(budget)) <= 0.05
+
+
 def test_old_rule_breaks_it_on_the_same_data() -> None:
     """The test above can fail: on its data, looking after every round errs more than 5%."""
     assert _regression_rate(stopping_rule.old_rule()) > 0.05
@@ -44,14 +50,13 @@ def test_old_rule_breaks_it_on_the_same_data() -> None:
 @pytest.mark.parametrize("cut_at", [8, 12, 18, 25])
 def test_a_last_look_at_the_unspent_error_keeps_the_promise_when_the_rounds_are_cut_short(cut_at: int) -> None:
     """Rounds cut short between looks (the cost cap) end with a look at the error the looks not made
-    left over (stats.final_look_confidence): still within 5% at the threshold."""
+    left over (looks.final_look_confidence): still within 5% at the threshold."""
     assert _regression_rate(stopping_rule.capped_rule(cut_at)) <= 0.05
 
 
 def test_the_last_look_decides_more_than_a_look_at_a_checks_confidence() -> None:
     """What the last look buys: the same rounds cut at 18 by the cap, 3% and 7% slower, are left
-    inconclusive less often than when judged at a check's confidence (99.3%, as the gate did): 20
-    against 36 of 240 when this was written."""
+    inconclusive less often than when judged at a check's confidence (99.0%)."""
     samples = {sample.label: sample for sample in stopping_rule.load_samples()}
     spent = stopping_rule.capped_rule(18)
     undecided = {"spent": 0, "at a check's confidence": 0}

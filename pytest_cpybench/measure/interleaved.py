@@ -21,7 +21,7 @@ Before every round the interpreters' executables and extension modules are dropp
 cache (:mod:`pagecache`), so that where their code sits in the processor's caches varies from
 round to round instead of biasing a whole session.
 
-The caller's ``decided`` callback is asked only at :func:`stats.check_rounds` (5, 7, 10, 14,
+The caller's ``decided`` callback is asked only at :func:`looks.check_rounds` (5, 7, 10, 14,
 20, 28, 40 for a budget of 40); rounds stop at the first check it accepts (every ratio
 interval clearly on one side of its threshold) or when the budget runs out: its rounds, its
 seconds, or (``auto``) a multiple of what ``pyperformance run`` would spend measuring one side,
@@ -53,7 +53,7 @@ from pytest_cpybench.measure.processes import (
 )
 from pytest_cpybench.results import metadata as md
 from pytest_cpybench.suite.definitions import BenchmarkDef
-from pytest_cpybench.verdict import stats
+from pytest_cpybench.verdict import looks
 
 # Values and warmups per worker process, by mode: pyperf's own, as `pyperformance run` measures, and the
 # gate's rounds unless the budget names the values.
@@ -79,22 +79,23 @@ class Budget:
 
 
 def checks(budget: Budget) -> tuple[int, ...]:
-    """The rounds after which the verdicts are checked (see :func:`stats.check_rounds`)."""
-    return stats.check_rounds(MIN_ROUNDS, max(MIN_ROUNDS, budget.processes))
+    """The rounds after which the verdicts are checked (see :func:`looks.check_rounds`)."""
+    return looks.check_rounds(MIN_ROUNDS, max(MIN_ROUNDS, budget.processes))
 
 
 def check_confidence(confidence: float, budget: Budget) -> float:
-    """The confidence of each check, such that all checks together keep ``confidence``."""
-    return stats.check_confidence(confidence, len(checks(budget)))
+    """The confidence of each check, such that all checks together keep ``confidence``
+    (:func:`looks.look_confidence`)."""
+    return looks.look_confidence(confidence, checks(budget))
 
 
 def final_confidence(confidence: float, budget: Budget, rounds: int) -> float:
     """The confidence of the verdict after ``rounds`` rounds: a check's, unless the rounds were cut
     short between checks (by the cost cap, the budget's seconds or the item's timeout), which
-    leaves the unmade checks' error to the last look (:func:`stats.final_look_confidence`). Fewer
+    leaves the unmade checks' error to the last look (:func:`looks.final_look_confidence`). Fewer
     than MIN_ROUNDS rounds (a timeout, debug mode) keep a check's: their intervals are too rough to
     be judged at a looser level."""
-    return stats.final_look_confidence(confidence, checks(budget), rounds, cut_short(budget, rounds)
+    return looks.final_look_confidence(confidence, checks(budget), rounds, cut_short(budget, rounds)
                                        and rounds >= MIN_ROUNDS)
 
 

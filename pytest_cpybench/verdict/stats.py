@@ -199,24 +199,36 @@ def trimmed_log_interval(
     logs: Sequence[float], confidence: float, trim: float
 ) -> tuple[float, float, float, int]:
     """Yuen's interval of the trimmed mean of ``logs`` (log-ratios), as ratios: (low, high,
-    standard error of the trimmed mean, degrees of freedom).
+    standard error of the trimmed mean, degrees of freedom); see :func:`trimmed_mean`."""
+    centre, standard_error, dof = trimmed_mean(logs, trim)
+    half_width = t_quantile(confidence, dof) * standard_error
+    return math.exp(centre - half_width), math.exp(centre + half_width), standard_error, dof
+
+
+def trimmed_mean(values: Sequence[float], trim: float) -> tuple[float, float, int]:
+    """The trimmed mean of ``values``, its standard error and degrees of freedom, by Yuen's method.
 
     ``g = trimmed_count(n, trim)`` values are cut at each end; the standard error comes from the
     winsorised sample (the cut values replaced by the nearest kept one), with ``n - 2g - 1``
     degrees of freedom (Yuen 1974; Wilcox, *Introduction to Robust Estimation*, 4.3).
     """
-    n = len(logs)
+    n = len(values)
     cut = trimmed_count(n, trim)
-    ordered = sorted(logs)
+    ordered = sorted(values)
     kept = n - 2 * cut
     if kept < 2:
         raise ValueError(f"trimming {cut} of {n} values at each end leaves fewer than two")
-    centre = statistics.fmean(ordered[cut:n - cut])
+    centre = math.fsum(ordered[cut:n - cut]) / kept
     winsorised = [ordered[cut]] * cut + ordered[cut:n - cut] + [ordered[n - cut - 1]] * cut
-    standard_error = math.sqrt((n - 1) * statistics.variance(winsorised) / (kept * (kept - 1)))
-    dof = kept - 1
-    half_width = t_quantile(confidence, dof) * standard_error
-    return math.exp(centre - half_width), math.exp(centre + half_width), standard_error, dof
+    standard_error = math.sqrt((n - 1) * sample_variance(winsorised) / (kept * (kept - 1)))
+    return centre, standard_error, kept - 1
+
+
+def sample_variance(values: Sequence[float]) -> float:
+    """The sample variance (n - 1) in floating point: ``statistics.variance`` computes in exact
+    fractions, a hundred times slower, for digits no interval here needs."""
+    mean = math.fsum(values) / len(values)
+    return math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1)
 
 
 def _ratio_of_means(base: Sequence[float], head: Sequence[float]) -> float:
@@ -243,18 +255,18 @@ def t_quantile(confidence: float, dof: int) -> float:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     low, high = 0.0, 1.0
-    while _t_central_probability(high, dof) < confidence:
+    while t_central_probability(high, dof) < confidence:
         high *= 2
     for _ in range(60):  # bisection down to float precision
         middle = (low + high) / 2
-        if _t_central_probability(middle, dof) < confidence:
+        if t_central_probability(middle, dof) < confidence:
             low = middle
         else:
             high = middle
     return high
 
 
-def _t_central_probability(t: float, dof: int) -> float:
+def t_central_probability(t: float, dof: int) -> float:
     """P(|T| < t) for Student's t with an integer ``dof`` (Abramowitz & Stegun 26.7.3-4)."""
     theta = math.atan(t / math.sqrt(dof))
     cos_squared = math.cos(theta) ** 2
@@ -269,61 +281,6 @@ def _t_central_probability(t: float, dof: int) -> float:
         term *= cos_squared * (k - 1) / k
         series += term
     return math.sin(theta) * series
-
-
-def check_rounds(min_rounds: int, max_rounds: int, growth: float = 1.4) -> tuple[int, ...]:
-    """The rounds after which an interleaved measurement checks its verdicts: ``min_rounds``, then
-    each about ``growth`` times the one before (the interval then narrows by about sqrt(growth)),
-    and ``max_rounds``: 5, 7, 10, 14, 20, 28, 40 for 5 and 40.
-
-    Few checks on a growing grid, not one after every round: every check is a chance to stop on
-    noise, and :func:`check_confidence` pays for each with a wider interval.
-    """
-    if max_rounds <= min_rounds:
-        return (max(1, max_rounds),)
-    rounds = [min_rounds]
-    # A check just before the last one would cost as much as the last and tell little more.
-    while (following := max(rounds[-1] + 1, round(rounds[-1] * growth))) * math.sqrt(growth) <= max_rounds:
-        rounds.append(following)
-    rounds.append(max_rounds)
-    return tuple(rounds)
-
-
-def check_confidence(confidence: float, checks: int) -> float:
-    """The confidence of each of ``checks`` looks at the same growing data, such that all of them
-    together err with probability at most ``1 - confidence`` (Bonferroni's split of the error over
-    the looks; an alpha-spending design with equal spending, as Pocock's, but without assuming
-    how the looks correlate).
-
-    Checking a 95% interval after every round and stopping at the first clear verdict is optional
-    stopping: a result whose true slowdown sits at the threshold is called a regression far more
-    often than 2.5% of the time. With this confidence at every look, the chance that any look
-    wrongly excludes the true ratio, hence of a wrong stop, stays within ``1 - confidence``.
-    """
-    if checks < 1:
-        raise ValueError(f"at least one check is needed, got {checks}")
-    return 1 - (1 - confidence) / checks
-
-
-def final_look_confidence(confidence: float, checks: Sequence[int], rounds: int, cut_short: bool) -> float:
-    """The confidence of the verdict made from ``rounds`` rounds, the looks on the grid ``checks``
-    each at :func:`check_confidence`.
-
-    Rounds that ended at a look (decided there, or the grid's last) end with that look's verdict.
-    Rounds cut short between looks by something that does not read the ratios (a cost cap, a
-    time limit) end with one more look, at the error the looks never made left over: with ``m`` of
-    ``K`` looks made, ``(K - m) / K`` of the whole error. Bonferroni's sum over the looks made, this
-    one included, stays within ``1 - confidence`` as far as where the rounds stop does not depend
-    on the ratios looked at (a cost cap reads the rounds' seconds, which a slow process moves a
-    little: approximately so). Without it, a benchmark cut short at round 18 of a 40-round grid would be
-    judged at 99.3% having spent three sevenths of its error on nothing.
-    """
-    per_look = check_confidence(confidence, len(checks))
-    if not cut_short:
-        return per_look
-    looked = sum(1 for check in checks if check <= rounds)
-    left = (len(checks) - looked) / len(checks)
-    return 1 - (1 - confidence) * left if left > 0 else per_look
 
 
 class Verdict(enum.Enum):

@@ -32,7 +32,7 @@ from pytest_cpybench.results.files import load_suite
 from pytest_cpybench.session.engine import Engine
 from pytest_cpybench.suite._pyperformance import load_benchmarks
 from pytest_cpybench.suite.definitions import BenchmarkDef
-from pytest_cpybench.verdict import compare
+from pytest_cpybench.verdict import compare, looks
 from pytest_cpybench.verdict.stats import process_means
 
 HOST_PYTHON = Path(sys.executable)  # has pyperf: runs the tiny benchmarks written by the tests
@@ -244,8 +244,9 @@ def test_parallel_cpus_on_a_machine_with_hyperthreads(monkeypatch: pytest.Monkey
 
 def test_checks_and_their_confidence() -> None:
     assert interleaved.checks(Budget(40)) == (5, 7, 10, 14, 20, 28, 40)
-    assert interleaved.check_confidence(0.95, Budget(40)) == pytest.approx(1 - 0.05 / 7)
-    assert interleaved.check_confidence(0.99, Budget(40)) == pytest.approx(1 - 0.01 / 7)
+    grid = (5, 7, 10, 14, 20, 28, 40)
+    assert interleaved.check_confidence(0.95, Budget(40)) == looks.look_confidence(0.95, grid)
+    assert interleaved.check_confidence(0.99, Budget(40)) == looks.look_confidence(0.99, grid)
 
 
 def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_between_checks() -> None:
@@ -253,8 +254,10 @@ def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_be
     assert interleaved.final_confidence(0.95, Budget(40), 40) == per_check  # the budget's last check
     assert interleaved.final_confidence(0.95, Budget(40), 14) == per_check  # decided at a check
     # The cost cap or the timeout stopped the rounds at 18: the checks at 20, 28 and 40 never came.
-    assert interleaved.final_confidence(0.95, Budget(40), 18) == pytest.approx(1 - 0.05 * 3 / 7)
-    assert interleaved.final_confidence(0.95, Budget(20), 12) == pytest.approx(1 - 0.05 * 2 / 5)
+    assert interleaved.final_confidence(0.95, Budget(40), 18) == looks.final_look_confidence(
+        0.95, interleaved.checks(Budget(40)), 18, cut_short=True) < per_check
+    assert interleaved.final_confidence(0.95, Budget(20), 12) == looks.final_look_confidence(
+        0.95, interleaved.checks(Budget(20)), 12, cut_short=True)
     # A timeout before the first check, or debug mode's one round: too few pairs for a looser look.
     assert interleaved.final_confidence(0.95, Budget(40), 3) == per_check
     assert interleaved.final_confidence(0.95, Budget(40), 1) == per_check
@@ -262,7 +265,7 @@ def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_be
     assert seconds == Budget(processes=options.SECONDS_BUDGET_ROUNDS, seconds=300.0)
     assert seconds == Budget(processes=200, seconds=300)
     assert interleaved.checks(seconds) == (5, 7, 10, 14, 20, 28, 39, 55, 77, 108, 151, 200)
-    assert interleaved.check_confidence(0.95, seconds) == pytest.approx(1 - 0.05 / 12)
+    assert interleaved.check_confidence(0.95, seconds) == looks.look_confidence(0.95, interleaved.checks(seconds))
     assert interleaved.checks(Budget(10)) == (5, 7, 10)
     # A budget of at most MIN_ROUNDS is one look: at the end, at the confidence asked for.
     for small in (2, 3, interleaved.MIN_ROUNDS):
@@ -274,13 +277,13 @@ def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
     # The default budget (40 rounds) checks 7 times, auto too (its time cap stops sooner, never later);
     # a budget of 20 rounds 5 times.
     assert interleaved.checks(Budget()) == (5, 7, 10, 14, 20, 28, 40)
-    assert Engine(Settings(), log=_quiet).interleaved_confidence() == pytest.approx(1 - 0.05 / 7)
-    assert (Engine(Settings(budget=options.parse_budget("auto")), log=_quiet).interleaved_confidence()
-            == pytest.approx(1 - 0.05 / 7))
+    default = looks.look_confidence(0.95, (5, 7, 10, 14, 20, 28, 40))
+    assert Engine(Settings(), log=_quiet).interleaved_confidence() == default
+    assert Engine(Settings(budget=options.parse_budget("auto")), log=_quiet).interleaved_confidence() == default
     assert (Engine(Settings(confidence=0.99, budget=Budget(20)), log=_quiet).interleaved_confidence()
-            == pytest.approx(1 - 0.01 / 5))
+            == looks.look_confidence(0.99, (5, 7, 10, 14, 20)))
     assert (Engine(Settings(budget=options.parse_budget("300s")), log=_quiet).interleaved_confidence()
-            == pytest.approx(1 - 0.05 / 12))
+            == looks.look_confidence(0.95, interleaved.checks(options.parse_budget("300s"))))
     # Instruction counts are not checked as they go: the confidence asked for.
     assert Engine(Settings(metric=md.METRIC_INSTRUCTIONS), log=_quiet).interleaved_confidence() == 0.95
 

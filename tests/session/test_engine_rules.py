@@ -24,6 +24,7 @@ from pytest_cpybench.session.measurement import Measured
 from pytest_cpybench.session.model import HEAD, Baseline, BaselineKind, ItemOutcome, MetricOutcome
 from pytest_cpybench.suite import _pyperformance
 from pytest_cpybench.suite.definitions import BenchmarkDef
+from pytest_cpybench.verdict import looks
 from pytest_cpybench.verdict.stats import Verdict
 
 
@@ -162,16 +163,19 @@ def test_with_two_metrics_each_line_says_which_failed() -> None:
 
 def test_rounds_cut_short_are_judged_at_the_last_looks_confidence_in_the_item_and_the_session() -> None:
     """The cost cap stopped deepcopy's rounds at 18 of 40: the verdict's interval is at the error the
-    checks at 20, 28 and 40 did not spend (97.9%), a check's while the rounds went on (99.3%), and the
-    session's table judges each benchmark at its own item's confidence."""
+    checks at 20, 28 and 40 did not spend (looks.final_look_confidence), a check's while the rounds
+    went on, and the session's table judges each benchmark at its own item's confidence."""
     base, head = _deepcopy_suites()
     engine = _engine()
+    grid = looks.check_rounds(5, 40)
+    per_check, last = looks.look_confidence(0.95, grid), looks.final_look_confidence(0.95, grid, 18, cut_short=True)
+    assert last < per_check
     cut = engine._compare("3.12.0a1", base, head, rounds=18)
-    assert [rc.estimate.confidence for rc in cut.results] == pytest.approx([1 - 0.05 * 3 / 7] * 3)
+    assert [rc.estimate.confidence for rc in cut.results] == [last] * 3
     looked = engine._compare("3.12.0a1", base, head, rounds=1, looking=True)
-    assert [rc.estimate.confidence for rc in looked.results] == pytest.approx([1 - 0.05 / 7] * 3)
+    assert [rc.estimate.confidence for rc in looked.results] == [per_check] * 3
     at_check = engine._compare("3.12.0a1", base, head, rounds=20)
-    assert [rc.estimate.confidence for rc in at_check.results] == pytest.approx([1 - 0.05 / 7] * 3)
+    assert [rc.estimate.confidence for rc in at_check.results] == [per_check] * 3
     outcome = MetricOutcome("deepcopy", head, comparisons=[cut])
     baseline = Baseline(label="3.12.0a1", kind=BaselineKind.MEASURE, note="measured", suite=None)
     engine.plan.head = Target(label="head", python="/usr/bin/python3", version="3.12.0a1")

@@ -10,7 +10,7 @@ import pyperf
 import pytest
 from seed import SEED
 
-from pytest_cpybench.verdict import stats
+from pytest_cpybench.verdict import looks, stats
 from pytest_cpybench.verdict.stats import (
     RatioEstimate,
     Verdict,
@@ -338,7 +338,7 @@ def test_one_slow_process_does_not_decide_a_trimmed_verdict(seed_benchmarks):
     """What the noise section measured on this VM (a whole process 1.3-1.8x slower, another job on
     the host) added to real A/A pairs: one slowed head process in 20 rounds. The t-interval
     widens past the threshold (inconclusive: the gate runs to its budget); the trimmed one does not."""
-    confidence = stats.check_confidence(0.95, len(stats.check_rounds(5, 40)))
+    confidence = looks.look_confidence(0.95, looks.check_rounds(5, 40))
     t_verdicts, trimmed_verdicts = [], []
     for bench in seed_benchmarks:
         means = process_means(bench)
