@@ -83,16 +83,13 @@ class Rule:
     # Rounds cut short here whatever the data (as the cost cap does), the last look at the error the
     # looks not made left (looks.final_look_confidence); None: never cut.
     cut_at: int | None = None
-    joint: bool = False  # the looks' confidence from their joint error (looks.look_confidence), not Bonferroni's
 
     def last_look_confidence(self) -> float:
         """The confidence of the look after rounds cut short at ``cut_at``: the error the looks not
-        made left over, by the looks' joint error, or by Bonferroni's sum (what the gate did before)."""
+        made left over (looks.final_look_confidence)."""
         assert self.cut_at is not None
-        if self.joint:
-            return looks.final_look_confidence(stats.DEFAULT_CONFIDENCE, self.checks, self.cut_at, cut_short=True)
-        made = sum(1 for check in self.checks if check <= self.cut_at)
-        return 1 - (1 - stats.DEFAULT_CONFIDENCE) * (len(self.checks) - made) / len(self.checks)
+        return looks.final_look_confidence(stats.DEFAULT_CONFIDENCE, self.checks, self.cut_at, cut_short=True,
+                                           trim=self.trim)
 
 
 def old_rule(budget: int = BUDGET) -> Rule:
@@ -108,16 +105,13 @@ def gate_rule(budget: int = BUDGET, name: str = "robust", cut_at: int | None = N
               trim: float = stats.PAIRED_TRIM) -> Rule:
     """The gate's rule: the looks of ``budget`` at their joint confidence, the trimmed interval."""
     checks = looks.check_rounds(MIN_ROUNDS, budget)
-    return Rule(name, checks, looks.look_confidence(stats.DEFAULT_CONFIDENCE, checks), trim, cut_at, joint=True)
+    return Rule(name, checks, looks.look_confidence(stats.DEFAULT_CONFIDENCE, checks, trim), trim, cut_at)
 
 
-def capped_rule(cut_at: int, budget: int = BUDGET, *, joint: bool = True) -> Rule:
-    """The gate's rule (``joint``; otherwise the Bonferroni looks it had before) with its rounds cut
-    short at ``cut_at`` by something that reads no ratio (the cost cap of --cpython-budget=auto)."""
-    if joint:
-        return gate_rule(budget, f"robust cut at {cut_at}", cut_at)
-    bonferroni = new_rule(budget, f"bonferroni cut at {cut_at}", stats.PAIRED_TRIM)
-    return Rule(bonferroni.name, bonferroni.checks, bonferroni.confidence, bonferroni.trim, cut_at)
+def capped_rule(cut_at: int, budget: int = BUDGET) -> Rule:
+    """The gate's rule with its rounds cut short at ``cut_at`` by something that reads no ratio (the
+    cost cap of --cpython-budget=auto)."""
+    return gate_rule(budget, f"robust cut at {cut_at}", cut_at)
 
 
 def default_rules() -> tuple[Rule, ...]:

@@ -273,7 +273,7 @@ def test_the_verdicts_confidence_is_a_checks_unless_the_rounds_were_cut_short_be
         assert interleaved.check_confidence(0.95, Budget(small)) == 0.95
 
 
-def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
+def test_the_engine_checks_interleaved_rounds_at_the_looks_confidence() -> None:
     # The default budget (40 rounds) checks 7 times, auto too (its time cap stops sooner, never later);
     # a budget of 20 rounds 5 times.
     assert interleaved.checks(Budget()) == (5, 7, 10, 14, 20, 28, 40)
@@ -291,7 +291,7 @@ def test_the_engine_checks_interleaved_rounds_at_the_split_confidence() -> None:
 def test_paired_results_get_the_paired_confidence_and_the_headline_keeps_its_own() -> None:
     base, head = load_suite(str(BASE_3_11)), load_suite(str(HEAD_FILE))
     paired = {"nbody", "deepcopy", "json_dumps"}
-    split = 1 - 0.05 / 7
+    split = looks.look_confidence(0.95, (5, 7, 10, 14, 20, 28, 40))
     mixed = compare.compare_suites(base, head, paired=paired, paired_confidence=split)
     by_name = {rc.name: rc for rc in mixed.results}
     assert paired <= set(by_name) and len(by_name) > len(paired)
