@@ -147,32 +147,27 @@ def paired_ratio_interval(
     ratio: float | None = None,
     trim: float = PAIRED_TRIM,
 ) -> RatioEstimate:
-    """Confidence interval of head / base from interleaved ``(base, head)`` process pairs, in the
-    order of their rounds.
+    """Confidence interval of head / base from interleaved ``(base, head)`` process pairs.
 
-    The interval is on the pairs' log-ratios, the rounds taken as two *arrangements*, the even rounds
-    and the odd ones (:func:`arranged_mean`): the interleaved measurement alternates how each round is
-    laid out (which side runs first, or which CPU each side gets), and an arrangement can favour one
-    side. On a VM whose two CPUs slow each other down unevenly when both are busy (one of them 10-20%
-    slower, measured), every round of the sides at once moves by that much one way or the other; as
-    two arrangements, that difference is estimated and taken out rather than counted as noise, and
-    the verdict is on their average, where it cancels. Drift that affects both members of a pair (the
-    machine warming up, another job starting) cancels out too.
+    Below :data:`TRIM_FROM_ROUNDS` pairs: a paired t-interval on the log of the ratio of means
+    (delta method on the per-pair differences of relative values), around ``ratio``. Drift that
+    affects both members of a pair (the machine warming up, another job starting) cancels out
+    instead of widening the interval.
 
-    From :data:`TRIM_FROM_ROUNDS` pairs on the interval is Yuen's trimmed-mean interval,
-    ``trim`` of the pairs cut at each end (0: never). On a shared host the noise of a round is mostly
-    a few processes slowed down whole by another job (up to 1.8x, docs/measurements/2026-11-30.md,
-    noise); one such round inflates the t-interval's standard deviation for the rest of the
-    measurement, and the gate runs to its budget and says "inconclusive". Trimming is what keeps
-    those rounds from deciding (docs/measurements/2026-11-30.md: noise, its replay; the stopping_rule
-    section, ``robust``). 10% is the trade measured there: 20% decided a little sooner but passed a
-    slowdown that only some processes show twice as often. It starts at 10 rounds, where 10% first
-    cuts a round (a larger trim of fewer rounds leaves too few degrees of freedom). The interval is
-    around the rounds' typical log-ratio; ``ratio`` (pyperf's ratio of means, what reports print)
-    stays the point estimate, and :func:`verdict` holds every verdict to it too. The standard error
-    the estimate carries (for the headline) is the untrimmed one of the ratio of means (delta method
-    on the per-pair differences of relative values). Values that are not positive (no log) get that
-    t-interval around ``ratio``.
+    From :data:`TRIM_FROM_ROUNDS` pairs on: Yuen's trimmed-mean interval on the pairs' log-ratios
+    (:func:`trimmed_log_interval`), ``trim`` of the pairs cut at each end (0: never). On a
+    shared host the noise of a round is mostly a few processes slowed down whole by another job
+    (up to 1.8x, docs/measurements/2026-11-30.md, noise); one such round inflates the t-interval's standard
+    deviation for the rest of the measurement, and the gate runs to its budget and says
+    "inconclusive". Trimming is what keeps those rounds from deciding (docs/measurements/2026-11-30.md:
+    noise, its replay; the stopping_rule section, ``robust``). 10% is the trade measured there: 20% decided
+    a little sooner but passed a slowdown that only some processes show twice as often. It
+    starts at 10 rounds, where 10% first cuts a round (a larger trim of fewer rounds leaves too
+    few degrees of freedom). The interval is then around the trimmed ratio, the typical round;
+    ``ratio`` (pyperf's ratio of means, what reports print) stays the point estimate, and
+    :func:`verdict` holds every verdict to it too. The standard error the estimate carries (for
+    the headline) stays the untrimmed one. Values that are not positive (no log) get the
+    t-interval.
     """
     n = len(pairs)
     base_means = [base for base, _ in pairs]
@@ -183,53 +178,14 @@ def paired_ratio_interval(
         return RatioEstimate(ratio, 0.0, math.inf, confidence, n, n)
     base_mean, head_mean = statistics.fmean(base_means), statistics.fmean(head_means)
     differences = [head / head_mean - base / base_mean for base, head in pairs]
-    standard_error = math.sqrt(sample_variance(differences) / n)
-    if n >= MIN_ARRANGED_ROUNDS and all(base > 0 and head > 0 for base, head in pairs):
-        centre, log_error, dof = arranged_mean([math.log(head / base) for base, head in pairs], trim)
-        if log_error == 0:
-            return RatioEstimate(ratio, math.exp(centre), math.exp(centre), confidence, n, n, standard_error, n - 1)
-        half_width = t_quantile(confidence, dof) * log_error
-        return RatioEstimate(ratio, math.exp(centre - half_width), math.exp(centre + half_width), confidence, n, n,
-                             standard_error, n - 1)
+    standard_error = statistics.stdev(differences) / math.sqrt(n)
+    if trimmed_count(n, trim) and all(base > 0 and head > 0 for base, head in pairs):
+        low, high, _, _ = trimmed_log_interval([math.log(head / base) for base, head in pairs], confidence, trim)
+        return RatioEstimate(ratio, low, high, confidence, n, n, standard_error, n - 1)
     if standard_error == 0:
         return RatioEstimate(ratio, ratio, ratio, confidence, n, n, 0.0, n - 1)
     low, high = _log_interval(ratio, standard_error, n - 1, confidence)
     return RatioEstimate(ratio, low, high, confidence, n, n, standard_error, n - 1)
-
-
-# The fewest pairs whose two arrangements each have two (a variance within each).
-MIN_ARRANGED_ROUNDS = 4
-
-
-def arranged_mean(logs: Sequence[float], trim: float) -> tuple[float, float, int]:
-    """The typical log-ratio of rounds that alternate between two arrangements (even and odd
-    rounds), its standard error and degrees of freedom, the arrangements' difference taken out.
-
-    Each log-ratio is the true one, plus or minus half the arrangements' difference, plus noise: the
-    difference is estimated from the arrangements' means (trimmed means once an arrangement has
-    :data:`TRIM_FROM_ROUNDS` rounds) and each round moved by its half, toward the other arrangement;
-    then the rounds are one sample. Below :data:`TRIM_FROM_ROUNDS` rounds: the average of the two
-    arrangements' means, with the pooled variance within them (n - 2 degrees of freedom: the two
-    arrangements' variances are the same, each holding both CPUs' or both orders' noise once).
-    From there, Yuen's interval (:func:`trimmed_mean`) of the moved rounds, one degree of freedom
-    fewer for the difference estimated. Whatever the difference, the statistic is the same (it
-    depends on the rounds' noise alone), so looks.py's simulation of it holds for every machine.
-    """
-    n = len(logs)
-    arrangements = (logs[0::2], logs[1::2])
-    if not trimmed_count(n, trim):
-        means = [math.fsum(rounds) / len(rounds) for rounds in arrangements]
-        within = math.fsum((value - mean) ** 2 for rounds, mean in zip(arrangements, means, strict=True)
-                           for value in rounds)
-        dof = n - 2
-        standard_error = math.sqrt(within / dof * (1 / len(arrangements[0]) + 1 / len(arrangements[1])) / 4)
-        return (means[0] + means[1]) / 2, standard_error, dof
-    centres = [trimmed_mean(rounds, trim)[0] if len(rounds) >= 2 else rounds[0] for rounds in arrangements]
-    half_difference = (centres[1] - centres[0]) / 2
-    moved = [value + half_difference if index % 2 == 0 else value - half_difference
-             for index, value in enumerate(logs)]
-    centre, standard_error, dof = trimmed_mean(moved, trim)
-    return centre, standard_error, dof - 1
 
 
 def trimmed_count(rounds: int, trim: float) -> int:
