@@ -244,7 +244,7 @@ def _confidence(estimate: RatioEstimate) -> str:
 
 
 def format_confidence(confidence: float) -> str:
-    """0.95 -> "95%", 0.992857 -> "99.3%" (each of 7 checks at 95% overall), 0.99929 -> "99.93%"."""
+    """0.95 -> "95%", 0.98920 -> "98.9%" (each of 7 checks at 95% overall), 0.99929 -> "99.93%"."""
     for digits in range(3, 8):
         text = f"{confidence * 100:.{digits}g}"
         if float(text) < 100 or confidence >= 1:

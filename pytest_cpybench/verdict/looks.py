@@ -14,7 +14,7 @@ together 3.4% of the time, not 5%. Here the looks' joint error is computed inste
 gate computes (Yuen's trimmed one from ``stats.TRIM_FROM_ROUNDS`` rounds; before, the t-interval of
 the log-ratios, the gate's paired interval to first order),
 and each look's confidence is the level at which the share of them excluding the truth at some look is
-``1 - confidence``. Its intervals are narrower than Bonferroni's (99.0% rather than 99.29% for the
+``1 - confidence``. Its intervals are narrower than Bonferroni's (98.92% rather than 99.29% for the
 default grid at 95%), with the same promise. Both statistics are free of the noise's scale, so one
 simulation serves every benchmark; it is seeded by the grid, so a grid always gets the same
 confidence.
