@@ -113,6 +113,9 @@ class TimeInTurn:
         return None
 
     def measure(self, bench: BenchmarkDef, sides: list[Side], options: RunOptions, decided: Decided) -> Measured:
+        # The checks' confidence comes from a simulation (a second, once a process): made before
+        # the rounds, so that neither a benchmark's time nor its cost cap pays for it.
+        self.check_confidence(self.settings.confidence)
         suites, rounds = interleaved.measure(
             bench, sides, options, self.settings.budget, decided, self.log,
             # Loops: calibrated once per benchmark and baseline interpreter, kept in the cache.

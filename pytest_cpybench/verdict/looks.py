@@ -6,18 +6,19 @@ each look's interval must be wider than the promised confidence alone would make
 that *any* look excludes the true ratio must stay within ``1 - confidence``.
 
 Bonferroni's split (each of K looks at ``1 - (1 - confidence) / K``) guarantees that without
-knowing how the looks correlate, and pays for it: the looks share their rounds (the look at 14 holds
-the 10 of the look before), so they err together: the default grid's seven looks at 99.29% err
-together 3.4% of the time, not 5%. Here the looks' joint error is computed instead, as group-sequential designs do
-(Pocock's constant boundary): :data:`SIMULATIONS` measurements of rounds that differ only by noise
-(independent normal log-ratios, the null hypothesis) are judged at every look with the interval the
-gate computes (Yuen's trimmed one from ``stats.TRIM_FROM_ROUNDS`` rounds; before, the t-interval of
-the log-ratios, the gate's paired interval to first order),
-and each look's confidence is the level at which the share of them excluding the truth at some look is
-``1 - confidence``. Its intervals are narrower than Bonferroni's (98.92% rather than 99.29% for the
-default grid at 95%), with the same promise. Both statistics are free of the noise's scale, so one
-simulation serves every benchmark; it is seeded by the grid, so a grid always gets the same
-confidence.
+knowing how the looks correlate, and pays for it: the looks share their rounds (the look at 14
+holds the 10 of the look before), so they err together; the default grid's seven looks at 99.29%
+err together 3.4% of the time, not 5%.
+
+Here the looks' joint error is computed instead, as group-sequential designs do (Pocock's constant
+boundary). :data:`SIMULATIONS` measurements of rounds that differ only by noise (independent normal
+log-ratios, the null hypothesis) are judged at every look by the interval the gate computes:
+Yuen's trimmed one from ``stats.TRIM_FROM_ROUNDS`` rounds, before that the t-interval of the
+log-ratios (the gate's paired interval to first order). Each look's confidence is the level at
+which the share of them that exclude the truth at some look is ``1 - confidence``: 98.92% rather
+than Bonferroni's 99.29% for the default grid at 95%, the same promise with narrower intervals.
+Both statistics are free of the noise's scale, so one simulation serves every benchmark; it is
+seeded by the grid, so a grid always gets the same confidence.
 
 The simulation assumes normal rounds; on real process means (heavy tails, a few slow processes)
 the promise is approximate. benchmarks/stopping_rule.py measures it on the seed results.

@@ -178,7 +178,7 @@ def paired_ratio_interval(
         return RatioEstimate(ratio, 0.0, math.inf, confidence, n, n)
     base_mean, head_mean = statistics.fmean(base_means), statistics.fmean(head_means)
     differences = [head / head_mean - base / base_mean for base, head in pairs]
-    standard_error = statistics.stdev(differences) / math.sqrt(n)
+    standard_error = math.sqrt(sample_variance(differences) / n)
     if trimmed_count(n, trim) and all(base > 0 and head > 0 for base, head in pairs):
         low, high, _, _ = trimmed_log_interval([math.log(head / base) for base, head in pairs], confidence, trim)
         return RatioEstimate(ratio, low, high, confidence, n, n, standard_error, n - 1)
@@ -238,7 +238,7 @@ def _ratio_of_means(base: Sequence[float], head: Sequence[float]) -> float:
 
 
 def _relative_variance(sample: Sequence[float]) -> float:
-    return statistics.variance(sample) / statistics.fmean(sample) ** 2
+    return sample_variance(sample) / statistics.fmean(sample) ** 2
 
 
 def _log_interval(
