@@ -36,6 +36,7 @@ from benchmarks import (  # noqa: E402
     bisection,
     builds,
     configurations,
+    contention,
     explain_pystats,
     false_alarms,
     full_suite,
@@ -59,7 +60,7 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
                                                warmups, noise, round_cost, alongside, placement, history, full_suite,
-                                               configurations, explain_pystats)}
+                                               configurations, explain_pystats, contention)}
 # Sections that run only when named in --only: the whole suite takes hours, the configurations'
 # PGO builds most of one.
 OPT_IN = ("full_suite", "configurations", "explain_pystats", "placement")

@@ -447,7 +447,8 @@ OPTIONS: tuple[Option, ...] = (
     _row("cpython-parallel", "parallel", _choice(*PARALLEL_MODES),
          "Measure the sides (head and baselines) of a round at the same time, each on a physical core of its "
          "own: auto when the session has a free core per side (not with -n taking them, nor an affinity of one "
-         "core), yes whenever a core per side exists, no: one after another. At once, a round costs the time of "
+         "core) and a test loop finds that the cores do not slow each other down (checked every 5 minutes), yes "
+         "whenever a core per side exists, no: one after another. At once, a round costs the time of "
          "one side; results are marked and compared with results measured alike.", "auto",
          cli="parallel", choices=PARALLEL_MODES),
     _row("cpython-reload", "reload", _choice(*RELOAD_MODES),

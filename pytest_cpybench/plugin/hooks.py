@@ -132,7 +132,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
              f"baselines={','.join(s.baselines) or '-'} machine={s.machine} cache={s.cache_dir} "
              f"results={s.results_dir}"]
     if isinstance(role, HostsController):
-        lines.append("cpybench: each host measures its sides at once or in turn, as its cores allow")
+        lines.append("cpybench: each host measures its sides at once or in turn, as its cores allow "
+                     "and whether they slow each other down")
     elif isinstance(role, Controller):
         lines.append(f"cpybench: {sides_line(s, role.worker_cpus)}")
     return lines

@@ -22,7 +22,7 @@ from typing import Protocol
 import pyperf
 
 from pytest_cpybench.errors import BenchmarkError
-from pytest_cpybench.measure import cachegrind, cpus, interleaved, pagecache, processes
+from pytest_cpybench.measure import cachegrind, contention, cpus, interleaved, pagecache, processes
 from pytest_cpybench.measure.interleaved import Budget, Calibration, Side
 from pytest_cpybench.measure.processes import Log, RunOptions
 from pytest_cpybench.options import Settings
@@ -143,8 +143,20 @@ class TimeAtOnce(TimeInTurn):
     (when the session has one per side; in turn otherwise). Results are marked as measured
     alongside (:func:`pytest_cpybench.measure.interleaved.alongside`)."""
 
+    _in_turn: bool = field(default=False, init=False)  # auto: the last choice, to say when it changes
+
     def side_cpus(self, sides: int) -> list[str] | None:
-        return cpus.parallel_cpus(self.settings.affinity, sides)
+        found = cpus.parallel_cpus(self.settings.affinity, sides)
+        if found is None or self.settings.parallel != "auto":
+            return found
+        # auto: a probe at most MAX_AGE old, since a host's load moves within minutes.
+        measured = contention.current(found, self.settings.cache_dir, self.settings.machine)
+        in_turn = isinstance(measured, contention.Contention) and measured.slows()
+        if in_turn != self._in_turn:
+            why = measured.text() if isinstance(measured, contention.Contention) else measured
+            self.log(f"cores {' and '.join(found)}: {why}; the sides {'take turns' if in_turn else 'run at once'}")
+            self._in_turn = in_turn
+        return None if in_turn else found
 
 
 @dataclass
@@ -270,16 +282,28 @@ def measurement_for(settings: Settings, log: Log) -> Measurement:
     return TimeAtOnce(settings, log)
 
 
-def sides_line(settings: Settings, worker_cpus: list[str] | None = None) -> str:
+def sides_line(settings: Settings, worker_cpus: list[str] | None = None,
+               measured: contention.Contention | str | None = None) -> str:
     """How the sides of a round are measured in this session, and why, in one line for its header.
-    ``worker_cpus``: the CPUs of each local xdist worker (``-n N``), whose sides share them."""
+    ``worker_cpus``: the CPUs of each local xdist worker (``-n N``), whose sides share them;
+    ``measured``: auto's check of the cores (None: :func:`contention.current`'s)."""
     if settings.parallel == "no":
         return "sides in turn (--cpython-parallel=no)"
     affinity = worker_cpus[0] if worker_cpus else settings.affinity
     found = cpus.parallel_cpus(affinity, 2)
     if found is not None:
         where = f"; each of {len(worker_cpus)} workers has its own" if worker_cpus else ""
-        return f"sides at once, a physical core each ({' and '.join(found)}{where})"
+        at_once = f"sides at once, a physical core each ({' and '.join(found)}{where})"
+        if settings.parallel != "auto" or settings.metric == md.METRIC_INSTRUCTIONS:
+            return at_once
+        if measured is None:
+            measured = contention.current(found, settings.cache_dir, settings.machine)
+        if isinstance(measured, str):
+            return f"{at_once}; {measured}"
+        if measured.slows():
+            return (f"sides in turn: cores {' and '.join(found)} slow each other down: {measured.text()}; "
+                    f"at once again when they no longer do (checked every {contention.MAX_AGE / 60:.0f} min)")
+        return f"{at_once}; {measured.text()}"
     usable = cpus.format_cpu_list(cpus.usable_cpus(affinity))
     if worker_cpus:
         why = f"-n {len(worker_cpus)} leaves each worker one core ({', '.join(worker_cpus)})"

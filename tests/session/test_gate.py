@@ -44,8 +44,9 @@ def _stored(tmp_path: Path) -> dict[str, bytes]:
 def test_slowdown_fails_exactly_the_slowed_items(base_args: list[str], tmp_path: Path) -> None:
     # Every result decided (not only until deepcopy fails): the results stored are whole, none partial,
     # so the next session finds all of deepcopy's in the store and confirms them.
+    # The sides at once (as auto measures them where the cores do not slow each other down).
     done = pytest_run(*base_args, "--cpython-ref=slowdown", "--cpython-baseline=v3.13.5", BENCHMARKS,
-                      "--cpython-decide=all", cwd=tmp_path)
+                      "--cpython-decide=all", "--cpython-parallel=yes", cwd=tmp_path)
     out = done.stdout
     assert done.returncode == 1, out
     assert "pyperformance::deepcopy FAILED" in out
@@ -64,7 +65,7 @@ def test_slowdown_fails_exactly_the_slowed_items(base_args: list[str], tmp_path:
     assert "baseline v3.13.5: stored results:" in again.stdout
     before_workers = again.stdout.split("created: 2/2 workers")[0]
     assert "baseline v3.13.5: built now for confirmations, before the workers start" in before_workers
-    # The first session measured the sides at once (auto, no -n); with -n 2 they are measured in turn,
+    # The first session measured the sides at once; with -n 2 they are measured in turn,
     # so the stored baseline, measured otherwise, is measured again in the head's rounds.
     assert "deepcopy: v3.13.5's stored results were measured otherwise than the head is: measured again " \
         "with it" in again.stdout
@@ -234,7 +235,7 @@ def test_a_baseline_stored_alongside_is_measured_again_rather_than_compared_with
         runs = [run for bench in pyperf.BenchmarkSuite.load(name).get_benchmarks() for run in bench.get_runs()]
         assert runs and all(run.get_metadata()[md.ALONGSIDE] == 1 for run in runs), name
     again = pytest_run(*base_args, "--cpython-ref=speedup", "--cpython-baseline=v3.13.5",
-                       "--cpython-benchmarks=nbody", "-v", cwd=tmp_path)
+                       "--cpython-benchmarks=nbody", "--cpython-parallel=yes", "-v", cwd=tmp_path)
     assert again.returncode == 0, again.stdout
     assert "baseline v3.13.5: stored results: " in again.stdout
     # Per benchmark: nbody's stored results were measured alongside, the head would be measured alone:

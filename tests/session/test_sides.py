@@ -4,6 +4,7 @@ side, in turn otherwise; the session's header says which and why."""
 from __future__ import annotations
 
 import pytest
+from helpers import recorded_contention
 
 from pytest_cpybench.measure import cpus
 from pytest_cpybench.options import settings_from
@@ -18,8 +19,11 @@ def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_free_cores_measure_the_sides_at_once(two_cores: None) -> None:
+    """...unless they slow each other down: tests/measure/test_contention.py."""
     settings = settings_from({})
-    assert sides_line(settings) == "sides at once, a physical core each (0 and 1)"
+    assert sides_line(settings, measured=recorded_contention("quiet")).startswith(
+        "sides at once, a physical core each (0 and 1); busy together, one ran a test loop 1.0")
+    assert sides_line(settings_from({"cpython-parallel": "yes"})) == "sides at once, a physical core each (0 and 1)"
     assert isinstance(measurement_for(settings, print), TimeAtOnce)
 
 

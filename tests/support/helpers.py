@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,9 @@ import textwrap
 from pathlib import Path
 
 from pytest_cpybench.cpython import builds, git
+from pytest_cpybench.measure.contention import Contention
+
+CONTENTION = Path(__file__).parents[1] / "data" / "contention" / "2026-12-07.json"
 
 
 def build(repo: Path, ref: str, cache_dir: Path, **request: object) -> builds.Build:
@@ -101,3 +105,14 @@ def write_manifest(root: Path, scripts: dict[str, str], requires_python: str = "
     manifest = root / "MANIFEST"
     manifest.write_text("[benchmarks]\n\nname\tmetafile\n" + "".join(f"{n}\t<local>\n" for n in scripts))
     return manifest
+
+
+def recorded_contention(hour: str) -> Contention:
+    """A test loop's times on this project's two vCPUs at a recorded hour (tests/data/contention),
+    in seconds; an hour without loops alone takes the quiet hour's."""
+    recorded = json.loads(CONTENTION.read_text())
+
+    def seconds(times: dict[str, list[float]]) -> tuple[tuple[float, ...], ...]:
+        return tuple(tuple(ms / 1000 for ms in times[cpu]) for cpu in ("0", "1"))
+    alone = recorded[hour].get("alone", recorded["quiet"]["alone"])
+    return Contention(("0", "1"), seconds(alone), seconds(recorded[hour]["together"]))
