@@ -1,7 +1,7 @@
 """Contention: what ``--cpython-parallel=auto``'s probe of the two cores measures, what it costs, and
 how often it would send the sides to take turns.
 
-Each check is the one a session makes (``pytest_cpybench.measure.contention.checked``): a 20 ms loop
+Each check is the one a session makes (``pytest_cpybench.measure.contention.probe_and_confirm``): a 20 ms loop
 pinned to each core alone, then on both at once, twice over; a probe that finds the cores apart is
 confirmed by a second. The probes run back to back, or
 ``--every`` seconds apart to follow the host's load through an hour. On a quiet machine every probe
@@ -49,9 +49,7 @@ def measure(probes: int, every: float = 0.0) -> tuple[list[str], list[Probe]]:
         if index and every:
             time.sleep(every)
         started, at = time.monotonic(), time.strftime("%H:%M:%S")
-        first = contention.probe(found)
-        # What a session does (contention.checked): a first probe above the limit is confirmed by a second.
-        both = first.merged(contention.probe(found)) if first.slows() else None
+        first, both = contention.probe_and_confirm(found)  # what a session's check does
         made.append(Probe(at, round(time.monotonic() - started, 3), round(first.asymmetry(), 4),
                           tuple(round(s, 4) for s in first.slowdowns()),
                           None if both is None else round(both.asymmetry(), 4)))

@@ -11,6 +11,7 @@ import pytest
 from helpers import build, sha
 
 from pytest_cpybench.cpython import builds
+from pytest_cpybench.measure import cpus
 
 pytest_plugins = ["pytester", "tiers"]
 
@@ -59,3 +60,10 @@ def shas(repo: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def cpython_3135(repo: Path, cache_dir: Path) -> builds.Build:
     return build(repo, "v3.13.5", cache_dir)
+
+
+@pytest.fixture
+def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine of two CPUs, one core each (as this project's VMs are), whatever runs the tests."""
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda _pid: {0, 1})
+    monkeypatch.setattr(cpus, "_sysfs_siblings", lambda cpu: [cpu])

@@ -135,5 +135,5 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         lines.append("cpybench: each host measures its sides at once or in turn, as its cores allow "
                      "and whether they slow each other down")
     elif isinstance(role, Controller):
-        lines.append(f"cpybench: {sides_line(s, role.worker_cpus)}")
+        lines.append(f"cpybench: {sides_line(s, role.worker_cpus, check=not config.option.collectonly)}")
     return lines

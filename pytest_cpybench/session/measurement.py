@@ -283,10 +283,11 @@ def measurement_for(settings: Settings, log: Log) -> Measurement:
 
 
 def sides_line(settings: Settings, worker_cpus: list[str] | None = None,
-               measured: contention.Contention | str | None = None) -> str:
+               measured: contention.Contention | str | None = None, check: bool = True) -> str:
     """How the sides of a round are measured in this session, and why, in one line for its header.
     ``worker_cpus``: the CPUs of each local xdist worker (``-n N``), whose sides share them;
-    ``measured``: auto's check of the cores (None: :func:`contention.current`'s)."""
+    ``measured``: auto's check of the cores (None: :func:`contention.current`'s, made now unless
+    ``check`` is false: a session that measures nothing, such as --collect-only, says the rule)."""
     if settings.parallel == "no":
         return "sides in turn (--cpython-parallel=no)"
     affinity = worker_cpus[0] if worker_cpus else settings.affinity
@@ -296,6 +297,9 @@ def sides_line(settings: Settings, worker_cpus: list[str] | None = None,
         at_once = f"sides at once, a physical core each ({' and '.join(found)}{where})"
         if settings.parallel != "auto" or settings.metric == md.METRIC_INSTRUCTIONS:
             return at_once
+        if measured is None and not check:
+            return (f"{at_once}, unless a test loop finds that they slow each other down (checked before the "
+                    f"first benchmark, then every {contention.MAX_AGE / 60:.0f} min)")
         if measured is None:
             measured = contention.current(found, settings.cache_dir, settings.machine)
         if isinstance(measured, str):

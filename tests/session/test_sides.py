@@ -11,13 +11,6 @@ from pytest_cpybench.options import settings_from
 from pytest_cpybench.session.measurement import TimeAtOnce, TimeInTurn, measurement_for, sides_line
 
 
-@pytest.fixture
-def two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A machine of two CPUs, one core each (as this project's VMs are)."""
-    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda _pid: {0, 1})
-    monkeypatch.setattr(cpus, "_sysfs_siblings", lambda cpu: [cpu])
-
-
 def test_free_cores_measure_the_sides_at_once(two_cores: None) -> None:
     """...unless they slow each other down: tests/measure/test_contention.py."""
     settings = settings_from({})
