@@ -121,3 +121,20 @@ def test_a_cpu_the_loop_may_not_use_fails_in_one_line(monkeypatch: pytest.Monkey
     said = contention.current(["8191"])
     assert isinstance(said, str) and said.startswith("not checked whether they slow each other down (the test loop")
     assert "\n" not in said
+
+
+def test_a_probe_that_finds_the_cores_apart_counts_only_with_its_confirmation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst of the host's load (the first probe) is pooled with a second probe; a lasting difference
+    (both probes apart) still takes turns. The probes here replay recorded loops."""
+    evening, quiet = recorded_contention("evening"), recorded_contention("quiet")
+    replayed: list[Contention] = []
+    monkeypatch.setattr(contention, "probe", lambda _cpus: replayed.pop(0))
+    for second, takes_turns in ((quiet, False), (evening, True)):
+        replayed[:] = [evening, second]
+        first, confirmed = contention.probe_and_confirm(["0", "1"])
+        assert first is evening and confirmed == evening.merged(second)
+        replayed[:] = [evening, second]
+        assert contention.checked(["0", "1"]).slows() is takes_turns
+    replayed[:] = [quiet]
+    assert contention.probe_and_confirm(["0", "1"]) == (quiet, None)  # not apart: no second probe
