@@ -37,6 +37,7 @@ from benchmarks import (  # noqa: E402
     builds,
     configurations,
     contention,
+    core_asymmetry,
     explain_pystats,
     false_alarms,
     full_suite,
@@ -60,10 +61,11 @@ from pytest_cpybench.errors import BuildError, CpybenchError  # noqa: E402
 SECTIONS = {module.NAME: module for module in (overhead, false_alarms, sensitivity, time_to_verdict, builds,
                                                instructions, bisection, pinned_workers, stopping_rule,
                                                warmups, noise, round_cost, alongside, placement, history, full_suite,
-                                               configurations, explain_pystats, contention)}
+                                               configurations, explain_pystats, contention,
+                                               core_asymmetry)}
 # Sections that run only when named in --only: the whole suite takes hours, the configurations'
 # PGO builds most of one.
-OPT_IN = ("full_suite", "configurations", "explain_pystats", "placement")
+OPT_IN = ("full_suite", "configurations", "explain_pystats", "placement", "core_asymmetry")
 DEFAULT_JSON = ROOT / "benchmarks" / "results" / "latest.json"
 
 
@@ -87,8 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--parallel", choices=("auto", "yes", "no"), default="auto",
                         help="--cpython-parallel of the engine sessions of false_alarms, sensitivity, "
                              "time_to_verdict, bisection and full_suite (default: auto, the plugin's: the sides at "
-                             "the same time where there is a core per side; noise, round_cost and alongside choose "
-                             "their own)")
+                             "the same time where there is a core per side; noise, round_cost, alongside and "
+                             "core_asymmetry choose their own)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show the engine's progress messages")
     args = parser.parse_args(argv)
     names = [name.strip().replace("-", "_") for name in args.only.split(",") if name.strip()]

@@ -218,6 +218,17 @@ def current(cpus: Sequence[str], cache_dir: Path | None = None, machine: str = "
     return found
 
 
+def apart(found: Contention | str) -> bool:
+    """Whether a check (:func:`current`) found the cores slowing each other down: the sides then take
+    turns. A check that could not be made did not."""
+    return isinstance(found, Contention) and found.slows()
+
+
+def describe(found: Contention | str) -> str:
+    """A check's numbers, or why it could not be made, for a log or a header."""
+    return found.text() if isinstance(found, Contention) else found
+
+
 def kept_file(cache_dir: Path, machine: str, cpus: Sequence[str]) -> Path:
     """Where a check is kept: one file per machine and CPUs, so that sessions saving at once (xdist
     workers of other cores) never overwrite each other's."""

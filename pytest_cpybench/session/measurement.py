@@ -151,10 +151,10 @@ class TimeAtOnce(TimeInTurn):
             return found
         # auto: a probe at most MAX_AGE old, since a host's load moves within minutes.
         measured = contention.current(found, self.settings.cache_dir, self.settings.machine)
-        in_turn = isinstance(measured, contention.Contention) and measured.slows()
+        in_turn = contention.apart(measured)
         if in_turn != self._in_turn:
-            why = measured.text() if isinstance(measured, contention.Contention) else measured
-            self.log(f"cores {' and '.join(found)}: {why}; the sides {'take turns' if in_turn else 'run at once'}")
+            self.log(f"cores {' and '.join(found)}: {contention.describe(measured)}; "
+                     f"the sides {'take turns' if in_turn else 'run at once'}")
             self._in_turn = in_turn
         return None if in_turn else found
 
@@ -302,12 +302,11 @@ def sides_line(settings: Settings, worker_cpus: list[str] | None = None,
                     f"first benchmark, then every {contention.MAX_AGE / 60:.0f} min)")
         if measured is None:
             measured = contention.current(found, settings.cache_dir, settings.machine)
-        if isinstance(measured, str):
-            return f"{at_once}; {measured}"
-        if measured.slows():
-            return (f"sides in turn: cores {' and '.join(found)} slow each other down: {measured.text()}; "
+        said = contention.describe(measured)
+        if contention.apart(measured):
+            return (f"sides in turn: cores {' and '.join(found)} slow each other down: {said}; "
                     f"at once again when they no longer do (checked every {contention.MAX_AGE / 60:.0f} min)")
-        return f"{at_once}; {measured.text()}"
+        return f"{at_once}; {said}"
     usable = cpus.format_cpu_list(cpus.usable_cpus(affinity))
     if worker_cpus:
         why = f"-n {len(worker_cpus)} leaves each worker one core ({', '.join(worker_cpus)})"
