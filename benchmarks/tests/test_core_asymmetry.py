@@ -1,5 +1,5 @@
 """benchmarks/core_asymmetry.py's statistics, on its 2026-12-08 run (benchmarks/results/core_asymmetry-2026-12-08.json:
-18 benchmarks, 18 rounds each with the sides at once)."""
+15 benchmarks, 18 results, 18 rounds each with the sides at once)."""
 
 from __future__ import annotations
 
